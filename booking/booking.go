@@ -1,0 +1,263 @@
+// Package booking holds seats for a fan and sells them: reservations,
+// their expiry, and payment from the wallet.
+package booking
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/concert"
+)
+
+// Status is a reservation's state.
+type Status string
+
+// Reservation states.
+const (
+	Held      Status = "HELD"
+	Paid      Status = "PAID"
+	Expired   Status = "EXPIRED"
+	Cancelled Status = "CANCELLED"
+)
+
+// Seat is one seat of a reservation with the price it was held at.
+type Seat struct {
+	Number int
+	Price  boxoffice.Money
+}
+
+// Reservation is a hold on seats of one date, and after payment their sale.
+type Reservation struct {
+	ID        string
+	UserID    string
+	ConcertID string
+	Day       string
+	Seats     []Seat // by number
+	Amount    boxoffice.Money
+	Status    Status // as stored; see StatusAt
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	PaidAt    time.Time // zero unless Paid
+}
+
+// StatusAt is the reservation's state at now: a hold whose expiry has come
+// is Expired from that instant, whether or not any row was tidied.
+func (r Reservation) StatusAt(now time.Time) Status {
+	if r.Status == Held && !now.Before(r.ExpiresAt) {
+		return Expired
+	}
+	return r.Status
+}
+
+// Numbers returns the reservation's seat numbers.
+func (r Reservation) Numbers() []int {
+	ns := make([]int, len(r.Seats))
+	for i, s := range r.Seats {
+		ns[i] = s.Number
+	}
+	return ns
+}
+
+// HoldRequest asks a Store to hold seats.
+type HoldRequest struct {
+	ReservationID string
+	UserID        string
+	ConcertID     string
+	Day           string
+	Seats         []int // distinct, sorted, within 1..concert.SeatsPerDate
+	// MaxSeatsPerUser bounds the seats the user holds (unexpired) or owns on
+	// the date, this hold included.
+	MaxSeatsPerUser int
+	Now             time.Time
+	ExpiresAt       time.Time
+}
+
+// PayRequest asks a Store to pay a reservation from the owner's wallet.
+type PayRequest struct {
+	PaymentID      string // id of the new payment and its ledger entry
+	ReservationID  string
+	UserID         string // the payer; must own the reservation
+	IdempotencyKey string // optional
+	Now            time.Time
+}
+
+// Payment is a paid reservation.
+type Payment struct {
+	ID            string
+	ReservationID string
+	UserID        string
+	ConcertID     string
+	Amount        boxoffice.Money
+	Balance       boxoffice.Money // payer's balance right after paying
+	PaidAt        time.Time
+}
+
+// Inventory counts one concert's seats over all its dates at an instant.
+type Inventory struct {
+	Total     int
+	Available int
+	Held      int // held by unexpired holds
+	Sold      int
+	Revenue   boxoffice.Money // sum of payments
+}
+
+// SoldOut reports whether no seat is left to sell.
+func (inv Inventory) SoldOut() bool { return inv.Total > 0 && inv.Sold == inv.Total }
+
+// Store keeps reservations and payments, and the seat states they change.
+// Every method is one atomic change, correct with any number of callers on
+// any number of instances.
+type Store interface {
+	// Hold holds all of req.Seats for req.UserID until req.ExpiresAt, or
+	// none. Seats held by a hold that expired at or before req.Now count as
+	// available. Errors: NOT_FOUND for an unknown concert or date;
+	// SEAT_UNAVAILABLE when a seat is held by another unexpired hold or
+	// sold; SEAT_LIMIT_EXCEEDED when the user would hold or own more than
+	// req.MaxSeatsPerUser seats of the date.
+	Hold(ctx context.Context, req HoldRequest) (Reservation, error)
+
+	// Reservation returns a reservation with its stored status.
+	// Errors: NOT_FOUND.
+	Reservation(ctx context.Context, id string) (Reservation, error)
+
+	// Cancel releases a hold at once; cancelling a cancelled reservation
+	// does nothing. Errors: NOT_FOUND; FORBIDDEN when userID is not the
+	// owner; HOLD_EXPIRED when the hold lapsed at or before now;
+	// ALREADY_PAID.
+	Cancel(ctx context.Context, id, userID string, now time.Time) (Reservation, error)
+
+	// Pay, in one transaction, debits the reservation's amount from the
+	// owner's wallet, sells its seats, marks it paid, and writes the
+	// payment and its PAYMENT ledger entry. A request whose IdempotencyKey
+	// this user already paid with, for the same reservation, changes nothing
+	// and returns that first payment. Errors: NOT_FOUND; FORBIDDEN when
+	// req.UserID is not the owner; HOLD_EXPIRED when the hold lapsed at or
+	// before req.Now or was cancelled; ALREADY_PAID; INSUFFICIENT_BALANCE;
+	// IDEMPOTENCY_KEY_REUSED when the key paid another reservation.
+	// On any error nothing changes.
+	Pay(ctx context.Context, req PayRequest) (Payment, error)
+
+	// Inventory counts a concert's seats at now and sums its payments.
+	// Errors: NOT_FOUND for an unknown concert.
+	Inventory(ctx context.Context, concertID string, now time.Time) (Inventory, error)
+
+	// Sweep marks up to limit holds that lapsed before now as expired and
+	// frees their seats, returning how many it tidied. Correctness never
+	// depends on it: lapsed holds count as free anyway.
+	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Concerts finds concerts; concert.Store satisfies it.
+type Concerts interface {
+	Concert(ctx context.Context, id string) (concert.Concert, error)
+}
+
+// Service applies the booking rules on a Store.
+type Service struct {
+	store    Store
+	concerts Concerts
+	clock    boxoffice.Clock
+}
+
+// NewService returns a Service.
+func NewService(store Store, concerts Concerts, clock boxoffice.Clock) *Service {
+	return &Service{store: store, concerts: concerts, clock: clock}
+}
+
+// CheckSeats returns seats sorted, or INVALID_REQUEST when the list is empty,
+// repeats a seat or names one outside 1..concert.SeatsPerDate, or
+// SEAT_LIMIT_EXCEEDED when it is longer than maxPerUser.
+func CheckSeats(seats []int, maxPerUser int) ([]int, error) {
+	if len(seats) == 0 {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "seatNumbers must name at least one seat")
+	}
+	sorted := slices.Clone(seats)
+	slices.Sort(sorted)
+	for i, n := range sorted {
+		if n < 1 || n > concert.SeatsPerDate {
+			return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "seat %d does not exist: seats are 1-%d", n, concert.SeatsPerDate)
+		}
+		if i > 0 && sorted[i-1] == n {
+			return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "seat %d is listed twice", n)
+		}
+	}
+	if len(sorted) > maxPerUser {
+		return nil, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded, "at most %d seats per user and date", maxPerUser)
+	}
+	return sorted, nil
+}
+
+// Hold holds seats of one date for userID, all or none, for the concert's
+// hold time. Errors: INVALID_REQUEST, NOT_FOUND (concert, or a date that
+// does not exist or has started), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
+func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats []int) (Reservation, error) {
+	c, err := s.concerts.Concert(ctx, concertID)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if _, err := concert.ParseDay(day); err != nil {
+		return Reservation{}, err
+	}
+	now := s.clock.Now()
+	d, ok := c.Date(day)
+	if !ok || !now.Before(d.StartsAt) {
+		return Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "date %s is not on sale", day)
+	}
+	sorted, err := CheckSeats(seats, c.MaxSeatsPerUser)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return s.store.Hold(ctx, HoldRequest{
+		ReservationID:   boxoffice.NewID(),
+		UserID:          userID,
+		ConcertID:       concertID,
+		Day:             day,
+		Seats:           sorted,
+		MaxSeatsPerUser: c.MaxSeatsPerUser,
+		Now:             now,
+		ExpiresAt:       now.Add(c.Hold()),
+	})
+}
+
+// Reservation returns userID's reservation with its status now.
+// Errors: NOT_FOUND, FORBIDDEN.
+func (s *Service) Reservation(ctx context.Context, id, userID string) (Reservation, error) {
+	r, err := s.store.Reservation(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if r.UserID != userID {
+		return Reservation{}, boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
+	}
+	r.Status = r.StatusAt(s.clock.Now())
+	return r, nil
+}
+
+// Cancel releases userID's hold at once. Errors: NOT_FOUND, FORBIDDEN,
+// HOLD_EXPIRED, ALREADY_PAID.
+func (s *Service) Cancel(ctx context.Context, id, userID string) (Reservation, error) {
+	return s.store.Cancel(ctx, id, userID, s.clock.Now())
+}
+
+// Pay pays userID's reservation from their wallet. Errors: see Store.Pay.
+func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
+	return s.store.Pay(ctx, PayRequest{
+		PaymentID:      boxoffice.NewID(),
+		ReservationID:  reservationID,
+		UserID:         userID,
+		IdempotencyKey: idempotencyKey,
+		Now:            s.clock.Now(),
+	})
+}
+
+// Inventory counts a concert's seats now. Errors: NOT_FOUND.
+func (s *Service) Inventory(ctx context.Context, concertID string) (Inventory, error) {
+	return s.store.Inventory(ctx, concertID, s.clock.Now())
+}
+
+// Sweep tidies up to limit lapsed holds.
+func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
+	return s.store.Sweep(ctx, s.clock.Now(), limit)
+}

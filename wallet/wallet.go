@@ -1,0 +1,172 @@
+// Package wallet is each user's prepaid balance and the ledger that
+// explains it. Users are the holders of wallets, so they live here too.
+package wallet
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/boxoffice/boxoffice"
+)
+
+// User is a fan. A user is created with an empty wallet.
+type User struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// MaxNameLen is the longest user name, in characters.
+const MaxNameLen = 100
+
+// NewUser checks name and returns a new user. Errors: INVALID_REQUEST.
+func NewUser(id, name string, now time.Time) (User, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
+		return User{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "name must have 1 to %d characters", MaxNameLen)
+	}
+	return User{ID: id, Name: name, CreatedAt: now.UTC()}, nil
+}
+
+// Kind says why a ledger entry moved money.
+type Kind string
+
+// Ledger entry kinds.
+const (
+	Charge  Kind = "CHARGE"  // money in
+	Payment Kind = "PAYMENT" // money out, for a reservation
+	Refund  Kind = "REFUND"  // money back
+)
+
+// Entry is one movement of a wallet. Amount is positive; Kind gives the
+// direction. BalanceAfter is the balance right after the movement.
+type Entry struct {
+	ID           string
+	UserID       string
+	Kind         Kind
+	Amount       boxoffice.Money
+	BalanceAfter boxoffice.Money
+	At           time.Time
+}
+
+// Limits bound charges and balances.
+type Limits struct {
+	MaxCharge  boxoffice.Money // largest single charge
+	MaxBalance boxoffice.Money // largest balance
+}
+
+// DefaultLimits are the limits of the public contract.
+func DefaultLimits() Limits {
+	return Limits{MaxCharge: 1_000_000, MaxBalance: 100_000_000}
+}
+
+// ChargeRequest asks a Store to add Amount to UserID's wallet.
+type ChargeRequest struct {
+	ChargeID       string // id of the new ledger entry
+	UserID         string
+	Amount         boxoffice.Money
+	MaxBalance     boxoffice.Money
+	IdempotencyKey string // optional
+	Now            time.Time
+}
+
+// Receipt is the answer to a charge.
+type Receipt struct {
+	ChargeID string
+	UserID   string
+	Amount   boxoffice.Money
+	Balance  boxoffice.Money // balance right after this charge
+	At       time.Time
+}
+
+// MaxHistory is the most entries one page of history holds.
+const MaxHistory = 100
+
+// Store keeps users, balances and the ledger.
+type Store interface {
+	// CreateUser stores u with a zero balance.
+	CreateUser(ctx context.Context, u User) error
+
+	// User returns a user. Errors: NOT_FOUND.
+	User(ctx context.Context, id string) (User, error)
+
+	// Balance returns a user's balance. Errors: NOT_FOUND.
+	Balance(ctx context.Context, userID string) (boxoffice.Money, error)
+
+	// Charge adds req.Amount to the wallet and writes a CHARGE entry with id
+	// req.ChargeID, atomically. With an IdempotencyKey already used by this
+	// user for the same amount it changes nothing and returns the first
+	// receipt. Errors: NOT_FOUND; INVALID_REQUEST when the balance would
+	// exceed req.MaxBalance; IDEMPOTENCY_KEY_REUSED when the key was used
+	// for another amount.
+	Charge(ctx context.Context, req ChargeRequest) (Receipt, error)
+
+	// History returns up to limit entries of the user's ledger, newest
+	// first, older than the entry with id before (all when before is "").
+	// Errors: NOT_FOUND for an unknown user.
+	History(ctx context.Context, userID, before string, limit int) ([]Entry, error)
+}
+
+// Service applies the wallet's rules on a Store.
+type Service struct {
+	store  Store
+	clock  boxoffice.Clock
+	limits Limits
+}
+
+// NewService returns a Service with the given limits.
+func NewService(store Store, clock boxoffice.Clock, limits Limits) *Service {
+	return &Service{store: store, clock: clock, limits: limits}
+}
+
+// Limits returns the service's limits.
+func (s *Service) Limits() Limits { return s.limits }
+
+// CreateUser creates a user with an empty wallet. Errors: INVALID_REQUEST.
+func (s *Service) CreateUser(ctx context.Context, name string) (User, error) {
+	u, err := NewUser(boxoffice.NewID(), name, s.clock.Now())
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// Balance returns a user's balance. Errors: NOT_FOUND.
+func (s *Service) Balance(ctx context.Context, userID string) (boxoffice.Money, error) {
+	return s.store.Balance(ctx, userID)
+}
+
+// Charge adds amount to a user's wallet. Errors: INVALID_REQUEST for an
+// amount outside 1..MaxCharge or a balance that would pass MaxBalance,
+// NOT_FOUND, IDEMPOTENCY_KEY_REUSED.
+func (s *Service) Charge(ctx context.Context, userID string, amount boxoffice.Money, idempotencyKey string) (Receipt, error) {
+	if amount < 1 || amount > s.limits.MaxCharge {
+		return Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "amount must be between 1 and %d", s.limits.MaxCharge)
+	}
+	return s.store.Charge(ctx, ChargeRequest{
+		ChargeID:       boxoffice.NewID(),
+		UserID:         userID,
+		Amount:         amount,
+		MaxBalance:     s.limits.MaxBalance,
+		IdempotencyKey: idempotencyKey,
+		Now:            s.clock.Now(),
+	})
+}
+
+// History returns a page of the user's ledger, newest first. Errors:
+// INVALID_REQUEST for a limit outside 1..MaxHistory or a malformed cursor,
+// NOT_FOUND.
+func (s *Service) History(ctx context.Context, userID, before string, limit int) ([]Entry, error) {
+	if limit < 1 || limit > MaxHistory {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be between 1 and %d", MaxHistory)
+	}
+	if before != "" && !boxoffice.ValidID(before) {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+	}
+	return s.store.History(ctx, userID, before, limit)
+}
