@@ -4,6 +4,7 @@ package booking
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -139,6 +140,10 @@ type Store interface {
 	// On any error nothing changes.
 	Pay(ctx context.Context, req PayRequest) (Payment, error)
 
+	// PaymentByKey returns the payment userID made with idempotencyKey.
+	// Errors: NOT_FOUND.
+	PaymentByKey(ctx context.Context, userID, idempotencyKey string) (Payment, error)
+
 	// Inventory counts a concert's seats at now and sums its payments.
 	// Errors: NOT_FOUND for an unknown concert.
 	Inventory(ctx context.Context, concertID string, now time.Time) (Inventory, error)
@@ -252,12 +257,50 @@ func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey
 	})
 }
 
+// Replay returns the payment userID made with idempotencyKey for
+// reservationID, so that a retry after the queue session ended still gets
+// its first answer. Errors: NOT_FOUND when there is none;
+// IDEMPOTENCY_KEY_REUSED when the key paid another reservation.
+func (s *Service) Replay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
+	p, err := s.store.PaymentByKey(ctx, userID, idempotencyKey)
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.ReservationID != reservationID {
+		return Payment{}, boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
+	}
+	return p, nil
+}
+
 // Inventory counts a concert's seats now. Errors: NOT_FOUND.
 func (s *Service) Inventory(ctx context.Context, concertID string) (Inventory, error) {
 	return s.store.Inventory(ctx, concertID, s.clock.Now())
 }
 
-// Sweep tidies up to limit lapsed holds.
-func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
-	return s.store.Sweep(ctx, s.clock.Now(), limit)
+// RunSweeper tidies lapsed holds every interval until ctx ends. Any number
+// of instances may run it at once.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for {
+				n, err := s.store.Sweep(ctx, s.clock.Now(), sweepBatch)
+				if err != nil {
+					if ctx.Err() == nil && log != nil {
+						log.Warn("sweep lapsed holds", "err", err)
+					}
+					break
+				}
+				if n < sweepBatch {
+					break
+				}
+			}
+		}
+	}
 }
+
+const sweepBatch = 500
