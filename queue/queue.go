@@ -75,8 +75,10 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-func (s Settings) usesRate() bool      { return s.Strategy == Rate || s.Strategy == RateAndMaxActive }
-func (s Settings) usesMaxActive() bool { return s.Strategy == MaxActive || s.Strategy == RateAndMaxActive }
+func (s Settings) usesRate() bool { return s.Strategy == Rate || s.Strategy == RateAndMaxActive }
+func (s Settings) usesMaxActive() bool {
+	return s.Strategy == MaxActive || s.Strategy == RateAndMaxActive
+}
 
 // Session is how long an admitted session lives unused.
 func (s Settings) Session() time.Duration { return time.Duration(s.SessionSeconds) * time.Second }
