@@ -33,7 +33,7 @@ const (
 	maxLen     = 1024
 )
 
-var b64 = base64.RawURLEncoding
+var b64 = base64.RawURLEncoding.Strict() // one encoding per token: no malleable padding bits
 
 // Signer signs and verifies tokens with keys derived from one secret. It is
 // safe for concurrent use.
