@@ -113,7 +113,7 @@ func (inv Inventory) SoldOut() bool { return inv.Total > 0 && inv.Sold == inv.To
 type Store interface {
 	// Hold holds all of req.Seats for req.UserID until req.ExpiresAt, or
 	// none. Seats held by a hold that expired at or before req.Now count as
-	// available. Errors: NOT_FOUND for an unknown concert or date;
+	// available. Errors: NOT_FOUND for an unknown concert, date or user;
 	// SEAT_UNAVAILABLE when a seat is held by another unexpired hold or
 	// sold; SEAT_LIMIT_EXCEEDED when the user would hold or own more than
 	// req.MaxSeatsPerUser seats of the date.
@@ -148,7 +148,7 @@ type Store interface {
 	// Errors: NOT_FOUND for an unknown concert.
 	Inventory(ctx context.Context, concertID string, now time.Time) (Inventory, error)
 
-	// Sweep marks up to limit holds that lapsed before now as expired and
+	// Sweep marks up to limit holds that lapsed at or before now as expired and
 	// frees their seats, returning how many it tidied. Correctness never
 	// depends on it: lapsed holds count as free anyway.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)

@@ -40,8 +40,8 @@ const (
 	Refund  Kind = "REFUND"  // money back
 )
 
-// Entry is one movement of a wallet. Amount is positive; Kind gives the
-// direction. BalanceAfter is the balance right after the movement.
+// Entry is one movement of a wallet. Amount is never negative (a free
+// reservation is paid with 0); Kind gives the direction. BalanceAfter is the balance right after the movement.
 type Entry struct {
 	ID           string
 	UserID       string
@@ -105,7 +105,8 @@ type Store interface {
 
 	// History returns up to limit entries of the user's ledger, newest
 	// first, older than the entry with id before (all when before is "").
-	// Errors: NOT_FOUND for an unknown user.
+	// Errors: NOT_FOUND for an unknown user; INVALID_REQUEST for a before
+	// that is not an id.
 	History(ctx context.Context, userID, before string, limit int) ([]Entry, error)
 }
 

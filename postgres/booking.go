@@ -1,0 +1,528 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+)
+
+// BookingStore is booking.Store on PostgreSQL.
+//
+// Every change takes one round trip: a batch of statements, which
+// PostgreSQL runs as one implicit transaction, or for Sweep one statement.
+// The first statements of a batch lock rows, always in the order
+// reservation, wallet, seats by (concert, day, number), so two changes never
+// wait on each other in a cycle. The last statement starts once those locks
+// are held, so its snapshot is current for the locked rows; it checks every
+// condition, writes only when all hold, and returns what the caller needs
+// to name the outcome.
+type BookingStore struct{ db *DB }
+
+var _ booking.Store = (*BookingStore)(nil)
+
+// NewBookingStore returns the booking store of db.
+func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
+
+// lockWallet serializes one user's holds, payments and charges.
+const lockWallet = `SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`
+
+// lockReservation comes before any other lock of the same change.
+const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
+
+// holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7
+// until $8, at $5, when all of them are free and the user stays within $6
+// seats of the date. The seat rows are locked in number order. The user's
+// own seats are counted with the statement's snapshot, which is current
+// because the wallet lock keeps the user's other holds and payments out.
+const holdSQL = `
+WITH locked AS MATERIALIZED (
+	SELECT number, price, status, hold_expires_at FROM seats
+	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int8[])
+	ORDER BY number
+	FOR UPDATE
+),
+chk AS MATERIALIZED (
+	SELECT count(*) AS found,
+	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $5)) AS free,
+	       coalesce(array_agg(price ORDER BY number), '{}') AS prices,
+	       coalesce(sum(price), 0)::int8 AS amount,
+	       (SELECT count(*) FROM seats
+	        WHERE concert_id = $2 AND day = $3 AND user_id = $1
+	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > $5))) AS mine,
+	       EXISTS (SELECT 1 FROM wallets WHERE user_id = $1) AS known
+	FROM locked
+),
+ok AS MATERIALIZED (
+	SELECT * FROM chk
+	WHERE known AND found = cardinality($4::int8[]) AND free = found AND mine + found <= $6
+),
+take AS (
+	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = $8
+	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int8[]) AND EXISTS (SELECT 1 FROM ok)
+),
+ins AS (
+	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
+	                          status, expires_at, created_at)
+	SELECT $7, $1, $2, $3, $4::int8[], prices, amount, 'HELD', $8, $5 FROM ok
+)
+SELECT known, found, free, mine, prices, amount FROM chk`
+
+// Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
+// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
+func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
+	if !boxoffice.ValidID(req.ConcertID) || !validDay(req.Day) {
+		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+	}
+	seats := slices.Sorted(slices.Values(req.Seats))
+	if !boxoffice.ValidID(req.ReservationID) || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
+		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
+	}
+	numbers := make([]int64, len(seats))
+	for i, n := range seats {
+		numbers[i] = int64(n)
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockWallet, req.UserID)
+	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
+		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt)
+	br := s.db.pool.SendBatch(ctx, b)
+	var (
+		known             bool
+		found, free, mine int
+		prices            []int64
+		amount            int64
+	)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&known, &found, &free, &mine, &prices, &amount)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap("hold seats", err)
+	}
+	switch {
+	case !known:
+		return booking.Reservation{}, userNotFound(req.UserID)
+	case found == 0:
+		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+	case found < len(seats):
+		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
+	case free < found:
+		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
+			"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
+	case mine+found > req.MaxSeatsPerUser:
+		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
+			"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day)
+	}
+	r := booking.Reservation{
+		ID: req.ReservationID, UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
+		Seats: make([]booking.Seat, len(seats)), Amount: boxoffice.Money(amount),
+		Status: booking.Held, ExpiresAt: utc(req.ExpiresAt), CreatedAt: utc(req.Now),
+	}
+	for i, n := range seats {
+		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(prices[i])}
+	}
+	return r, nil
+}
+
+const reservationColumns = `r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices,
+	r.amount, r.status, r.expires_at, r.created_at, r.paid_at`
+
+// scanReservation scans reservationColumns; ok is false when they are NULL.
+func scanReservation(row pgx.Row, extra ...any) (r booking.Reservation, ok bool, err error) {
+	var (
+		id, userID, concertID *string
+		day, expires, created *time.Time
+		paid                  *time.Time
+		numbers               []int16
+		prices                []int64
+		amount                *int64
+		status                *string
+	)
+	dst := append([]any{&id, &userID, &concertID, &day, &numbers, &prices, &amount, &status,
+		&expires, &created, &paid}, extra...)
+	if err := row.Scan(dst...); err != nil {
+		return booking.Reservation{}, false, err
+	}
+	if id == nil {
+		return booking.Reservation{}, false, nil
+	}
+	if len(numbers) != len(prices) {
+		return booking.Reservation{}, false, fmt.Errorf("reservation %s: %d seats and %d prices", *id, len(numbers), len(prices))
+	}
+	r = booking.Reservation{
+		ID: *id, UserID: *userID, ConcertID: *concertID, Day: day.Format(concert.DayLayout),
+		Seats: make([]booking.Seat, len(numbers)), Amount: boxoffice.Money(*amount),
+		Status: booking.Status(*status), ExpiresAt: expires.UTC(), CreatedAt: created.UTC(),
+	}
+	for i := range numbers {
+		r.Seats[i] = booking.Seat{Number: int(numbers[i]), Price: boxoffice.Money(prices[i])}
+	}
+	if paid != nil {
+		r.PaidAt = paid.UTC()
+	}
+	return r, true, nil
+}
+
+// Reservation returns a reservation with its stored status.
+// Errors: NOT_FOUND.
+func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
+	if !boxoffice.ValidID(id) {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	r, ok, err := scanReservation(s.db.pool.QueryRow(ctx,
+		`SELECT `+reservationColumns+` FROM reservations r WHERE r.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap("read reservation", err)
+	}
+	return r, nil
+}
+
+// cancelSQL releases reservation $1 for user $2 at $3 when it is a live
+// hold, freeing the seats it still holds in number order, and returns the
+// reservation as it stands after.
+const cancelSQL = `
+WITH r0 AS MATERIALIZED (
+	SELECT * FROM reservations WHERE id = $1
+),
+live AS MATERIALIZED (
+	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD' AND expires_at > $3
+),
+locked AS MATERIALIZED (
+	SELECT s.number FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
+	WHERE s.number = ANY (live.seat_numbers) AND s.reservation_id = live.id AND s.status = 'HELD'
+	ORDER BY s.number
+	FOR UPDATE OF s
+),
+free AS (
+	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
+	FROM live, locked
+	WHERE s.concert_id = live.concert_id AND s.day = live.day AND s.number = locked.number
+	  AND s.reservation_id = live.id AND s.status = 'HELD'
+),
+mark AS (
+	UPDATE reservations SET status = 'CANCELLED' FROM live WHERE reservations.id = live.id
+	RETURNING reservations.status
+)
+SELECT r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices, r.amount,
+       coalesce((SELECT status FROM mark), r.status), r.expires_at, r.created_at, r.paid_at
+FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
+
+// Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
+// HOLD_EXPIRED, ALREADY_PAID.
+func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
+	if !boxoffice.ValidID(id) {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockReservation, id)
+	b.Queue(cancelSQL, id, userID, now)
+	br := s.db.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var r booking.Reservation
+	var ok bool
+	if err == nil {
+		r, ok, err = scanReservation(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap("cancel reservation", err)
+	}
+	switch {
+	case !ok:
+		return booking.Reservation{}, reservationNotFound(id)
+	case r.UserID != userID:
+		return booking.Reservation{}, forbidden(id)
+	case r.Status == booking.Cancelled:
+		return r, nil
+	case r.Status == booking.Paid:
+		return booking.Reservation{}, alreadyPaid(id)
+	default: // EXPIRED, or HELD past its expiry
+		return booking.Reservation{}, holdExpired(id)
+	}
+}
+
+// paySQL pays reservation $1 by user $2 with key $3 at $4 as payment $5.
+// It runs with the reservation and the payer's wallet locked, so its
+// snapshot is current for both and for the user's payments. The seats are
+// locked in number order and must all still be held by the reservation;
+// with them and enough balance, it debits, sells, marks paid and writes the
+// payment and its ledger entry, or else changes nothing.
+const paySQL = `
+WITH r AS MATERIALIZED (
+	SELECT id, user_id, concert_id, day, seat_numbers, amount, status, expires_at
+	FROM reservations WHERE id = $1
+),
+keyed AS MATERIALIZED (
+	SELECT reservation_id FROM payments WHERE user_id = $2 AND idempotency_key = $3
+),
+w AS MATERIALIZED (
+	SELECT balance FROM wallets WHERE user_id = $2
+),
+live AS MATERIALIZED (
+	SELECT * FROM r
+	WHERE user_id = $2 AND status = 'HELD' AND expires_at > $4 AND NOT EXISTS (SELECT 1 FROM keyed)
+),
+locked AS MATERIALIZED (
+	SELECT s.number, s.reservation_id, s.status, s.hold_expires_at
+	FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
+	WHERE s.number = ANY (live.seat_numbers)
+	ORDER BY s.number
+	FOR UPDATE OF s
+),
+held AS MATERIALIZED (
+	SELECT count(*) AS n FROM locked
+	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > $4
+),
+ok AS MATERIALIZED (
+	SELECT live.* FROM live, held, w
+	WHERE held.n = cardinality(live.seat_numbers) AND w.balance >= live.amount
+),
+debit AS (
+	UPDATE wallets SET balance = wallets.balance - ok.amount FROM ok
+	WHERE wallets.user_id = $2
+	RETURNING wallets.balance
+),
+sell AS (
+	UPDATE seats s SET status = 'SOLD', hold_expires_at = NULL FROM ok
+	WHERE s.concert_id = ok.concert_id AND s.day = ok.day AND s.number = ANY (ok.seat_numbers)
+),
+mark AS (
+	UPDATE reservations SET status = 'PAID', paid_at = $4 FROM ok WHERE reservations.id = ok.id
+),
+pay AS (
+	INSERT INTO payments (id, reservation_id, user_id, concert_id, amount, balance_after, paid_at, idempotency_key)
+	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, $4, $3 FROM ok, debit
+),
+entry AS (
+	INSERT INTO ledger (id, user_id, kind, amount, balance_after, at)
+	SELECT $5::uuid, $2, 'PAYMENT', ok.amount, debit.balance, $4 FROM ok, debit
+)
+SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
+       (SELECT reservation_id FROM keyed),
+       (SELECT balance FROM w),
+       (SELECT n FROM held),
+       (SELECT balance FROM debit)
+FROM (SELECT) AS one LEFT JOIN r ON true`
+
+// Pay debits, sells, marks paid and records the payment in one
+// transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
+// INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
+func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
+	if !boxoffice.ValidID(req.ReservationID) {
+		return booking.Payment{}, reservationNotFound(req.ReservationID)
+	}
+	if !boxoffice.ValidID(req.PaymentID) {
+		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
+	}
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockReservation, req.ReservationID)
+	b.Queue(lockWallet, req.UserID)
+	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID)
+	br := s.db.pool.SendBatch(ctx, b)
+	var (
+		owner, status, concertID *string
+		expires                  *time.Time
+		amount                   *int64
+		seats                    *int
+		keyedRes                 *string
+		balance, debited         *int64
+		held                     *int
+	)
+	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		err = br.QueryRow().Scan(&owner, &status, &expires, &amount, &concertID, &seats,
+			&keyedRes, &balance, &held, &debited)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		// Only a payment that bypassed the locks could get here; the
+		// constraint that stopped it knows the answer.
+		return s.afterConflict(ctx, req)
+	}
+	if err != nil {
+		return booking.Payment{}, s.db.wrap("pay", err)
+	}
+	id := req.ReservationID
+	switch {
+	case owner == nil:
+		return booking.Payment{}, reservationNotFound(id)
+	case *owner != req.UserID:
+		return booking.Payment{}, forbidden(id)
+	case keyedRes != nil && *keyedRes == id:
+		return s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
+	case keyedRes != nil:
+		return booking.Payment{}, payKeyReused()
+	case booking.Status(*status) == booking.Paid:
+		return booking.Payment{}, alreadyPaid(id)
+	case booking.Status(*status) != booking.Held || !req.Now.Before(*expires):
+		return booking.Payment{}, holdExpired(id)
+	case balance == nil:
+		return booking.Payment{}, userNotFound(req.UserID)
+	case held == nil || *held < *seats:
+		return booking.Payment{}, holdExpired(id)
+	case *balance < *amount:
+		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
+			"balance %d is less than the %d due", *balance, *amount)
+	case debited == nil:
+		return booking.Payment{}, fmt.Errorf("pay reservation %s: nothing was debited", id)
+	}
+	return booking.Payment{
+		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *concertID,
+		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: utc(req.Now),
+	}, nil
+}
+
+// afterConflict answers a payment stopped by a unique constraint from the
+// payment that won.
+func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
+	if req.IdempotencyKey != "" {
+		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
+		switch {
+		case err == nil && p.ReservationID == req.ReservationID:
+			return p, nil
+		case err == nil:
+			return booking.Payment{}, payKeyReused()
+		case !errors.Is(err, boxoffice.ErrNotFound):
+			return booking.Payment{}, err
+		}
+	}
+	return booking.Payment{}, alreadyPaid(req.ReservationID)
+}
+
+// PaymentByKey returns the payment userID made with idempotencyKey.
+// Errors: NOT_FOUND.
+func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey string) (booking.Payment, error) {
+	notFound := boxoffice.Errorf(boxoffice.CodeNotFound, "no payment with this Idempotency-Key")
+	if idempotencyKey == "" {
+		return booking.Payment{}, notFound
+	}
+	var p booking.Payment
+	err := s.db.pool.QueryRow(ctx, `
+		SELECT id, reservation_id, user_id, concert_id, amount, balance_after, paid_at
+		FROM payments WHERE user_id = $1 AND idempotency_key = $2`, userID, idempotencyKey).
+		Scan(&p.ID, &p.ReservationID, &p.UserID, &p.ConcertID, &p.Amount, &p.Balance, &p.PaidAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return booking.Payment{}, notFound
+	}
+	if err != nil {
+		return booking.Payment{}, s.db.wrap("read payment", err)
+	}
+	p.PaidAt = p.PaidAt.UTC()
+	return p, nil
+}
+
+// Inventory counts a concert's seats at now and sums its payments.
+// Errors: NOT_FOUND.
+func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
+	if !boxoffice.ValidID(concertID) {
+		return booking.Inventory{}, concertNotFound(concertID)
+	}
+	var inv booking.Inventory
+	var exists bool
+	err := s.db.pool.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
+		       count(*),
+		       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $2)),
+		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > $2),
+		       count(*) FILTER (WHERE status = 'SOLD'),
+		       (SELECT coalesce(sum(amount), 0)::int8 FROM payments WHERE concert_id = $1)
+		FROM seats WHERE concert_id = $1`, concertID, now).
+		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
+	if err != nil {
+		return booking.Inventory{}, s.db.wrap("count inventory", err)
+	}
+	if !exists {
+		return booking.Inventory{}, concertNotFound(concertID)
+	}
+	return inv, nil
+}
+
+// sweepSQL expires up to $2 holds lapsed at $1, skipping reservations that
+// another transaction has locked (a payer, a canceller or another
+// sweeper), and frees the seats they still hold, locked in (concert, day,
+// number) order like every other change.
+const sweepSQL = `
+WITH lapsed AS MATERIALIZED (
+	SELECT id, concert_id, day, seat_numbers FROM reservations
+	WHERE status = 'HELD' AND expires_at <= $1
+	ORDER BY expires_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+),
+locked AS MATERIALIZED (
+	SELECT s.concert_id, s.day, s.number, s.reservation_id
+	FROM seats s JOIN lapsed l ON s.concert_id = l.concert_id AND s.day = l.day
+	WHERE s.number = ANY (l.seat_numbers) AND s.reservation_id = l.id AND s.status = 'HELD'
+	ORDER BY s.concert_id, s.day, s.number
+	FOR UPDATE OF s
+),
+free AS (
+	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
+	FROM locked k
+	WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number
+	  AND s.reservation_id = k.reservation_id AND s.status = 'HELD'
+),
+mark AS (
+	UPDATE reservations SET status = 'EXPIRED' FROM lapsed WHERE reservations.id = lapsed.id
+)
+SELECT count(*) FROM lapsed`
+
+// Sweep expires up to limit holds that lapsed at or before now and frees
+// their seats. Several sweepers never wait on each other or on payers.
+func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	var n int
+	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit).Scan(&n); err != nil {
+		return 0, s.db.wrap("sweep holds", err)
+	}
+	return n, nil
+}
+
+func reservationNotFound(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "reservation %s not found", id)
+}
+
+func forbidden(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
+}
+
+func alreadyPaid(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeAlreadyPaid, "reservation %s is already paid", id)
+}
+
+func holdExpired(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
+}
+
+func payKeyReused() error {
+	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
+}

@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+// ConcertStore is concert.Store on PostgreSQL.
+type ConcertStore struct{ db *DB }
+
+var _ concert.Store = (*ConcertStore)(nil)
+
+// NewConcertStore returns the concert store of db.
+func NewConcertStore(db *DB) *ConcertStore { return &ConcertStore{db: db} }
+
+// gradeRow and roomRow are the JSON kept in concerts.grades and
+// concerts.waiting_room.
+type gradeRow struct {
+	Name  string `json:"name"`
+	First int    `json:"first"`
+	Last  int    `json:"last"`
+	Price int64  `json:"price"`
+}
+
+type roomRow struct {
+	Strategy       string  `json:"strategy"`
+	AdmitPerSecond float64 `json:"admitPerSecond"`
+	MaxActive      int64   `json:"maxActive"`
+	SessionSeconds int     `json:"sessionSeconds"`
+	IdleSeconds    int     `json:"idleSeconds"`
+}
+
+func roomJSON(s queue.Settings) string {
+	b, _ := json.Marshal(roomRow{
+		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
+		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds,
+	})
+	return string(b)
+}
+
+func parseRoom(b []byte) (queue.Settings, error) {
+	var r roomRow
+	if err := json.Unmarshal(b, &r); err != nil {
+		return queue.Settings{}, fmt.Errorf("decode waiting room: %w", err)
+	}
+	return queue.Settings{
+		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
+		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
+	}, nil
+}
+
+// CreateConcert stores c, its dates and their seats in one transaction.
+func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) error {
+	grades := make([]gradeRow, len(c.Grades))
+	for i, g := range c.Grades {
+		grades[i] = gradeRow{Name: g.Name, First: g.First, Last: g.Last, Price: int64(g.Price)}
+	}
+	gradesJSON, err := json.Marshal(grades)
+	if err != nil {
+		return fmt.Errorf("create concert: %w", err)
+	}
+	days := make([]string, len(c.Dates))
+	starts := make([]time.Time, len(c.Dates))
+	for i, d := range c.Dates {
+		days[i], starts[i] = d.Day, d.StartsAt
+	}
+	seats := c.Seats()
+	numbers := make([]int64, len(seats))
+	seatGrades := make([]string, len(seats))
+	prices := make([]int64, len(seats))
+	for i, st := range seats {
+		numbers[i], seatGrades[i], prices[i] = int64(st.Number), st.Grade, int64(st.Price)
+	}
+
+	// A batch is one implicit transaction: all rows or none.
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO concerts (id, title, venue, sales_open_at, hold_seconds, max_seats_per_user,
+		                      grades, waiting_room, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9)`,
+		c.ID, c.Title, c.Venue, c.SalesOpenAt, c.HoldSeconds, c.MaxSeatsPerUser,
+		string(gradesJSON), roomJSON(c.WaitingRoom), c.CreatedAt)
+	b.Queue(`
+		INSERT INTO concert_dates (concert_id, day, starts_at)
+		SELECT $1::uuid, d, s FROM unnest($2::text[]::date[], $3::timestamptz[]) AS u (d, s)`,
+		c.ID, days, starts)
+	b.Queue(`
+		INSERT INTO seats (concert_id, day, number, grade, price)
+		SELECT $1::uuid, d, n, g, p
+		FROM unnest($2::text[]::date[]) AS d
+		CROSS JOIN unnest($3::int8[], $4::text[], $5::int8[]) AS s (n, g, p)
+		ORDER BY d, n`,
+		c.ID, days, numbers, seatGrades, prices)
+	if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return s.db.wrap("create concert", err)
+	}
+	return nil
+}
+
+const concertColumns = `c.id, c.title, c.venue, c.sales_open_at, c.hold_seconds, c.max_seats_per_user,
+	c.waiting_room, c.created_at,
+	NOT EXISTS (SELECT 1 FROM seats s WHERE s.concert_id = c.id AND s.status <> 'SOLD')`
+
+func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
+	var c concert.Concert
+	var room []byte
+	dst := append([]any{&c.ID, &c.Title, &c.Venue, &c.SalesOpenAt, &c.HoldSeconds, &c.MaxSeatsPerUser,
+		&room, &c.CreatedAt, &c.SoldOut}, extra...)
+	if err := row.Scan(dst...); err != nil {
+		return concert.Concert{}, err
+	}
+	var err error
+	if c.WaitingRoom, err = parseRoom(room); err != nil {
+		return concert.Concert{}, err
+	}
+	c.SalesOpenAt, c.CreatedAt = c.SalesOpenAt.UTC(), c.CreatedAt.UTC()
+	return c, nil
+}
+
+// Concert returns a concert with its grades and dates. Errors: NOT_FOUND.
+func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert, error) {
+	if !boxoffice.ValidID(id) {
+		return concert.Concert{}, concertNotFound(id)
+	}
+	var grades []byte
+	var days, starts []time.Time
+	c, err := scanConcert(s.db.pool.QueryRow(ctx, `
+		SELECT `+concertColumns+`, c.grades,
+		       ARRAY(SELECT day FROM concert_dates WHERE concert_id = c.id ORDER BY starts_at, day),
+		       ARRAY(SELECT starts_at FROM concert_dates WHERE concert_id = c.id ORDER BY starts_at, day)
+		FROM concerts c WHERE c.id = $1`, id), &grades, &days, &starts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return concert.Concert{}, concertNotFound(id)
+	}
+	if err != nil {
+		return concert.Concert{}, s.db.wrap("read concert", err)
+	}
+	var rows []gradeRow
+	if err := json.Unmarshal(grades, &rows); err != nil {
+		return concert.Concert{}, fmt.Errorf("read concert: decode grades: %w", err)
+	}
+	c.Grades = make([]concert.Grade, len(rows))
+	for i, g := range rows {
+		c.Grades[i] = concert.Grade{Name: g.Name, First: g.First, Last: g.Last, Price: boxoffice.Money(g.Price)}
+	}
+	c.Dates = make([]concert.Date, len(days))
+	for i := range days {
+		c.Dates[i] = concert.Date{Day: days[i].Format(concert.DayLayout), StartsAt: starts[i].UTC()}
+	}
+	return c, nil
+}
+
+// Concerts lists every concert by sales opening, then id, without dates or
+// grades.
+func (s *ConcertStore) Concerts(ctx context.Context) ([]concert.Concert, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT `+concertColumns+` FROM concerts c ORDER BY c.sales_open_at, c.id`)
+	if err != nil {
+		return nil, s.db.wrap("list concerts", err)
+	}
+	defer rows.Close()
+	list := []concert.Concert{}
+	for rows.Next() {
+		c, err := scanConcert(rows)
+		if err != nil {
+			return nil, s.db.wrap("list concerts", err)
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap("list concerts", err)
+	}
+	return list, nil
+}
+
+// SetWaitingRoom replaces a concert's waiting room settings.
+// Errors: NOT_FOUND.
+func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue.Settings) error {
+	if !boxoffice.ValidID(id) {
+		return concertNotFound(id)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, roomJSON(room))
+	if err != nil {
+		return s.db.wrap("set waiting room", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return concertNotFound(id)
+	}
+	return nil
+}
+
+// Dates lists the dates that start after now and have a seat not sold, with
+// the seats available at now. Errors: NOT_FOUND.
+func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Time) ([]concert.Date, error) {
+	if !boxoffice.ValidID(concertID) {
+		return nil, concertNotFound(concertID)
+	}
+	rows, err := s.db.pool.Query(ctx, `
+		SELECT d.day, d.starts_at, d.available
+		FROM concerts c
+		LEFT JOIN LATERAL (
+			SELECT d.day, d.starts_at,
+			       count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.hold_expires_at <= $2)) AS available
+			FROM concert_dates d JOIN seats s ON s.concert_id = d.concert_id AND s.day = d.day
+			WHERE d.concert_id = c.id AND d.starts_at > $2
+			GROUP BY d.day, d.starts_at
+			HAVING bool_or(s.status <> 'SOLD')
+		) d ON true
+		WHERE c.id = $1
+		ORDER BY d.starts_at, d.day`, concertID, now)
+	if err != nil {
+		return nil, s.db.wrap("list dates", err)
+	}
+	defer rows.Close()
+	found := false
+	dates := []concert.Date{}
+	for rows.Next() {
+		found = true
+		var day, start *time.Time
+		var avail *int
+		if err := rows.Scan(&day, &start, &avail); err != nil {
+			return nil, s.db.wrap("list dates", err)
+		}
+		if day == nil {
+			continue // the concert exists but has no date on sale
+		}
+		dates = append(dates, concert.Date{Day: day.Format(concert.DayLayout), StartsAt: start.UTC(), AvailableSeats: *avail})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap("list dates", err)
+	}
+	if !found {
+		return nil, concertNotFound(concertID)
+	}
+	return dates, nil
+}
+
+// Seats returns the seats of one date with their status at now.
+// Errors: NOT_FOUND.
+func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
+	if !boxoffice.ValidID(concertID) || !validDay(day) {
+		return nil, dateNotFound(concertID, day)
+	}
+	rows, err := s.db.pool.Query(ctx, `
+		SELECT number, grade, price, status, hold_expires_at
+		FROM seats WHERE concert_id = $1 AND day = $2 ORDER BY number`, concertID, day)
+	if err != nil {
+		return nil, s.db.wrap("list seats", err)
+	}
+	defer rows.Close()
+	seats := make([]concert.Seat, 0, concert.SeatsPerDate)
+	for rows.Next() {
+		var st concert.Seat
+		var expires *time.Time
+		if err := rows.Scan(&st.Number, &st.Grade, &st.Price, &st.Status, &expires); err != nil {
+			return nil, s.db.wrap("list seats", err)
+		}
+		if expires != nil {
+			st.Status = concert.StatusAt(st.Status, *expires, now)
+		}
+		seats = append(seats, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap("list seats", err)
+	}
+	if len(seats) == 0 {
+		return nil, dateNotFound(concertID, day)
+	}
+	return seats, nil
+}
+
+func concertNotFound(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s not found", id)
+}
+
+func dateNotFound(concertID, day string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "date %s of concert %s not found", day, concertID)
+}
+
+// validDay reports whether day is a calendar date PostgreSQL accepts.
+func validDay(day string) bool {
+	_, err := concert.ParseDay(day)
+	return err == nil && day[:4] != "0000"
+}

@@ -1,0 +1,239 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/postgres"
+	"github.com/boxoffice/boxoffice/storetest"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+func testURL() string {
+	if u := os.Getenv("BOXOFFICE_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// unreachable skips the test, or fails it when CI=true.
+func unreachable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("PostgreSQL at %s is unreachable: %v", testURL(), err)
+	}
+	t.Skipf("PostgreSQL at %s is unreachable (set BOXOFFICE_TEST_DATABASE_URL): %v", testURL(), err)
+}
+
+// newSchema creates an empty schema, dropped when the test ends, and
+// returns a URL whose connections use it.
+func newSchema(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testURL())
+	if err != nil {
+		unreachable(t, err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, testURL())
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(testURL())
+	if err != nil {
+		t.Fatalf("parse %s: %v", testURL(), err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("pool_max_conns", "8")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// open opens a DB on url, closed when the test ends.
+func open(t testing.TB, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// newDB returns a migrated DB on a fresh schema of its own.
+func newDB(t testing.TB) *postgres.DB {
+	t.Helper()
+	db := open(t, newSchema(t))
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db
+}
+
+func TestConcertStore(t *testing.T) {
+	storetest.RunConcertStore(t, func(t *testing.T) concert.Store {
+		return postgres.NewConcertStore(newDB(t))
+	})
+}
+
+func TestWalletStore(t *testing.T) {
+	storetest.RunWalletStore(t, func(t *testing.T) wallet.Store {
+		return postgres.NewWalletStore(newDB(t))
+	})
+}
+
+func TestBookingStore(t *testing.T) {
+	storetest.RunBookingStore(t, func(t *testing.T) storetest.Stores {
+		db := newDB(t)
+		return storetest.Stores{
+			Concerts: postgres.NewConcertStore(db),
+			Wallets:  postgres.NewWalletStore(db),
+			Bookings: postgres.NewBookingStore(db),
+		}
+	})
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	u := newSchema(t)
+	const n = 4
+	dbs := make([]*postgres.DB, n)
+	for i := range dbs {
+		dbs[i] = open(t, u)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, db := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Migrate(context.Background())
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: got error %v, want none", i, err)
+		}
+	}
+	// The schema works: a user can be stored through any of them.
+	w := postgres.NewWalletStore(dbs[0])
+	u1, _ := wallet.NewUser("fan-1", "Kim", storetest.BaseTime)
+	if err := w.CreateUser(context.Background(), u1); err != nil {
+		t.Fatalf("CreateUser after concurrent migrations: %v", err)
+	}
+	if err := dbs[n-1].Migrate(context.Background()); err != nil {
+		t.Errorf("Migrate again: got error %v, want none", err)
+	}
+}
+
+func TestSetting(t *testing.T) {
+	u := newSchema(t)
+	dbs := []*postgres.DB{open(t, u), open(t, u), open(t, u)}
+	if err := dbs[0].Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	const n = 30
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			v, err := dbs[i%len(dbs)].Setting(context.Background(), "secret", func() (string, error) {
+				return fmt.Sprintf("value-%d", i), nil
+			})
+			if err != nil {
+				t.Errorf("Setting %d: got error %v, want none", i, err)
+			}
+			got[i] = v
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, v := range got {
+		if v != got[0] || v == "" {
+			t.Errorf("Setting %d: got %q, want %q like the others", i, v, got[0])
+		}
+	}
+	v, err := dbs[1].Setting(context.Background(), "secret", func() (string, error) {
+		return "", errors.New("generate must not be called once a value is stored")
+	})
+	if err != nil || v != got[0] {
+		t.Errorf("Setting again: got %q, %v, want %q", v, err, got[0])
+	}
+	_, err = dbs[1].Setting(context.Background(), "other", func() (string, error) {
+		return "", errors.New("no entropy")
+	})
+	if err == nil {
+		t.Errorf("Setting with a failing generator: got no error, want one")
+	}
+}
+
+func TestErrUnavailable(t *testing.T) {
+	t.Run("Open", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5")
+		if !errors.Is(err, boxoffice.ErrUnavailable) {
+			t.Errorf("Open of a closed port: got %v, want %s", err, boxoffice.CodeUnavailable)
+		}
+	})
+	t.Run("ClosedDB", func(t *testing.T) {
+		db := newDB(t)
+		db.Close()
+		w := postgres.NewWalletStore(db)
+		_, err := w.Balance(context.Background(), "fan-1")
+		if !errors.Is(err, boxoffice.ErrUnavailable) {
+			t.Errorf("Balance on a closed DB: got %v, want %s", err, boxoffice.CodeUnavailable)
+		}
+		if err := db.Ping(context.Background()); !errors.Is(err, boxoffice.ErrUnavailable) {
+			t.Errorf("Ping on a closed DB: got %v, want %s", err, boxoffice.CodeUnavailable)
+		}
+	})
+}
+
+func TestContextCanceled(t *testing.T) {
+	db := newDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := postgres.NewBookingStore(db).Hold(ctx, booking.HoldRequest{
+		ReservationID: boxoffice.NewID(), UserID: "fan-1", ConcertID: boxoffice.NewID(),
+		Day: storetest.Day1, Seats: []int{1}, MaxSeatsPerUser: 4,
+		Now: storetest.BaseTime, ExpiresAt: storetest.BaseTime.Add(time.Minute),
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Hold with a cancelled context: got %v, want context.Canceled", err)
+	}
+	if boxoffice.ErrorCode(err) == boxoffice.CodeUnavailable {
+		t.Errorf("Hold with a cancelled context: got %s, want a context error", boxoffice.CodeUnavailable)
+	}
+}

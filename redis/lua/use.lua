@@ -1,0 +1,23 @@
+-- Use: ARGV user, seq, nowMs. Reply: X when the ticket has ended, N|position
+-- while it waits, else the standing of the extended session.
+local user, seq, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local m = room()
+if not m[1] or redis.call('HGET', users, user) ~= seq then
+  return 'X'
+end
+local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
+if sessionEnd then
+  if sessionEnd <= now then
+    return 'X'
+  end
+  local extended = now + tonumber(m[4]) * 1000
+  if extended > sessionEnd then
+    redis.call('ZADD', active, extended, user)
+    sessionEnd = extended
+  end
+  return standing('A', seq, 0, sessionEnd, m)
+end
+if not liveSince(user, now, m) then
+  return 'X'
+end
+return 'N|' .. (redis.call('ZRANK', waiting, user) + 1)

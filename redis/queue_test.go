@@ -1,0 +1,293 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/queue"
+	"github.com/boxoffice/boxoffice/storetest"
+)
+
+func testURL() string {
+	if u := os.Getenv("BOXOFFICE_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// testClient connects to the test Redis, skipping the test when it is
+// unreachable, unless CI=true.
+func testClient(tb testing.TB) goredis.UniversalClient {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Open(ctx, testURL())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("redis at BOXOFFICE_TEST_REDIS_URL: %v", err)
+		}
+		tb.Skipf("redis not reachable (set BOXOFFICE_TEST_REDIS_URL): %v", err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// testPrefix returns a fresh key prefix whose keys are deleted when tb ends.
+func testPrefix(tb testing.TB, c goredis.UniversalClient) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := "boxoffice-test:" + hex.EncodeToString(b) + ":"
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("scan test keys: %v", err)
+		}
+		for _, k := range keys {
+			if err := c.Del(ctx, k).Err(); err != nil {
+				tb.Errorf("delete test key %s: %v", k, err)
+			}
+		}
+	})
+	return prefix
+}
+
+func TestQueueStore(t *testing.T) {
+	storetest.RunQueueStore(t, func(t *testing.T) queue.Store {
+		c := testClient(t)
+		return NewQueueStore(c, testPrefix(t, c))
+	})
+}
+
+// crc16 is the CRC16-CCITT (XMODEM) that Redis Cluster uses for key slots.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// slot is the cluster slot of key, honouring a {hash tag}.
+func slot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16(key) % 16384
+}
+
+// scriptKeys records the keys of every script run through a client.
+type scriptKeys struct {
+	mu   sync.Mutex
+	runs [][]string
+}
+
+func (h *scriptKeys) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *scriptKeys) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		args := cmd.Args()
+		if name := strings.ToLower(cmd.Name()); (name == "evalsha" || name == "eval") && len(args) >= 3 {
+			n := 0
+			fmt.Sscan(fmt.Sprint(args[2]), &n)
+			keys := make([]string, 0, n)
+			for _, a := range args[3 : 3+n] {
+				keys = append(keys, fmt.Sprint(a))
+			}
+			h.mu.Lock()
+			h.runs = append(h.runs, keys)
+			h.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptKeys) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+func TestRoomKeysShareOneSlot(t *testing.T) {
+	if got := crc16("123456789"); got != 0x31C3 {
+		t.Fatalf("crc16(123456789): got %#x, want 0x31c3", got)
+	}
+	ctx := t.Context()
+	c := testClient(t)
+	hook := &scriptKeys{}
+	c.AddHook(hook)
+	prefix := testPrefix(t, c)
+	s := NewQueueStore(c, prefix)
+
+	const cid = "01970000-0000-7000-8000-0000000000aa"
+	room := queue.Room{ConcertID: cid, OpensAt: time.Unix(0, 0), Settings: queue.DefaultSettings()}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.Configure(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s.Join(ctx, room, "a", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.Join(ctx, room, "b", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Join(ctx, room, "c", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Admit(ctx, cid, "owner", time.Second, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Status(ctx, b.Ticket, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Use(ctx, a.Ticket, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stats(ctx, cid, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Leave(ctx, b.Ticket, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rooms(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	want := slot("{" + cid + "}")
+	if len(hook.runs) != 8 {
+		t.Errorf("script runs: got %d, want 8", len(hook.runs))
+	}
+	for _, keys := range hook.runs {
+		for _, k := range keys {
+			if got := slot(k); got != want || !strings.Contains(k, "{"+cid+"}") {
+				t.Errorf("script key %s: got slot %d, want %d with hash tag {%s}", k, got, want, cid)
+			}
+		}
+	}
+	stored, err := c.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomKeys := 0
+	for _, k := range stored {
+		if k == prefix+"wr:rooms" {
+			continue
+		}
+		roomKeys++
+		if got := slot(k); got != want {
+			t.Errorf("stored key %s: got slot %d, want %d", k, got, want)
+		}
+	}
+	if roomKeys != 6 {
+		t.Errorf("stored room keys: got %v, want meta, waiting, seen, active, users and lease", stored)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	s := NewQueueStore(c, "boxoffice-test:")
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	room := queue.Room{ConcertID: "c", Settings: queue.DefaultSettings()}
+	tk := queue.Ticket{ConcertID: "c", UserID: "u", Seq: 1}
+	_, _, joinErr := s.Join(ctx, room, "u", now)
+	_, statusErr := s.Status(ctx, tk, now)
+	_, useErr := s.Use(ctx, tk, now)
+	_, admitErr := s.Admit(ctx, "c", "o", time.Second, now)
+	_, statsErr := s.Stats(ctx, "c", now)
+	_, roomsErr := s.Rooms(ctx)
+	for name, err := range map[string]error{
+		"Configure": s.Configure(ctx, room), "Join": joinErr, "Status": statusErr, "Use": useErr,
+		"Leave": s.Leave(ctx, tk, now), "Admit": admitErr, "Stats": statsErr, "Rooms": roomsErr,
+	} {
+		if got := boxoffice.ErrorCode(err); got != boxoffice.CodeUnavailable {
+			t.Errorf("%s: got %v (code %q), want UNAVAILABLE", name, err, got)
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("ErrUnavailable", func(t *testing.T) {
+		for _, u := range []string{"redis://127.0.0.1:1/0?max_retries=-1", "redis://127.0.0.1:1?addr=127.0.0.1:2&max_retries=-1&dialer_retries=1"} {
+			c, err := Open(t.Context(), u)
+			if c != nil || boxoffice.ErrorCode(err) != boxoffice.CodeUnavailable {
+				t.Errorf("Open(%s): got %v, %v, want UNAVAILABLE", u, c, err)
+			}
+		}
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		c, err := newClient("redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cc, ok := c.(*goredis.ClusterClient)
+		if !ok {
+			t.Fatalf("got %T, want *redis.ClusterClient", c)
+		}
+		if got := cc.Options().Addrs; len(got) != 3 {
+			t.Errorf("cluster addresses: got %v, want 3", got)
+		}
+	})
+	t.Run("Single", func(t *testing.T) {
+		c, err := newClient("rediss://:pw@127.0.0.1:6380/2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, ok := c.(*goredis.Client); !ok {
+			t.Fatalf("got %T, want *redis.Client", c)
+		}
+	})
+	t.Run("ErrMalformedURL", func(t *testing.T) {
+		for _, u := range []string{"redis://user:secret@[::1", "http://127.0.0.1:6379"} {
+			_, err := newClient(u)
+			if err == nil || strings.Contains(err.Error(), "secret") {
+				t.Errorf("newClient(%q): got %v, want an error that does not show the password", u, err)
+			}
+		}
+	})
+}
+
+func benchStore(b *testing.B) queue.Store {
+	c := testClient(b)
+	return NewQueueStore(c, testPrefix(b, c))
+}
+
+func BenchmarkJoin(b *testing.B)   { storetest.BenchmarkQueueJoin(b, benchStore(b)) }
+func BenchmarkStatus(b *testing.B) { storetest.BenchmarkQueueStatus(b, benchStore(b)) }
+func BenchmarkUse(b *testing.B)    { storetest.BenchmarkQueueUse(b, benchStore(b)) }
+
+func TestQueueStoreLimits(t *testing.T) {
+	storetest.RunQueueStoreLimits(t, func(t *testing.T) queue.Store {
+		c := testClient(t)
+		s := NewQueueStore(c, testPrefix(t, c))
+		s.sweepBatch, s.admitLimit = 2, 3
+		return s
+	})
+}

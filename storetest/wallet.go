@@ -1,0 +1,285 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// RunWalletStore checks that the stores newStore returns keep the contract
+// of wallet.Store. newStore must return a fresh, empty store each call.
+func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
+	ctx := context.Background()
+	maxBalance := wallet.DefaultLimits().MaxBalance
+	charge := func(s wallet.Store, userID string, amount boxoffice.Money, key string, now time.Time) (wallet.Receipt, error) {
+		return s.Charge(ctx, wallet.ChargeRequest{
+			ChargeID: boxoffice.NewID(), UserID: userID, Amount: amount,
+			MaxBalance: maxBalance, IdempotencyKey: key, Now: now,
+		})
+	}
+
+	t.Run("CreateUser/OK", func(t *testing.T) {
+		s := newStore(t)
+		want, err := wallet.NewUser(newUserID(), "  Kim Minji ", BaseTime.Add(time.Minute))
+		noErr(t, "NewUser", err)
+		noErr(t, "CreateUser", s.CreateUser(ctx, want))
+		got, err := s.User(ctx, want.ID)
+		noErr(t, "User", err)
+		if got.ID != want.ID || got.Name != want.Name || !got.CreatedAt.Equal(want.CreatedAt) || got.CreatedAt.Location() != time.UTC {
+			t.Errorf("User: got %+v, want %+v in UTC", got, want)
+		}
+		if b := balanceOf(t, s, want.ID); b != 0 {
+			t.Errorf("Balance: got %d, want 0", b)
+		}
+		h, err := s.History(ctx, want.ID, "", wallet.MaxHistory)
+		noErr(t, "History", err)
+		if len(h) != 0 {
+			t.Errorf("History: got %d entries, want 0", len(h))
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		s := newStore(t)
+		createUser(t, s, 0)
+		for _, id := range []string{newUserID(), boxoffice.NewID(), ""} {
+			_, err := s.User(ctx, id)
+			wantErr(t, "User", err, boxoffice.ErrNotFound)
+			_, err = s.Balance(ctx, id)
+			wantErr(t, "Balance", err, boxoffice.ErrNotFound)
+			_, err = charge(s, id, 100, "", BaseTime)
+			wantErr(t, "Charge", err, boxoffice.ErrNotFound)
+			_, err = s.History(ctx, id, "", 10)
+			wantErr(t, "History", err, boxoffice.ErrNotFound)
+		}
+	})
+
+	t.Run("Charge/OK", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		req := wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 50_000,
+			MaxBalance: maxBalance, Now: BaseTime.Add(time.Second)}
+		r, err := s.Charge(ctx, req)
+		noErr(t, "Charge", err)
+		want := wallet.Receipt{ChargeID: req.ChargeID, UserID: u, Amount: 50_000, Balance: 50_000, At: req.Now}
+		if !sameReceipt(r, want) || r.At.Location() != time.UTC {
+			t.Errorf("Charge: got %+v, want %+v", r, want)
+		}
+		r, err = charge(s, u, 25_000, "", BaseTime.Add(2*time.Second))
+		noErr(t, "Charge", err)
+		if r.Balance != 75_000 {
+			t.Errorf("second Charge: got balance %d, want 75000", r.Balance)
+		}
+		if b := balanceOf(t, s, u); b != 75_000 {
+			t.Errorf("Balance: got %d, want 75000", b)
+		}
+		h := fullHistory(t, s, u)
+		if len(h) != 2 {
+			t.Fatalf("History: got %d entries, want 2", len(h))
+		}
+		wantEntry := wallet.Entry{ID: req.ChargeID, UserID: u, Kind: wallet.Charge, Amount: 50_000, BalanceAfter: 50_000, At: req.Now}
+		if !sameEntry(h[1], wantEntry) || h[1].At.Location() != time.UTC {
+			t.Errorf("History[1]: got %+v, want %+v", h[1], wantEntry)
+		}
+	})
+
+	t.Run("Charge/UpToMaxBalance", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, maxBalance-10)
+		_, err := charge(s, u, 11, "", BaseTime)
+		wantErr(t, "Charge past the cap", err, boxoffice.ErrInvalidRequest)
+		if b := balanceOf(t, s, u); b != maxBalance-10 {
+			t.Errorf("Balance after refused charge: got %d, want %d", b, maxBalance-10)
+		}
+		if h := fullHistory(t, s, u); len(h) != 1 {
+			t.Errorf("History after refused charge: got %d entries, want 1", len(h))
+		}
+		r, err := charge(s, u, 10, "", BaseTime)
+		noErr(t, "Charge up to the cap", err)
+		if r.Balance != maxBalance {
+			t.Errorf("Charge up to the cap: got balance %d, want %d", r.Balance, maxBalance)
+		}
+	})
+
+	t.Run("Charge/ErrInvalidRequest", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		_, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
+			MaxBalance: 999, IdempotencyKey: "k", Now: BaseTime})
+		wantErr(t, "Charge", err, boxoffice.ErrInvalidRequest)
+		if b := balanceOf(t, s, u); b != 0 {
+			t.Errorf("Balance: got %d, want 0", b)
+		}
+		// The refused charge did not use up its key.
+		_, err = charge(s, u, 1000, "k", BaseTime)
+		noErr(t, "Charge with the key of a refused charge", err)
+	})
+
+	t.Run("Charge/Replay", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		first, err := charge(s, u, 30_000, "charge-1", BaseTime.Add(time.Second))
+		noErr(t, "Charge", err)
+		_, err = charge(s, u, 5_000, "", BaseTime.Add(2*time.Second))
+		noErr(t, "Charge", err)
+		again, err := charge(s, u, 30_000, "charge-1", BaseTime.Add(3*time.Second))
+		noErr(t, "Charge replayed", err)
+		if !sameReceipt(again, first) {
+			t.Errorf("Charge replayed: got %+v, want the first receipt %+v", again, first)
+		}
+		if b := balanceOf(t, s, u); b != 35_000 {
+			t.Errorf("Balance: got %d, want 35000", b)
+		}
+		if h := fullHistory(t, s, u); len(h) != 2 {
+			t.Errorf("History: got %d entries, want 2", len(h))
+		}
+	})
+
+	t.Run("Charge/ErrIdempotencyKeyReused", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		_, err := charge(s, u, 30_000, "charge-1", BaseTime)
+		noErr(t, "Charge", err)
+		_, err = charge(s, u, 30_001, "charge-1", BaseTime)
+		wantErr(t, "Charge with a reused key", err, boxoffice.ErrIdempotencyKeyReused)
+		if b := balanceOf(t, s, u); b != 30_000 {
+			t.Errorf("Balance: got %d, want 30000", b)
+		}
+		if h := fullHistory(t, s, u); len(h) != 1 {
+			t.Errorf("History: got %d entries, want 1", len(h))
+		}
+	})
+
+	t.Run("Charge/KeysBelongToOneUser", func(t *testing.T) {
+		s := newStore(t)
+		a, b := createUser(t, s, 0), createUser(t, s, 0)
+		ra, err := charge(s, a, 1000, "same", BaseTime)
+		noErr(t, "Charge a", err)
+		rb, err := charge(s, b, 2000, "same", BaseTime)
+		noErr(t, "Charge b", err)
+		if ra.ChargeID == rb.ChargeID || rb.Balance != 2000 {
+			t.Errorf("Charge b: got %+v, want a new charge of 2000", rb)
+		}
+	})
+
+	t.Run("History/Paging", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		var want []wallet.Entry // newest first
+		var balance boxoffice.Money
+		for i := 1; i <= 5; i++ {
+			r, err := charge(s, u, boxoffice.Money(i*100), "", BaseTime.Add(time.Duration(i)*time.Second))
+			noErr(t, "Charge", err)
+			balance += boxoffice.Money(i * 100)
+			want = append([]wallet.Entry{{ID: r.ChargeID, UserID: u, Kind: wallet.Charge,
+				Amount: boxoffice.Money(i * 100), BalanceAfter: balance, At: r.At}}, want...)
+		}
+		var got []wallet.Entry
+		before := ""
+		for _, size := range []int{2, 2, 1, 0} {
+			page, err := s.History(ctx, u, before, 2)
+			noErr(t, "History", err)
+			if len(page) != size {
+				t.Fatalf("History page after %q: got %d entries, want %d", before, len(page), size)
+			}
+			got = append(got, page...)
+			if size > 0 {
+				before = page[len(page)-1].ID
+			}
+		}
+		for i := range want {
+			if !sameEntry(got[i], want[i]) {
+				t.Errorf("History[%d]: got %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		page, err := s.History(ctx, u, "", 3)
+		noErr(t, "History", err)
+		if len(page) != 3 || !sameEntry(page[0], want[0]) {
+			t.Errorf("History with limit 3: got %+v, want the 3 newest entries", page)
+		}
+	})
+
+	t.Run("History/MalformedCursor", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 1000)
+		_, err := s.History(ctx, u, "not-a-uuid", 10)
+		wantErr(t, "History", err, boxoffice.ErrInvalidRequest)
+	})
+
+	t.Run("Race/Charges", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		const n = 50
+		together(n, func(i int) {
+			if _, err := charge(s, u, boxoffice.Money(i+1), "", BaseTime); err != nil {
+				t.Errorf("Charge %d: got error %v, want none", i, err)
+			}
+		})
+		if b := balanceOf(t, s, u); b != n*(n+1)/2 {
+			t.Errorf("Balance: got %d, want %d", b, n*(n+1)/2)
+		}
+		h := fullHistory(t, s, u)
+		if len(h) != n {
+			t.Errorf("History: got %d entries, want %d", len(h), n)
+		}
+		checkMoney(t, Stores{Wallets: s}, []string{u})
+	})
+
+	t.Run("Race/ChargesWithOneKey", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		const n = 20
+		receipts := make([]wallet.Receipt, n)
+		together(n, func(i int) {
+			r, err := charge(s, u, 7_000, "one-key", BaseTime)
+			if err != nil {
+				t.Errorf("Charge %d: got error %v, want none", i, err)
+			}
+			receipts[i] = r
+		})
+		for i, r := range receipts {
+			if !sameReceipt(r, receipts[0]) {
+				t.Errorf("receipt %d: got %+v, want %+v like the others", i, r, receipts[0])
+			}
+		}
+		if b := balanceOf(t, s, u); b != 7_000 {
+			t.Errorf("Balance: got %d, want 7000", b)
+		}
+		if h := fullHistory(t, s, u); len(h) != 1 {
+			t.Errorf("History: got %d entries, want 1", len(h))
+		}
+		checkMoney(t, Stores{Wallets: s}, []string{u})
+	})
+
+	t.Run("Race/ChargesToTheCap", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, maxBalance-5_000)
+		const n = 20
+		var ok [n]bool
+		together(n, func(i int) {
+			_, err := charge(s, u, 1_000, fmt.Sprintf("cap-%d", i), BaseTime)
+			switch {
+			case err == nil:
+				ok[i] = true
+			case boxoffice.ErrorCode(err) != boxoffice.CodeInvalidRequest:
+				t.Errorf("Charge %d: got error %v, want none or %s", i, err, boxoffice.CodeInvalidRequest)
+			}
+		})
+		wins := 0
+		for _, o := range ok {
+			if o {
+				wins++
+			}
+		}
+		if wins != 5 {
+			t.Errorf("charges accepted: got %d, want 5", wins)
+		}
+		if b := balanceOf(t, s, u); b != maxBalance {
+			t.Errorf("Balance: got %d, want %d", b, maxBalance)
+		}
+		checkMoney(t, Stores{Wallets: s}, []string{u})
+	})
+}
