@@ -171,6 +171,9 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	if spec.SalesOpenAt.IsZero() {
 		return bad("salesOpenAt is required")
 	}
+	if !storable(spec.SalesOpenAt) {
+		return bad("salesOpenAt must be between the years %d and %d", minYear, maxYear)
+	}
 	if c.HoldSeconds == 0 {
 		c.HoldSeconds = DefaultHold
 	}
@@ -195,6 +198,9 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	}
 	seen := make(map[string]bool, len(spec.Dates))
 	for _, start := range spec.Dates {
+		if !storable(start) {
+			return bad("dates must be between the years %d and %d", minYear, maxYear)
+		}
 		day := start.Format(DayLayout)
 		if seen[day] {
 			return bad("two performances on %s: one per calendar day", day)
@@ -210,6 +216,14 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	}
 	c.Grades = grades
 	return c, nil
+}
+
+// Times a concert may carry: what every store keeps exactly.
+const minYear, maxYear = 1970, 9999
+
+func storable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minYear && y <= maxYear
 }
 
 // parseGrades checks that the grades cover seats 1..SeatsPerDate exactly once.

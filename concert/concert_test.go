@@ -65,6 +65,8 @@ func TestNew(t *testing.T) {
 		{"ErrNoDates", func(s *concert.Spec) { s.Dates = nil }},
 		{"ErrSameDay", func(s *concert.Spec) { s.Dates = append(s.Dates, kst("2026-12-25T14:00:00+09:00")) }},
 		{"ErrNoSalesOpen", func(s *concert.Spec) { s.SalesOpenAt = time.Time{} }},
+		{"ErrSalesOpenYear", func(s *concert.Spec) { s.SalesOpenAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"ErrDateYear", func(s *concert.Spec) { s.Dates = []time.Time{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)} }},
 		{"ErrHoldTooLong", func(s *concert.Spec) { s.HoldSeconds = concert.MaxHoldSeconds + 1 }},
 		{"ErrHoldNegative", func(s *concert.Spec) { s.HoldSeconds = -1 }},
 		{"ErrMaxSeats", func(s *concert.Spec) { s.MaxSeatsPerUser = 51 }},

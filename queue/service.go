@@ -69,6 +69,9 @@ func (s *Service) Stats(ctx context.Context, concertID string) (Stats, error) {
 	return s.store.Stats(ctx, concertID, s.clock.Now())
 }
 
+// Rooms lists the rooms that have places or sessions.
+func (s *Service) Rooms(ctx context.Context) ([]string, error) { return s.store.Rooms(ctx) }
+
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.clock.Now() }
 

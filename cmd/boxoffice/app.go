@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/memory"
+	"github.com/boxoffice/boxoffice/postgres"
+	"github.com/boxoffice/boxoffice/queue"
+	"github.com/boxoffice/boxoffice/redis"
+	"github.com/boxoffice/boxoffice/token"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// Main is the whole program wired from a Config: stores, services, the
+// HTTP server and the background loops. Tests run it as it runs in
+// production.
+type Main struct {
+	Config Config
+	Clock  boxoffice.Clock
+
+	log      *slog.Logger
+	db       *database
+	queue    queue.Store
+	closeQ   func() error
+	server   *nethttp.Server
+	listener net.Listener
+	stop     context.CancelFunc
+	loops    sync.WaitGroup
+
+	adminKey          string
+	adminKeyGenerated bool
+	closeOnce         sync.Once
+	closeErr          error
+}
+
+// NewMain returns a Main for cfg that logs to logOut.
+func NewMain(cfg Config, logOut io.Writer) *Main {
+	return &Main{Config: cfg, Clock: boxoffice.SystemClock{}, log: newLogger(cfg, logOut)}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// database is the store adapter chosen by the configuration.
+type database struct {
+	concerts concert.Store
+	wallets  wallet.Store
+	bookings booking.Store
+	// setting returns the value stored under key, storing generate()'s
+	// result first when there is none, atomically across instances.
+	setting func(ctx context.Context, key string, generate func() (string, error)) (string, error)
+	ping    func(ctx context.Context) error
+	Close   func()
+}
+
+// openDatabase opens and migrates the configured store.
+func openDatabase(ctx context.Context, cfg Config) (*database, error) {
+	switch {
+	case cfg.Embedded():
+		return nil, errors.New("BOXOFFICE_DATABASE_URL is required: set it to a postgres:// URL")
+	default:
+		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
+		}
+		return &database{
+			concerts: postgres.NewConcertStore(db),
+			wallets:  postgres.NewWalletStore(db),
+			bookings: postgres.NewBookingStore(db),
+			setting:  db.Setting,
+			ping:     db.Ping,
+			Close:    db.Close,
+		}, nil
+	}
+}
+
+// openQueue opens the configured waiting-room store.
+func openQueue(ctx context.Context, cfg Config) (queue.Store, func(ctx context.Context) error, func() error, error) {
+	switch {
+	case cfg.RedisURL != "":
+		client, err := redis.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("open Redis: %w", err)
+		}
+		ping := func(ctx context.Context) error { return client.Ping(ctx).Err() }
+		return redis.NewQueueStore(client, cfg.RedisPrefix), ping, client.Close, nil
+	default:
+		return memory.NewQueueStore(), func(context.Context) error { return nil }, func() error { return nil }, nil
+	}
+}
+
+// Run opens everything, starts serving on Config.Addr and starts the
+// background loops. It returns once the service accepts requests.
+func (m *Main) Run(ctx context.Context) error {
+	m.log.Info("starting", "config", m.Config.String(), "version", version)
+	db, err := openDatabase(ctx, m.Config)
+	if err != nil {
+		return err
+	}
+	m.db = db
+
+	secret, err := m.secret(ctx, "token_secret", m.Config.Secret)
+	if err != nil {
+		return err
+	}
+	signer, err := token.NewSigner([]byte(secret))
+	if err != nil {
+		return err
+	}
+	if m.adminKey, err = m.secret(ctx, "admin_key", m.Config.AdminKey); err != nil {
+		return err
+	}
+	m.adminKeyGenerated = m.Config.AdminKey == ""
+
+	qstore, qping, qclose, err := openQueue(ctx, m.Config)
+	if err != nil {
+		return err
+	}
+	m.queue, m.closeQ = qstore, qclose
+
+	clock := m.Clock
+	wallets := wallet.NewService(db.wallets, clock, wallet.Limits{MaxCharge: m.Config.MaxCharge, MaxBalance: m.Config.MaxBalance})
+	cache := concert.NewCache(db.concerts, clock, time.Second)
+	bookings := booking.NewService(db.bookings, cache, clock)
+	queues := queue.NewService(qstore, clock, instanceName(), m.Config.AdmitTick, m.log)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := http.NewServer(http.Options{
+		Wallet:         wallets,
+		Concerts:       db.concerts,
+		ConcertCache:   cache,
+		Booking:        bookings,
+		Queue:          queues,
+		Signer:         signer,
+		AccessTTL:      m.Config.AccessTTL,
+		AdminKey:       m.adminKey,
+		Clock:          clock,
+		Logger:         m.log,
+		Registry:       registry,
+		RateLimit:      m.Config.RateLimit,
+		TrustedProxies: m.Config.TrustedProxies,
+		Ready: func(ctx context.Context) error {
+			if err := db.ping(ctx); err != nil {
+				return boxoffice.Unavailable("database", err)
+			}
+			if err := qping(ctx); err != nil {
+				return boxoffice.Unavailable("redis", err)
+			}
+			return nil
+		},
+	})
+	queues.OnStep = srv.ObserveAdmission
+
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.listener = ln
+	m.server = &nethttp.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	m.goLoop(func() { _ = queues.Run(loopCtx) })
+	m.goLoop(func() { bookings.RunSweeper(loopCtx, m.Config.SweepEvery, m.log) })
+	m.goLoop(func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.log.Error("serve", "err", err)
+		}
+	})
+	m.log.Info("serving", "url", m.URL(), "mode", m.Config.Mode())
+	return nil
+}
+
+func (m *Main) goLoop(f func()) {
+	m.loops.Add(1)
+	go func() {
+		defer m.loops.Done()
+		f()
+	}()
+}
+
+// secret returns configured, or the value stored under key, generating and
+// storing one the first time so that every instance and restart shares it.
+func (m *Main) secret(ctx context.Context, key, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	v, err := m.db.setting(ctx, key, func() (string, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(b), nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("load %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// URL is the base URL the service answers on.
+func (m *Main) URL() string {
+	if m.listener == nil {
+		return ""
+	}
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// AdminKey is the admin bearer key in force.
+func (m *Main) AdminKey() string { return m.adminKey }
+
+// PrintBanner writes the short start-up summary for a person at a terminal.
+func (m *Main) PrintBanner(w io.Writer) {
+	key := m.adminKey
+	if !m.adminKeyGenerated {
+		key = "(from BOXOFFICE_ADMIN_KEY)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nBoxoffice %s is serving\n", version)
+	fmt.Fprintf(&b, "  URL:        %s\n", m.URL())
+	fmt.Fprintf(&b, "  API docs:   %s/docs\n", m.URL())
+	fmt.Fprintf(&b, "  Admin key:  %s\n", key)
+	fmt.Fprintf(&b, "  Mode:       %s\n\n", m.Config.Mode())
+	io.WriteString(w, b.String())
+}
+
+// Close stops accepting requests, lets those in flight finish, stops the
+// background loops and closes the stores. It is safe to call more than once.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		var errs []error
+		if m.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+			if err := m.server.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			}
+			cancel()
+		}
+		if m.stop != nil {
+			m.stop()
+		}
+		m.loops.Wait()
+		if m.closeQ != nil {
+			errs = append(errs, m.closeQ())
+		}
+		if m.db != nil {
+			m.db.Close()
+		}
+		m.closeErr = errors.Join(errs...)
+		m.log.Info("stopped")
+	})
+	return m.closeErr
+}
+
+// instanceName identifies this process in admission leases.
+func instanceName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// Config is everything an operator can set. Each field has an environment
+// variable and a flag of the same meaning; flags win.
+type Config struct {
+	Addr           string
+	DatabaseURL    string // postgres://… ; empty: embedded store in DataFile
+	DataFile       string
+	RedisURL       string // redis://… ; empty: in-process waiting room
+	RedisPrefix    string
+	AdminKey       string
+	Secret         string
+	Demo           bool
+	RateLimit      float64
+	TrustedProxies []netip.Prefix
+	AccessTTL      time.Duration
+	MaxCharge      boxoffice.Money
+	MaxBalance     boxoffice.Money
+	AdmitTick      time.Duration
+	SweepEvery     time.Duration
+	ShutdownGrace  time.Duration
+	LogLevel       string
+	LogFormat      string
+}
+
+// DefaultConfig is the configuration with nothing set.
+func DefaultConfig() Config {
+	limits := wallet.DefaultLimits()
+	return Config{
+		Addr:          ":8080",
+		DataFile:      "boxoffice.db",
+		RateLimit:     50,
+		AccessTTL:     30 * 24 * time.Hour,
+		MaxCharge:     limits.MaxCharge,
+		MaxBalance:    limits.MaxBalance,
+		AdmitTick:     100 * time.Millisecond,
+		SweepEvery:    30 * time.Second,
+		ShutdownGrace: 15 * time.Second,
+		LogLevel:      "info",
+		LogFormat:     "text",
+	}
+}
+
+// Embedded reports whether the data lives in the embedded store.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Mode names the adapters in use, for the banner and logs.
+func (c Config) Mode() string {
+	db, q := "embedded SQLite ("+c.DataFile+")", "in-process waiting room"
+	if !c.Embedded() {
+		db = "PostgreSQL"
+	}
+	if c.RedisURL != "" {
+		q = "Redis waiting room"
+	}
+	return db + " + " + q
+}
+
+// setting is one configurable field: its env variable, flag and parser.
+type setting struct {
+	env, flag, usage string
+	set              func(string) error
+}
+
+func (c *Config) settings() []setting {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 30s, got %q", v)
+			}
+			*p = d
+			return nil
+		}
+	}
+	money := func(p *boxoffice.Money) func(string) error {
+		return func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a positive whole number of won, got %q", v)
+			}
+			*p = boxoffice.Money(n)
+			return nil
+		}
+	}
+	return []setting{
+		{"BOXOFFICE_ADDR", "addr", "listen address", str(&c.Addr)},
+		{"BOXOFFICE_DATABASE_URL", "database-url", "postgres:// URL; empty for the embedded store", str(&c.DatabaseURL)},
+		{"BOXOFFICE_DATA_FILE", "data-file", "embedded store file", str(&c.DataFile)},
+		{"BOXOFFICE_REDIS_URL", "redis-url", "redis:// URL for the shared waiting room; empty for in-process", str(&c.RedisURL)},
+		{"BOXOFFICE_REDIS_PREFIX", "redis-prefix", "prefix of every Redis key (to share one Redis between deployments)", str(&c.RedisPrefix)},
+		{"BOXOFFICE_ADMIN_KEY", "admin-key", "admin bearer key; generated and stored when empty", str(&c.AdminKey)},
+		{"BOXOFFICE_SECRET", "secret", "token signing secret shared by all instances; generated and stored when empty", str(&c.Secret)},
+		{"BOXOFFICE_DEMO", "demo", "seed demo concerts on an empty store (default true when embedded)", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Demo = b
+			return nil
+		}},
+		{"BOXOFFICE_RATE_LIMIT", "rate-limit", "requests per second per client address on joins and writes; 0 turns it off", func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return fmt.Errorf("want a number >= 0, got %q", v)
+			}
+			c.RateLimit = f
+			return nil
+		}},
+		{"BOXOFFICE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", func(v string) error {
+			c.TrustedProxies = nil
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					a, err2 := netip.ParseAddr(s)
+					if err2 != nil {
+						return fmt.Errorf("want CIDRs like 10.0.0.0/8, got %q", s)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
+		{"BOXOFFICE_ACCESS_TTL", "access-ttl", "lifetime of issued access tokens", dur(&c.AccessTTL)},
+		{"BOXOFFICE_MAX_CHARGE", "max-charge", "largest single charge in won", money(&c.MaxCharge)},
+		{"BOXOFFICE_MAX_BALANCE", "max-balance", "largest wallet balance in won", money(&c.MaxBalance)},
+		{"BOXOFFICE_ADMIT_TICK", "admit-tick", "interval of waiting-room admission steps", dur(&c.AdmitTick)},
+		{"BOXOFFICE_SWEEP_EVERY", "sweep-every", "interval of tidying lapsed holds", dur(&c.SweepEvery)},
+		{"BOXOFFICE_SHUTDOWN_GRACE", "shutdown-grace", "how long shutdown waits for requests in flight", dur(&c.ShutdownGrace)},
+		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
+		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
+	}
+}
+
+// LoadConfig reads the environment through getenv, then args as flags.
+func LoadConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	demoSet := false
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, s := range c.settings() {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", s.env, err)
+			}
+			demoSet = demoSet || s.env == "BOXOFFICE_DEMO"
+		}
+		fs.Func(s.flag, s.usage+" ($"+s.env+")", func(v string) error {
+			demoSet = demoSet || s.flag == "demo"
+			return s.set(v)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if !demoSet {
+		c.Demo = c.Embedded()
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	if c.Secret != "" && len(c.Secret) < 16 {
+		return errors.New("BOXOFFICE_SECRET must be at least 16 characters")
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		return errors.New("BOXOFFICE_ADMIN_KEY must be at least 16 characters")
+	}
+	if c.MaxCharge > c.MaxBalance {
+		return errors.New("BOXOFFICE_MAX_CHARGE must not exceed BOXOFFICE_MAX_BALANCE")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("BOXOFFICE_LOG_FORMAT: want text or json, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+// String prints the configuration with secrets masked.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return "(generated)"
+		}
+		return "****"
+	}
+	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v",
+		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies)
+}

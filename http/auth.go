@@ -1,0 +1,126 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" value.
+// The scheme is case-insensitive; the token must be non-empty and contain
+// no spaces.
+func bearerToken(header string) (string, bool) {
+	const scheme = "bearer"
+	if len(header) <= len(scheme)+1 || !strings.EqualFold(header[:len(scheme)], scheme) || header[len(scheme)] != ' ' {
+		return "", false
+	}
+	tok := strings.TrimLeft(header[len(scheme)+1:], " ")
+	tok = strings.TrimRight(tok, " ")
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", false
+	}
+	return tok, true
+}
+
+type userKey struct{}
+
+// userOf returns the user the bearer middleware authenticated.
+func userOf(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}
+
+// bearer authenticates the access token before anything else of the request
+// is read. Errors: UNAUTHENTICATED.
+func (s *Server) bearer(ctx huma.Context, next func(huma.Context)) {
+	tok, ok := bearerToken(ctx.Header("Authorization"))
+	if !ok {
+		s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or malformed Authorization bearer token"))
+		return
+	}
+	a, err := s.signer.VerifyAccess(tok, s.clock.Now())
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	next(huma.WithValue(ctx, userKey{}, a.UserID))
+}
+
+// admin lets through requests bearing the admin key. Errors: UNAUTHENTICATED.
+func (s *Server) admin(ctx huma.Context, next func(huma.Context)) {
+	tok, ok := bearerToken(ctx.Header("Authorization"))
+	if !ok || !s.isAdminKey(tok) {
+		s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or wrong admin key"))
+		return
+	}
+	next(ctx)
+}
+
+// isAdminKey compares tok with the admin key in constant time. An empty
+// admin key admits nobody.
+func (s *Server) isAdminKey(tok string) bool {
+	if len(s.adminKey) == 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(h[:], s.adminKey) == 1
+}
+
+// fail answers a middleware's error.
+func (s *Server) fail(ctx huma.Context, err error) {
+	r, w := humago.Unwrap(ctx)
+	s.writeError(w, r, err)
+}
+
+// ticket returns the ticket of user's queue token. concertID, when not
+// empty, is the concert the token must be for. Errors: QUEUE_TOKEN_INVALID.
+func (s *Server) ticket(tok, user, concertID string) (queue.Ticket, error) {
+	if tok == "" {
+		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "missing Queue-Token")
+	}
+	t, err := s.signer.VerifyQueue(tok)
+	if err != nil {
+		return queue.Ticket{}, err
+	}
+	if t.UserID != user {
+		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "queue token belongs to another user")
+	}
+	if concertID != "" && t.ConcertID != concertID {
+		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "queue token is for another concert")
+	}
+	return t, nil
+}
+
+// pass checks user's queue pass for concertID ("" for the token's own
+// concert) and keeps the session alive. Errors: QUEUE_TOKEN_INVALID,
+// QUEUE_TOKEN_EXPIRED, NOT_ADMITTED (with position).
+func (s *Server) pass(ctx context.Context, tok, user, concertID string) (queue.Ticket, error) {
+	t, err := s.ticket(tok, user, concertID)
+	if err != nil {
+		return t, err
+	}
+	if _, err := s.queue.Use(ctx, t); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// self checks that the path's user is the caller. Errors: NOT_FOUND for an
+// id that cannot exist, FORBIDDEN.
+func self(ctx context.Context, pathUser string) (string, error) {
+	if !boxoffice.ValidID(pathUser) {
+		return "", boxoffice.Errorf(boxoffice.CodeNotFound, "user not found")
+	}
+	user := userOf(ctx)
+	if pathUser != user {
+		return "", boxoffice.Errorf(boxoffice.CodeForbidden, "this resource belongs to another user")
+	}
+	return user, nil
+}

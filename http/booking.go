@@ -1,0 +1,246 @@
+package http
+
+import (
+	"context"
+	nethttp "net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+)
+
+const queueDescription = "Needs the caller's admitted Queue-Token for the concert; a waiting token is NOT_ADMITTED (with position), an ended one QUEUE_TOKEN_EXPIRED."
+
+type datesInput struct {
+	ConcertID  string `path:"concertId"`
+	QueueToken string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+}
+
+type seatsInput struct {
+	ConcertID  string `path:"concertId"`
+	Date       string `path:"date" doc:"YYYY-MM-DD" example:"2026-12-24"`
+	QueueToken string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+}
+
+type holdInput struct {
+	QueueToken string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+	Body       HoldRequest
+}
+
+type holdOutput struct {
+	Location string `header:"Location" doc:"The reservation's URL."`
+	Body     Reservation
+}
+
+type reservationPath struct {
+	ReservationID string `path:"reservationId"`
+}
+
+type cancelInput struct {
+	ReservationID string `path:"reservationId"`
+	QueueToken    string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+}
+
+type payInput struct {
+	QueueToken     string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+	IdempotencyKey string `header:"Idempotency-Key" doc:"1 to 128 printable ASCII characters. A retry with the same key and body returns the first answer and changes nothing; the same key with another body is IDEMPOTENCY_KEY_REUSED."`
+	Body           PaymentRequest
+}
+
+func (s *Server) bookingRoutes() {
+	queued := huma.Middlewares{s.bearer}
+	handle(s, huma.Operation{
+		OperationID: "listDates", Method: nethttp.MethodGet, Path: "/v1/concerts/{concertId}/dates", Tags: []string{tagBooking},
+		Summary: "List the concert's dates still bookable", Description: queueDescription,
+		Security: secBearer, Middlewares: queued,
+		Errors: []int{401, 403, 404, 503},
+	}, s.dates)
+	handle(s, huma.Operation{
+		OperationID: "listSeats", Method: nethttp.MethodGet, Path: "/v1/concerts/{concertId}/dates/{date}/seats", Tags: []string{tagBooking},
+		Summary: "Show all 50 seats of a date with their status now", Description: queueDescription,
+		Security: secBearer, Middlewares: queued,
+		Errors: []int{401, 403, 404, 503},
+	}, s.seats)
+	handle(s, huma.Operation{
+		OperationID: "holdSeats", Method: nethttp.MethodPost, Path: "/v1/reservations", Tags: []string{tagBooking},
+		Summary: "Hold seats of one date, all or none",
+		Description: queueDescription + " A held seat shows HELD to everyone else until expiresAt, and AVAILABLE from that instant." +
+			" The Queue-Token must be for the body's concertId.",
+		DefaultStatus: nethttp.StatusCreated,
+		Security:      secBearer, Middlewares: queued,
+		Errors: []int{400, 401, 403, 404, 409, 429, 503},
+	}, s.hold)
+	handle(s, huma.Operation{
+		OperationID: "getReservation", Method: nethttp.MethodGet, Path: "/v1/reservations/{reservationId}", Tags: []string{tagBooking},
+		Summary:  "Read one of the caller's reservations",
+		Security: secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Errors: []int{401, 403, 404, 503},
+	}, s.getReservation)
+	handle(s, huma.Operation{
+		OperationID: "cancelReservation", Method: nethttp.MethodDelete, Path: "/v1/reservations/{reservationId}", Tags: []string{tagBooking},
+		Summary: "Release one of the caller's holds at once", Description: queueDescription,
+		DefaultStatus: nethttp.StatusNoContent,
+		Security:      secBearer, Middlewares: queued,
+		Errors: []int{401, 403, 404, 409, 429, 503},
+	}, s.cancel)
+	handle(s, huma.Operation{
+		OperationID: "pay", Method: nethttp.MethodPost, Path: "/v1/payments", Tags: []string{tagBooking},
+		Summary: "Pay a held reservation from the caller's wallet",
+		Description: queueDescription + " Debit, sale, ledger entry and payment happen at once or not at all; the queue session then ends." +
+			" A retry with the same Idempotency-Key answers the first payment again, even after the session ended.",
+		DefaultStatus: nethttp.StatusCreated,
+		Security:      secBearer, Middlewares: queued,
+		Errors: []int{400, 401, 403, 404, 409, 429, 503},
+	}, s.pay)
+}
+
+func notFound(what string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "%s not found", what)
+}
+
+func (s *Server) dates(ctx context.Context, in *datesInput) (*out[DateList], error) {
+	if !boxoffice.ValidID(in.ConcertID) {
+		return nil, notFound("concert")
+	}
+	if _, err := s.pass(ctx, in.QueueToken, userOf(ctx), in.ConcertID); err != nil {
+		return nil, err
+	}
+	ds, err := s.concerts.Dates(ctx, in.ConcertID, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	l := DateList{Dates: make([]DateAvailability, len(ds))}
+	for i, d := range ds {
+		l.Dates[i] = DateAvailability{Date: d.Day, StartsAt: d.StartsAt.UTC(), AvailableSeats: d.AvailableSeats}
+	}
+	return &out[DateList]{Body: l}, nil
+}
+
+func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], error) {
+	if !boxoffice.ValidID(in.ConcertID) {
+		return nil, notFound("concert")
+	}
+	day, err := concert.ParseDay(in.Date)
+	if err != nil {
+		return nil, notFound("date")
+	}
+	if _, err := s.pass(ctx, in.QueueToken, userOf(ctx), in.ConcertID); err != nil {
+		return nil, err
+	}
+	seats, err := s.concerts.Seats(ctx, in.ConcertID, day, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	m := SeatMap{Date: day, Seats: make([]Seat, len(seats))}
+	for i, st := range seats {
+		m.Seats[i] = Seat{Number: st.Number, Grade: st.Grade, Price: int64(st.Price), Status: string(st.Status)}
+	}
+	return &out[SeatMap]{Body: m}, nil
+}
+
+func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
+	user := userOf(ctx)
+	if _, err := s.pass(ctx, in.QueueToken, user, in.Body.ConcertID); err != nil {
+		return nil, err
+	}
+	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.holds.Inc()
+	return &holdOutput{Location: "/v1/reservations/" + r.ID, Body: reservation(r, s.clock.Now())}, nil
+}
+
+func (s *Server) getReservation(ctx context.Context, in *reservationPath) (*out[Reservation], error) {
+	if !boxoffice.ValidID(in.ReservationID) {
+		return nil, notFound("reservation")
+	}
+	r, err := s.booking.Reservation(ctx, in.ReservationID, userOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &out[Reservation]{Body: reservation(r, s.clock.Now())}, nil
+}
+
+// ownReservation loads user's reservation id and checks that it belongs to
+// the concert of the queue pass. Errors: NOT_FOUND, FORBIDDEN,
+// QUEUE_TOKEN_INVALID.
+func (s *Server) ownReservation(ctx context.Context, id, user, concertID string) (booking.Reservation, error) {
+	r, err := s.booking.Reservation(ctx, id, user)
+	if err != nil {
+		return r, err
+	}
+	if r.ConcertID != concertID {
+		return r, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "queue token is for another concert")
+	}
+	return r, nil
+}
+
+func (s *Server) cancel(ctx context.Context, in *cancelInput) (*struct{}, error) {
+	if !boxoffice.ValidID(in.ReservationID) {
+		return nil, notFound("reservation")
+	}
+	user := userOf(ctx)
+	t, err := s.pass(ctx, in.QueueToken, user, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.ownReservation(ctx, in.ReservationID, user, t.ConcertID); err != nil {
+		return nil, err
+	}
+	if _, err := s.booking.Cancel(ctx, in.ReservationID, user); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
+	user, id, key := userOf(ctx), in.Body.ReservationID, in.IdempotencyKey
+	if !boxoffice.ValidID(id) {
+		return nil, notFound("reservation")
+	}
+	if err := boxoffice.CheckIdempotencyKey(key); err != nil {
+		return nil, err
+	}
+	t, err := s.ticket(in.QueueToken, user, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.queue.Use(ctx, t); err != nil {
+		if key == "" || boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
+			return nil, err
+		}
+		// The session may have ended with this very payment: a retry gets
+		// the first answer again.
+		p, rerr := s.booking.Replay(ctx, id, user, key)
+		switch code := boxoffice.ErrorCode(rerr); {
+		case rerr == nil && p.ConcertID == t.ConcertID:
+			return &out[Payment]{Body: payment(p)}, nil
+		case rerr == nil, code == boxoffice.CodeNotFound, code == boxoffice.CodeIdempotencyKeyReused:
+			return nil, err
+		default:
+			return nil, rerr
+		}
+	}
+	r, err := s.ownReservation(ctx, id, user, t.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.booking.Pay(ctx, id, user, key)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == booking.Paid {
+		// A replay of a payment made in an earlier session: this session
+		// goes on.
+		return &out[Payment]{Body: payment(p)}, nil
+	}
+	s.metrics.payments.Inc()
+	s.metrics.sales.Add(float64(len(r.Seats)))
+	if err := s.queue.Leave(context.WithoutCancel(ctx), t); err != nil {
+		s.log.Warn("end queue session after payment", "ticket", t.String(), "err", err)
+	}
+	return &out[Payment]{Body: payment(p)}, nil
+}

@@ -1,0 +1,89 @@
+package http
+
+import (
+	"context"
+	nethttp "net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+type concertPath struct {
+	ConcertID string `path:"concertId"`
+}
+
+func (s *Server) concertRoutes() {
+	handle(s, huma.Operation{
+		OperationID: "listConcerts", Method: nethttp.MethodGet, Path: "/v1/concerts", Tags: []string{tagConcert},
+		Summary: "List concerts by sales opening",
+		Errors:  []int{503},
+	}, s.listConcerts)
+	handle(s, huma.Operation{
+		OperationID: "getConcert", Method: nethttp.MethodGet, Path: "/v1/concerts/{concertId}", Tags: []string{tagConcert},
+		Summary: "Read a concert and its waiting room",
+		Errors:  []int{404, 503},
+	}, s.getConcert)
+}
+
+// concertByID reads a concert through the cache. Errors: NOT_FOUND.
+func (s *Server) concertByID(ctx context.Context, id string) (concert.Concert, error) {
+	if !boxoffice.ValidID(id) {
+		return concert.Concert{}, boxoffice.Errorf(boxoffice.CodeNotFound, "concert not found")
+	}
+	return s.concertCache.Concert(ctx, id)
+}
+
+func (s *Server) listConcerts(ctx context.Context, _ *struct{}) (*out[ConcertList], error) {
+	cs, err := s.concerts.Concerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := ConcertList{Concerts: make([]ConcertSummary, len(cs))}
+	for i, c := range cs {
+		l.Concerts[i] = concertSummary(c)
+	}
+	return &out[ConcertList]{Body: l}, nil
+}
+
+func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertDetail], error) {
+	c, err := s.concertByID(ctx, in.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.queue.Stats(ctx, c.ID)
+	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
+		return nil, err
+	}
+	d := ConcertDetail{
+		ConcertID:       c.ID,
+		Title:           c.Title,
+		Venue:           c.Venue,
+		SalesOpenAt:     c.SalesOpenAt.UTC(),
+		SoldOut:         c.SoldOut,
+		Dates:           concertDates(c.Dates),
+		Grades:          grades(c.Grades),
+		HoldSeconds:     c.HoldSeconds,
+		MaxSeatsPerUser: c.MaxSeatsPerUser,
+		WaitingRoom: RoomStatus{
+			Strategy:             string(c.WaitingRoom.Strategy),
+			QueueLength:          st.Waiting,
+			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.clock.Now()),
+		},
+	}
+	return &out[ConcertDetail]{Body: d}, nil
+}
+
+// waitForNewcomer is the expected wait of a fan joining room at now, behind
+// the st.Waiting fans already there.
+func waitForNewcomer(room queue.Room, st queue.Stats, now time.Time) int64 {
+	state := queue.Waiting
+	if now.Before(room.OpensAt) {
+		state = queue.Prequeue
+	}
+	wait, _ := queue.Estimate(queue.Status{State: state, Position: st.Waiting + 1, Rate: st.Rate, Room: room}, now)
+	return wait
+}

@@ -1,0 +1,141 @@
+package http
+
+import (
+	"context"
+	nethttp "net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+type joinOutput struct {
+	Status int
+	Body   QueueStatus
+}
+
+func (s *Server) queueRoutes() {
+	queueStatus := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[QueueStatus](), true, "QueueStatus")
+	handle(s, huma.Operation{
+		OperationID: "joinQueue", Method: nethttp.MethodPost, Path: "/v1/concerts/{concertId}/queue", Tags: []string{tagQueue},
+		Summary:       "Join a concert's waiting room",
+		Description:   "201 with a new place; 200 with the place or session the caller already has (same token, same place).",
+		DefaultStatus: nethttp.StatusCreated,
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Already in the room", Content: map[string]*huma.MediaType{"application/json": {Schema: queueStatus}}},
+		},
+		Security: secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Errors: []int{401, 404, 409, 429, 503},
+	}, s.join)
+	handle(s, huma.Operation{
+		OperationID: "getQueueStatus", Method: nethttp.MethodGet, Path: "/v1/queue", Tags: []string{tagQueue},
+		Summary:     "Read the caller's standing (also a heartbeat)",
+		Description: "Polling keeps a waiting place alive; poll again after pollAfterSeconds. An ended place or session answers status EXPIRED.",
+		Security:    secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Errors: []int{401, 503},
+	}, s.queueStatus)
+	handle(s, huma.Operation{
+		OperationID: "leaveQueue", Method: nethttp.MethodDelete, Path: "/v1/queue", Tags: []string{tagQueue},
+		Summary:       "Give up the caller's place or session at once",
+		DefaultStatus: nethttp.StatusNoContent,
+		Security:      secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Errors: []int{401, 429, 503},
+	}, s.leave)
+}
+
+func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error) {
+	c, err := s.concertByID(ctx, in.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	soldOut, err := s.isSoldOut(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if soldOut {
+		return nil, boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
+	}
+	st, created, err := s.queue.Join(ctx, c.Room(), userOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	status := nethttp.StatusOK
+	if created {
+		status = nethttp.StatusCreated
+	}
+	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.signer.QueueToken(st.Ticket), false)}, nil
+}
+
+// isSoldOut reports whether a concert has no seat left, as of at most
+// soldOutTTL ago.
+func (s *Server) isSoldOut(ctx context.Context, concertID string) (bool, error) {
+	return s.soldOut.get(ctx, concertID, s.clock.Now(), func(ctx context.Context) (bool, error) {
+		inv, err := s.booking.Inventory(ctx, concertID)
+		if err != nil {
+			return false, err
+		}
+		return inv.SoldOut(), nil
+	})
+}
+
+// queueAnswer is the QueueStatus of st; soldOut turns a waiting place into
+// SOLD_OUT.
+func (s *Server) queueAnswer(st queue.Status, tok string, soldOut bool) QueueStatus {
+	now := s.clock.Now()
+	wait, poll := queue.Estimate(st, now)
+	q := QueueStatus{
+		Token:                tok,
+		ConcertID:            st.ConcertID,
+		Status:               string(st.State),
+		Position:             st.Position,
+		EstimatedWaitSeconds: wait,
+		PollAfterSeconds:     poll,
+	}
+	if st.State == queue.Admitted {
+		q.SessionExpiresAt = timePtr(st.SessionExpiresAt)
+	}
+	if soldOut && (st.State == queue.Waiting || st.State == queue.Prequeue) {
+		q.Status = string(queue.SoldOut)
+		q.EstimatedWaitSeconds, q.PollAfterSeconds = 0, 0
+	}
+	return q
+}
+
+type queueInput struct {
+	QueueToken string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+}
+
+func (s *Server) queueStatus(ctx context.Context, in *queueInput) (*out[QueueStatus], error) {
+	t, err := s.ticket(in.QueueToken, userOf(ctx), "")
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.queue.Status(ctx, t)
+	switch {
+	case boxoffice.ErrorCode(err) == boxoffice.CodeNotFound:
+		// The room is gone, and with it every place in it.
+		st = queue.Status{Ticket: t, State: queue.Expired}
+	case err != nil:
+		return nil, err
+	}
+	soldOut := false
+	if st.State == queue.Waiting || st.State == queue.Prequeue {
+		if soldOut, err = s.isSoldOut(ctx, t.ConcertID); err != nil {
+			s.log.Warn("sold-out check", "concert", t.ConcertID, "err", err)
+		}
+	}
+	return &out[QueueStatus]{Body: s.queueAnswer(st, in.QueueToken, soldOut)}, nil
+}
+
+func (s *Server) leave(ctx context.Context, in *queueInput) (*struct{}, error) {
+	t, err := s.ticket(in.QueueToken, userOf(ctx), "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.queue.Leave(ctx, t); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}

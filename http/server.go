@@ -1,0 +1,467 @@
+// Package http serves the Boxoffice HTTP API (the API contract, v1) and
+// holds a Go client for it. The Server is huma on the standard library's
+// ServeMux; the Client speaks the same JSON types.
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"net/netip"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/queue"
+	"github.com/boxoffice/boxoffice/token"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// Options configure a Server.
+type Options struct {
+	Wallet       *wallet.Service
+	Concerts     concert.Store  // create concert, set waiting room, list, dates, seats
+	ConcertCache *concert.Cache // hot-path reads of one concert
+	Booking      *booking.Service
+	Queue        *queue.Service
+	Signer       *token.Signer
+	// AccessTTL is the lifetime of issued access tokens; default 24h.
+	AccessTTL time.Duration
+	// AdminKey is the bearer key of /v1/admin/*; empty admits nobody.
+	AdminKey string
+	// Clock defaults to the system clock.
+	Clock boxoffice.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served at /metrics;
+	// default a new registry.
+	Registry *prometheus.Registry
+	// RateLimit is the requests per second allowed per client address on
+	// queue joins and writes; 0 turns limiting off.
+	RateLimit float64
+	// Limiter replaces the in-process limiter built from RateLimit.
+	Limiter Limiter
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Ready reports whether the backing services are reachable (/readyz).
+	Ready func(ctx context.Context) error
+	// MaxBodyBytes bounds request bodies; default 64 KiB. Concert creation
+	// allows at least 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Defaults of Options.
+const (
+	DefaultAccessTTL    = 24 * time.Hour
+	DefaultMaxBodyBytes = 64 << 10
+	maxConcertBodyBytes = 1 << 20
+	readyTimeout        = 2 * time.Second
+	soldOutTTL          = time.Second
+)
+
+// Server answers the API. It implements net/http.Handler.
+type Server struct {
+	wallet       *wallet.Service
+	concerts     concert.Store
+	concertCache *concert.Cache
+	booking      *booking.Service
+	queue        *queue.Service
+	signer       *token.Signer
+	accessTTL    time.Duration
+	adminKey     []byte // SHA-256 of the admin key, nil when none
+	clock        boxoffice.Clock
+	log          *slog.Logger
+	registry     *prometheus.Registry
+	limiter      Limiter
+	trusted      []netip.Prefix
+	ready        func(ctx context.Context) error
+	maxBody      int64
+
+	mux     *nethttp.ServeMux
+	api     huma.API
+	metrics *metrics
+	soldOut *flagCache
+
+	specOnce sync.Once
+	spec     []byte
+}
+
+// NewServer returns a Server answering every route of the API contract
+// except the queue event stream.
+func NewServer(o Options) *Server {
+	s := &Server{
+		wallet:       o.Wallet,
+		concerts:     o.Concerts,
+		concertCache: o.ConcertCache,
+		booking:      o.Booking,
+		queue:        o.Queue,
+		signer:       o.Signer,
+		accessTTL:    o.AccessTTL,
+		clock:        o.Clock,
+		log:          o.Logger,
+		registry:     o.Registry,
+		limiter:      o.Limiter,
+		trusted:      o.TrustedProxies,
+		ready:        o.Ready,
+		maxBody:      o.MaxBodyBytes,
+		mux:          nethttp.NewServeMux(),
+		soldOut:      newFlagCache(soldOutTTL),
+	}
+	if s.accessTTL <= 0 {
+		s.accessTTL = DefaultAccessTTL
+	}
+	if o.AdminKey != "" {
+		h := sha256.Sum256([]byte(o.AdminKey))
+		s.adminKey = h[:]
+	}
+	if s.clock == nil {
+		s.clock = boxoffice.SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.limiter == nil && o.RateLimit > 0 {
+		s.limiter = NewLocalLimiter(o.RateLimit, 0)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.metrics = newMetrics(s.registry, s, s.log)
+	s.api = humago.New(s.mux, apiConfig())
+	s.routes()
+	return s
+}
+
+func apiConfig() huma.Config {
+	return huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info: &huma.Info{
+				Title:   "Boxoffice",
+				Version: "1",
+				Description: "Concert ticketing with a virtual waiting room. Every non-2xx answer is " +
+					"an application/problem+json body with a machine-readable code.",
+			},
+			Components: &huma.Components{
+				Schemas: huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer),
+				SecuritySchemes: map[string]*huma.SecurityScheme{
+					"bearer": {
+						Type: "http", Scheme: "bearer",
+						Description: "Access token issued by POST /v1/users.",
+					},
+					"adminKey": {
+						Type: "http", Scheme: "bearer",
+						Description: "The admin key from the server's configuration.",
+					},
+				},
+			},
+		},
+		Formats:       map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat},
+		DefaultFormat: "application/json",
+	}
+}
+
+// Tags of the OpenAPI document.
+const (
+	tagUsers   = "Users and wallet"
+	tagConcert = "Concerts"
+	tagQueue   = "Waiting room"
+	tagBooking = "Dates, seats, reservations, payments"
+	tagAdmin   = "Admin"
+	tagOps     = "Operations"
+)
+
+// Security requirements of operations.
+var (
+	secBearer = []map[string][]string{{"bearer": {}}}
+	secAdmin  = []map[string][]string{{"adminKey": {}}}
+)
+
+func (s *Server) routes() {
+	s.userRoutes()
+	s.concertRoutes()
+	s.queueRoutes()
+	s.bookingRoutes()
+	s.adminRoutes()
+	s.opsRoutes()
+}
+
+// handle registers an operation whose handler's errors are answered as
+// problems. Handlers return domain errors; anything else is internal.
+func handle[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	method, route := op.Method, op.Path
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = s.maxBody
+	}
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problem(method, route, err)
+		}
+		return out, nil
+	})
+}
+
+// problem is the one way from an error to its answer; internal errors are
+// logged with the request's method and route, and answered with nothing
+// more than "internal error".
+func (s *Server) problem(method, route string, err error) *Problem {
+	p, internal := problemFor(err)
+	switch {
+	case internal:
+		s.log.Error("internal error", "method", method, "route", route, "err", err)
+	case p.Code == boxoffice.CodeUnavailable:
+		s.log.Warn("backing service unavailable", "method", method, "route", route, "err", err)
+	}
+	return p
+}
+
+// writeError answers err outside operation handlers.
+func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	writeProblem(w, s.problem(r.Method, routeOf(r), err))
+}
+
+// out is an answer with a body only.
+type out[T any] struct {
+	Body T
+}
+
+// ServeHTTP answers one request: rate limit, route, recover from panics,
+// and record the request's duration.
+func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	start := time.Now()
+	rec := recorderPool.Get().(*recorder)
+	rec.w, rec.r, rec.status = w, r, 0
+	defer s.finish(rec, r, start)
+	if s.limiter != nil && rateLimited(r) && !s.allow(rec, r) {
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+func (s *Server) finish(rec *recorder, r *nethttp.Request, start time.Time) {
+	if v := recover(); v != nil {
+		if v == nethttp.ErrAbortHandler {
+			panic(v)
+		}
+		s.log.Error("panic", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if rec.status != 0 {
+			// Part of an answer is out: drop the connection rather than
+			// let a truncated answer pass for a whole one.
+			panic(nethttp.ErrAbortHandler)
+		}
+		writeProblem(rec, newProblem(boxoffice.CodeInternal, "internal error"))
+	}
+	status := rec.status
+	if status == 0 {
+		status = nethttp.StatusOK
+	}
+	s.metrics.duration.WithLabelValues(routeOf(r), methodLabel(r.Method), codeLabel(status)).Observe(time.Since(start).Seconds())
+	*rec = recorder{}
+	recorderPool.Put(rec)
+}
+
+// rateLimited reports whether r is limited per client: writes outside
+// /v1/admin/ (queue joins are writes).
+func rateLimited(r *nethttp.Request) bool {
+	switch r.Method {
+	case nethttp.MethodGet, nethttp.MethodHead, nethttp.MethodOptions:
+		return false
+	}
+	return !strings.HasPrefix(r.URL.Path, "/v1/admin/")
+}
+
+// allow applies the rate limit to r, answering RATE_LIMITED when over it.
+func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
+	key := r.RemoteAddr
+	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
+		key = clientKey(a)
+	}
+	ok, wait, err := s.limiter.Allow(r.Context(), key, s.clock.Now())
+	if err != nil {
+		s.log.Warn("rate limiter failed; request let through", "err", err)
+		return true
+	}
+	if !ok {
+		writeProblem(w, rateLimitedProblem(retrySeconds(wait)))
+		return false
+	}
+	return true
+}
+
+// routeOf is the route pattern r matched, without its method, or
+// "unmatched".
+func routeOf(r *nethttp.Request) string {
+	p := r.Pattern
+	if p == "" {
+		return "unmatched"
+	}
+	if i := strings.IndexByte(p, ' '); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
+
+// recorder remembers the status of an answer, and answers the mux's own
+// "404 page not found" and "405 method not allowed" as problems.
+type recorder struct {
+	w       nethttp.ResponseWriter
+	r       *nethttp.Request
+	status  int
+	discard bool // the mux's plain-text body is replaced
+}
+
+func (rw *recorder) Header() nethttp.Header { return rw.w.Header() }
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status != 0 || code < 200 {
+		rw.w.WriteHeader(code)
+		return
+	}
+	rw.status = code
+	if rw.r.Pattern == "" && (code == nethttp.StatusNotFound || code == nethttp.StatusMethodNotAllowed) {
+		rw.discard = true
+		p := newProblem(boxoffice.CodeNotFound, "no such resource")
+		if code == nethttp.StatusMethodNotAllowed {
+			p = newProblem(boxoffice.CodeInvalidRequest, "method "+rw.r.Method+" not allowed here")
+			p.Status = nethttp.StatusMethodNotAllowed
+		}
+		writeProblem(rw.w, p)
+		return
+	}
+	rw.w.WriteHeader(code)
+}
+
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.WriteHeader(nethttp.StatusOK)
+	}
+	if rw.discard {
+		return len(b), nil
+	}
+	return rw.w.Write(b)
+}
+
+// Flush sends what is buffered, for streamed answers.
+func (rw *recorder) Flush() {
+	if rw.status == 0 {
+		rw.WriteHeader(nethttp.StatusOK)
+	}
+	if f, ok := rw.w.(nethttp.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets net/http.ResponseController reach the connection.
+func (rw *recorder) Unwrap() nethttp.ResponseWriter { return rw.w }
+
+// Operations: health, readiness, metrics, the OpenAPI document and docs.
+
+var healthBody = []byte(`{"status":"ok"}` + "\n")
+
+func (s *Server) opsRoutes() {
+	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) {
+		h := w.Header()
+		h["Content-Type"] = jsonContentType
+		h["Cache-Control"] = noStore
+		_, _ = w.Write(healthBody)
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
+	s.docsRoutes()
+
+	healthSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Health](), true, "Health")
+	problemSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	jsonHealth := map[string]*huma.MediaType{"application/json": {Schema: healthSchema}}
+	s.api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "healthz", Method: nethttp.MethodGet, Path: "/healthz", Tags: []string{tagOps},
+		Summary:   "Process is up",
+		Responses: map[string]*huma.Response{"200": {Description: "OK", Content: jsonHealth}},
+	})
+	s.api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "readyz", Method: nethttp.MethodGet, Path: "/readyz", Tags: []string{tagOps},
+		Summary: "Backing services are reachable",
+		Responses: map[string]*huma.Response{
+			"200": {Description: "OK", Content: jsonHealth},
+			"503": {Description: "A backing service is down", Content: map[string]*huma.MediaType{problemContentType: {Schema: problemSchema}}},
+		},
+	})
+	s.api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "metrics", Method: nethttp.MethodGet, Path: "/metrics", Tags: []string{tagOps},
+		Summary:   "Prometheus metrics",
+		Responses: map[string]*huma.Response{"200": {Description: "Prometheus text exposition"}},
+	})
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
+func (s *Server) readyz(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			p := newProblem(boxoffice.CodeUnavailable, "not ready")
+			var be *boxoffice.Error
+			if errors.As(err, &be) && be.Code == boxoffice.CodeUnavailable {
+				p.Detail = be.Message
+			}
+			w.Header()["Cache-Control"] = noStore
+			writeProblem(w, p)
+			return
+		}
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	_, _ = w.Write(healthBody)
+}
+
+// openAPI serves the OpenAPI 3.1 document, built once.
+func (s *Server) openAPI(w nethttp.ResponseWriter, _ *nethttp.Request) {
+	s.specOnce.Do(func() {
+		b, err := json.Marshal(s.api.OpenAPI())
+		if err != nil {
+			s.log.Error("marshal OpenAPI document", "err", err)
+			return
+		}
+		s.spec = b
+	})
+	if s.spec == nil {
+		writeProblem(w, newProblem(boxoffice.CodeInternal, "internal error"))
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h.Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(s.spec)
+}
+
+// OpenAPI returns the OpenAPI document of the API.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
