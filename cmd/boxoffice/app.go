@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ type Main struct {
 	closeQ   func() error
 	server   *nethttp.Server
 	listener net.Listener
+	pprof    *nethttp.Server
 	stop     context.CancelFunc
 	loops    sync.WaitGroup
 
@@ -207,7 +209,31 @@ func (m *Main) Run(ctx context.Context) error {
 			m.log.Error("serve", "err", err)
 		}
 	})
+	if m.Config.PprofAddr != "" {
+		if err := m.servePprof(); err != nil {
+			return err
+		}
+	}
 	m.log.Info("serving", "url", m.URL(), "mode", m.Config.Mode())
+	return nil
+}
+
+// servePprof serves the Go profiling endpoints on their own listener, so
+// they are never reachable through the public address.
+func (m *Main) servePprof() error {
+	ln, err := net.Listen("tcp", m.Config.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("pprof listener: %w", err)
+	}
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &nethttp.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.goLoop(func() { _ = m.pprof.Serve(ln) })
+	m.log.Info("profiling", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -280,6 +306,9 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("shutdown: %w", err))
 			}
 			cancel()
+		}
+		if m.pprof != nil {
+			m.pprof.Close()
 		}
 		if m.stop != nil {
 			m.stop()

@@ -34,6 +34,7 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	LogLevel       string
 	LogFormat      string
+	PprofAddr      string // empty: no profiling endpoint
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -147,6 +148,7 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_SHUTDOWN_GRACE", "shutdown-grace", "how long shutdown waits for requests in flight", dur(&c.ShutdownGrace)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
+		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
 	}
 }
 
