@@ -295,8 +295,8 @@ func (p Payment) appendJSON(b []byte) []byte {
 // WaitingRoom tunes a concert's waiting room.
 type WaitingRoom struct {
 	Strategy       string  `json:"strategy" enum:"RATE,MAX_ACTIVE,RATE_AND_MAX_ACTIVE"`
-	AdmitPerSecond float64 `json:"admitPerSecond,omitempty" minimum:"0" doc:"Fans admitted per second (RATE, RATE_AND_MAX_ACTIVE)."`
-	MaxActive      int64   `json:"maxActive,omitempty" minimum:"0" doc:"Most admitted sessions alive at once (MAX_ACTIVE, RATE_AND_MAX_ACTIVE)."`
+	AdmitPerSecond float64 `json:"admitPerSecond" required:"false" minimum:"0" doc:"Fans admitted per second (RATE, RATE_AND_MAX_ACTIVE)."`
+	MaxActive      int64   `json:"maxActive" required:"false" minimum:"0" doc:"Most admitted sessions alive at once (MAX_ACTIVE, RATE_AND_MAX_ACTIVE)."`
 	SessionSeconds int     `json:"sessionSeconds" minimum:"1" doc:"An admitted session ends after this long unused." example:"600"`
 	IdleSeconds    int     `json:"idleSeconds" minimum:"1" doc:"A waiting place not polled for this long is dropped." example:"60"`
 }

@@ -295,9 +295,9 @@ ok AS MATERIALIZED (
 	WHERE held.n = cardinality(live.seat_numbers) AND w.balance >= live.amount
 ),
 debit AS (
-	UPDATE wallets SET balance = wallets.balance - ok.amount FROM ok
+	UPDATE wallets SET balance = wallets.balance - ok.amount, entries = wallets.entries + 1 FROM ok
 	WHERE wallets.user_id = $2
-	RETURNING wallets.balance
+	RETURNING wallets.balance, wallets.entries
 ),
 sell AS (
 	UPDATE seats s SET status = 'SOLD', hold_expires_at = NULL FROM ok
@@ -311,8 +311,8 @@ pay AS (
 	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, $4, $3 FROM ok, debit
 ),
 entry AS (
-	INSERT INTO ledger (id, user_id, kind, amount, balance_after, at)
-	SELECT $5::uuid, $2, 'PAYMENT', ok.amount, debit.balance, $4 FROM ok, debit
+	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at)
+	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, $4 FROM ok, debit
 )
 SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
        (SELECT reservation_id FROM keyed),

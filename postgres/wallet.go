@@ -65,13 +65,13 @@ WITH prior AS MATERIALIZED (
 	WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2
 ),
 credit AS (
-	UPDATE wallets SET balance = balance + $3
+	UPDATE wallets SET balance = balance + $3, entries = entries + 1
 	WHERE user_id = $1 AND balance + $3 <= $4 AND NOT EXISTS (SELECT 1 FROM prior)
-	RETURNING balance
+	RETURNING balance, entries
 ),
 entry AS (
-	INSERT INTO ledger (id, user_id, kind, amount, balance_after, at, idempotency_key)
-	SELECT $5::uuid, $1, 'CHARGE', $3, balance, $6::timestamptz, $2 FROM credit
+	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at, idempotency_key)
+	SELECT $5::uuid, $1, entries, 'CHARGE', $3, balance, $6::timestamptz, $2 FROM credit
 )
 SELECT (SELECT balance FROM wallets WHERE user_id = $1),
        p.id, p.amount, p.balance_after, p.at,
@@ -153,28 +153,36 @@ func (s *WalletStore) replayCharge(ctx context.Context, req wallet.ChargeRequest
 }
 
 // History returns up to limit ledger entries older than before, newest
-// first. Errors: NOT_FOUND; INVALID_REQUEST for a cursor that is not an
-// entry id.
+// first. Errors: NOT_FOUND; INVALID_REQUEST for a cursor that is not one of
+// the user's entries.
 func (s *WalletStore) History(ctx context.Context, userID, before string, limit int) ([]wallet.Entry, error) {
-	if before == "" {
-		before = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-	} else if !boxoffice.ValidID(before) {
-		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+	var cursor *string
+	if before != "" {
+		if !boxoffice.ValidID(before) {
+			return nil, badCursor()
+		}
+		cursor = &before
 	}
 	limit = max(limit, 0)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, userID)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM users WHERE id = $1),
+		$2::uuid IS NULL OR EXISTS (SELECT 1 FROM ledger WHERE user_id = $1 AND id = $2)`, userID, cursor)
 	b.Queue(`
 		SELECT id, kind, amount, balance_after, at FROM ledger
-		WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, userID, before, limit)
+		WHERE user_id = $1
+		  AND seq < coalesce((SELECT seq FROM ledger WHERE user_id = $1 AND id = $2), 9223372036854775807)
+		ORDER BY seq DESC LIMIT $3`, userID, cursor, limit)
 	br := s.db.pool.SendBatch(ctx, b)
 	defer br.Close()
-	var exists bool
-	if err := br.QueryRow().Scan(&exists); err != nil {
+	var exists, known bool
+	if err := br.QueryRow().Scan(&exists, &known); err != nil {
 		return nil, s.db.wrap("read history", err)
 	}
 	if !exists {
 		return nil, userNotFound(userID)
+	}
+	if !known {
+		return nil, badCursor()
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -196,6 +204,10 @@ const uniqueViolation = "23505"
 
 func userNotFound(id string) error {
 	return boxoffice.Errorf(boxoffice.CodeNotFound, "user %s not found", id)
+}
+
+func badCursor() error {
+	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "unknown cursor")
 }
 
 func chargeKeyReused() error {

@@ -157,8 +157,11 @@ func checkMoney(t testing.TB, s Stores, users []string, concertIDs ...string) {
 	t.Helper()
 	var charged, balances, paidEntries, revenue boxoffice.Money
 	for _, u := range users {
-		balances += balanceOf(t, s.Wallets, u)
-		for _, e := range fullHistory(t, s.Wallets, u) {
+		balance := balanceOf(t, s.Wallets, u)
+		balances += balance
+		history := fullHistory(t, s.Wallets, u)
+		checkLedgerOrder(t, u, balance, history)
+		for _, e := range history {
 			switch e.Kind {
 			case wallet.Charge:
 				charged += e.Amount
@@ -177,6 +180,30 @@ func checkMoney(t testing.TB, s Stores, users []string, concertIDs ...string) {
 	}
 	if paidEntries != revenue {
 		t.Errorf("money: got PAYMENT entries totalling %d, want revenue %d", paidEntries, revenue)
+	}
+}
+
+// checkLedgerOrder fails t unless history, newest first, lists the
+// movements in the order they were applied to the balance: each entry's
+// BalanceAfter is the balance its successor started from, the newest ends at
+// balance and the oldest started from zero.
+func checkLedgerOrder(t testing.TB, userID string, balance boxoffice.Money, history []wallet.Entry) {
+	t.Helper()
+	running := balance
+	for i, e := range history {
+		if e.BalanceAfter != running {
+			t.Errorf("ledger of %s, entry %d from the newest (%s %d): got balanceAfter %d, want %d",
+				userID, i, e.Kind, e.Amount, e.BalanceAfter, running)
+			return
+		}
+		if e.Kind == wallet.Payment {
+			running += e.Amount
+		} else {
+			running -= e.Amount
+		}
+	}
+	if running != 0 {
+		t.Errorf("ledger of %s: the oldest entry started from %d, want 0", userID, running)
 	}
 }
 

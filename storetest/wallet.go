@@ -209,6 +209,16 @@ func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		wantErr(t, "History", err, boxoffice.ErrInvalidRequest)
 	})
 
+	t.Run("History/ErrOtherUsersCursor", func(t *testing.T) {
+		s := newStore(t)
+		u, other := createUser(t, s, 1000), createUser(t, s, 1000)
+		h := fullHistory(t, s, other)
+		_, err := s.History(ctx, u, h[0].ID, 10)
+		wantErr(t, "History", err, boxoffice.ErrInvalidRequest)
+		_, err = s.History(ctx, u, boxoffice.NewID(), 10)
+		wantErr(t, "History", err, boxoffice.ErrInvalidRequest)
+	})
+
 	t.Run("Race/Charges", func(t *testing.T) {
 		s := newStore(t)
 		u := createUser(t, s, 0)

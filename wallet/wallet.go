@@ -104,9 +104,10 @@ type Store interface {
 	Charge(ctx context.Context, req ChargeRequest) (Receipt, error)
 
 	// History returns up to limit entries of the user's ledger, newest
-	// first, older than the entry with id before (all when before is "").
-	// Errors: NOT_FOUND for an unknown user; INVALID_REQUEST for a before
-	// that is not an id.
+	// first in the order they moved the balance, older than the entry with
+	// id before (from the newest when before is ""). Errors: NOT_FOUND for
+	// an unknown user; INVALID_REQUEST when before is not one of the user's
+	// entries.
 	History(ctx context.Context, userID, before string, limit int) ([]Entry, error)
 }
 

@@ -10,22 +10,29 @@ CREATE TABLE users (
 
 -- One row per user. Locking it serializes one user's holds, payments and
 -- charges, which keeps the per-date seat limit and idempotency exact.
+-- entries counts the user's ledger entries: each movement takes the next
+-- number under the row lock, so the ledger's order is the order in which
+-- movements reached the balance.
 CREATE TABLE wallets (
     user_id text PRIMARY KEY REFERENCES users (id),
-    balance bigint NOT NULL DEFAULT 0 CHECK (balance >= 0)
+    balance bigint NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    entries bigint NOT NULL DEFAULT 0
 );
 
 CREATE TABLE ledger (
     id              uuid PRIMARY KEY,
     user_id         text NOT NULL REFERENCES users (id),
+    seq             bigint NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('CHARGE', 'PAYMENT', 'REFUND')),
     amount          bigint NOT NULL CHECK (amount >= 0),
     balance_after   bigint NOT NULL CHECK (balance_after >= 0),
     at              timestamptz NOT NULL,
     idempotency_key text
 );
--- History pages walk a user's entries newest first; ids sort by creation.
-CREATE INDEX ledger_user_id ON ledger (user_id, id DESC);
+-- History pages walk a user's entries newest first, in the order they moved
+-- the balance (ids are made before the wallet lock is taken, so they are not
+-- in that order).
+CREATE UNIQUE INDEX ledger_user_seq ON ledger (user_id, seq DESC);
 -- A charge key is used once per user; payment keys live on payments.
 CREATE UNIQUE INDEX ledger_charge_key ON ledger (user_id, idempotency_key)
     WHERE kind = 'CHARGE' AND idempotency_key IS NOT NULL;

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/boxoffice/boxoffice"
+	boxhttp "github.com/boxoffice/boxoffice/http"
+)
+
+// The tests here run the real wiring: Main, as `boxoffice serve` runs it.
+
+func testDatabaseURL() string {
+	if u := os.Getenv("BOXOFFICE_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func testRedisURL() string {
+	if u := os.Getenv("BOXOFFICE_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// unreachable skips t when a backing service is missing, or fails it when
+// CI=true: CI must never pass by skipping.
+func unreachable(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is unreachable: %v", what, err)
+	}
+	t.Skipf("%s is unreachable (%v); these tests need it and fail instead of skipping when CI=true", what, err)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// freshSchema returns a database URL on an empty schema of its own,
+// dropped when t ends.
+func freshSchema(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDatabaseURL())
+	if err != nil {
+		unreachable(t, "PostgreSQL (BOXOFFICE_TEST_DATABASE_URL)", err)
+	}
+	schema := "t_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), testDatabaseURL())
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(testDatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// freshRedisPrefix returns a key prefix no other test uses; its keys are
+// deleted when t ends.
+func freshRedisPrefix(t testing.TB) string {
+	t.Helper()
+	opts, err := goredis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClient(opts)
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		client.Close()
+		unreachable(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
+	}
+	prefix := "test:" + randomHex(6) + ":"
+	t.Cleanup(func() {
+		defer client.Close()
+		ctx := context.Background()
+		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+// mode is one way to run Boxoffice: which stores back it.
+type mode struct {
+	name string
+	// config returns a configuration for one deployment; every instance of
+	// the deployment shares it.
+	config func(t *testing.T) Config
+	// multiInstance reports whether several instances may share it.
+	multiInstance bool
+}
+
+var production = mode{
+	name: "PostgreSQLAndRedis",
+	config: func(t *testing.T) Config {
+		cfg := testConfig()
+		cfg.DatabaseURL = freshSchema(t)
+		cfg.RedisURL = testRedisURL()
+		cfg.RedisPrefix = freshRedisPrefix(t)
+		return cfg
+	},
+	multiInstance: true,
+}
+
+// modes are every supported way to run; the end-to-end test walks each.
+var modes = []mode{production}
+
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.RateLimit = 0
+	cfg.Demo = false
+	cfg.AdmitTick = 10 * time.Millisecond
+	cfg.ShutdownGrace = 5 * time.Second
+	cfg.LogLevel = "warn"
+	return cfg
+}
+
+// startMain runs a Main for cfg on clock until t ends.
+func startMain(t *testing.T, cfg Config, clock boxoffice.Clock) *Main {
+	t.Helper()
+	var logs io.Writer = io.Discard
+	if testing.Verbose() {
+		logs = os.Stderr
+	}
+	m := NewMain(cfg, logs)
+	if clock != nil {
+		m.Clock = clock
+	}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		if strings.Contains(err.Error(), "unavailable") {
+			unreachable(t, "a backing service", err)
+		}
+		t.Fatalf("run: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return m
+}
+
+// cluster starts n instances of one deployment sharing its stores, all on
+// clock, and returns a client of each.
+func cluster(t *testing.T, md mode, n int, clock boxoffice.Clock, tune func(*Config)) ([]*boxhttp.Client, string) {
+	t.Helper()
+	cfg := md.config(t)
+	cfg.AdminKey = "admin-" + randomHex(16)
+	cfg.Secret = "secret-" + randomHex(16)
+	if tune != nil {
+		tune(&cfg)
+	}
+	clients := make([]*boxhttp.Client, n)
+	for i := range clients {
+		m := startMain(t, cfg, clock)
+		clients[i] = boxhttp.NewClient(m.URL(), nil)
+	}
+	return clients, cfg.AdminKey
+}
