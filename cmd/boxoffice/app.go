@@ -28,6 +28,7 @@ import (
 	"github.com/boxoffice/boxoffice/postgres"
 	"github.com/boxoffice/boxoffice/queue"
 	"github.com/boxoffice/boxoffice/redis"
+	"github.com/boxoffice/boxoffice/sqlite"
 	"github.com/boxoffice/boxoffice/token"
 	"github.com/boxoffice/boxoffice/wallet"
 )
@@ -88,7 +89,18 @@ type database struct {
 func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 	switch {
 	case cfg.Embedded():
-		return nil, errors.New("BOXOFFICE_DATABASE_URL is required: set it to a postgres:// URL")
+		db, err := sqlite.Open(ctx, cfg.DataFile)
+		if err != nil {
+			return nil, fmt.Errorf("open embedded store: %w", err)
+		}
+		return &database{
+			concerts: sqlite.NewConcertStore(db),
+			wallets:  sqlite.NewWalletStore(db),
+			bookings: sqlite.NewBookingStore(db),
+			setting:  db.Setting,
+			ping:     db.Ping,
+			Close:    db.Close,
+		}, nil
 	default:
 		db, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -186,6 +198,14 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 	})
 	queues.OnStep = srv.ObserveAdmission
+	if m.Config.RedisURL == "" && !m.Config.Embedded() {
+		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
+	}
+	if m.Config.Demo {
+		if err := seedDemo(ctx, db.concerts, queues, clock.Now()); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

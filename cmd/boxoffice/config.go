@@ -60,14 +60,16 @@ func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 
 // Mode names the adapters in use, for the banner and logs.
 func (c Config) Mode() string {
-	db, q := "embedded SQLite ("+c.DataFile+")", "in-process waiting room"
-	if !c.Embedded() {
-		db = "PostgreSQL"
+	switch {
+	case c.Embedded() && c.RedisURL == "":
+		return "embedded (SQLite file " + c.DataFile + ", in-process waiting room; single instance)"
+	case c.Embedded():
+		return "SQLite file " + c.DataFile + " + Redis waiting room (single instance)"
+	case c.RedisURL == "":
+		return "PostgreSQL + in-process waiting room (single instance)"
+	default:
+		return "PostgreSQL + Redis (multi-instance)"
 	}
-	if c.RedisURL != "" {
-		q = "Redis waiting room"
-	}
-	return db + " + " + q
 }
 
 // setting is one configurable field: its env variable, flag and parser.

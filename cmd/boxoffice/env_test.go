@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,18 @@ var production = mode{
 	multiInstance: true,
 }
 
+// embedded is the zero-setup mode: a SQLite file and an in-process room.
+var embedded = mode{
+	name: "Embedded",
+	config: func(t *testing.T) Config {
+		cfg := testConfig()
+		cfg.DataFile = filepath.Join(t.TempDir(), "boxoffice.db")
+		return cfg
+	},
+}
+
 // modes are every supported way to run; the end-to-end test walks each.
-var modes = []mode{production}
+var modes = []mode{embedded, production}
 
 func testConfig() Config {
 	cfg := DefaultConfig()

@@ -1,0 +1,553 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// BookingStore is booking.Store on SQLite.
+//
+// Every change is one write transaction (see DB): it reads what the
+// decision needs, checks every condition, and writes only when all hold.
+// The write lock it holds from its first statement keeps every other change
+// out until it commits, so no row needs a lock of its own and no two
+// changes can interleave.
+type BookingStore struct{ db *DB }
+
+var _ booking.Store = (*BookingStore)(nil)
+
+// NewBookingStore returns the booking store of db.
+func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
+
+// Seat lists travel as JSON arrays and are opened in SQL with json_each, so
+// that one prepared statement serves any number of seats.
+
+const walletExistsSQL = `SELECT EXISTS (SELECT 1 FROM wallets WHERE user_id = ?)`
+
+const holdSeatsSQL = `
+SELECT number, price, status, hold_expires_at FROM seats
+WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3))
+ORDER BY number`
+
+// userSeatsSQL counts the seats of the date that user ?3 owns or holds
+// unexpired at ?4.
+const userSeatsSQL = `
+SELECT count(*) FROM seats
+WHERE concert_id = ?1 AND day = ?2 AND user_id = ?3
+  AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > ?4))`
+
+const takeSeatsSQL = `
+UPDATE seats SET status = 'HELD', reservation_id = ?4, user_id = ?5, hold_expires_at = ?6
+WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3))`
+
+const insertReservationSQL = `
+INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
+                          status, expires_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'HELD', ?, ?)`
+
+// Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
+// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
+func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
+	concertID, ok := canonID(req.ConcertID)
+	if !ok || !validDay(req.Day) {
+		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+	}
+	seats := slices.Sorted(slices.Values(req.Seats))
+	id, ok := canonID(req.ReservationID)
+	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
+		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
+	}
+	numbers := intsJSON(seats)
+	r := booking.Reservation{
+		ID: id, UserID: req.UserID, ConcertID: concertID, Day: req.Day,
+		Seats: make([]booking.Seat, 0, len(seats)), Status: booking.Held,
+		ExpiresAt: utc(req.ExpiresAt), CreatedAt: utc(req.Now),
+	}
+	now := micros(req.Now)
+	err := s.db.update(ctx, "hold seats", func(tx *sql.Tx) error {
+		var known bool
+		if err := tx.StmtContext(ctx, s.db.st.walletExists).QueryRowContext(ctx, req.UserID).Scan(&known); err != nil {
+			return err
+		}
+		if !known {
+			return userNotFound(req.UserID)
+		}
+		rows, err := tx.StmtContext(ctx, s.db.st.holdSeats).QueryContext(ctx, concertID, req.Day, numbers)
+		if err != nil {
+			return err
+		}
+		free := 0
+		for rows.Next() {
+			var n int
+			var price boxoffice.Money
+			var status string
+			var expires sql.NullInt64
+			if err := rows.Scan(&n, &price, &status, &expires); err != nil {
+				rows.Close()
+				return err
+			}
+			if status == "AVAILABLE" || (status == "HELD" && expires.Int64 <= now) {
+				free++
+			}
+			r.Seats = append(r.Seats, booking.Seat{Number: n, Price: price})
+			r.Amount += price
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		switch found := len(r.Seats); {
+		case found == 0:
+			return dateNotFound(req.ConcertID, req.Day)
+		case found < len(seats):
+			return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
+		case free < found:
+			return boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
+				"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
+		}
+		var mine int
+		if err := tx.StmtContext(ctx, s.db.st.userSeats).QueryRowContext(ctx, concertID, req.Day, req.UserID, now).Scan(&mine); err != nil {
+			return err
+		}
+		if mine+len(seats) > req.MaxSeatsPerUser {
+			return boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
+				"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day)
+		}
+		res, err := tx.StmtContext(ctx, s.db.st.takeSeats).ExecContext(ctx, concertID, req.Day, numbers,
+			id, req.UserID, micros(req.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != int64(len(seats)) {
+			return fmt.Errorf("took %d of %d seats", n, len(seats))
+		}
+		prices := make([]int64, len(r.Seats))
+		for i, st := range r.Seats {
+			prices[i] = int64(st.Price)
+		}
+		_, err = tx.StmtContext(ctx, s.db.st.insertReservation).ExecContext(ctx, id, req.UserID, concertID,
+			req.Day, numbers, int64sJSON(prices), int64(r.Amount), micros(req.ExpiresAt), now)
+		return err
+	})
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	return r, nil
+}
+
+const reservationSQL = `
+SELECT id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status,
+       expires_at, created_at, paid_at
+FROM reservations WHERE id = ?`
+
+// scanReservation scans reservationSQL.
+func scanReservation(row *sql.Row) (booking.Reservation, error) {
+	var (
+		r                booking.Reservation
+		numbers, prices  string
+		expires, created int64
+		paid             sql.NullInt64
+		seatNums         []int
+		seatPrices       []int64
+	)
+	err := row.Scan(&r.ID, &r.UserID, &r.ConcertID, &r.Day, &numbers, &prices, &r.Amount, &r.Status,
+		&expires, &created, &paid)
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	if err := json.Unmarshal([]byte(numbers), &seatNums); err != nil {
+		return booking.Reservation{}, fmt.Errorf("reservation %s: seats: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(prices), &seatPrices); err != nil {
+		return booking.Reservation{}, fmt.Errorf("reservation %s: prices: %w", r.ID, err)
+	}
+	if len(seatNums) != len(seatPrices) {
+		return booking.Reservation{}, fmt.Errorf("reservation %s: %d seats and %d prices", r.ID, len(seatNums), len(seatPrices))
+	}
+	r.Seats = make([]booking.Seat, len(seatNums))
+	for i := range seatNums {
+		r.Seats[i] = booking.Seat{Number: seatNums[i], Price: boxoffice.Money(seatPrices[i])}
+	}
+	r.ExpiresAt, r.CreatedAt = at(expires), at(created)
+	if paid.Valid {
+		r.PaidAt = at(paid.Int64)
+	}
+	return r, nil
+}
+
+// Reservation returns a reservation with its stored status.
+// Errors: NOT_FOUND.
+func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
+	key, ok := canonID(id)
+	if !ok {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	r, err := scanReservation(s.db.st.reservation.QueryRowContext(ctx, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap(ctx, "read reservation", err)
+	}
+	return r, nil
+}
+
+// lockedReservation reads reservation id inside a write transaction, which
+// keeps it as read until the transaction ends. Errors: NOT_FOUND.
+func (s *BookingStore) lockedReservation(ctx context.Context, tx *sql.Tx, id string) (booking.Reservation, error) {
+	r, err := scanReservation(tx.StmtContext(ctx, s.db.st.lockedReservation).QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	return r, err
+}
+
+// freeSeatsSQL frees the seats ?3 of date (?1, ?2) that reservation ?4
+// still holds, leaving any that another hold has taken since.
+const freeSeatsSQL = `
+UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
+WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3))
+  AND reservation_id = ?4 AND status = 'HELD'`
+
+const setStatusSQL = `UPDATE reservations SET status = ?2 WHERE id = ?1`
+
+// release frees the seats r still holds and gives r status.
+func (s *BookingStore) release(ctx context.Context, tx *sql.Tx, r booking.Reservation, status booking.Status) error {
+	if _, err := tx.StmtContext(ctx, s.db.st.freeSeats).ExecContext(ctx,
+		r.ConcertID, r.Day, intsJSON(r.Numbers()), r.ID); err != nil {
+		return err
+	}
+	_, err := tx.StmtContext(ctx, s.db.st.setStatus).ExecContext(ctx, r.ID, string(status))
+	return err
+}
+
+// Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
+// HOLD_EXPIRED, ALREADY_PAID.
+func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
+	key, ok := canonID(id)
+	if !ok {
+		return booking.Reservation{}, reservationNotFound(id)
+	}
+	var r booking.Reservation
+	err := s.db.update(ctx, "cancel reservation", func(tx *sql.Tx) error {
+		var err error
+		if r, err = s.lockedReservation(ctx, tx, key); err != nil {
+			return err
+		}
+		switch {
+		case r.UserID != userID:
+			return forbidden(id)
+		case r.Status == booking.Cancelled:
+			return nil
+		case r.Status == booking.Paid:
+			return alreadyPaid(id)
+		case r.StatusAt(now) != booking.Held: // EXPIRED, or HELD past its expiry
+			return holdExpired(id)
+		}
+		r.Status = booking.Cancelled
+		return s.release(ctx, tx, r, booking.Cancelled)
+	})
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	return r, nil
+}
+
+const keyedPaymentSQL = `SELECT reservation_id FROM payments WHERE user_id = ? AND idempotency_key = ?`
+
+// heldSeatsSQL counts the seats ?3 of date (?1, ?2) that reservation ?4
+// holds unexpired at ?5.
+const heldSeatsSQL = `
+SELECT count(*) FROM seats
+WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3))
+  AND reservation_id = ?4 AND status = 'HELD' AND hold_expires_at > ?5`
+
+const debitSQL = `
+UPDATE wallets SET balance = balance - ?2, entries = entries + 1
+WHERE user_id = ?1 RETURNING balance, entries`
+
+const sellSeatsSQL = `
+UPDATE seats SET status = 'SOLD', hold_expires_at = NULL
+WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3))
+  AND reservation_id = ?4`
+
+const markPaidSQL = `UPDATE reservations SET status = 'PAID', paid_at = ?2 WHERE id = ?1`
+
+const insertPaymentSQL = `
+INSERT INTO payments (id, reservation_id, user_id, concert_id, amount, balance_after, paid_at, idempotency_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// Pay debits, sells, marks paid and records the payment in one write
+// transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
+// INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
+func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
+	id, ok := canonID(req.ReservationID)
+	if !ok {
+		return booking.Payment{}, reservationNotFound(req.ReservationID)
+	}
+	paymentID, ok := canonID(req.PaymentID)
+	if !ok {
+		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
+	}
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+	}
+	now := micros(req.Now)
+	var p booking.Payment
+	err := s.db.update(ctx, "pay", func(tx *sql.Tx) error {
+		r, err := s.lockedReservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.UserID != req.UserID {
+			return forbidden(req.ReservationID)
+		}
+		if key != nil {
+			var keyed string
+			err := tx.StmtContext(ctx, s.db.st.keyedPayment).QueryRowContext(ctx, req.UserID, *key).Scan(&keyed)
+			switch {
+			case err == nil && keyed == id:
+				p, err = s.paymentByKey(ctx, tx.StmtContext(ctx, s.db.st.paymentByKeyW), req.UserID, *key)
+				return err
+			case err == nil:
+				return payKeyReused()
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		switch {
+		case r.Status == booking.Paid:
+			return alreadyPaid(req.ReservationID)
+		case r.StatusAt(req.Now) != booking.Held:
+			return holdExpired(req.ReservationID)
+		}
+		var balance boxoffice.Money
+		err = tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
+		if errors.Is(err, sql.ErrNoRows) {
+			return userNotFound(req.UserID)
+		}
+		if err != nil {
+			return err
+		}
+		numbers := intsJSON(r.Numbers())
+		var held int
+		if err := tx.StmtContext(ctx, s.db.st.heldSeats).QueryRowContext(ctx,
+			r.ConcertID, r.Day, numbers, id, now).Scan(&held); err != nil {
+			return err
+		}
+		if held < len(r.Seats) {
+			return holdExpired(req.ReservationID)
+		}
+		if balance < r.Amount {
+			return boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
+				"balance %d is less than the %d due", balance, r.Amount)
+		}
+		var seq int64
+		if err := tx.StmtContext(ctx, s.db.st.debit).QueryRowContext(ctx, req.UserID, int64(r.Amount)).Scan(&balance, &seq); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.db.st.sellSeats).ExecContext(ctx, r.ConcertID, r.Day, numbers, id); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.db.st.markPaid).ExecContext(ctx, id, now); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.db.st.insertPayment).ExecContext(ctx,
+			paymentID, id, req.UserID, r.ConcertID, int64(r.Amount), int64(balance), now, key); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.db.st.insertEntry).ExecContext(ctx,
+			paymentID, req.UserID, seq, wallet.Payment, int64(r.Amount), int64(balance), now, nil); err != nil {
+			return err
+		}
+		p = booking.Payment{
+			ID: paymentID, ReservationID: id, UserID: req.UserID, ConcertID: r.ConcertID,
+			Amount: r.Amount, Balance: balance, PaidAt: at(now),
+		}
+		return nil
+	})
+	if err != nil {
+		return booking.Payment{}, err
+	}
+	return p, nil
+}
+
+const paymentByKeySQL = `
+SELECT id, reservation_id, user_id, concert_id, amount, balance_after, paid_at
+FROM payments WHERE user_id = ? AND idempotency_key = ?`
+
+// paymentByKey reads the payment userID made with key through st.
+func (s *BookingStore) paymentByKey(ctx context.Context, st *sql.Stmt, userID, key string) (booking.Payment, error) {
+	var p booking.Payment
+	var paid int64
+	err := st.QueryRowContext(ctx, userID, key).
+		Scan(&p.ID, &p.ReservationID, &p.UserID, &p.ConcertID, &p.Amount, &p.Balance, &paid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return booking.Payment{}, noPaymentWithKey()
+	}
+	if err != nil {
+		return booking.Payment{}, err
+	}
+	p.PaidAt = at(paid)
+	return p, nil
+}
+
+// PaymentByKey returns the payment userID made with idempotencyKey.
+// Errors: NOT_FOUND.
+func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey string) (booking.Payment, error) {
+	if idempotencyKey == "" {
+		return booking.Payment{}, noPaymentWithKey()
+	}
+	p, err := s.paymentByKey(ctx, s.db.st.paymentByKey, userID, idempotencyKey)
+	if err != nil {
+		return booking.Payment{}, s.db.wrap(ctx, "read payment", err)
+	}
+	return p, nil
+}
+
+// Inventory counts a concert's seats at now and sums its payments.
+// Errors: NOT_FOUND.
+func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
+	key, ok := canonID(concertID)
+	if !ok {
+		return booking.Inventory{}, concertNotFound(concertID)
+	}
+	var inv booking.Inventory
+	var exists bool
+	err := s.db.read.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = ?1),
+		       count(*),
+		       coalesce(sum(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?2)), 0),
+		       coalesce(sum(status = 'HELD' AND hold_expires_at > ?2), 0),
+		       coalesce(sum(status = 'SOLD'), 0),
+		       (SELECT coalesce(sum(amount), 0) FROM payments WHERE concert_id = ?1)
+		FROM seats WHERE concert_id = ?1`, key, micros(now)).
+		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
+	if err != nil {
+		return booking.Inventory{}, s.db.wrap(ctx, "count inventory", err)
+	}
+	if !exists {
+		return booking.Inventory{}, concertNotFound(concertID)
+	}
+	return inv, nil
+}
+
+// Sweep expires up to limit holds that lapsed at or before now and frees
+// the seats they still hold, in one write transaction.
+func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	var n int
+	err := s.db.update(ctx, "sweep holds", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT id, concert_id, day, seat_numbers FROM reservations
+			WHERE status = 'HELD' AND expires_at <= ?
+			ORDER BY expires_at
+			LIMIT ?`, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		type lapsed struct{ id, concertID, day, numbers string }
+		var list []lapsed
+		for rows.Next() {
+			var l lapsed
+			if err := rows.Scan(&l.id, &l.concertID, &l.day, &l.numbers); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, l)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		free, mark := tx.StmtContext(ctx, s.db.st.freeSeats), tx.StmtContext(ctx, s.db.st.setStatus)
+		for _, l := range list {
+			if _, err := free.ExecContext(ctx, l.concertID, l.day, l.numbers, l.id); err != nil {
+				return err
+			}
+			if _, err := mark.ExecContext(ctx, l.id, string(booking.Expired)); err != nil {
+				return err
+			}
+		}
+		n = len(list)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// intsJSON is a JSON array of ns.
+func intsJSON(ns []int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range ns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// int64sJSON is a JSON array of ns.
+func int64sJSON(ns []int64) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range ns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(n, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func reservationNotFound(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "reservation %s not found", id)
+}
+
+func noPaymentWithKey() error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "no payment with this Idempotency-Key")
+}
+
+func forbidden(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
+}
+
+func alreadyPaid(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeAlreadyPaid, "reservation %s is already paid", id)
+}
+
+func holdExpired(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
+}
+
+func payKeyReused() error {
+	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
+}

@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/wallet"
+)
+
+// WalletStore is wallet.Store on SQLite.
+type WalletStore struct{ db *DB }
+
+var _ wallet.Store = (*WalletStore)(nil)
+
+// NewWalletStore returns the wallet store of db.
+func NewWalletStore(db *DB) *WalletStore { return &WalletStore{db: db} }
+
+// CreateUser stores u with an empty wallet.
+func (s *WalletStore) CreateUser(ctx context.Context, u wallet.User) error {
+	return s.db.update(ctx, "create user", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)`,
+			u.ID, u.Name, micros(u.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO wallets (user_id, balance) VALUES (?, 0)`, u.ID)
+		return err
+	})
+}
+
+// User returns a user. Errors: NOT_FOUND.
+func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) {
+	u := wallet.User{ID: id}
+	var created int64
+	err := s.db.read.QueryRowContext(ctx, `SELECT name, created_at FROM users WHERE id = ?`, id).Scan(&u.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wallet.User{}, userNotFound(id)
+	}
+	if err != nil {
+		return wallet.User{}, s.db.wrap(ctx, "read user", err)
+	}
+	u.CreatedAt = at(created)
+	return u, nil
+}
+
+const walletBalanceSQL = `SELECT balance FROM wallets WHERE user_id = ?`
+
+// Balance returns a user's balance. Errors: NOT_FOUND.
+func (s *WalletStore) Balance(ctx context.Context, userID string) (boxoffice.Money, error) {
+	var b boxoffice.Money
+	err := s.db.read.QueryRowContext(ctx, walletBalanceSQL, userID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, userNotFound(userID)
+	}
+	if err != nil {
+		return 0, s.db.wrap(ctx, "read balance", err)
+	}
+	return b, nil
+}
+
+const insertEntrySQL = `
+INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at, idempotency_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// Charge adds req.Amount to the wallet and writes its CHARGE entry, in one
+// write transaction: the idempotency lookup, the cap and the credit all see
+// the wallet as it is when the charge commits.
+// Errors: NOT_FOUND, INVALID_REQUEST, IDEMPOTENCY_KEY_REUSED.
+func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wallet.Receipt, error) {
+	if req.Amount < 1 {
+		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "amount must be positive")
+	}
+	id, ok := canonID(req.ChargeID)
+	if !ok {
+		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed charge id")
+	}
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+	}
+	var r wallet.Receipt
+	err := s.db.update(ctx, "charge", func(tx *sql.Tx) error {
+		var balance boxoffice.Money
+		err := tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
+		if errors.Is(err, sql.ErrNoRows) {
+			return userNotFound(req.UserID)
+		}
+		if err != nil {
+			return err
+		}
+		if key != nil {
+			var prior int64
+			r = wallet.Receipt{UserID: req.UserID}
+			err := tx.QueryRowContext(ctx, `
+				SELECT id, amount, balance_after, at FROM ledger
+				WHERE user_id = ? AND kind = 'CHARGE' AND idempotency_key = ?`, req.UserID, *key).
+				Scan(&r.ChargeID, &r.Amount, &r.Balance, &prior)
+			switch {
+			case err == nil && r.Amount != req.Amount:
+				return chargeKeyReused()
+			case err == nil:
+				r.At = at(prior)
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		if balance+req.Amount > req.MaxBalance {
+			return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", req.MaxBalance)
+		}
+		var seq int64
+		err = tx.QueryRowContext(ctx, `
+			UPDATE wallets SET balance = balance + ?2, entries = entries + 1
+			WHERE user_id = ?1 RETURNING balance, entries`, req.UserID, int64(req.Amount)).Scan(&balance, &seq)
+		if err != nil {
+			return err
+		}
+		r = wallet.Receipt{ChargeID: id, UserID: req.UserID, Amount: req.Amount, Balance: balance, At: utc(req.Now)}
+		_, err = tx.StmtContext(ctx, s.db.st.insertEntry).ExecContext(ctx,
+			id, req.UserID, seq, wallet.Charge, int64(req.Amount), int64(balance), micros(req.Now), key)
+		return err
+	})
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	return r, nil
+}
+
+// History returns up to limit ledger entries older than before, newest
+// first in the order they moved the balance. Errors: NOT_FOUND;
+// INVALID_REQUEST for a cursor that is not one of the user's entries.
+func (s *WalletStore) History(ctx context.Context, userID, before string, limit int) ([]wallet.Entry, error) {
+	cursor := int64(math.MaxInt64)
+	if before != "" {
+		id, ok := canonID(before)
+		if !ok {
+			return nil, badCursor()
+		}
+		err := s.db.read.QueryRowContext(ctx, `SELECT seq FROM ledger WHERE id = ? AND user_id = ?`, id, userID).Scan(&cursor)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := s.userExists(ctx, userID); err != nil {
+				return nil, err
+			}
+			return nil, badCursor()
+		}
+		if err != nil {
+			return nil, s.db.wrap(ctx, "read history", err)
+		}
+	}
+	rows, err := s.db.read.QueryContext(ctx, `
+		SELECT id, kind, amount, balance_after, at FROM ledger
+		WHERE user_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, userID, cursor, max(limit, 0))
+	if err != nil {
+		return nil, s.db.wrap(ctx, "read history", err)
+	}
+	defer rows.Close()
+	entries := []wallet.Entry{}
+	for rows.Next() {
+		e := wallet.Entry{UserID: userID}
+		var t int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Amount, &e.BalanceAfter, &t); err != nil {
+			return nil, s.db.wrap(ctx, "read history", err)
+		}
+		e.At = at(t)
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap(ctx, "read history", err)
+	}
+	// Users are never deleted: a user with entries, or with the entry of
+	// the cursor, exists.
+	if len(entries) == 0 && before == "" {
+		if err := s.userExists(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
+}
+
+// userExists returns NOT_FOUND for an unknown user.
+func (s *WalletStore) userExists(ctx context.Context, userID string) error {
+	var exists bool
+	err := s.db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, userID).Scan(&exists)
+	if err != nil {
+		return s.db.wrap(ctx, "read history", err)
+	}
+	if !exists {
+		return userNotFound(userID)
+	}
+	return nil
+}
+
+func userNotFound(id string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "user %s not found", id)
+}
+
+func badCursor() error {
+	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "unknown cursor")
+}
+
+func chargeKeyReused() error {
+	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used for a charge of another amount")
+}
