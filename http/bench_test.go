@@ -24,7 +24,7 @@ func benchServer(b *testing.B) (*boxhttp.Server, string, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	qs := queue.NewService(memory.NewQueueStore(), clock, "bench", time.Second, nil)
+	qs := queue.NewService(memory.NewQueueStore(), clock, "bench", time.Second, nil, nil, nil)
 	room := queue.Room{ConcertID: boxoffice.NewID(), OpensAt: base.Add(-time.Hour),
 		Settings: queue.Settings{Strategy: queue.MaxActive, MaxActive: 10, SessionSeconds: 3600, IdleSeconds: 3600}}
 	user := boxoffice.NewID()

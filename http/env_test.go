@@ -162,7 +162,7 @@ type envOption func(*boxhttp.Options)
 
 func withQueueStore(s queue.Store) envOption {
 	return func(o *boxhttp.Options) {
-		o.Queue = queue.NewService(s, o.Clock, "test", time.Second, nil)
+		o.Queue = queue.NewService(s, o.Clock, "test", time.Second, nil, nil, nil)
 	}
 }
 
@@ -193,7 +193,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
 		Registry:     prometheus.NewRegistry(),
 	}
-	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil)
+	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil, nil, nil)
 	for _, opt := range opts {
 		opt(&o)
 	}

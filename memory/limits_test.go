@@ -10,7 +10,7 @@ import (
 func TestQueueStoreLimits(t *testing.T) {
 	storetest.RunQueueStoreLimits(t, func(*testing.T) queue.Store {
 		s := NewQueueStore()
-		s.sweepBatch, s.admitLimit = 2, 3
+		s.sweepBatch, s.admitLimit, s.logLen = 2, 3, 4
 		return s
 	})
 }

@@ -13,28 +13,21 @@ import (
 	"github.com/boxoffice/boxoffice/queue"
 )
 
-// Bounds of one admission step, so that no step holds a room for long: it
-// removes at most sweepBatch idle places and, separately, sweepBatch lapsed
-// sessions, oldest first, and admits at most admitLimit fans. What is left
-// goes in later steps.
-const (
-	sweepBatch = 1000
-	admitLimit = 10000
-)
-
 // QueueStore is a queue.Store for one process. Each room has its own lock;
-// times are kept to the millisecond, like in Redis.
+// times are kept to the millisecond, like in Redis. Places with one draw
+// key are ordered by seq.
 type QueueStore struct {
 	rooms sync.Map // concert ID → *room
 
 	sweepBatch, admitLimit int64
+	logLen                 int
 }
 
 var _ queue.Store = (*QueueStore)(nil)
 
 // NewQueueStore returns an empty store.
 func NewQueueStore() *QueueStore {
-	return &QueueStore{sweepBatch: sweepBatch, admitLimit: admitLimit}
+	return &QueueStore{sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
 }
 
 type room struct {
@@ -43,13 +36,29 @@ type room struct {
 	settings queue.Settings
 	opensAt  int64 // ms
 
-	seq      int64
-	bucket   queue.Bucket
-	rate     float64
-	lastStep int64 // ms of the last step at or after the opening
-	stepped  bool
-	admitted int64 // total
-	dropped  int64 // total
+	seq       int64
+	bucket    queue.Bucket
+	rate      float64
+	lastStep  int64 // ms of the last step at or after the opening
+	stepped   bool
+	admitted  int64 // total
+	dropped   int64 // total dropped for idleness
+	abandoned int64 // total left or dropped while waiting
+
+	abandonRate     float64
+	abandonStep     int64 // ms of the last step that measured abandonment
+	abandonStepped  bool
+	abandonedAtStep int64 // abandoned at that step
+
+	drawn bool
+	draw  []string // user IDs in draw order, once drawn
+
+	supply     queue.Supply
+	supplied   bool
+	suppliedAt int64
+
+	waits queue.WaitHistogram
+	log   []queue.AdmissionRecord
 
 	leaseOwner string
 	leaseUntil int64
@@ -66,6 +75,8 @@ type room struct {
 type place struct {
 	user     string
 	seq      int64
+	key      int64 // draw key, or queue.DrawSpan + seq
+	joined   int64 // ms
 	admitted bool
 	at       int64 // ms: last heartbeat while waiting, session expiry once admitted
 	w, t     node  // w in waiting; t in seen or active
@@ -109,7 +120,7 @@ func (s *QueueStore) Configure(_ context.Context, cfg queue.Room) error {
 }
 
 // Join gives userID a place at the back of the room or returns the live
-// place or session the user has.
+// place or session the user has. Errors: SOLD_OUT.
 func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
 	r, _ := s.roomOrCreate(cfg)
 	t := ms(now)
@@ -118,16 +129,29 @@ func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now 
 	if p := r.users[userID]; p != nil {
 		if r.live(p, t) {
 			if !p.admitted {
+				if r.soldOut() {
+					return queue.Status{}, false, errSoldOut()
+				}
 				r.heartbeat(p, t)
 			}
 			return r.status(p, t), false, nil
 		}
+		if !p.admitted {
+			r.dropped++
+			r.abandoned++
+		}
 		r.remove(p)
 	}
+	if r.soldOut() {
+		return queue.Status{}, false, errSoldOut()
+	}
 	r.seq++
-	p := &place{user: userID, seq: r.seq, at: t}
+	p := &place{user: userID, seq: r.seq, key: queue.DrawSpan + r.seq, joined: t, at: t}
+	if t < r.opensAt && !r.drawn {
+		p.key = int64(queue.DrawKey(cfg.Seed, queue.EntryID(r.id, userID)))
+	}
 	p.w.p, p.t.p = p, p
-	r.waiting.Insert(&p.w, p.seq, 0)
+	r.waiting.Insert(&p.w, p.key, p.seq)
 	r.seen.Insert(&p.t, t, p.seq)
 	r.users[userID] = p
 	r.peak = max(r.peak, len(r.users))
@@ -144,18 +168,43 @@ func (s *QueueStore) Status(_ context.Context, tk queue.Ticket, now time.Time) (
 	t := ms(now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.look(tk, t), nil
+}
+
+// Statuses is Status for each ticket. Errors: NOT_FOUND for an unknown room.
+func (s *QueueStore) Statuses(_ context.Context, concertID string, tks []queue.Ticket, now time.Time) ([]queue.Status, error) {
+	r := s.room(concertID)
+	if r == nil {
+		return nil, notFound(concertID)
+	}
+	t := ms(now)
+	out := make([]queue.Status, len(tks))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, tk := range tks {
+		if tk.ConcertID != concertID {
+			out[i] = r.expired(tk)
+			continue
+		}
+		out[i] = r.look(tk, t)
+	}
+	return out, nil
+}
+
+// look is Status in r, whose lock is held.
+func (r *room) look(tk queue.Ticket, t int64) queue.Status {
 	p := r.ticket(tk, t)
 	if p == nil {
-		return r.expired(tk), nil
+		return r.expired(tk)
 	}
 	if !p.admitted {
 		r.heartbeat(p, t)
 	}
-	return r.status(p, t), nil
+	return r.status(p, t)
 }
 
 // Use extends an admitted session to now+SessionSeconds.
-// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position.
+// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT.
 func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (queue.Status, error) {
 	r := s.room(tk.ConcertID)
 	if r == nil {
@@ -169,7 +218,14 @@ func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (que
 		return queue.Status{}, errExpired()
 	}
 	if !p.admitted {
-		return queue.Status{}, errNotAdmitted(int64(r.waiting.Rank(&p.w)) + 1)
+		if r.soldOut() {
+			return queue.Status{}, errSoldOut()
+		}
+		var pos int64
+		if t >= r.opensAt {
+			pos = int64(r.waiting.Rank(&p.w)) + 1
+		}
+		return queue.Status{}, errNotAdmitted(pos)
 	}
 	if exp := t + int64(r.settings.SessionSeconds)*1000; exp > p.at {
 		r.active.Delete(&p.t)
@@ -188,6 +244,9 @@ func (s *QueueStore) Leave(_ context.Context, tk queue.Ticket, _ time.Time) erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p := r.users[tk.UserID]; p != nil && p.seq == tk.Seq {
+		if !p.admitted {
+			r.abandoned++
+		}
 		r.remove(p)
 	}
 	return nil
@@ -216,6 +275,8 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 			break
 		}
 		r.remove(n.p)
+		r.dropped++
+		r.abandoned++
 		a.Dropped++
 	}
 	for a.Ended < s.sweepBatch {
@@ -226,13 +287,24 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		r.remove(n.p)
 		a.Ended++
 	}
-	if t < r.opensAt {
+	idleLeft := r.seen.CountUpTo(cutoff)
+	waiting := int64(r.waiting.Len() - idleLeft)
+	r.measureAbandonment(t, waiting)
+	if t < r.opensAt || !r.drawn && idleLeft > 0 {
 		return a, nil
 	}
+	if !r.drawn {
+		r.makeDraw()
+	}
 
-	waiting := int64(r.waiting.Len() - r.seen.CountUpTo(cutoff))
-	active := int64(r.active.Len() - r.active.CountUpTo(t))
-	n, bucket := queue.Allowance(r.settings, r.bucket, waiting, active, timeOf(t))
+	paused := r.paused()
+	eligible := waiting
+	if paused {
+		eligible = 0
+	}
+	// Every session not yet removed counts, lapsed or not: a Use with an
+	// earlier clock may still extend it.
+	n, bucket := queue.Allowance(r.settings, r.bucket, eligible, int64(r.active.Len()), timeOf(t))
 	// Admit from the head. An ended place there means more ended than one
 	// sweep removes; the step then stops short and keeps the credit.
 	exp := t + int64(r.settings.SessionSeconds)*1000
@@ -247,17 +319,64 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		p.admitted, p.at = true, exp
 		r.active.Insert(&p.t, exp, p.seq)
 		a.Admitted++
+		r.admitted++
+		r.waits.Add(time.Duration(t-max(p.joined, r.opensAt)) * time.Millisecond)
+		r.log = append(r.log, queue.AdmissionRecord{N: r.admitted, UserID: p.user, Seq: p.seq, At: timeOf(t), Prequeue: p.key < queue.DrawSpan})
+	}
+	if len(r.log) > s.logLen {
+		r.log = r.log[len(r.log)-s.logLen:]
 	}
 	if a.Admitted < n && usesRate(r.settings) {
 		bucket.Credit += float64(n - a.Admitted)
 	}
 	r.bucket = bucket
-	if waiting > 0 && r.stepped {
+	if waiting > 0 && r.stepped && !paused {
 		r.rate = queue.MeasureRate(r.rate, a.Admitted, time.Duration(t-r.lastStep)*time.Millisecond)
 	}
 	r.lastStep, r.stepped = t, true
-	r.admitted += a.Admitted
 	return a, nil
+}
+
+// measureAbandonment folds the abandonments since the previous step into
+// the abandonment rate, if time has passed and fans waited or abandoned.
+func (r *room) measureAbandonment(t, waiting int64) {
+	if r.abandonStepped && t <= r.abandonStep {
+		return
+	}
+	n := r.abandoned - r.abandonedAtStep
+	if r.abandonStepped && (waiting > 0 || n > 0) {
+		r.abandonRate = queue.MeasureRate(r.abandonRate, n, time.Duration(t-r.abandonStep)*time.Millisecond)
+	}
+	r.abandonStep, r.abandonStepped, r.abandonedAtStep = t, true, r.abandoned
+}
+
+// makeDraw records the prequeue places in order.
+func (r *room) makeDraw() {
+	r.drawn = true
+	r.draw = []string{}
+	r.waiting.Each(func(n *node) bool {
+		if n.a >= queue.DrawSpan {
+			return false
+		}
+		r.draw = append(r.draw, n.p.user)
+		return true
+	})
+}
+
+// SetSupply records what the concert has left. Errors: NOT_FOUND.
+func (s *QueueStore) SetSupply(_ context.Context, concertID string, sup queue.Supply, now time.Time) error {
+	r := s.room(concertID)
+	if r == nil {
+		return notFound(concertID)
+	}
+	t := ms(now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.supplied && t < r.suppliedAt {
+		return nil
+	}
+	r.supply, r.supplied, r.suppliedAt = sup, true, t
+	return nil
 }
 
 // Stats describes the room at now. Errors: NOT_FOUND for an unknown room.
@@ -269,14 +388,51 @@ func (s *QueueStore) Stats(_ context.Context, concertID string, now time.Time) (
 	t := ms(now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cutoff := t - int64(r.settings.IdleSeconds)*1000
 	return queue.Stats{
-		Waiting:       int64(r.waiting.Len() - r.seen.CountUpTo(cutoff)),
-		Active:        int64(r.active.Len() - r.active.CountUpTo(t)),
-		AdmittedTotal: r.admitted,
-		DroppedTotal:  r.dropped,
-		Rate:          r.rate,
+		Waiting:        r.waitingAt(t),
+		Active:         int64(r.active.Len() - r.active.CountUpTo(t)),
+		AdmittedTotal:  r.admitted,
+		DroppedTotal:   r.dropped,
+		AbandonedTotal: r.abandoned,
+		Rate:           r.rate,
+		AbandonRate:    r.abandonRate,
+		Waits:          r.waits,
+		Paused:         r.paused(),
+		SoldOut:        r.soldOut(),
 	}, nil
+}
+
+// Draw returns the room's draw, nil before it is made. Errors: NOT_FOUND.
+func (s *QueueStore) Draw(_ context.Context, concertID string) ([]string, error) {
+	r := s.room(concertID)
+	if r == nil {
+		return nil, notFound(concertID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.drawn {
+		return nil, nil
+	}
+	return append([]string{}, r.draw...), nil
+}
+
+// Admissions returns a page of the admission log. Errors: NOT_FOUND.
+func (s *QueueStore) Admissions(_ context.Context, concertID string, from int64, limit int) ([]queue.AdmissionRecord, error) {
+	r := s.room(concertID)
+	if r == nil {
+		return nil, notFound(concertID)
+	}
+	limit = min(limit, queue.MaxAdmissionsPage)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.log) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	i := max(from-r.log[0].N, 0)
+	if i >= int64(len(r.log)) {
+		return nil, nil
+	}
+	return slices.Clone(r.log[i:min(i+int64(limit), int64(len(r.log)))]), nil
 }
 
 // Rooms lists, sorted, the rooms that have places or sessions.
@@ -323,14 +479,13 @@ func (r *room) heartbeat(p *place, t int64) {
 	r.seen.Insert(&p.t, t, p.seq)
 }
 
-// remove ends p. A waiting place counts as dropped.
+// remove ends p.
 func (r *room) remove(p *place) {
 	if p.admitted {
 		r.active.Delete(&p.t)
 	} else {
 		r.waiting.Delete(&p.w)
 		r.seen.Delete(&p.t)
-		r.dropped++
 	}
 	delete(r.users, p.user)
 	// Go maps keep their largest size; rebuild once most users are gone so
@@ -349,29 +504,42 @@ func shrink(m map[string]*place) map[string]*place {
 	return c
 }
 
+// waitingAt counts the places alive at t.
+func (r *room) waitingAt(t int64) int64 {
+	return int64(r.waiting.Len() - r.seen.CountUpTo(t-int64(r.settings.IdleSeconds)*1000))
+}
+
+func (r *room) paused() bool { return r.supplied && r.supply.Available <= 0 }
+
+func (r *room) soldOut() bool { return r.paused() && r.supply.Held <= 0 }
+
 func (r *room) info() queue.Room {
 	return queue.Room{ConcertID: r.id, OpensAt: timeOf(r.opensAt), Settings: r.settings}
 }
 
 func (r *room) status(p *place, t int64) queue.Status {
 	st := queue.Status{
-		Ticket: queue.Ticket{ConcertID: r.id, UserID: p.user, Seq: p.seq},
-		Rate:   r.rate,
-		Room:   r.info(),
+		Ticket:      queue.Ticket{ConcertID: r.id, UserID: p.user, Seq: p.seq},
+		Rate:        r.rate,
+		AbandonRate: r.abandonRate,
+		Room:        r.info(),
 	}
 	switch {
 	case p.admitted:
 		st.State, st.SessionExpiresAt = queue.Admitted, timeOf(p.at)
+	case r.soldOut():
+		st.State = queue.SoldOut
 	case t < r.opensAt:
-		st.State, st.Position = queue.Prequeue, int64(r.waiting.Rank(&p.w))+1
+		st.State, st.Waiting = queue.Prequeue, r.waitingAt(t)
+		st.Prequeued = st.Waiting
 	default:
-		st.State, st.Position = queue.Waiting, int64(r.waiting.Rank(&p.w))+1
+		st.State, st.Position, st.Waiting = queue.Waiting, int64(r.waiting.Rank(&p.w))+1, r.waitingAt(t)
 	}
 	return st
 }
 
 func (r *room) expired(tk queue.Ticket) queue.Status {
-	return queue.Status{Ticket: tk, State: queue.Expired, Rate: r.rate, Room: r.info()}
+	return queue.Status{Ticket: tk, State: queue.Expired, Rate: r.rate, AbandonRate: r.abandonRate, Room: r.info()}
 }
 
 func notFound(concertID string) error {
@@ -384,4 +552,8 @@ func errExpired() error {
 
 func errNotAdmitted(position int64) error {
 	return &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: position}
+}
+
+func errSoldOut() error {
+	return boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 }

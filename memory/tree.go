@@ -151,3 +151,21 @@ func merge(l, r *node) *node {
 		return r
 	}
 }
+
+// Each calls f on the entries in key order until f returns false.
+func (t *tree) Each(f func(n *node) bool) {
+	var stack []*node
+	n := t.root
+	for n != nil || len(stack) > 0 {
+		for n != nil {
+			stack = append(stack, n)
+			n = n.l
+		}
+		n = stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if !f(n) {
+			return
+		}
+		n = n.r
+	}
+}

@@ -92,6 +92,10 @@ type Room struct {
 	ConcertID string
 	OpensAt   time.Time
 	Settings  Settings
+	// Seed is the secret of the room's draw (see DrawKey). A Store uses it
+	// only to key the places of fans who join before the opening; it never
+	// keeps or returns it.
+	Seed []byte
 }
 
 // State is where a ticket stands.
@@ -99,11 +103,11 @@ type State string
 
 // States of a ticket.
 const (
-	Prequeue State = "PREQUEUE" // joined before the sale opened
+	Prequeue State = "PREQUEUE" // waiting for the draw at the opening
 	Waiting  State = "WAITING"
 	Admitted State = "ADMITTED"
-	Expired  State = "EXPIRED" // left, timed out, idle too long, replaced, or finished by payment
-	SoldOut  State = "SOLD_OUT"
+	Expired  State = "EXPIRED"  // left, timed out, idle too long, replaced, or finished by payment
+	SoldOut  State = "SOLD_OUT" // waiting in a room with no seat left to sell
 )
 
 // Ticket identifies one place in one room: the n-th join of the room, taken
@@ -119,14 +123,24 @@ type Ticket struct {
 type Status struct {
 	Ticket
 	State State
-	// Position is 1-based among the room's waiting places; 0 unless waiting.
+	// Position is 1-based among the room's waiting places from the opening
+	// on; 0 unless Waiting. Before the opening there is no order yet.
 	Position int64
+	// Waiting is the room's number of waiting places; set for Prequeue and
+	// Waiting tickets only.
+	Waiting int64
+	// Prequeued is how many places wait for the draw; set for Prequeue
+	// tickets only.
+	Prequeued int64
 	// SessionExpiresAt is when an admitted session ends if unused.
 	SessionExpiresAt time.Time
 	// Rate is the room's admission rate in fans per second, measured while
 	// fans were waiting; 0 before any measurement.
 	Rate float64
-	// Room is the room's current settings and opening.
+	// AbandonRate is the rate, in fans per second, at which waiting fans
+	// leave or are dropped for idleness, measured like Rate.
+	AbandonRate float64
+	// Room is the room's current settings and opening, without its Seed.
 	Room Room
 }
 
@@ -142,26 +156,80 @@ type Admission struct {
 
 // Stats describe one room at an instant.
 type Stats struct {
-	Waiting       int64 // places waiting now
-	Active        int64 // admitted sessions alive now
-	AdmittedTotal int64 // sessions ever admitted
-	DroppedTotal  int64 // waiting places ever dropped for idleness or left
-	Rate          float64
+	Waiting        int64 // places waiting now
+	Active         int64 // admitted sessions alive now
+	AdmittedTotal  int64 // sessions ever admitted
+	DroppedTotal   int64 // waiting places ever dropped for idleness
+	AbandonedTotal int64 // waiting places ever left or dropped for idleness
+	Rate           float64
+	AbandonRate    float64
+	// Waits counts the time each admitted fan waited: from joining, or from
+	// the opening for fans who joined before it, to admission.
+	Waits WaitHistogram
+	// Paused is set while no seat is available: admission waits for seats
+	// to come back. SoldOut is set when no seat is available or held.
+	Paused, SoldOut bool
 }
+
+// Supply is what a concert has left to sell: seats available now and seats
+// held by unexpired holds, which come back if the holds lapse.
+type Supply struct {
+	Available, Held int
+}
+
+// AdmissionRecord is one entry of a room's admission log.
+type AdmissionRecord struct {
+	N        int64 // 1-based order of admission in the room
+	UserID   string
+	Seq      int64
+	At       time.Time
+	Prequeue bool // the place was in the draw at the opening
+}
+
+// Bounds that keep every store call short and a room's memory finite.
+const (
+	// MaxAdmitPerStep is the most fans one admission step admits; credit
+	// it could not use is kept for the next step.
+	MaxAdmitPerStep = 10000
+	// SweepPerStep is the most idle places, and separately lapsed sessions,
+	// one admission step removes. What is left goes in later steps.
+	SweepPerStep = 1000
+	// StatusBatch is how many tickets Statuses answers in one round trip.
+	StatusBatch = 1000
+	// AdmissionLogLen is how many of the latest admissions a room's log
+	// keeps.
+	AdmissionLogLen = 1_000_000
+	// MaxAdmissionsPage is the most entries one Admissions call returns.
+	MaxAdmissionsPage = 10000
+)
 
 // Store keeps waiting rooms. There are two: in Redis, shared by every
 // instance, and in memory, for one process. Every method is atomic: two
 // calls racing from any number of instances behave as if one ran first.
 // Times are passed in so that expiry follows the caller's clock.
+//
+// Order. A place taken before the room's opening, while its draw is not
+// made yet, is a prequeue place keyed DrawKey(Seed, EntryID(concert,
+// user)); a place taken later is keyed DrawSpan + seq. Waiting places are
+// ordered by key, so from the opening on the drawn places come first, in
+// draw order, and later ones follow in order of arrival at the store. Two
+// places with one draw key (about 4e-8 likely among 20,000 fans) are
+// ordered by the store: Redis by user ID bytes, memory by seq.
+//
+// Supply. While the last reported Supply has no seat available the room is
+// paused: admission steps admit nobody. While it has none available or held
+// the room is sold out: waiting places read SoldOut and joins fail. Sessions
+// are not touched. A report with seats available resumes the room.
 type Store interface {
 	// Configure sets a room's settings and opening, replacing earlier ones and
-	// keeping its places and sessions.
+	// keeping its places, sessions and draw.
 	Configure(ctx context.Context, room Room) error
 
-	// Join gives userID a place at the back of the room, ordered by arrival
-	// at the store, or returns the live place or session the user already
-	// has (created is then false). A room the store does not know is
-	// configured with room; a known room keeps its own settings.
+	// Join gives userID a place at the back of the room (see Order), or
+	// returns the live place or session the user already has (created is
+	// then false). A room the store does not know is configured with room;
+	// a known room keeps its own settings. Errors: SOLD_OUT when the room is
+	// sold out and the user has no admitted session.
 	Join(ctx context.Context, room Room, userID string, now time.Time) (st Status, created bool, err error)
 
 	// Status returns t's standing and, for a waiting place, records a
@@ -169,9 +237,15 @@ type Store interface {
 	// later join replaced, is Expired. Errors: NOT_FOUND for an unknown room.
 	Status(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
+	// Statuses is Status for each of tickets, all of concertID (a ticket of
+	// another concert reads Expired), in one round trip per StatusBatch
+	// tickets; each batch is atomic. Errors: NOT_FOUND for an unknown room.
+	Statuses(ctx context.Context, concertID string, tickets []Ticket, now time.Time) ([]Status, error)
+
 	// Use checks that t is an admitted session alive at now and extends it to
 	// now+SessionSeconds. Errors: QUEUE_TOKEN_EXPIRED when it has ended;
-	// NOT_ADMITTED, with Position, while it waits.
+	// NOT_ADMITTED, with Position, while it waits; SOLD_OUT while it waits
+	// in a sold-out room.
 	Use(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
 	// Leave ends t's place or session at once. Leaving an ended ticket does
@@ -179,14 +253,40 @@ type Store interface {
 	Leave(ctx context.Context, t Ticket, now time.Time) error
 
 	// Admit runs one admission step for the room if owner holds its
-	// admission lease or can take it (the lease then lasts until now+lease):
-	// it drops waiting places idle since now-IdleSeconds and sessions unused
-	// since their expiry, then admits from the head of the queue as many as
-	// the strategy allows at now. Nothing is admitted before the room opens.
+	// admission lease or can take it (the lease then lasts until
+	// now+lease); otherwise it does nothing and Leader is false. The step:
+	//   - drops waiting places idle since now-IdleSeconds and sessions
+	//     unused since their expiry, at most SweepPerStep of each;
+	//   - folds the abandonments since the previous step into the
+	//     abandonment rate with MeasureRate, if fans waited or abandoned;
+	//   - from the opening on: makes the draw, once, at the first step that
+	//     leaves no idle place; admits from the head as many as Allowance
+	//     allows at now, at most MaxAdmitPerStep, counting every session not
+	//     yet removed as active (a Use with an earlier clock may still extend
+	//     it) and no fan as waiting while the room is paused; folds the step
+	//     into the admission rate if fans waited and it was not paused; and
+	//     logs each admission and the wait it ended.
 	Admit(ctx context.Context, concertID, owner string, lease time.Duration, now time.Time) (Admission, error)
+
+	// SetSupply reports what the concert has left to sell, as of now. A
+	// report older than the room's latest is ignored. Errors: NOT_FOUND for
+	// an unknown room.
+	SetSupply(ctx context.Context, concertID string, s Supply, now time.Time) error
 
 	// Stats describes the room at now. Errors: NOT_FOUND for an unknown room.
 	Stats(ctx context.Context, concertID string, now time.Time) (Stats, error)
+
+	// Draw returns the user IDs of the places the room's draw ordered, in
+	// draw order: the prequeue places alive at the step that made it. It is
+	// nil until the draw is made, then never changes (an empty draw is an
+	// empty, non-nil slice). Errors: NOT_FOUND for an unknown room.
+	Draw(ctx context.Context, concertID string) ([]string, error)
+
+	// Admissions returns up to limit entries (at most MaxAdmissionsPage) of
+	// the room's admission log in order, from the one numbered from, or
+	// from the oldest kept if that is gone: the log keeps the latest
+	// AdmissionLogLen admissions. Errors: NOT_FOUND for an unknown room.
+	Admissions(ctx context.Context, concertID string, from int64, limit int) ([]AdmissionRecord, error)
 
 	// Rooms lists the rooms that have places or sessions.
 	Rooms(ctx context.Context) ([]string, error)
@@ -200,8 +300,9 @@ type Bucket struct {
 }
 
 // Allowance returns how many of waiting fans may be admitted at now, given
-// active live sessions, and the bucket after admitting them. It is the rule
-// every Store applies inside its atomic admission step.
+// active sessions, and the bucket after admitting them. It is the rule
+// every Store applies inside its atomic admission step; a paused room
+// passes no fans waiting, so that its credit grows and caps as usual.
 func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int64, Bucket) {
 	n := waiting
 	if s.usesRate() {
@@ -225,17 +326,18 @@ func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int6
 	return n, b
 }
 
-// RateHalfLife is how fast the measured admission rate forgets the past.
+// RateHalfLife is how fast the measured admission and abandonment rates
+// forget the past.
 const RateHalfLife = 10 * time.Second
 
-// MeasureRate folds admitted admissions over elapsed into the measured rate.
-// It is called only for steps during which fans were waiting, so that an
+// MeasureRate folds count events over elapsed into the measured rate. It
+// is called only for steps during which fans were waiting, so that an
 // empty queue does not read as a slow one.
-func MeasureRate(rate float64, admitted int64, elapsed time.Duration) float64 {
+func MeasureRate(rate float64, count int64, elapsed time.Duration) float64 {
 	if elapsed <= 0 {
 		return rate
 	}
-	sample := float64(admitted) / elapsed.Seconds()
+	sample := float64(count) / elapsed.Seconds()
 	if rate == 0 {
 		return sample
 	}
@@ -244,19 +346,33 @@ func MeasureRate(rate float64, admitted int64, elapsed time.Duration) float64 {
 }
 
 // EstimateWait returns the expected seconds until the fan at position is
-// admitted: from the measured rate, or the configured pace before any
-// measurement.
-func EstimateWait(position int64, rate float64, s Settings) int64 {
+// admitted, when the room admits admitRate fans per second and its waiting
+// fans abandon at abandonRate fans per second in all: the fans ahead leave
+// by admission at rate μ and by abandonment at rate a·ahead/waiting, so P
+// ahead reach the door in ln(1 + (a/W)·P/μ)/(a/W), which tends to P/μ as a
+// tends to 0. Before admission is measured μ is the configured pace. At
+// most MaxSeconds.
+func EstimateWait(position, waiting int64, admitRate, abandonRate float64, s Settings) int64 {
 	if position <= 0 {
 		return 0
 	}
-	if rate <= 0 {
-		rate = s.nominalRate()
+	mu := admitRate
+	if mu <= 0 {
+		mu = s.nominalRate()
 	}
-	if rate <= 0 {
+	if mu <= 0 {
 		return MaxSeconds
 	}
-	return min(int64(math.Ceil(float64(position)/rate)), MaxSeconds)
+	p := float64(position)
+	t := p / mu
+	if abandonRate > 0 && waiting > 0 {
+		k := abandonRate / float64(waiting)
+		t = math.Log1p(k*p/mu) / k
+	}
+	if !(t < MaxSeconds) {
+		return MaxSeconds
+	}
+	return int64(math.Ceil(t - 1e-9))
 }
 
 // nominalRate is the pace the settings promise: the configured rate, or for
@@ -298,13 +414,17 @@ func PollAfter(st Status, wait int64) int64 {
 }
 
 // Estimate returns the wait estimate at now and the poll interval for st.
-// Before the opening the wait includes the time left until it.
+// A waiting fan's wait is EstimateWait of its position. A prequeue fan's is
+// the time left until the opening plus the wait of the middle place of the
+// prequeue (of Prequeued places or, if larger, Position: a caller may
+// describe a newcomer by the position it would take).
 func Estimate(st Status, now time.Time) (waitSeconds, pollAfter int64) {
 	switch st.State {
 	case Waiting:
-		waitSeconds = EstimateWait(st.Position, st.Rate, st.Room.Settings)
+		waitSeconds = EstimateWait(st.Position, st.Waiting, st.Rate, st.AbandonRate, st.Room.Settings)
 	case Prequeue:
-		waitSeconds = EstimateWait(st.Position, st.Rate, st.Room.Settings)
+		n := max(st.Prequeued, st.Position)
+		waitSeconds = EstimateWait((n+1)/2, st.Waiting, st.Rate, st.AbandonRate, st.Room.Settings)
 		if now.Before(st.Room.OpensAt) {
 			waitSeconds += int64(math.Ceil(st.Room.OpensAt.Sub(now).Seconds()))
 		}

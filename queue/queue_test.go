@@ -146,45 +146,85 @@ func TestEstimateWait(t *testing.T) {
 	rate := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 10, SessionSeconds: 60, IdleSeconds: 60}
 	maxActive := queue.Settings{Strategy: queue.MaxActive, MaxActive: 100, SessionSeconds: 50, IdleSeconds: 60}
 	tests := []struct {
-		name     string
-		position int64
-		measured float64
-		s        queue.Settings
-		want     int64
+		name              string
+		position, waiting int64
+		admit, abandon    float64
+		s                 queue.Settings
+		want              int64
 	}{
-		{"Admitted", 0, 10, rate, 0},
-		{"Measured", 25, 5, rate, 5},
-		{"ConfiguredBeforeMeasure", 25, 0, rate, 3},
-		{"MaxActiveNominal", 100, 0, maxActive, 50},
-		{"Capped", 1 << 40, 0.001, rate, queue.MaxSeconds},
+		{"Admitted", 0, 10, 10, 0, rate, 0},
+		{"Measured", 25, 100, 5, 0, rate, 5},
+		{"ConfiguredBeforeMeasure", 25, 100, 0, 0, rate, 3},
+		{"MaxActiveNominal", 100, 100, 0, 0, maxActive, 50},
+		{"Capped", 1 << 40, 1 << 40, 0.001, 0, rate, queue.MaxSeconds},
+		// 300 waiting, 5/s abandoning: each leaves at 1/60 per second.
+		// ln(1 + 300/60/10)·60 = 24.33
+		{"Abandonment", 300, 300, 10, 5, rate, 25},
+		// ln(1 + 30/60/10)·60 = 2.93
+		{"AbandonmentNearFront", 30, 300, 10, 5, rate, 3},
+		{"AbandonmentWithNominalPace", 300, 300, 0, 5, rate, 25},
+		{"AbandonmentWithoutWaitingCount", 300, 0, 10, 5, rate, 30},
+		{"AbandonmentCapped", 1 << 40, 1, 1e-6, 1e-9, rate, queue.MaxSeconds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := queue.EstimateWait(tt.position, tt.measured, tt.s); got != tt.want {
+			if got := queue.EstimateWait(tt.position, tt.waiting, tt.admit, tt.abandon, tt.s); got != tt.want {
 				t.Errorf("got %d, want %d", got, tt.want)
 			}
 		})
 	}
 }
 
+// TestEstimateWaitModel checks the closed form against a step-by-step
+// simulation of the fans ahead leaving by admission and abandonment.
+func TestEstimateWaitModel(t *testing.T) {
+	s := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 20, SessionSeconds: 60, IdleSeconds: 60}
+	for _, tc := range []struct {
+		position, waiting int64
+		admit, abandon    float64
+	}{{500, 1000, 20, 10}, {1000, 1000, 20, 10}, {200, 400, 5, 1}, {50, 50, 2, 0.5}, {100, 100, 10, 0}} {
+		ahead, elapsed, dt := float64(tc.position), 0.0, 1e-4
+		for ahead > 0 {
+			ahead -= (tc.admit + tc.abandon*ahead/float64(tc.waiting)) * dt
+			elapsed += dt
+		}
+		got := queue.EstimateWait(tc.position, tc.waiting, tc.admit, tc.abandon, s)
+		if math.Abs(float64(got)-elapsed) > 1 {
+			t.Errorf("%+v: got %ds, want %.2fs (simulated) within 1s", tc, got, elapsed)
+		}
+	}
+}
+
 func TestEstimate(t *testing.T) {
 	room := queue.Room{ConcertID: "c", OpensAt: t0, Settings: queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 10, SessionSeconds: 60, IdleSeconds: 60}}
-	t.Run("PrequeueIncludesOpening", func(t *testing.T) {
-		st := queue.Status{State: queue.Prequeue, Position: 50, Room: room}
-		wait, poll := queue.Estimate(st, t0.Add(-30*time.Second))
-		if wait != 35 {
-			t.Errorf("wait %d, want 35", wait)
-		}
-		if poll < 1 || poll > 30 {
-			t.Errorf("poll %d, want 1..30", poll)
-		}
-	})
-	t.Run("AdmittedNoPoll", func(t *testing.T) {
-		wait, poll := queue.Estimate(queue.Status{State: queue.Admitted, Room: room}, t0)
-		if wait != 0 || poll != 0 {
-			t.Errorf("got wait %d poll %d, want 0 0", wait, poll)
-		}
-	})
+	tests := []struct {
+		name       string
+		st         queue.Status
+		now        time.Time
+		wait       int64
+		pollAtMost int64
+	}{
+		// 30s to the opening, then the middle of 100: 50 at 10/s.
+		{"PrequeueMiddlePlace", queue.Status{State: queue.Prequeue, Prequeued: 100, Waiting: 100, Room: room}, t0.Add(-30 * time.Second), 35, 30},
+		{"PrequeueOddCount", queue.Status{State: queue.Prequeue, Prequeued: 101, Waiting: 101, Room: room}, t0.Add(-30 * time.Second), 36, 30},
+		// A newcomer described by the position it would take.
+		{"PrequeueNewcomerPosition", queue.Status{State: queue.Prequeue, Position: 100, Room: room}, t0.Add(-30 * time.Second), 35, 30},
+		{"PrequeueAfterOpeningInstant", queue.Status{State: queue.Prequeue, Prequeued: 100, Room: room}, t0, 5, 30},
+		{"WaitingMeasured", queue.Status{State: queue.Waiting, Position: 300, Waiting: 300, Rate: 10, AbandonRate: 5, Room: room}, t0, 25, 30},
+		{"AdmittedNoPoll", queue.Status{State: queue.Admitted, Room: room}, t0, 0, 0},
+		{"SoldOutNoPoll", queue.Status{State: queue.SoldOut, Room: room}, t0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wait, poll := queue.Estimate(tt.st, tt.now)
+			if wait != tt.wait {
+				t.Errorf("wait: got %d, want %d", wait, tt.wait)
+			}
+			if poll > tt.pollAtMost || (tt.pollAtMost > 0 && poll < 1) {
+				t.Errorf("poll: got %d, want 1..%d (0 when not waiting)", poll, tt.pollAtMost)
+			}
+		})
+	}
 }
 
 func TestPollAfter(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,15 +18,6 @@ import (
 	"github.com/boxoffice/boxoffice/queue"
 )
 
-// Bounds of one admission step, so that no script blocks Redis for long: it
-// removes at most sweepBatch idle places and, separately, sweepBatch lapsed
-// sessions, oldest first, and admits at most admitLimit fans. What is left
-// goes in later steps.
-const (
-	sweepBatch = 1000
-	admitLimit = 10000
-)
-
 var (
 	//go:embed lua/room.lua
 	roomLua string
@@ -33,6 +25,8 @@ var (
 	joinLua string
 	//go:embed lua/status.lua
 	statusLua string
+	//go:embed lua/statuses.lua
+	statusesLua string
 	//go:embed lua/use.lua
 	useLua string
 	//go:embed lua/leave.lua
@@ -41,26 +35,53 @@ var (
 	admitLua string
 	//go:embed lua/stats.lua
 	statsLua string
+	//go:embed lua/supply.lua
+	supplyLua string
+	//go:embed lua/admissions.lua
+	admissionsLua string
 
-	joinScript   = goredis.NewScript(roomLua + joinLua)
-	statusScript = goredis.NewScript(roomLua + statusLua)
-	useScript    = goredis.NewScript(roomLua + useLua)
-	leaveScript  = goredis.NewScript(leaveLua)
-	admitScript  = goredis.NewScript(admitLua)
-	statsScript  = goredis.NewScript(statsLua)
+	joinScript       = goredis.NewScript(constantsLua() + roomLua + joinLua)
+	statusScript     = goredis.NewScript(roomLua + statusLua)
+	statusesScript   = goredis.NewScript(roomLua + statusesLua)
+	useScript        = goredis.NewScript(roomLua + useLua)
+	leaveScript      = goredis.NewScript(leaveLua)
+	admitScript      = goredis.NewScript(constantsLua() + admitLua)
+	statsScript      = goredis.NewScript(statsLua)
+	supplyScript     = goredis.NewScript(supplyLua)
+	admissionsScript = goredis.NewScript(admissionsLua)
 )
+
+// constantsLua declares the queue package's constants the scripts share:
+// DRAW_SPAN and WAIT_BOUNDS, queue.WaitBounds in milliseconds.
+func constantsLua() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "local DRAW_SPAN = %d\nlocal WAIT_BOUNDS = {", queue.DrawSpan)
+	for i, d := range queue.WaitBounds {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(d.Milliseconds(), 10))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
 
 // QueueStore is a queue.Store in Redis, shared by any number of instances.
 //
 // A room's keys are <prefix>wr:{<concertID>}:meta (hash: settings, opening,
-// seq counter, bucket, measured rate, totals), :waiting (sorted set: user by
-// seq), :seen (user by last heartbeat, ms), :active (user by session end,
-// ms), :users (hash: user → seq of the live ticket) and :lease (hash: owner,
-// until). The hash tag puts them in one cluster slot. <prefix>wr:rooms, a
-// set, indexes the rooms; no script touches it.
+// seq counter, bucket, measured rates, totals, supply, draw flag), :waiting
+// (sorted set: user by draw key or queue.DrawSpan + seq), :seen (user by
+// last heartbeat, ms), :active (user by session end, ms), :users (hash:
+// user → seq:joinedMs of the live ticket), :draw (sorted set: the prequeue
+// places by draw key, frozen once the draw is made), :waits (hash: wait
+// histogram bucket → count), :lease (hash: owner, until) and :log (list:
+// the latest admissions, seq|atMs|prequeue|user). The hash tag puts them in
+// one cluster slot. <prefix>wr:rooms, a set, indexes the rooms; no script
+// touches it.
 //
-// Order is arrival at Redis: seqs come from a counter inside the join
-// script. Times are kept to the millisecond.
+// Seqs come from a counter inside the join script, so order after the
+// opening is arrival at Redis. Places with one draw key are ordered by user
+// ID bytes. Times are kept to the millisecond.
 type QueueStore struct {
 	client goredis.UniversalClient
 	prefix string
@@ -69,7 +90,7 @@ type QueueStore struct {
 	keys   sync.Map // concert ID → []string, see roomKeys
 	cached atomic.Int64
 
-	sweepBatch, admitLimit int
+	sweepBatch, admitLimit, logLen int
 }
 
 var _ queue.Store = (*QueueStore)(nil)
@@ -77,20 +98,35 @@ var _ queue.Store = (*QueueStore)(nil)
 // NewQueueStore returns a store keeping its keys under prefix, which must
 // not contain braces.
 func NewQueueStore(client goredis.UniversalClient, prefix string) *QueueStore {
-	return &QueueStore{client: client, prefix: prefix, index: prefix + "wr:rooms", sweepBatch: sweepBatch, admitLimit: admitLimit}
+	return &QueueStore{client: client, prefix: prefix, index: prefix + "wr:rooms",
+		sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
 }
 
 // maxCachedRooms bounds the cache of key names.
 const maxCachedRooms = 4096
 
+// Indexes of roomKeys. Scripts declare a prefix of the list, or all of it.
+const (
+	kMeta = iota
+	kWaiting
+	kSeen
+	kActive
+	kUsers
+	kDraw
+	kWaits
+	kLease
+	kLog
+)
+
 // roomKeys returns the room's keys in the order every script declares
-// them: meta, waiting, seen, active, users, lease.
+// them: meta, waiting, seen, active, users, draw, waits, lease, log.
 func (s *QueueStore) roomKeys(concertID string) []string {
 	if v, ok := s.keys.Load(concertID); ok {
 		return v.([]string)
 	}
 	base := s.prefix + "wr:{" + concertID + "}:"
-	k := []string{base + "meta", base + "waiting", base + "seen", base + "active", base + "users", base + "lease"}
+	k := []string{base + "meta", base + "waiting", base + "seen", base + "active", base + "users",
+		base + "draw", base + "waits", base + "lease", base + "log"}
 	if s.cached.Load() < maxCachedRooms {
 		if _, loaded := s.keys.LoadOrStore(concertID, k); !loaded {
 			s.cached.Add(1)
@@ -102,7 +138,7 @@ func (s *QueueStore) roomKeys(concertID string) []string {
 // Configure sets a room's settings and opening, creating the room if needed.
 func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 	st := room.Settings
-	err := s.client.HSet(ctx, s.roomKeys(room.ConcertID)[0],
+	err := s.client.HSet(ctx, s.roomKeys(room.ConcertID)[kMeta],
 		"st", string(st.Strategy), "aps", st.AdmitPerSecond, "max", st.MaxActive,
 		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli()).Err()
 	if err != nil {
@@ -112,59 +148,119 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 }
 
 // Join gives userID a place at the back of the room or returns the live
-// place or session the user has.
+// place or session the user has. Errors: SOLD_OUT.
 func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
 	k := s.roomKeys(room.ConcertID)
 	st := room.Settings
-	res, err := joinScript.Run(ctx, s.client, k[:5], userID, now.UnixMilli(),
-		string(st.Strategy), st.AdmitPerSecond, st.MaxActive, st.SessionSeconds, st.IdleSeconds, room.OpensAt.UnixMilli()).Text()
+	key := queue.DrawKey(room.Seed, queue.EntryID(room.ConcertID, userID))
+	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], userID, now.UnixMilli(),
+		string(st.Strategy), st.AdmitPerSecond, st.MaxActive, st.SessionSeconds, st.IdleSeconds, room.OpensAt.UnixMilli(),
+		strconv.FormatUint(key, 10)).Text()
 	if err != nil {
 		return queue.Status{}, false, fail("join waiting room", err)
 	}
-	status, rest, ok := parseStanding(room.ConcertID, userID, res)
-	if !ok || len(rest) != 3 {
+	if res == "S" {
+		return queue.Status{}, false, errSoldOut()
+	}
+	f := fields{s: res}
+	status := parseStanding(&f, room.ConcertID, userID)
+	created, indexed := f.next(), f.next()
+	if f.bad || f.s != "" || created == "" || indexed == "" {
 		return queue.Status{}, false, malformed("join", res)
 	}
-	if rest[2] == '0' {
+	if indexed == "0" {
 		// Index the room, then mark it indexed; until the mark is set every
 		// join repeats this.
 		if err := s.client.SAdd(ctx, s.index, room.ConcertID).Err(); err != nil {
 			return queue.Status{}, false, fail("index waiting room", err)
 		}
-		if err := s.client.HSet(ctx, k[0], "ix", "1").Err(); err != nil {
+		if err := s.client.HSet(ctx, k[kMeta], "ix", "1").Err(); err != nil {
 			return queue.Status{}, false, fail("index waiting room", err)
 		}
 	}
-	return status, rest[0] == '1', nil
+	return status, created == "1", nil
 }
 
 // Status returns t's standing and records a heartbeat for a waiting place.
 // Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Status(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
-	res, err := statusScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:5], t.UserID, t.Seq, now.UnixMilli()).Text()
+	res, err := statusScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kUsers+1], t.UserID, t.Seq, now.UnixMilli()).Text()
 	if err != nil {
 		return queue.Status{}, fail("queue status", err)
 	}
 	if res == "F" {
 		return queue.Status{}, notFound(t.ConcertID)
 	}
-	st, rest, ok := parseStanding(t.ConcertID, t.UserID, res)
-	if !ok || rest != "" {
+	f := fields{s: res}
+	st := parseStanding(&f, t.ConcertID, t.UserID)
+	if f.bad || f.s != "" {
 		return queue.Status{}, malformed("status", res)
 	}
 	return st, nil
 }
 
+// Statuses is Status for each ticket, one script run per
+// queue.StatusBatch tickets. Errors: NOT_FOUND for an unknown room.
+func (s *QueueStore) Statuses(ctx context.Context, concertID string, tks []queue.Ticket, now time.Time) ([]queue.Status, error) {
+	keys := s.roomKeys(concertID)[:kUsers+1]
+	out := make([]queue.Status, 0, len(tks))
+	// One run even for no tickets, to answer NOT_FOUND as Status would.
+	for start := 0; start == 0 || start < len(tks); start += queue.StatusBatch {
+		batch := tks[start:min(start+queue.StatusBatch, len(tks))]
+		args := make([]any, 1, 1+2*len(batch))
+		args[0] = now.UnixMilli()
+		for _, tk := range batch {
+			if tk.ConcertID != concertID {
+				// No live place has seq 0.
+				tk.Seq = 0
+			}
+			args = append(args, tk.UserID, tk.Seq)
+		}
+		res, err := statusesScript.Run(ctx, s.client, keys, args...).StringSlice()
+		if err != nil {
+			return nil, fail("queue statuses", err)
+		}
+		if len(res) == 1 && res[0] == "F" {
+			return nil, notFound(concertID)
+		}
+		if len(res) != len(batch)+1 {
+			return nil, malformed("statuses", strings.Join(res, "\n"))
+		}
+		f := fields{s: res[0]}
+		var room queue.Status
+		parseRoom(&f, concertID, &room)
+		if f.bad || f.s != "" {
+			return nil, malformed("statuses", res[0])
+		}
+		for i, tk := range batch {
+			f = fields{s: res[i+1]}
+			st := room
+			parsePlace(&f, &st, concertID, tk.UserID)
+			st.Ticket = tk
+			if f.bad || f.s != "" {
+				return nil, malformed("statuses", res[i+1])
+			}
+			if tk.ConcertID != concertID {
+				st.State, st.Position, st.Waiting, st.Prequeued, st.SessionExpiresAt = queue.Expired, 0, 0, 0, time.Time{}
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
 // Use extends an admitted session to now+SessionSeconds.
-// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position.
+// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT.
 func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
-	res, err := useScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:5], t.UserID, t.Seq, now.UnixMilli()).Text()
+	res, err := useScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kUsers+1], t.UserID, t.Seq, now.UnixMilli()).Text()
 	if err != nil {
 		return queue.Status{}, fail("use queue session", err)
 	}
 	switch {
 	case res == "X":
 		return queue.Status{}, boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
+	case res == "S":
+		return queue.Status{}, errSoldOut()
 	case strings.HasPrefix(res, "N|"):
 		pos, err := strconv.ParseInt(res[2:], 10, 64)
 		if err != nil {
@@ -172,8 +268,9 @@ func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (qu
 		}
 		return queue.Status{}, &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: pos}
 	}
-	st, rest, ok := parseStanding(t.ConcertID, t.UserID, res)
-	if !ok || rest != "" {
+	f := fields{s: res}
+	st := parseStanding(&f, t.ConcertID, t.UserID)
+	if f.bad || f.s != "" {
 		return queue.Status{}, malformed("use", res)
 	}
 	return st, nil
@@ -181,7 +278,7 @@ func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (qu
 
 // Leave ends t's place or session; an ended ticket is left alone.
 func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) error {
-	err := leaveScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:5], t.UserID, t.Seq).Err()
+	err := leaveScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kDraw+1], t.UserID, t.Seq).Err()
 	if err != nil {
 		return fail("leave waiting room", err)
 	}
@@ -192,7 +289,7 @@ func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) err
 // Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease time.Duration, now time.Time) (queue.Admission, error) {
 	res, err := admitScript.Run(ctx, s.client, s.roomKeys(concertID), owner, lease.Milliseconds(), now.UnixMilli(),
-		s.sweepBatch, queue.RateHalfLife.Seconds(), s.admitLimit).Text()
+		s.sweepBatch, queue.RateHalfLife.Seconds(), s.admitLimit, s.logLen).Text()
 	if err != nil {
 		return queue.Admission{}, fail("admission step", err)
 	}
@@ -211,9 +308,21 @@ func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease t
 	return a, nil
 }
 
+// SetSupply records what the concert has left to sell. Errors: NOT_FOUND.
+func (s *QueueStore) SetSupply(ctx context.Context, concertID string, sup queue.Supply, now time.Time) error {
+	res, err := supplyScript.Run(ctx, s.client, s.roomKeys(concertID)[:kMeta+1], sup.Available, sup.Held, now.UnixMilli()).Text()
+	if err != nil {
+		return fail("set supply", err)
+	}
+	if res == "F" {
+		return notFound(concertID)
+	}
+	return nil
+}
+
 // Stats describes the room at now. Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Stats(ctx context.Context, concertID string, now time.Time) (queue.Stats, error) {
-	res, err := statsScript.Run(ctx, s.client, s.roomKeys(concertID)[:4], now.UnixMilli()).Text()
+	res, err := statsScript.Run(ctx, s.client, s.roomKeys(concertID)[:kWaits+1], now.UnixMilli()).Text()
 	if err != nil {
 		return queue.Stats{}, fail("waiting room stats", err)
 	}
@@ -221,11 +330,93 @@ func (s *QueueStore) Stats(ctx context.Context, concertID string, now time.Time)
 		return queue.Stats{}, notFound(concertID)
 	}
 	f := fields{s: res}
-	st := queue.Stats{Waiting: f.int(), Active: f.int(), AdmittedTotal: f.int(), DroppedTotal: f.int(), Rate: f.float()}
-	if f.bad || f.s != "" {
+	st := queue.Stats{Waiting: f.int(), Active: f.int(), AdmittedTotal: f.int(), DroppedTotal: f.int(),
+		AbandonedTotal: f.int(), Rate: f.float(), AbandonRate: f.float()}
+	if avail, held := f.next(), f.next(); avail != "-" {
+		a, err1 := strconv.ParseInt(avail, 10, 64)
+		h, err2 := strconv.ParseInt(held, 10, 64)
+		f.bad = f.bad || err1 != nil || err2 != nil
+		st.Paused = a <= 0
+		st.SoldOut = a <= 0 && h <= 0
+	}
+	for f.s != "" && !f.bad {
+		b, c := f.int(), f.int()
+		if b < 0 || b >= int64(len(st.Waits)) {
+			f.bad = true
+			break
+		}
+		st.Waits[b] = c
+	}
+	if f.bad {
 		return queue.Stats{}, malformed("stats", res)
 	}
 	return st, nil
+}
+
+// drawPage is how many user IDs Draw reads per round trip.
+const drawPage = 10000
+
+// Draw returns the room's draw, nil before it is made. It reads the frozen
+// draw set in pages of 10,000. Errors: NOT_FOUND.
+func (s *QueueStore) Draw(ctx context.Context, concertID string) ([]string, error) {
+	k := s.roomKeys(concertID)
+	m, err := s.client.HMGet(ctx, k[kMeta], "st", "drawn").Result()
+	if err != nil {
+		return nil, fail("read draw", err)
+	}
+	if m[0] == nil {
+		return nil, notFound(concertID)
+	}
+	if m[1] != "1" {
+		return nil, nil
+	}
+	ids := []string{}
+	for {
+		page, err := s.client.ZRange(ctx, k[kDraw], int64(len(ids)), int64(len(ids)+drawPage-1)).Result()
+		if err != nil {
+			return nil, fail("read draw", err)
+		}
+		ids = append(ids, page...)
+		if len(page) < drawPage {
+			return ids, nil
+		}
+	}
+}
+
+// Admissions returns a page of the admission log. Errors: NOT_FOUND.
+func (s *QueueStore) Admissions(ctx context.Context, concertID string, from int64, limit int) ([]queue.AdmissionRecord, error) {
+	k := s.roomKeys(concertID)
+	limit = min(limit, queue.MaxAdmissionsPage)
+	res, err := admissionsScript.Run(ctx, s.client, []string{k[kMeta], k[kLog]}, from, limit).StringSlice()
+	if err != nil {
+		return nil, fail("read admission log", err)
+	}
+	if len(res) == 0 {
+		return nil, malformed("admissions", "")
+	}
+	if res[0] == "F" {
+		return nil, notFound(concertID)
+	}
+	n, err := strconv.ParseInt(res[0], 10, 64)
+	if err != nil {
+		return nil, malformed("admissions", res[0])
+	}
+	if len(res) == 1 {
+		return nil, nil
+	}
+	out := make([]queue.AdmissionRecord, len(res)-1)
+	for i, e := range res[1:] {
+		f := fields{s: e}
+		r := queue.AdmissionRecord{N: n + int64(i), Seq: f.int()}
+		r.At = time.UnixMilli(f.int()).UTC()
+		r.Prequeue = f.next() == "1"
+		r.UserID = f.s
+		if f.bad || r.UserID == "" {
+			return nil, malformed("admissions", e)
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 // Rooms lists, sorted, the rooms that have places or sessions. It takes two
@@ -242,7 +433,7 @@ func (s *QueueStore) Rooms(ctx context.Context) ([]string, error) {
 	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, id := range ids {
 			k := s.roomKeys(id)
-			cmds[i] = p.Exists(ctx, k[1], k[3])
+			cmds[i] = p.Exists(ctx, k[kWaiting], k[kActive])
 		}
 		return nil
 	})
@@ -259,25 +450,24 @@ func (s *QueueStore) Rooms(ctx context.Context) ([]string, error) {
 	return live, nil
 }
 
-// parseStanding reads a standing reply (see lua/room.lua) and returns what
-// follows it.
-func parseStanding(concertID, userID, res string) (st queue.Status, rest string, ok bool) {
-	f := fields{s: res}
+// parseStanding reads a standing reply, place|room (see lua/room.lua).
+func parseStanding(f *fields, concertID, userID string) queue.Status {
+	var st queue.Status
+	parsePlace(f, &st, concertID, userID)
+	parseRoom(f, concertID, &st)
+	return st
+}
+
+// parsePlace reads state|seq|position|sessionEndMs|waiting into st.
+func parsePlace(f *fields, st *queue.Status, concertID, userID string) {
 	state := f.next()
 	st.Ticket = queue.Ticket{ConcertID: concertID, UserID: userID, Seq: f.int()}
 	st.Position = f.int()
 	end := f.int()
-	st.Rate = f.float()
-	st.Room.ConcertID = concertID
-	st.Room.Settings.Strategy = strategy(f.next())
-	st.Room.Settings.AdmitPerSecond = f.float()
-	st.Room.Settings.MaxActive = f.int()
-	st.Room.Settings.SessionSeconds = int(f.int())
-	st.Room.Settings.IdleSeconds = int(f.int())
-	st.Room.OpensAt = time.UnixMilli(f.int()).UTC()
+	st.Waiting = f.int()
 	switch state {
 	case "P":
-		st.State = queue.Prequeue
+		st.State, st.Prequeued = queue.Prequeue, st.Waiting
 	case "W":
 		st.State = queue.Waiting
 	case "A":
@@ -285,10 +475,26 @@ func parseStanding(concertID, userID, res string) (st queue.Status, rest string,
 		st.SessionExpiresAt = time.UnixMilli(end).UTC()
 	case "E":
 		st.State = queue.Expired
+	case "S":
+		st.State = queue.SoldOut
 	default:
-		return queue.Status{}, "", false
+		f.bad = true
 	}
-	return st, f.s, !f.bad
+}
+
+// parseRoom reads
+// rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs
+// into st.
+func parseRoom(f *fields, concertID string, st *queue.Status) {
+	st.Rate = f.float()
+	st.AbandonRate = f.float()
+	st.Room.ConcertID = concertID
+	st.Room.Settings.Strategy = strategy(f.next())
+	st.Room.Settings.AdmitPerSecond = f.float()
+	st.Room.Settings.MaxActive = f.int()
+	st.Room.Settings.SessionSeconds = int(f.int())
+	st.Room.Settings.IdleSeconds = int(f.int())
+	st.Room.OpensAt = time.UnixMilli(f.int()).UTC()
 }
 
 func strategy(s string) queue.Strategy {
@@ -332,6 +538,10 @@ func (f *fields) float() float64 {
 
 func notFound(concertID string) error {
 	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s has no waiting room", concertID)
+}
+
+func errSoldOut() error {
+	return boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 }
 
 func malformed(script, res string) error {

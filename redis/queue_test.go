@@ -74,6 +74,19 @@ func TestQueueStore(t *testing.T) {
 	})
 }
 
+func TestQueueStoreShared(t *testing.T) {
+	storetest.RunQueueStoreShared(t, func(t *testing.T, n int) []queue.Store {
+		// One client per instance, as separate processes would have.
+		first := testClient(t)
+		prefix := testPrefix(t, first)
+		stores := []queue.Store{NewQueueStore(first, prefix)}
+		for len(stores) < n {
+			stores = append(stores, NewQueueStore(testClient(t), prefix))
+		}
+		return stores
+	})
+}
+
 // crc16 is the CRC16-CCITT (XMODEM) that Redis Cluster uses for key slots.
 func crc16(s string) uint16 {
 	var crc uint16
@@ -142,44 +155,46 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 	s := NewQueueStore(c, prefix)
 
 	const cid = "01970000-0000-7000-8000-0000000000aa"
-	room := queue.Room{ConcertID: cid, OpensAt: time.Unix(0, 0), Settings: queue.DefaultSettings()}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := s.Configure(ctx, room); err != nil {
-		t.Fatal(err)
+	settings := queue.Settings{Strategy: queue.MaxActive, MaxActive: 10, SessionSeconds: 600, IdleSeconds: 60}
+	room := queue.Room{ConcertID: cid, OpensAt: now.Add(time.Second), Settings: settings, Seed: []byte("seed")}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	a, _, err := s.Join(ctx, room, "a", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(s.Configure(ctx, room))
+	a, _, err := s.Join(ctx, room, "a", now) // a prequeue place: draw set
+	must(err)
 	b, _, err := s.Join(ctx, room, "b", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Join(ctx, room, "c", now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Admit(ctx, cid, "owner", time.Second, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Status(ctx, b.Ticket, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Use(ctx, a.Ticket, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Stats(ctx, cid, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Leave(ctx, b.Ticket, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Rooms(ctx); err != nil {
-		t.Fatal(err)
-	}
+	must(err)
+	_, _, err = s.Join(ctx, room, "c", now)
+	must(err)
+	must(s.SetSupply(ctx, cid, queue.Supply{Available: 5}, now))
+	_, err = s.Admit(ctx, cid, "owner", time.Second, now.Add(time.Second)) // draw, admission, log, waits
+	must(err)
+	_, _, err = s.Join(ctx, room, "d", now.Add(time.Second)) // keeps waiting and seen
+	must(err)
+	_, err = s.Status(ctx, b.Ticket, now)
+	must(err)
+	_, err = s.Statuses(ctx, cid, []queue.Ticket{a.Ticket, b.Ticket}, now)
+	must(err)
+	_, err = s.Use(ctx, a.Ticket, now)
+	must(err)
+	_, err = s.Stats(ctx, cid, now)
+	must(err)
+	_, err = s.Admissions(ctx, cid, 1, 10)
+	must(err)
+	must(s.Leave(ctx, b.Ticket, now))
+	_, err = s.Rooms(ctx)
+	must(err)
+	_, err = s.Draw(ctx, cid)
+	must(err)
 
 	want := slot("{" + cid + "}")
-	if len(hook.runs) != 8 {
-		t.Errorf("script runs: got %d, want 8", len(hook.runs))
+	if len(hook.runs) != 12 {
+		t.Errorf("script runs: got %d, want 12", len(hook.runs))
 	}
 	for _, keys := range hook.runs {
 		for _, k := range keys {
@@ -202,8 +217,8 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 			t.Errorf("stored key %s: got slot %d, want %d", k, got, want)
 		}
 	}
-	if roomKeys != 6 {
-		t.Errorf("stored room keys: got %v, want meta, waiting, seen, active, users and lease", stored)
+	if roomKeys != 9 {
+		t.Errorf("stored room keys: got %v, want meta, waiting, seen, active, users, draw, waits, lease and log", stored)
 	}
 }
 
@@ -221,9 +236,14 @@ func TestUnavailable(t *testing.T) {
 	_, admitErr := s.Admit(ctx, "c", "o", time.Second, now)
 	_, statsErr := s.Stats(ctx, "c", now)
 	_, roomsErr := s.Rooms(ctx)
+	_, statusesErr := s.Statuses(ctx, "c", []queue.Ticket{tk}, now)
+	_, drawErr := s.Draw(ctx, "c")
+	_, admissionsErr := s.Admissions(ctx, "c", 1, 10)
 	for name, err := range map[string]error{
 		"Configure": s.Configure(ctx, room), "Join": joinErr, "Status": statusErr, "Use": useErr,
 		"Leave": s.Leave(ctx, tk, now), "Admit": admitErr, "Stats": statsErr, "Rooms": roomsErr,
+		"Statuses": statusesErr, "SetSupply": s.SetSupply(ctx, "c", queue.Supply{}, now), "Draw": drawErr,
+		"Admissions": admissionsErr,
 	} {
 		if got := boxoffice.ErrorCode(err); got != boxoffice.CodeUnavailable {
 			t.Errorf("%s: got %v (code %q), want UNAVAILABLE", name, err, got)
@@ -287,7 +307,7 @@ func TestQueueStoreLimits(t *testing.T) {
 	storetest.RunQueueStoreLimits(t, func(t *testing.T) queue.Store {
 		c := testClient(t)
 		s := NewQueueStore(c, testPrefix(t, c))
-		s.sweepBatch, s.admitLimit = 2, 3
+		s.sweepBatch, s.admitLimit, s.logLen = 2, 3, 4
 		return s
 	})
 }

@@ -1,6 +1,7 @@
 // Package redis keeps the waiting rooms in Redis, shared by every instance
-// of Boxoffice: the queue.Store of production mode. Each room's keys share
-// one cluster slot and every method is one script run, so a room runs
+// of Boxoffice: the queue.Store of production mode, and a rate limiter
+// shared by the instances. Each room's keys share one cluster slot and
+// every change to a room is one script run (or one command), so a room runs
 // unchanged on a single server or on Redis Cluster.
 package redis
 

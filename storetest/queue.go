@@ -33,7 +33,13 @@ import (
 // that RunQueueStoreLimits checks. A room's bucket and measured
 // rate change only in steps at or after its opening; the rate is folded with
 // queue.MeasureRate over the time since the previous such step, in steps
-// that found fans waiting (after dropping idle places).
+// that found fans waiting (after dropping idle places) and were not paused.
+// The abandonment rate is folded in every step, over the time since the
+// previous step, when fans were waiting or had abandoned since.
+//
+// The suite's rooms carry a fixed draw seed: order is checked against
+// queue.DrawOrder. The uniformity of the draw itself is a property of
+// queue.DrawKey, tested in package queue.
 func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Join", func(t *testing.T) {
 		run := subRunner(t, newStore)
@@ -101,11 +107,59 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("ErrNotFound", testStatsNotFound)
 	})
 	subRunner(t, newStore)("Rooms", testRooms)
+	t.Run("Lottery", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("DrawOrderThenArrivalOrder", testLotteryOrder)
+		run("DrawMadeAtFirstStepFromOpening", testLotteryDrawMade)
+		run("RejoinKeepsDrawKey", testLotteryRejoin)
+		run("JoinAfterDrawQueuesBehind", testLotteryJoinAfterDraw)
+		run("ErrNotFound", testLotteryNotFound)
+	})
+	t.Run("Supply", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("PausedWhileNoSeatAvailable", testSupplyPaused)
+		run("SoldOut", testSupplySoldOut)
+		run("SoldOutClearsWhenSeatsReturn", testSupplyReturns)
+		run("OlderReportIgnored", testSupplyOlder)
+		run("ErrNotFound", testSupplyNotFound)
+	})
+	t.Run("Abandonment", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("Counted", testAbandonCounted)
+		run("RateMeasured", testAbandonRate)
+	})
+	t.Run("Waits", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("FromJoinOrOpening", testWaits)
+	})
+	t.Run("Estimate", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("ConvergesWithoutAbandonment", testEstimateSteady)
+		run("ConvergesWithLeaves", testEstimateLeaves)
+		run("ConvergesWithIdleDrops", testEstimateIdle)
+	})
+	t.Run("Statuses", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("SameAsStatus", testStatusesSame)
+		run("ManyTickets", testStatusesMany)
+		run("ErrNotFound", testStatusesNotFound)
+	})
+	t.Run("Admissions", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("LogInOrder", testAdmissionsLog)
+		run("ErrNotFound", testAdmissionsNotFound)
+	})
+	t.Run("Service", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("JoinKeysDrawWithSeed", testServiceSeed)
+		run("ReportsSupplyOfLedRooms", testServiceSupply)
+	})
 	t.Run("Race", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("DistinctUsersGetSeqsWithoutGaps", testRaceDistinctUsers)
 		run("SameUserGetsOneSeq", testRaceSameUser)
 		run("MaxActiveNeverExceeded", testRaceMaxActive)
+		run("PrequeueJoinsDrawnInOrder", testRacePrequeue)
 	})
 }
 
@@ -137,13 +191,16 @@ func maxActiveSettings(n int64) queue.Settings {
 	return queue.Settings{Strategy: queue.MaxActive, MaxActive: n, SessionSeconds: 600, IdleSeconds: 60}
 }
 
+// qSeed is the draw seed of the suite's rooms.
+var qSeed = []byte("storetest draw seed")
+
 func openRoom(s queue.Settings) queue.Room {
-	return queue.Room{ConcertID: qRoomID, OpensAt: qT0.Add(-time.Hour), Settings: s}
+	return queue.Room{ConcertID: qRoomID, OpensAt: qT0.Add(-time.Hour), Settings: s, Seed: qSeed}
 }
 
 // closedRoom opens a day after qT0: fans wait, nobody is admitted.
 func closedRoom(s queue.Settings) queue.Room {
-	return queue.Room{ConcertID: qRoomID, OpensAt: qT0.Add(24 * time.Hour), Settings: s}
+	return queue.Room{ConcertID: qRoomID, OpensAt: qT0.Add(24 * time.Hour), Settings: s, Seed: qSeed}
 }
 
 func fanID(i int) string { return fmt.Sprintf("user-%04d", i) }
@@ -263,6 +320,30 @@ func wantRoom(t *testing.T, what string, got, want queue.Room) {
 	}
 }
 
+// counts keeps the counters of s.
+func counts(s queue.Stats) queue.Stats {
+	return queue.Stats{Waiting: s.Waiting, Active: s.Active, AdmittedTotal: s.AdmittedTotal, DroppedTotal: s.DroppedTotal, AbandonedTotal: s.AbandonedTotal}
+}
+
+// drawRanks returns the 1-based rank of each ticket's user in the draw of
+// the suite's room, among ts.
+func drawRanks(ts []queue.Ticket) map[string]int64 { return drawRanksWith(qSeed, ts) }
+
+// drawRanksWith is drawRanks for a draw with seed.
+func drawRanksWith(seed []byte, ts []queue.Ticket) map[string]int64 {
+	entries := make([]string, len(ts))
+	users := make(map[string]string, len(ts))
+	for i, tk := range ts {
+		entries[i] = queue.EntryID(tk.ConcertID, tk.UserID)
+		users[entries[i]] = tk.UserID
+	}
+	rank := make(map[string]int64, len(ts))
+	for i, e := range queue.DrawOrder(seed, entries) {
+		rank[users[e]] = int64(i + 1)
+	}
+	return rank
+}
+
 func wantAdmission(t *testing.T, what string, got, want queue.Admission) {
 	t.Helper()
 	if got != want {
@@ -367,7 +448,7 @@ func testJoinAfterIdleDrop(t *testing.T, q *queueStore) {
 	if !created || st.Seq <= old.Seq {
 		t.Errorf("join after drop: got seq %d created %v, want seq above %d created true", st.Seq, created, old.Seq)
 	}
-	wantState(t, "new ticket", st, queue.Prequeue, 1)
+	wantState(t, "new ticket", st, queue.Prequeue, 0)
 	wantState(t, "old ticket", q.status(old.Ticket, qAt(61*time.Second)), queue.Expired, 0)
 }
 
@@ -379,7 +460,10 @@ func testJoinAfterIdleLimit(t *testing.T, q *queueStore) {
 	if !created || st.Seq <= old.Seq {
 		t.Errorf("join at idle limit: got seq %d created %v, want seq above %d created true", st.Seq, created, old.Seq)
 	}
-	wantState(t, "new ticket", st, queue.Prequeue, 2)
+	wantState(t, "new ticket", st, queue.Prequeue, 0)
+	if st.Prequeued != 2 {
+		t.Errorf("new ticket: got %d prequeued, want 2", st.Prequeued)
+	}
 	wantState(t, "old ticket", q.status(old.Ticket, qAt(60*time.Second)), queue.Expired, 0)
 	if s := q.stats(qAt(60 * time.Second)); s.Waiting != 2 || s.DroppedTotal != 1 {
 		t.Errorf("stats: got %d waiting, %d dropped, want 2 and 1", s.Waiting, s.DroppedTotal)
@@ -417,9 +501,13 @@ func testJoinAdmitted(t *testing.T, q *queueStore) {
 func testStatusPrequeue(t *testing.T, q *queueStore) {
 	room := closedRoom(rateSettings(10))
 	ts := q.joinAll(room, 3, qT0)
-	for i, tk := range ts {
+	for _, tk := range ts {
+		// There is no order before the draw.
 		st := q.status(tk, qAt(time.Second))
-		wantState(t, tk.UserID, st, queue.Prequeue, int64(i+1))
+		wantState(t, tk.UserID, st, queue.Prequeue, 0)
+		if st.Prequeued != 3 || st.Waiting != 3 {
+			t.Errorf("%s: got %d prequeued, %d waiting, want 3 and 3", tk.UserID, st.Prequeued, st.Waiting)
+		}
 		wantRoom(t, tk.UserID, st.Room, room)
 	}
 }
@@ -428,9 +516,16 @@ func testStatusOpening(t *testing.T, q *queueStore) {
 	room := openRoom(rateSettings(10))
 	room.OpensAt = qAt(10 * time.Second)
 	ts := q.joinAll(room, 2, qT0)
-	wantState(t, "1ns before opening", q.status(ts[1], qAt(10*time.Second-1)), queue.Prequeue, 2)
-	wantState(t, "at opening", q.status(ts[1], qAt(10*time.Second)), queue.Waiting, 2)
-	wantState(t, "first at opening", q.status(ts[0], qAt(10*time.Second)), queue.Waiting, 1)
+	wantState(t, "1ns before opening", q.status(ts[1], qAt(10*time.Second-1)), queue.Prequeue, 0)
+	// From the opening on, places are in draw order.
+	rank := drawRanks(ts)
+	for _, tk := range ts {
+		st := q.status(tk, qAt(10*time.Second))
+		wantState(t, "at opening, "+tk.UserID, st, queue.Waiting, rank[tk.UserID])
+		if st.Waiting != 2 || st.Prequeued != 0 {
+			t.Errorf("at opening, %s: got %d waiting, %d prequeued, want 2 and 0", tk.UserID, st.Waiting, st.Prequeued)
+		}
+	}
 }
 
 func testStatusAdmitted(t *testing.T, q *queueStore) {
@@ -483,9 +578,9 @@ func testStatusOtherSeq(t *testing.T, q *queueStore) {
 func testStatusHeartbeat(t *testing.T, q *queueStore) {
 	room := closedRoom(rateSettings(10))
 	ts := q.joinAll(room, 2, qT0)
-	wantState(t, "heartbeat", q.status(ts[0], qAt(59*time.Second)), queue.Prequeue, 1)
+	wantState(t, "heartbeat", q.status(ts[0], qAt(59*time.Second)), queue.Prequeue, 0)
 	wantAdmission(t, "step 60s after join", q.admit(qAt(60*time.Second)), queue.Admission{Leader: true, Dropped: 1})
-	wantState(t, "kept place", q.status(ts[0], qAt(60*time.Second)), queue.Prequeue, 1)
+	wantState(t, "kept place", q.status(ts[0], qAt(60*time.Second)), queue.Prequeue, 0)
 	wantState(t, "idle place", q.status(ts[1], qAt(60*time.Second)), queue.Expired, 0)
 	// The last heartbeat was at 60s.
 	wantAdmission(t, "step 1ns before idle limit", q.admit(qAt(120*time.Second-1)), queue.Admission{Leader: true})
@@ -520,11 +615,15 @@ func testUseNotAdmitted(t *testing.T, q *queueStore) {
 	room := openRoom(rateSettings(10))
 	room.OpensAt = qAt(30 * time.Second)
 	ts := q.joinAll(room, 3, qT0)
-	for _, now := range []time.Time{qT0, qAt(30 * time.Second)} {
-		_, err := q.s.Use(t.Context(), ts[2], now)
+	rank := drawRanks(ts)[ts[2].UserID]
+	for _, tc := range []struct {
+		now      time.Time
+		position int64
+	}{{qT0, 0}, {qAt(30 * time.Second), rank}} {
+		_, err := q.s.Use(t.Context(), ts[2], tc.now)
 		var e *boxoffice.Error
-		if !errors.As(err, &e) || e.Code != boxoffice.CodeNotAdmitted || e.Position != 3 {
-			t.Errorf("Use while waiting at %v: got %v, want NOT_ADMITTED at position 3", now, err)
+		if !errors.As(err, &e) || e.Code != boxoffice.CodeNotAdmitted || e.Position != tc.position {
+			t.Errorf("Use while waiting at %v: got %v, want NOT_ADMITTED at position %d", tc.now, err, tc.position)
 		}
 		if !errors.Is(err, boxoffice.ErrNotAdmitted) {
 			t.Errorf("errors.Is(%v, ErrNotAdmitted): got false, want true", err)
@@ -601,10 +700,12 @@ func testLeaveWaiting(t *testing.T, q *queueStore) {
 	room := closedRoom(rateSettings(10))
 	ts := q.joinAll(room, 3, qT0)
 	q.leave(ts[0], qAt(time.Second))
-	wantState(t, "second", q.status(ts[1], qAt(time.Second)), queue.Prequeue, 1)
-	wantState(t, "third", q.status(ts[2], qAt(time.Second)), queue.Prequeue, 2)
-	if s := q.stats(qAt(time.Second)); s.Waiting != 2 || s.DroppedTotal != 1 {
-		t.Errorf("stats: got %d waiting, %d dropped, want 2 and 1", s.Waiting, s.DroppedTotal)
+	wantState(t, "second", q.status(ts[1], qAt(time.Second)), queue.Prequeue, 0)
+	if st := q.status(ts[2], qAt(time.Second)); st.Prequeued != 2 {
+		t.Errorf("third: got %d prequeued, want 2", st.Prequeued)
+	}
+	if s := q.stats(qAt(time.Second)); s.Waiting != 2 || s.AbandonedTotal != 1 || s.DroppedTotal != 0 {
+		t.Errorf("stats: got %d waiting, %d abandoned, %d dropped, want 2, 1 and 0", s.Waiting, s.AbandonedTotal, s.DroppedTotal)
 	}
 }
 
@@ -627,9 +728,9 @@ func testLeaveEnded(t *testing.T, q *queueStore) {
 	q.leave(ts[0], qT0)
 	q.leave(queue.Ticket{ConcertID: qRoomID, UserID: fanID(2), Seq: ts[1].Seq + 1}, qT0)
 	q.leave(queue.Ticket{ConcertID: qOther, UserID: fanID(2), Seq: ts[1].Seq}, qT0)
-	wantState(t, "place of other seq", q.status(ts[1], qT0), queue.Prequeue, 1)
-	if s := q.stats(qT0); s.Waiting != 1 || s.DroppedTotal != 1 {
-		t.Errorf("stats: got %d waiting, %d dropped, want 1 and 1", s.Waiting, s.DroppedTotal)
+	wantState(t, "place of other seq", q.status(ts[1], qT0), queue.Prequeue, 0)
+	if s := q.stats(qT0); s.Waiting != 1 || s.AbandonedTotal != 1 {
+		t.Errorf("stats: got %d waiting, %d abandoned, want 1 and 1", s.Waiting, s.AbandonedTotal)
 	}
 }
 
@@ -817,8 +918,8 @@ func testAdmitDroppedEnded(t *testing.T, q *queueStore) {
 	wantAdmission(t, "first step", q.admit(qT0), queue.Admission{Leader: true, Admitted: 2})
 	q.status(ts[2], qAt(50*time.Second))
 	wantAdmission(t, "at idle limit", q.admit(qAt(60*time.Second)), queue.Admission{Leader: true, Admitted: 1, Dropped: 2, Ended: 2})
-	if st := q.stats(qAt(60 * time.Second)); st != (queue.Stats{Active: 1, AdmittedTotal: 3, DroppedTotal: 2, Rate: st.Rate}) {
-		t.Errorf("stats: got %+v, want 1 active, 3 admitted, 2 dropped", st)
+	if st := q.stats(qAt(60 * time.Second)); counts(st) != (queue.Stats{Active: 1, AdmittedTotal: 3, DroppedTotal: 2, AbandonedTotal: 2}) {
+		t.Errorf("stats: got %+v, want 1 active, 3 admitted, 2 dropped and abandoned", counts(st))
 	}
 	wantState(t, "admitted after drops", q.status(ts[2], qAt(60*time.Second)), queue.Admitted, 0)
 }
@@ -881,7 +982,7 @@ func testConfigureLaterOpening(t *testing.T, q *queueStore) {
 	ts := q.joinAll(room, 2, qT0)
 	room.OpensAt = qAt(time.Hour)
 	q.configure(room)
-	wantState(t, "after moving the opening", q.status(ts[1], qT0), queue.Prequeue, 2)
+	wantState(t, "after moving the opening", q.status(ts[1], qT0), queue.Prequeue, 0)
 	wantAdmission(t, "step before the new opening", q.admit(qAt(time.Second)), queue.Admission{Leader: true})
 }
 
@@ -893,7 +994,7 @@ func testConfigureCreates(t *testing.T, q *queueStore) {
 	}
 	st, _ := q.join(openRoom(rateSettings(1)), fanID(1), qT0)
 	wantRoom(t, "join after configure", st.Room, room)
-	wantState(t, "join after configure", st, queue.Prequeue, 1)
+	wantState(t, "join after configure", st, queue.Prequeue, 0)
 }
 
 // --- Stats
@@ -905,13 +1006,19 @@ func testStatsCounts(t *testing.T, q *queueStore) {
 	q.leave(ts[5], qT0)
 	q.status(ts[1], qAt(30*time.Second))
 	got := q.stats(qAt(30 * time.Second))
-	if want := (queue.Stats{Waiting: 4, Active: 1, AdmittedTotal: 1, DroppedTotal: 1}); got != want {
-		t.Errorf("stats: got %+v, want %+v", got, want)
+	if want := (queue.Stats{Waiting: 4, Active: 1, AdmittedTotal: 1, AbandonedTotal: 1}); counts(got) != want {
+		t.Errorf("stats: got %+v, want %+v", counts(got), want)
 	}
-	// Three idle places end at 60s; the heartbeat of ts[1] keeps it.
+	// Three idle places end at 60s; the heartbeat of ts[1] keeps it. No
+	// step has dropped them yet.
 	got = q.stats(qAt(60 * time.Second))
-	if want := (queue.Stats{Waiting: 1, Active: 1, AdmittedTotal: 1, DroppedTotal: 1}); got != want {
-		t.Errorf("stats at idle limit: got %+v, want %+v", got, want)
+	if want := (queue.Stats{Waiting: 1, Active: 1, AdmittedTotal: 1, AbandonedTotal: 1}); counts(got) != want {
+		t.Errorf("stats at idle limit: got %+v, want %+v", counts(got), want)
+	}
+	q.admit(qAt(60 * time.Second))
+	got = q.stats(qAt(60 * time.Second))
+	if want := (queue.Stats{Waiting: 0, Active: 2, AdmittedTotal: 2, DroppedTotal: 3, AbandonedTotal: 4}); counts(got) != want {
+		t.Errorf("stats after the step: got %+v, want %+v", counts(got), want)
 	}
 }
 

@@ -18,6 +18,8 @@ func RunQueueStoreLimits(t *testing.T, newStore func(t *testing.T) queue.Store) 
 	run("LapsedSessionsInBatches", testLimitLapsed)
 	run("AdmitLimitKeepsCredit", testLimitCredit)
 	run("EndedPlaceAtHeadStopsStep", testLimitEndedHead)
+	run("DrawWaitsForIdleSweep", testLimitDraw)
+	run("AdmissionLogKeepsLatest", testLimitLog)
 }
 
 func testLimitIdle(t *testing.T, q *queueStore) {
@@ -44,7 +46,9 @@ func testLimitLapsed(t *testing.T, q *queueStore) {
 	for i := 6; i <= 8; i++ {
 		q.join(room, fanID(i), qAt(time.Second))
 	}
-	// All five sessions have lapsed; unswept ones do not count as active.
+	// All five sessions have lapsed; the three unswept still count as
+	// active (a Use with an earlier clock could extend them), which leaves
+	// room for three.
 	now := qAt(31 * time.Second)
 	wantAdmission(t, "after sessions end", q.admit(now), queue.Admission{Leader: true, Admitted: 3, Ended: 2})
 	wantAdmission(t, "next step", q.admit(now.Add(time.Millisecond)), queue.Admission{Leader: true, Ended: 2})
@@ -74,4 +78,35 @@ func testLimitEndedHead(t *testing.T, q *queueStore) {
 	wantAdmission(t, "first step", q.admit(now), queue.Admission{Leader: true, Dropped: 2})
 	wantAdmission(t, "second step", q.admit(now.Add(time.Millisecond)), queue.Admission{Leader: true, Dropped: 2, Admitted: 2})
 	wantState(t, "fifth", q.status(ts[4], now), queue.Admitted, 0)
+}
+
+func testLimitDraw(t *testing.T, q *queueStore) {
+	room := roomOpeningAt(60*time.Second, rateSettings(10))
+	ts := q.joinAll(room, 5, qT0)
+	q.status(ts[0], qAt(30*time.Second))
+	// Four places are idle at the opening; the first step drops two and
+	// may not draw with idle places left.
+	now := qAt(60 * time.Second)
+	wantAdmission(t, "first step", q.admit(now), queue.Admission{Leader: true, Dropped: 2})
+	if d := q.draw(qRoomID); d != nil {
+		t.Errorf("draw with idle places left: got %v, want nil", d)
+	}
+	wantAdmission(t, "second step", q.admit(now.Add(time.Millisecond)), queue.Admission{Leader: true, Dropped: 2, Admitted: 1})
+	if d := q.draw(qRoomID); len(d) != 1 || d[0] != ts[0].UserID {
+		t.Errorf("draw: got %v, want [%s]", d, ts[0].UserID)
+	}
+}
+
+func testLimitLog(t *testing.T, q *queueStore) {
+	room := openRoom(maxActiveSettings(10))
+	ts := q.joinAll(room, 6, qT0)
+	q.admit(qT0)
+	q.admit(qAt(time.Millisecond))
+	got, err := q.s.Admissions(t.Context(), qRoomID, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].N != 3 || got[0].UserID != ts[2].UserID || got[3].N != 6 || got[3].UserID != ts[5].UserID {
+		t.Errorf("log: got %+v, want admissions 3 to 6", got)
+	}
 }

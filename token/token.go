@@ -1,6 +1,7 @@
 // Package token signs and verifies the two credentials Boxoffice issues:
 // access tokens, which say who the caller is, and queue tokens, which are a
-// caller's pass through one concert's waiting room.
+// caller's pass through one concert's waiting room. From the same secret it
+// derives the seeds of the waiting rooms' draws.
 //
 // A token is base64url(payload) "." base64url(HMAC-SHA256(key, payload)),
 // with a key derived from the shared secret for each kind of token, so that
@@ -39,6 +40,7 @@ var b64 = base64.RawURLEncoding.Strict() // one encoding per token: no malleable
 // safe for concurrent use.
 type Signer struct {
 	access, queue sync.Pool // of hash.Hash keyed for each kind
+	lottery       []byte    // key of the draw seeds
 }
 
 // NewSigner returns a Signer for secret. Every instance of a deployment must
@@ -53,7 +55,7 @@ func NewSigner(secret []byte) (*Signer, error) {
 		return m.Sum(nil)
 	}
 	accessKey, queueKey := derive("boxoffice access token v1"), derive("boxoffice queue token v1")
-	s := &Signer{}
+	s := &Signer{lottery: derive("boxoffice lottery v1")}
 	s.access.New = func() any { return hmac.New(sha256.New, accessKey) }
 	s.queue.New = func() any { return hmac.New(sha256.New, queueKey) }
 	return s, nil
@@ -106,6 +108,17 @@ func (s *Signer) open(pool *sync.Pool, tok string) ([]byte, bool) {
 		return nil, false
 	}
 	return payload, true
+}
+
+// LotterySeed returns the secret seed of the draw of concertID's waiting
+// room (see queue.DrawKey): HMAC-SHA256(HMAC-SHA256(secret, "boxoffice
+// lottery v1"), concertID). Every instance sharing the secret derives the
+// same seed; a published seed reveals nothing of the token keys or of other
+// concerts' seeds.
+func (s *Signer) LotterySeed(concertID string) []byte {
+	m := hmac.New(sha256.New, s.lottery)
+	m.Write([]byte(concertID))
+	return m.Sum(nil)
 }
 
 // Access is what an access token says.

@@ -1,6 +1,8 @@
 package token_test
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -128,4 +130,39 @@ func BenchmarkQueueToken(b *testing.B) {
 	for b.Loop() {
 		_ = s.QueueToken(tk)
 	}
+}
+
+func TestLotterySeed(t *testing.T) {
+	s := signer(t, "0123456789abcdef")
+	t.Run("OK", func(t *testing.T) {
+		// HMAC-SHA256(HMAC-SHA256(secret, "boxoffice lottery v1"), "concert-1"),
+		// computed independently.
+		const want = "10c9ae43c8441706e26e750bdbb7d44b7b0f0dbe760d1bcc1fa57aa4f7c25cf5"
+		if got := hex.EncodeToString(s.LotterySeed("concert-1")); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
+	t.Run("SameOnEveryInstance", func(t *testing.T) {
+		other := signer(t, "0123456789abcdef")
+		if !bytes.Equal(s.LotterySeed("concert-1"), other.LotterySeed("concert-1")) {
+			t.Errorf("two signers with one secret: got different seeds, want the same")
+		}
+	})
+	t.Run("DiffersByConcertAndSecret", func(t *testing.T) {
+		seed := s.LotterySeed("concert-1")
+		if bytes.Equal(seed, s.LotterySeed("concert-2")) {
+			t.Errorf("two concerts: got one seed, want different")
+		}
+		if bytes.Equal(seed, signer(t, "0123456789abcdeX").LotterySeed("concert-1")) {
+			t.Errorf("two secrets: got one seed, want different")
+		}
+	})
+	t.Run("DoesNotSignTokens", func(t *testing.T) {
+		// A published seed used as a key must not forge a queue token.
+		tk := queue.Ticket{ConcertID: "concert-1", UserID: "u", Seq: 1}
+		forger := signer(t, string(s.LotterySeed("concert-1")))
+		if _, err := s.VerifyQueue(forger.QueueToken(tk)); !errors.Is(err, boxoffice.ErrQueueTokenInvalid) {
+			t.Errorf("token signed with the seed: got %v, want QUEUE_TOKEN_INVALID", err)
+		}
+	})
 }

@@ -42,8 +42,7 @@ type Main struct {
 
 	log      *slog.Logger
 	db       *database
-	queue    queue.Store
-	closeQ   func() error
+	room     *waitingRoom
 	server   *nethttp.Server
 	listener net.Listener
 	pprof    *nethttp.Server
@@ -121,18 +120,38 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 	}
 }
 
-// openQueue opens the configured waiting-room store.
-func openQueue(ctx context.Context, cfg Config) (queue.Store, func(ctx context.Context) error, func() error, error) {
+// waitingRoom is the waiting-room adapter chosen by the configuration.
+type waitingRoom struct {
+	store queue.Store
+	// limiter is shared by every instance, or nil for the server's own.
+	limiter http.Limiter
+	ping    func(ctx context.Context) error
+	Close   func() error
+}
+
+// openWaitingRoom opens the configured waiting-room store.
+func openWaitingRoom(ctx context.Context, cfg Config) (*waitingRoom, error) {
 	switch {
 	case cfg.RedisURL != "":
 		client, err := redis.Open(ctx, cfg.RedisURL)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("open Redis: %w", err)
+			return nil, fmt.Errorf("open Redis: %w", err)
 		}
-		ping := func(ctx context.Context) error { return client.Ping(ctx).Err() }
-		return redis.NewQueueStore(client, cfg.RedisPrefix), ping, client.Close, nil
+		wr := &waitingRoom{
+			store: redis.NewQueueStore(client, cfg.RedisPrefix),
+			ping:  func(ctx context.Context) error { return client.Ping(ctx).Err() },
+			Close: client.Close,
+		}
+		if cfg.RateLimit > 0 {
+			wr.limiter = redis.NewLimiter(client, cfg.RedisPrefix, cfg.RateLimit)
+		}
+		return wr, nil
 	default:
-		return memory.NewQueueStore(), func(context.Context) error { return nil }, func() error { return nil }, nil
+		return &waitingRoom{
+			store: memory.NewQueueStore(),
+			ping:  func(context.Context) error { return nil },
+			Close: func() error { return nil },
+		}, nil
 	}
 }
 
@@ -159,17 +178,21 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.adminKeyGenerated = m.Config.AdminKey == ""
 
-	qstore, qping, qclose, err := openQueue(ctx, m.Config)
+	room, err := openWaitingRoom(ctx, m.Config)
 	if err != nil {
 		return err
 	}
-	m.queue, m.closeQ = qstore, qclose
+	m.room = room
 
 	clock := m.Clock
 	wallets := wallet.NewService(db.wallets, clock, wallet.Limits{MaxCharge: m.Config.MaxCharge, MaxBalance: m.Config.MaxBalance})
 	cache := concert.NewCache(db.concerts, clock, time.Second)
 	bookings := booking.NewService(db.bookings, cache, clock)
-	queues := queue.NewService(qstore, clock, instanceName(), m.Config.AdmitTick, m.log)
+	queues := queue.NewService(room.store, clock, instanceName(), m.Config.AdmitTick, m.log, signer.LotterySeed,
+		func(ctx context.Context, concertID string) (queue.Supply, error) {
+			inv, err := bookings.Inventory(ctx, concertID)
+			return queue.Supply{Available: inv.Available, Held: inv.Held}, err
+		})
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -186,12 +209,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:         m.log,
 		Registry:       registry,
 		RateLimit:      m.Config.RateLimit,
+		Limiter:        room.limiter,
 		TrustedProxies: m.Config.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			if err := db.ping(ctx); err != nil {
 				return boxoffice.Unavailable("database", err)
 			}
-			if err := qping(ctx); err != nil {
+			if err := room.ping(ctx); err != nil {
 				return boxoffice.Unavailable("redis", err)
 			}
 			return nil
@@ -334,8 +358,8 @@ func (m *Main) Close() error {
 			m.stop()
 		}
 		m.loops.Wait()
-		if m.closeQ != nil {
-			errs = append(errs, m.closeQ())
+		if m.room != nil {
+			errs = append(errs, m.room.Close())
 		}
 		if m.db != nil {
 			m.db.Close()

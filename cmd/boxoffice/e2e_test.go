@@ -44,7 +44,7 @@ func TestEndToEnd(t *testing.T) {
 			cfg := md.config(t)
 			m := startMain(t, cfg, nil)
 			ctx := context.Background()
-			c := boxhttp.NewClient(m.URL(), nil)
+			c := testClient(t, m.URL())
 
 			if err := c.Healthz(ctx); err != nil {
 				t.Fatalf("healthz: %v", err)

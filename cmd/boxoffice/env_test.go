@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	nethttp "net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -198,7 +199,17 @@ func cluster(t *testing.T, md mode, n int, clock boxoffice.Clock, tune func(*Con
 	clients := make([]*boxhttp.Client, n)
 	for i := range clients {
 		m := startMain(t, cfg, clock)
-		clients[i] = boxhttp.NewClient(m.URL(), nil)
+		clients[i] = testClient(t, m.URL())
 	}
 	return clients, cfg.AdminKey
+}
+
+// testClient returns a client of its own connections, closed before the
+// servers stop: a connection the client dialled but never used would
+// otherwise hold a graceful shutdown for seconds.
+func testClient(t *testing.T, url string) *boxhttp.Client {
+	tr := nethttp.DefaultTransport.(*nethttp.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 100
+	t.Cleanup(tr.CloseIdleConnections)
+	return boxhttp.NewClient(url, &nethttp.Client{Transport: tr})
 }

@@ -2,24 +2,42 @@
 -- KEYS: 1 meta, 2 waiting, 3 seen, 4 active, 5 users: one room, one slot.
 local meta, waiting, seen, active, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
--- room reads the room's settings, measured rate and index flag; m[1] is
--- false for an unknown room.
+-- room reads the room; m[1] is false for an unknown room.
+-- 1 st, 2 aps, 3 max, 4 ses, 5 idle, 6 open, 7 rate, 8 ix, 9 arate,
+-- 10 avail, 11 held, 12 drawn
 local function room()
-  return redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'ix')
+  return redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'ix', 'arate', 'avail', 'held', 'drawn')
 end
 
--- standing is the reply:
--- state|seq|position|sessionEndMs|rate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs
-local function standing(state, seq, position, sessionEnd, m)
-  return table.concat({state, seq, position, sessionEnd, m[7] or '0', m[1], m[2], m[3], m[4], m[5], m[6]}, '|')
+-- roomPart is the room's part of a standing:
+-- rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs
+local function roomPart(m)
+  return table.concat({m[7] or '0', m[9] or '0', m[1], m[2], m[3], m[4], m[5], m[6]}, '|')
 end
 
--- waitingState is P before the opening, W from it on.
-local function waitingState(now, m)
-  if now < tonumber(m[6]) then
-    return 'P'
+-- place is the ticket's part of a standing:
+-- state|seq|position|sessionEndMs|waiting
+local function place(state, seq, position, sessionEnd, w)
+  return table.concat({state, seq, position, sessionEnd, w}, '|')
+end
+
+-- soldOut: the last supply report had no seat available or held.
+local function soldOut(m)
+  return m[10] and tonumber(m[10]) <= 0 and tonumber(m[11]) <= 0
+end
+
+-- ticketOf returns the seq (a string) of user's live ticket and when it
+-- joined (ms), from the users hash value seq:joinedMs.
+local function ticketOf(user)
+  local v = redis.call('HGET', users, user)
+  if not v then
+    return nil
   end
-  return 'W'
+  local i = string.find(v, ':', 1, true)
+  if not i then
+    return v, nil
+  end
+  return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1))
 end
 
 -- liveSince returns the last heartbeat of user's waiting place if the place
@@ -30,4 +48,49 @@ local function liveSince(user, now, m)
     return last
   end
   return nil
+end
+
+-- counter returns a function counting, once, the places alive at now.
+local function counter(now, m)
+  local w
+  return function()
+    if not w then
+      w = redis.call('ZCARD', waiting) - redis.call('ZCOUNT', seen, '-inf', now - tonumber(m[5]) * 1000)
+    end
+    return w
+  end
+end
+
+-- waitingPlace is the place of user's live waiting place.
+local function waitingPlace(user, seq, now, m, count)
+  if soldOut(m) then
+    return place('S', seq, 0, 0, 0)
+  end
+  if now < tonumber(m[6]) then
+    return place('P', seq, 0, 0, count())
+  end
+  return place('W', seq, redis.call('ZRANK', waiting, user) + 1, 0, count())
+end
+
+-- look is queue.Store.Status of (user, seq) without the room's part: it
+-- records a heartbeat for a live waiting place.
+local function look(user, seq, now, m, count)
+  if ticketOf(user) ~= seq then
+    return place('E', seq, 0, 0, 0)
+  end
+  local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
+  if sessionEnd then
+    if sessionEnd > now then
+      return place('A', seq, 0, sessionEnd, 0)
+    end
+    return place('E', seq, 0, 0, 0)
+  end
+  local last = liveSince(user, now, m)
+  if not last then
+    return place('E', seq, 0, 0, 0)
+  end
+  if now > last then
+    redis.call('ZADD', seen, now, user)
+  end
+  return waitingPlace(user, seq, now, m, count)
 end
