@@ -5,22 +5,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/queue"
 )
 
 // ConcertStore is concert.Store on PostgreSQL.
-type ConcertStore struct{ db *DB }
+type ConcertStore struct {
+	db *DB
+	// Concurrent reads of one date's seats, or of one concert's dates,
+	// share one query: see package batch.
+	seats *batch.Group[dateKey, time.Time, []concert.Seat]
+	dates *batch.Group[string, time.Time, []concert.Date]
+}
 
 var _ concert.Store = (*ConcertStore)(nil)
 
 // NewConcertStore returns the concert store of db.
-func NewConcertStore(db *DB) *ConcertStore { return &ConcertStore{db: db} }
+func NewConcertStore(db *DB) *ConcertStore {
+	s := &ConcertStore{db: db}
+	s.seats = batch.New(readBatch, readTimeout, s.readSeats)
+	s.dates = batch.New(readBatch, readTimeout, s.readDates)
+	return s
+}
+
+// readBatch bounds the readers one query serves; readTimeout bounds it.
+const (
+	readBatch   = 1024
+	readTimeout = 10 * time.Second
+)
+
+// dateKey names one date of one concert.
+type dateKey struct{ concertID, day string }
 
 // gradeRow and roomRow are the JSON kept in concerts.grades and
 // concerts.waiting_room.
@@ -203,6 +225,14 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 	if !boxoffice.ValidID(concertID) {
 		return nil, concertNotFound(concertID)
 	}
+	return s.dates.Do(ctx, concertID, now)
+}
+
+// readDates answers readers of one concert's dates with one query, at the
+// latest of their instants: each asked no earlier than it, and the query
+// starts after every one of them arrived.
+func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []time.Time) ([][]concert.Date, error) {
+	now := slices.MaxFunc(nows, time.Time.Compare)
 	rows, err := s.db.pool.Query(ctx, `
 		SELECT d.day, d.starts_at, d.available
 		FROM concerts c
@@ -240,7 +270,11 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 	if !found {
 		return nil, concertNotFound(concertID)
 	}
-	return dates, nil
+	out := make([][]concert.Date, len(nows))
+	for i := range out {
+		out[i] = slices.Clone(dates)
+	}
+	return out, nil
 }
 
 // Seats returns the seats of one date with their status at now.
@@ -249,32 +283,49 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 	if !boxoffice.ValidID(concertID) || !validDay(day) {
 		return nil, dateNotFound(concertID, day)
 	}
+	return s.seats.Do(ctx, dateKey{concertID, day}, now)
+}
+
+// readSeats answers readers of one date's seat map with one query; each
+// reader's seats show their status at its own instant.
+func (s *ConcertStore) readSeats(ctx context.Context, key dateKey, nows []time.Time) ([][]concert.Seat, error) {
 	rows, err := s.db.pool.Query(ctx, `
 		SELECT number, grade, price, status, hold_expires_at
-		FROM seats WHERE concert_id = $1 AND day = $2 ORDER BY number`, concertID, day)
+		FROM seats WHERE concert_id = $1 AND day = $2 ORDER BY number`, key.concertID, key.day)
 	if err != nil {
 		return nil, s.db.wrap("list seats", err)
 	}
 	defer rows.Close()
 	seats := make([]concert.Seat, 0, concert.SeatsPerDate)
+	expires := make([]time.Time, 0, concert.SeatsPerDate)
 	for rows.Next() {
 		var st concert.Seat
-		var expires *time.Time
-		if err := rows.Scan(&st.Number, &st.Grade, &st.Price, &st.Status, &expires); err != nil {
+		var exp *time.Time
+		if err := rows.Scan(&st.Number, &st.Grade, &st.Price, &st.Status, &exp); err != nil {
 			return nil, s.db.wrap("list seats", err)
 		}
-		if expires != nil {
-			st.Status = concert.StatusAt(st.Status, *expires, now)
-		}
 		seats = append(seats, st)
+		if exp != nil {
+			expires = append(expires, *exp)
+		} else {
+			expires = append(expires, time.Time{})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.db.wrap("list seats", err)
 	}
 	if len(seats) == 0 {
-		return nil, dateNotFound(concertID, day)
+		return nil, dateNotFound(key.concertID, key.day)
 	}
-	return seats, nil
+	out := make([][]concert.Seat, len(nows))
+	for i, now := range nows {
+		mine := slices.Clone(seats)
+		for j := range mine {
+			mine[j].Status = concert.StatusAt(mine[j].Status, expires[j], now)
+		}
+		out[i] = mine
+	}
+	return out, nil
 }
 
 func concertNotFound(id string) error {

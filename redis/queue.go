@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/queue"
 )
 
@@ -23,8 +24,6 @@ var (
 	roomLua string
 	//go:embed lua/join.lua
 	joinLua string
-	//go:embed lua/status.lua
-	statusLua string
 	//go:embed lua/statuses.lua
 	statusesLua string
 	//go:embed lua/use.lua
@@ -41,7 +40,6 @@ var (
 	admissionsLua string
 
 	joinScript       = goredis.NewScript(constantsLua() + roomLua + joinLua)
-	statusScript     = goredis.NewScript(roomLua + statusLua)
 	statusesScript   = goredis.NewScript(roomLua + statusesLua)
 	useScript        = goredis.NewScript(roomLua + useLua)
 	leaveScript      = goredis.NewScript(leaveLua)
@@ -90,6 +88,12 @@ type QueueStore struct {
 	keys   sync.Map // concert ID → []string, see roomKeys
 	cached atomic.Int64
 
+	// The hot calls of concurrent requests for one room are gathered into
+	// one script run each: see package batch.
+	joins    *batch.Group[string, joinReq, joinResp]
+	statuses *batch.Group[string, ticketReq, ticketResp]
+	uses     *batch.Group[string, ticketReq, ticketResp]
+
 	sweepBatch, admitLimit, logLen int
 }
 
@@ -98,9 +102,43 @@ var _ queue.Store = (*QueueStore)(nil)
 // NewQueueStore returns a store keeping its keys under prefix, which must
 // not contain braces.
 func NewQueueStore(client goredis.UniversalClient, prefix string) *QueueStore {
-	return &QueueStore{client: client, prefix: prefix, index: prefix + "wr:rooms",
+	s := &QueueStore{client: client, prefix: prefix, index: prefix + "wr:rooms",
 		sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
+	s.joins = batch.New(hotBatch, hotTimeout, s.runJoins)
+	s.statuses = batch.New(hotBatch, hotTimeout, s.runStatuses)
+	s.uses = batch.New(hotBatch, hotTimeout, s.runUses)
+	return s
 }
+
+// hotBatch bounds the requests one script run serves, so that no run holds
+// Redis for more than a few milliseconds; hotTimeout bounds a run.
+const (
+	hotBatch   = 128
+	hotTimeout = 5 * time.Second
+)
+
+// joinReq and ticketReq are requests of the batched calls; joinResp and
+// ticketResp their answers.
+type (
+	joinReq struct {
+		room   queue.Room
+		userID string
+		now    time.Time
+	}
+	joinResp struct {
+		st      queue.Status
+		created bool
+		err     error
+	}
+	ticketReq struct {
+		t   queue.Ticket
+		now time.Time
+	}
+	ticketResp struct {
+		st  queue.Status
+		err error
+	}
+)
 
 // maxCachedRooms bounds the cache of key names.
 const maxCachedRooms = 4096
@@ -148,132 +186,208 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 }
 
 // Join gives userID a place at the back of the room or returns the live
-// place or session the user has. Errors: SOLD_OUT.
+// place or session the user has. Concurrent joins of one room run as one
+// script, in the order they arrived. Errors: SOLD_OUT.
 func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
-	k := s.roomKeys(room.ConcertID)
-	st := room.Settings
-	key := queue.DrawKey(room.Seed, queue.EntryID(room.ConcertID, userID))
-	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], userID, now.UnixMilli(),
-		string(st.Strategy), st.AdmitPerSecond, st.MaxActive, st.SessionSeconds, st.IdleSeconds, room.OpensAt.UnixMilli(),
-		strconv.FormatUint(key, 10)).Text()
+	r, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID, now: now})
 	if err != nil {
-		return queue.Status{}, false, fail("join waiting room", err)
+		return queue.Status{}, false, err
 	}
-	if res == "S" {
-		return queue.Status{}, false, errSoldOut()
+	return r.st, r.created, r.err
+}
+
+// runJoins runs the join script for reqs, all of one room; the room, if
+// new, gets the settings of the first.
+func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []joinReq) ([]joinResp, error) {
+	k := s.roomKeys(concertID)
+	first := reqs[0].room
+	st := first.Settings
+	args := make([]any, 0, 6+3*len(reqs))
+	args = append(args, string(st.Strategy), st.AdmitPerSecond, st.MaxActive, st.SessionSeconds, st.IdleSeconds, first.OpensAt.UnixMilli())
+	for _, r := range reqs {
+		key := queue.DrawKey(r.room.Seed, queue.EntryID(concertID, r.userID))
+		args = append(args, r.userID, r.now.UnixMilli(), strconv.FormatUint(key, 10))
 	}
-	f := fields{s: res}
-	status := parseStanding(&f, room.ConcertID, userID)
-	created, indexed := f.next(), f.next()
-	if f.bad || f.s != "" || created == "" || indexed == "" {
-		return queue.Status{}, false, malformed("join", res)
+	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], args...).StringSlice()
+	if err != nil {
+		return nil, fail("join waiting room", err)
 	}
-	if indexed == "0" {
+	if len(res) != len(reqs)+2 {
+		return nil, malformed("join", strings.Join(res, "\n"))
+	}
+	var room queue.Status
+	f := fields{s: res[0]}
+	parseRoom(&f, concertID, &room)
+	if f.bad || f.s != "" {
+		return nil, malformed("join", res[0])
+	}
+	if res[1] == "0" {
 		// Index the room, then mark it indexed; until the mark is set every
 		// join repeats this.
-		if err := s.client.SAdd(ctx, s.index, room.ConcertID).Err(); err != nil {
-			return queue.Status{}, false, fail("index waiting room", err)
+		if err := s.client.SAdd(ctx, s.index, concertID).Err(); err != nil {
+			return nil, fail("index waiting room", err)
 		}
 		if err := s.client.HSet(ctx, k[kMeta], "ix", "1").Err(); err != nil {
-			return queue.Status{}, false, fail("index waiting room", err)
+			return nil, fail("index waiting room", err)
 		}
 	}
-	return status, created == "1", nil
+	out := make([]joinResp, len(reqs))
+	for i, r := range reqs {
+		v := res[i+2]
+		if v == "S" {
+			out[i].err = errSoldOut()
+			continue
+		}
+		st := room
+		f := fields{s: v}
+		parsePlace(&f, &st, concertID, r.userID)
+		created := f.next()
+		if f.bad || f.s != "" || created == "" {
+			return nil, malformed("join", v)
+		}
+		out[i] = joinResp{st: st, created: created == "1"}
+	}
+	return out, nil
 }
 
 // Status returns t's standing and records a heartbeat for a waiting place.
-// Errors: NOT_FOUND for an unknown room.
+// Concurrent calls for one room run as one script. Errors: NOT_FOUND for
+// an unknown room.
 func (s *QueueStore) Status(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
-	res, err := statusScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kUsers+1], t.UserID, t.Seq, now.UnixMilli()).Text()
+	r, err := s.statuses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
-		return queue.Status{}, fail("queue status", err)
+		return queue.Status{}, err
 	}
-	if res == "F" {
-		return queue.Status{}, notFound(t.ConcertID)
-	}
-	f := fields{s: res}
-	st := parseStanding(&f, t.ConcertID, t.UserID)
-	if f.bad || f.s != "" {
-		return queue.Status{}, malformed("status", res)
-	}
-	return st, nil
+	return r.st, r.err
 }
 
 // Statuses is Status for each ticket, one script run per
 // queue.StatusBatch tickets. Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Statuses(ctx context.Context, concertID string, tks []queue.Ticket, now time.Time) ([]queue.Status, error) {
-	keys := s.roomKeys(concertID)[:kUsers+1]
 	out := make([]queue.Status, 0, len(tks))
+	reqs := make([]ticketReq, 0, min(len(tks), queue.StatusBatch))
 	// One run even for no tickets, to answer NOT_FOUND as Status would.
 	for start := 0; start == 0 || start < len(tks); start += queue.StatusBatch {
-		batch := tks[start:min(start+queue.StatusBatch, len(tks))]
-		args := make([]any, 1, 1+2*len(batch))
-		args[0] = now.UnixMilli()
-		for _, tk := range batch {
-			if tk.ConcertID != concertID {
-				// No live place has seq 0.
-				tk.Seq = 0
-			}
-			args = append(args, tk.UserID, tk.Seq)
+		reqs = reqs[:0]
+		for _, tk := range tks[start:min(start+queue.StatusBatch, len(tks))] {
+			reqs = append(reqs, ticketReq{t: tk, now: now})
 		}
-		res, err := statusesScript.Run(ctx, s.client, keys, args...).StringSlice()
+		res, err := s.runStatuses(ctx, concertID, reqs)
 		if err != nil {
-			return nil, fail("queue statuses", err)
+			return nil, err
 		}
-		if len(res) == 1 && res[0] == "F" {
-			return nil, notFound(concertID)
-		}
-		if len(res) != len(batch)+1 {
-			return nil, malformed("statuses", strings.Join(res, "\n"))
-		}
-		f := fields{s: res[0]}
-		var room queue.Status
-		parseRoom(&f, concertID, &room)
-		if f.bad || f.s != "" {
-			return nil, malformed("statuses", res[0])
-		}
-		for i, tk := range batch {
-			f = fields{s: res[i+1]}
-			st := room
-			parsePlace(&f, &st, concertID, tk.UserID)
-			st.Ticket = tk
-			if f.bad || f.s != "" {
-				return nil, malformed("statuses", res[i+1])
+		for _, r := range res {
+			if r.err != nil {
+				return nil, r.err
 			}
-			if tk.ConcertID != concertID {
-				st.State, st.Position, st.Waiting, st.Prequeued, st.SessionExpiresAt = queue.Expired, 0, 0, 0, time.Time{}
-			}
-			out = append(out, st)
+			out = append(out, r.st)
 		}
 	}
 	return out, nil
 }
 
-// Use extends an admitted session to now+SessionSeconds.
-// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT.
-func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
-	res, err := useScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kUsers+1], t.UserID, t.Seq, now.UnixMilli()).Text()
-	if err != nil {
-		return queue.Status{}, fail("use queue session", err)
-	}
-	switch {
-	case res == "X":
-		return queue.Status{}, boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
-	case res == "S":
-		return queue.Status{}, errSoldOut()
-	case strings.HasPrefix(res, "N|"):
-		pos, err := strconv.ParseInt(res[2:], 10, 64)
-		if err != nil {
-			return queue.Status{}, malformed("use", res)
+// ticketArgs lists user, seq, nowMs of each request. A ticket of another
+// room gets seq 0, which no live place has.
+func ticketArgs(concertID string, reqs []ticketReq) []any {
+	args := make([]any, 0, 3*len(reqs))
+	for _, r := range reqs {
+		seq := r.t.Seq
+		if r.t.ConcertID != concertID {
+			seq = 0
 		}
-		return queue.Status{}, &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: pos}
+		args = append(args, r.t.UserID, seq, r.now.UnixMilli())
 	}
-	f := fields{s: res}
-	st := parseStanding(&f, t.ConcertID, t.UserID)
+	return args
+}
+
+// runStatuses runs the statuses script for reqs, all of one room.
+func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []ticketReq) ([]ticketResp, error) {
+	res, err := statusesScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], ticketArgs(concertID, reqs)...).StringSlice()
+	if err != nil {
+		return nil, fail("queue status", err)
+	}
+	if len(res) == 1 && res[0] == "F" {
+		return nil, notFound(concertID)
+	}
+	if len(res) != len(reqs)+1 {
+		return nil, malformed("statuses", strings.Join(res, "\n"))
+	}
+	out := make([]ticketResp, len(reqs))
+	var room queue.Status
+	f := fields{s: res[0]}
+	parseRoom(&f, concertID, &room)
 	if f.bad || f.s != "" {
-		return queue.Status{}, malformed("use", res)
+		return nil, malformed("statuses", res[0])
 	}
-	return st, nil
+	for i, r := range reqs {
+		f = fields{s: res[i+1]}
+		st := room
+		parsePlace(&f, &st, concertID, r.t.UserID)
+		st.Ticket = r.t
+		if f.bad || f.s != "" {
+			return nil, malformed("statuses", res[i+1])
+		}
+		if r.t.ConcertID != concertID {
+			st.State, st.Position, st.Waiting, st.Prequeued, st.SessionExpiresAt = queue.Expired, 0, 0, 0, time.Time{}
+		}
+		out[i].st = st
+	}
+	return out, nil
+}
+
+// Use extends an admitted session to now+SessionSeconds. Concurrent calls
+// for one room run as one script. Errors: QUEUE_TOKEN_EXPIRED,
+// NOT_ADMITTED with Position, SOLD_OUT.
+func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
+	r, err := s.uses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
+	if err != nil {
+		return queue.Status{}, err
+	}
+	return r.st, r.err
+}
+
+// runUses runs the use script for reqs, all of one room.
+func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticketReq) ([]ticketResp, error) {
+	res, err := useScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], ticketArgs(concertID, reqs)...).StringSlice()
+	if err != nil {
+		return nil, fail("use queue session", err)
+	}
+	if len(res) != len(reqs)+1 {
+		return nil, malformed("use", strings.Join(res, "\n"))
+	}
+	var room queue.Status
+	if res[0] != "F" {
+		f := fields{s: res[0]}
+		parseRoom(&f, concertID, &room)
+		if f.bad || f.s != "" {
+			return nil, malformed("use", res[0])
+		}
+	}
+	out := make([]ticketResp, len(reqs))
+	for i, r := range reqs {
+		v := res[i+1]
+		switch {
+		case v == "X":
+			out[i].err = boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
+		case v == "S":
+			out[i].err = errSoldOut()
+		case strings.HasPrefix(v, "N|"):
+			pos, err := strconv.ParseInt(v[2:], 10, 64)
+			if err != nil {
+				return nil, malformed("use", v)
+			}
+			out[i].err = &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: pos}
+		default:
+			st := room
+			f := fields{s: v}
+			parsePlace(&f, &st, concertID, r.t.UserID)
+			if f.bad || f.s != "" {
+				return nil, malformed("use", v)
+			}
+			out[i].st = st
+		}
+	}
+	return out, nil
 }
 
 // Leave ends t's place or session; an ended ticket is left alone.

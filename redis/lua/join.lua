@@ -1,62 +1,70 @@
--- Join: KEYS as the prelude's, then 6 draw. ARGV user, nowMs, then the settings a new room gets:
--- strategy, admitPerSecond, maxActive, sessionSeconds, idleSeconds,
--- opensAtMs; then the user's draw key. Reply: S when the room is sold out,
--- else standing|created|indexed.
+-- Join: KEYS as the prelude's, then 6 draw. ARGV: the settings a new room
+-- gets (strategy, admitPerSecond, maxActive, sessionSeconds, idleSeconds,
+-- opensAtMs), then user, nowMs, draw key of each join, in arrival order.
+-- Reply: {room part, indexed (0|1), then per join: S when the room is sold
+-- out, else place|created}.
 local draw = KEYS[6]
-local user, now = ARGV[1], tonumber(ARGV[2])
 local m = room()
 if not m[1] then
-  redis.call('HSET', meta, 'st', ARGV[3], 'aps', ARGV[4], 'max', ARGV[5], 'ses', ARGV[6], 'idle', ARGV[7], 'open', ARGV[8])
-  m = {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], false, false, false, false, false, false}
+  redis.call('HSET', meta, 'st', ARGV[1], 'aps', ARGV[2], 'max', ARGV[3], 'ses', ARGV[4], 'idle', ARGV[5], 'open', ARGV[6])
+  m = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], false, false, false, false, false, false}
 end
 local drawn = m[12] == '1'
-local indexed = '|0'
+local indexed = '0'
 if m[8] == '1' then
-  indexed = '|1'
+  indexed = '1'
 end
-local count = counter(now, m)
 
-local cur = ticketOf(user)
-if cur then
-  local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
-  if sessionEnd then
-    if sessionEnd > now then
-      return place('A', cur, 0, sessionEnd, 0) .. '|' .. roomPart(m) .. '|0' .. indexed
-    end
-    redis.call('ZREM', active, user)
-  else
-    local last = liveSince(user, now, m)
-    if last then
-      if soldOut(m) then
-        return 'S'
+local function join(user, nowMs, drawKey)
+  local now = tonumber(nowMs)
+  local count = counter(now, m)
+  local cur = ticketOf(user)
+  if cur then
+    local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
+    if sessionEnd then
+      if sessionEnd > now then
+        return place('A', cur, 0, sessionEnd, 0) .. '|0'
       end
-      if now > last then
-        redis.call('ZADD', seen, now, user)
+      redis.call('ZREM', active, user)
+    else
+      local last = liveSince(user, now, m)
+      if last then
+        if soldOut(m) then
+          return 'S'
+        end
+        if now > last then
+          redis.call('ZADD', seen, now, user)
+        end
+        return waitingPlace(user, cur, now, m, count) .. '|0'
       end
-      return waitingPlace(user, cur, now, m, count) .. '|' .. roomPart(m) .. '|0' .. indexed
+      redis.call('ZREM', waiting, user)
+      redis.call('ZREM', seen, user)
+      if not drawn then
+        redis.call('ZREM', draw, user)
+      end
+      redis.call('HINCRBY', meta, 'dropped', 1)
+      redis.call('HINCRBY', meta, 'abandoned', 1)
     end
-    redis.call('ZREM', waiting, user)
-    redis.call('ZREM', seen, user)
-    if not drawn then
-      redis.call('ZREM', draw, user)
-    end
-    redis.call('HINCRBY', meta, 'dropped', 1)
-    redis.call('HINCRBY', meta, 'abandoned', 1)
   end
-end
-if soldOut(m) then
-  return 'S'
+  if soldOut(m) then
+    return 'S'
+  end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  local key
+  if now < tonumber(m[6]) and not drawn then
+    key = drawKey
+    redis.call('ZADD', draw, key, user)
+  else
+    key = string.format('%.17g', DRAW_SPAN + seq)
+  end
+  redis.call('ZADD', waiting, key, user)
+  redis.call('ZADD', seen, now, user)
+  redis.call('HSET', users, user, seq .. ':' .. nowMs)
+  return waitingPlace(user, seq, now, m, count) .. '|1'
 end
 
-local seq = redis.call('HINCRBY', meta, 'seq', 1)
-local key
-if now < tonumber(m[6]) and not drawn then
-  key = ARGV[9]
-  redis.call('ZADD', draw, key, user)
-else
-  key = string.format('%.17g', DRAW_SPAN + seq)
+local out = {roomPart(m), indexed}
+for i = 7, #ARGV, 3 do
+  out[#out + 1] = join(ARGV[i], ARGV[i + 1], ARGV[i + 2])
 end
-redis.call('ZADD', waiting, key, user)
-redis.call('ZADD', seen, now, user)
-redis.call('HSET', users, user, seq .. ':' .. ARGV[2])
-return waitingPlace(user, seq, now, m, count) .. '|' .. roomPart(m) .. '|1' .. indexed
+return out

@@ -1,30 +1,47 @@
--- Use: ARGV user, seq, nowMs. Reply: X when the ticket has ended, S while
--- it waits in a sold-out room, N|position while it waits, else the
--- standing of the extended session.
-local user, seq, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- Use: ARGV user, seq, nowMs of each ticket. Reply: {room part, then per
+-- ticket: X when the ticket has ended, S while it waits in a sold-out
+-- room, N|position while it waits, else the place of the extended
+-- session}; {X, X, …} without a room part for an unknown room.
 local m = room()
-if not m[1] or ticketOf(user) ~= seq then
-  return 'X'
+local out = {}
+if not m[1] then
+  out[1] = 'F'
+  for i = 1, #ARGV, 3 do
+    out[#out + 1] = 'X'
+  end
+  return out
 end
-local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
-if sessionEnd then
-  if sessionEnd <= now then
+out[1] = roomPart(m)
+
+local function use(user, seq, now)
+  if ticketOf(user) ~= seq then
     return 'X'
   end
-  local extended = now + tonumber(m[4]) * 1000
-  if extended > sessionEnd then
-    redis.call('ZADD', active, extended, user)
-    sessionEnd = extended
+  local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
+  if sessionEnd then
+    if sessionEnd <= now then
+      return 'X'
+    end
+    local extended = now + tonumber(m[4]) * 1000
+    if extended > sessionEnd then
+      redis.call('ZADD', active, extended, user)
+      sessionEnd = extended
+    end
+    return place('A', seq, 0, sessionEnd, 0)
   end
-  return place('A', seq, 0, sessionEnd, 0) .. '|' .. roomPart(m)
+  if not liveSince(user, now, m) then
+    return 'X'
+  end
+  if soldOut(m) then
+    return 'S'
+  end
+  if now < tonumber(m[6]) then
+    return 'N|0'
+  end
+  return 'N|' .. (redis.call('ZRANK', waiting, user) + 1)
 end
-if not liveSince(user, now, m) then
-  return 'X'
+
+for i = 1, #ARGV, 3 do
+  out[#out + 1] = use(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
 end
-if soldOut(m) then
-  return 'S'
-end
-if now < tonumber(m[6]) then
-  return 'N|0'
-end
-return 'N|' .. (redis.call('ZRANK', waiting, user) + 1)
+return out

@@ -1,0 +1,178 @@
+package batch_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/boxoffice/boxoffice/batch"
+)
+
+func TestAloneIsCalledAtOnce(t *testing.T) {
+	var calls atomic.Int32
+	g := batch.New(10, time.Second, func(_ context.Context, key string, reqs []int) ([]int, error) {
+		calls.Add(1)
+		out := make([]int, len(reqs))
+		for i, r := range reqs {
+			out[i] = r * 2
+		}
+		return out, nil
+	})
+	for i := range 5 {
+		got, err := g.Do(context.Background(), "k", i)
+		if err != nil || got != i*2 {
+			t.Fatalf("Do(%d) = %d, %v; want %d", i, got, err, i*2)
+		}
+	}
+	if calls.Load() != 5 {
+		t.Errorf("calls: got %d, want 5 (one per sequential request)", calls.Load())
+	}
+}
+
+// TestConcurrentRequestsShareCalls holds the first call open while more
+// requests arrive: they must be answered by one following call, each with
+// its own answer.
+func TestConcurrentRequestsShareCalls(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	var sizes sync.Map
+	g := batch.New(1000, time.Second, func(_ context.Context, key string, reqs []int) ([]int, error) {
+		n := calls.Add(1)
+		sizes.Store(n, len(reqs))
+		if n == 1 {
+			<-release
+		}
+		out := make([]int, len(reqs))
+		for i, r := range reqs {
+			out[i] = r + 1000
+		}
+		return out, nil
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if got, _ := g.Do(context.Background(), "k", 0); got != 1000 {
+			t.Errorf("first: got %d", got)
+		}
+	})
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const n = 200
+	var queued atomic.Int32
+	for i := 1; i <= n; i++ {
+		wg.Go(func() {
+			queued.Add(1)
+			if got, err := g.Do(context.Background(), "k", i); err != nil || got != i+1000 {
+				t.Errorf("Do(%d) = %d, %v; want %d", i, got, err, i+1000)
+			}
+		})
+	}
+	for queued.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the last of them enqueue
+	close(release)
+	wg.Wait()
+	if c := calls.Load(); c != 2 {
+		t.Errorf("calls: got %d, want 2 (the one in flight, then one for everyone who waited)", c)
+	}
+	if s, _ := sizes.Load(int32(2)); s != n {
+		t.Errorf("second call had %v requests, want %d", s, n)
+	}
+}
+
+func TestMaxPerCall(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	g := batch.New(3, time.Second, func(_ context.Context, key string, reqs []int) ([]int, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		if len(reqs) > 3 {
+			t.Errorf("call with %d requests, max 3", len(reqs))
+		}
+		return reqs, nil
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Do(context.Background(), "k", 0) })
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 10 {
+		wg.Go(func() { g.Do(context.Background(), "k", i) })
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if c := calls.Load(); c != 5 {
+		t.Errorf("calls: got %d, want 5 (1 + 10 requests in calls of 3)", c)
+	}
+}
+
+func TestKeysAreIndependent(t *testing.T) {
+	block := make(chan struct{})
+	g := batch.New(10, time.Second, func(_ context.Context, key string, reqs []string) ([]string, error) {
+		if key == "slow" {
+			<-block
+		}
+		return reqs, nil
+	})
+	go g.Do(context.Background(), "slow", "x")
+	done := make(chan struct{})
+	go func() {
+		g.Do(context.Background(), "fast", "y")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request for one key waited for another key's call")
+	}
+	close(block)
+}
+
+func TestErrorsReachEveryRequest(t *testing.T) {
+	boom := errors.New("boom")
+	g := batch.New(10, time.Second, func(context.Context, string, []int) ([]int, error) { return nil, boom })
+	if _, err := g.Do(context.Background(), "k", 1); !errors.Is(err, boom) {
+		t.Errorf("got %v, want boom", err)
+	}
+	short := batch.New(10, time.Second, func(context.Context, string, []int) ([]int, error) { return nil, nil })
+	if _, err := short.Do(context.Background(), "k", 1); err == nil {
+		t.Error("a call that returned no answer gave no error")
+	}
+}
+
+func TestCanceledWaiter(t *testing.T) {
+	release := make(chan struct{})
+	g := batch.New(10, time.Second, func(context.Context, string, []int) ([]int, error) {
+		<-release
+		return []int{1}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Do(ctx, "k", 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	close(release)
+	// The group keeps working.
+	g2 := batch.New(10, time.Second, func(_ context.Context, _ string, r []int) ([]int, error) { return r, nil })
+	if got, err := g2.Do(context.Background(), "k", 7); err != nil || got != 7 {
+		t.Errorf("got %d, %v", got, err)
+	}
+}
+
+func BenchmarkDo(b *testing.B) {
+	g := batch.New(256, time.Second, func(_ context.Context, _ int, reqs []int) ([]int, error) {
+		return reqs, nil
+	})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g.Do(context.Background(), 1, 1)
+		}
+	})
+}
