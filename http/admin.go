@@ -43,6 +43,19 @@ func (s *Server) adminRoutes() {
 		Security: secAdmin, Middlewares: admin,
 		Errors: []int{401, 404, 503},
 	}, s.stats)
+	handle(s, huma.Operation{
+		OperationID: "getAdmissions", Method: nethttp.MethodGet, Path: "/v1/admin/concerts/{concertId}/admissions", Tags: []string{tagAdmin},
+		Summary:     "Page through a waiting room's admission log, oldest first",
+		Description: "The log keeps the latest 1,000,000 admissions; a from older than the oldest kept starts at the oldest.",
+		Security:    secAdmin, Middlewares: admin,
+		Errors: []int{401, 404, 422, 503},
+	}, s.admissions)
+}
+
+type admissionsInput struct {
+	ConcertID string `path:"concertId"`
+	From      int64  `query:"from" default:"1" minimum:"1" doc:"Number of the first entry wanted."`
+	Limit     int    `query:"limit" default:"1000" minimum:"1" maximum:"10000" doc:"Entries per page."`
 }
 
 func (s *Server) createConcert(ctx context.Context, in *struct{ Body ConcertSpec }) (*createConcertOutput, error) {
@@ -93,6 +106,10 @@ func (s *Server) stats(ctx context.Context, in *concertPath) (*out[ConcertStats]
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
+	var prequeued int64
+	if c, err := s.concertByID(ctx, in.ConcertID); err == nil && s.clock.Now().Before(c.SalesOpenAt) {
+		prequeued = st.Waiting
+	}
 	return &out[ConcertStats]{Body: ConcertStats{
 		Waiting:   st.Waiting,
 		Admitted:  st.AdmittedTotal,
@@ -103,5 +120,33 @@ func (s *Server) stats(ctx context.Context, in *concertPath) (*out[ConcertStats]
 		Available: inv.Available,
 		Total:     inv.Total,
 		AdmitRate: st.Rate,
+
+		AbandonRate:    st.AbandonRate,
+		Abandoned:      st.AbandonedTotal,
+		Dropped:        st.DroppedTotal,
+		WaitP50Seconds: st.Waits.Quantile(0.5).Seconds(),
+		WaitP90Seconds: st.Waits.Quantile(0.9).Seconds(),
+		Prequeued:      prequeued,
+		Paused:         st.Paused,
+		SoldOut:        st.SoldOut,
 	}}, nil
+}
+
+func (s *Server) admissions(ctx context.Context, in *admissionsInput) (*out[AdmissionLog], error) {
+	c, err := s.concertByID(ctx, in.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.queue.Admissions(ctx, c.ID, in.From, in.Limit)
+	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
+		return nil, err
+	}
+	l := AdmissionLog{Admissions: make([]AdmissionRecord, len(recs)), Next: in.From}
+	for i, r := range recs {
+		l.Admissions[i] = AdmissionRecord{N: r.N, UserID: r.UserID, Seq: r.Seq, At: r.At.UTC(), Prequeue: r.Prequeue}
+	}
+	if n := len(recs); n > 0 {
+		l.Next = recs[n-1].N + 1
+	}
+	return &out[AdmissionLog]{Body: l}, nil
 }

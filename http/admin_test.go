@@ -9,6 +9,7 @@ import (
 
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/queue"
 )
 
 func TestCreateConcert(t *testing.T) {
@@ -257,10 +258,40 @@ func TestStats(t *testing.T) {
 		e.hold(t, lee, c.ConcertID, day2, 20)
 		e.join(t, e.fan(t, "Park", 0), c.ConcertID)
 		st, err := e.client.Stats(ctx, adminKey, c.ConcertID)
-		want := boxhttp.ConcertStats{Waiting: 1, Admitted: 2, Active: 1, Held: 1, Sold: 2, Revenue: 300_000, Available: 97, Total: 100}
+		// Both admitted fans waited 0 s (the clock stood still): the
+		// quantiles interpolate within the first bucket.
+		var waits queue.WaitHistogram
+		waits.Add(0)
+		waits.Add(0)
+		want := boxhttp.ConcertStats{Waiting: 1, Admitted: 2, Active: 1, Held: 1, Sold: 2, Revenue: 300_000, Available: 97, Total: 100,
+			WaitP50Seconds: waits.Quantile(0.5).Seconds(), WaitP90Seconds: waits.Quantile(0.9).Seconds()}
 		st.AdmitRate = 0
 		if err != nil || st != want {
 			t.Errorf("got %+v, %v; want %+v", st, err, want)
+		}
+	})
+	t.Run("Abandoned", func(t *testing.T) {
+		choi := e.fan(t, "Choi", 0)
+		e.join(t, choi, c.ConcertID)
+		if err := e.client.Leave(ctx, choi.access, choi.queue); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Second)
+		e.admit()
+		st, err := e.client.Stats(ctx, adminKey, c.ConcertID)
+		if err != nil || st.Abandoned != 1 || st.Dropped != 0 || !(st.AbandonRate > 0) {
+			t.Errorf("got %+v, %v; want 1 abandoned, 0 dropped and an abandon rate above 0", st, err)
+		}
+	})
+	t.Run("Prequeued", func(t *testing.T) {
+		s := spec()
+		s.SalesOpenAt = base.Add(time.Hour)
+		later := e.concert(t, s)
+		e.join(t, e.fan(t, "Early1", 0), later.ConcertID)
+		e.join(t, e.fan(t, "Early2", 0), later.ConcertID)
+		st, err := e.client.Stats(ctx, adminKey, later.ConcertID)
+		if err != nil || st.Prequeued != 2 || st.Waiting != 2 {
+			t.Errorf("got %+v, %v; want 2 prequeued, 2 waiting", st, err)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -306,6 +307,145 @@ func (cl *Client) Stats(ctx context.Context, adminKey, concertID string) (Concer
 	_, err := cl.do(ctx, call{method: "GET", path: "/v1/admin/concerts/" + esc(concertID) + "/stats", bearer: adminKey, out: &out})
 	return out, err
 }
+
+// Lottery returns the publication of a concert's draw.
+func (cl *Client) Lottery(ctx context.Context, concertID string) (Lottery, error) {
+	var out Lottery
+	_, err := cl.do(ctx, call{method: "GET", path: "/v1/concerts/" + esc(concertID) + "/lottery", out: &out})
+	return out, err
+}
+
+// Admissions returns a page of a waiting room's admission log from entry
+// from; limit 0 takes the server's default.
+func (cl *Client) Admissions(ctx context.Context, adminKey, concertID string, from int64, limit int) (AdmissionLog, error) {
+	q := url.Values{}
+	if from != 0 {
+		q.Set("from", strconv.FormatInt(from, 10))
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out AdmissionLog
+	_, err := cl.do(ctx, call{method: "GET", path: "/v1/admin/concerts/" + esc(concertID) + "/admissions", query: q, bearer: adminKey, out: &out})
+	return out, err
+}
+
+// QueueEvents opens the caller's queue event stream. lastEventID, when not
+// 0, is sent as Last-Event-ID. The stream lasts until the server ends it
+// or ctx ends: the Client's http.Client must have no Timeout. Errors: the
+// answer of a refused stream, as a *ResponseError (UNAUTHENTICATED,
+// QUEUE_TOKEN_INVALID, UNAVAILABLE, …).
+func (cl *Client) QueueEvents(ctx context.Context, accessToken, queueToken string, lastEventID uint64) (*EventStream, error) {
+	req, err := nethttp.NewRequestWithContext(ctx, "GET", cl.base+"/v1/queue/events", nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET /v1/queue/events: %w", err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if accessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
+	if queueToken != "" {
+		req.Header.Set("Queue-Token", queueToken)
+	}
+	if lastEventID != 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatUint(lastEventID, 10))
+	}
+	resp, err := cl.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /v1/queue/events: %w", err)
+	}
+	if resp.StatusCode != nethttp.StatusOK {
+		defer resp.Body.Close()
+		return nil, responseError(resp)
+	}
+	return &EventStream{body: resp.Body, r: bufio.NewReaderSize(resp.Body, 1024)}, nil
+}
+
+// QueueEvent is one status event of a queue event stream.
+type QueueEvent struct {
+	ID     uint64 // the event's id; ids increase along a stream and its resumptions
+	Status QueueStatus
+}
+
+// EventStream reads a queue event stream. It is not safe for concurrent
+// use.
+type EventStream struct {
+	body io.ReadCloser
+	r    *bufio.Reader
+	// Retry is the reconnection delay the server asked for, 0 until it
+	// does.
+	Retry time.Duration
+	// Heartbeats counts the comment lines read.
+	Heartbeats int
+}
+
+// maxEventBytes bounds one event of a stream.
+const maxEventBytes = 64 << 10
+
+// Next returns the next status event, skipping heartbeats and events of
+// other types. It returns io.EOF once the server has ended the stream, as
+// it does after an ADMITTED, EXPIRED or SOLD_OUT event.
+func (es *EventStream) Next() (QueueEvent, error) {
+	var (
+		ev        QueueEvent
+		kind      string
+		data      []byte
+		hasData   bool
+		seenBytes int
+	)
+	for {
+		line, err := es.r.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return ev, errors.New("queue event stream: line too long")
+			}
+			if errors.Is(err, io.EOF) && len(line) == 0 {
+				return ev, io.EOF
+			}
+			return ev, fmt.Errorf("queue event stream: %w", err)
+		}
+		if seenBytes += len(line); seenBytes > maxEventBytes {
+			return ev, errors.New("queue event stream: event too long")
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if hasData && (kind == "" || kind == "status") {
+				if err := json.Unmarshal(data, &ev.Status); err != nil {
+					return ev, fmt.Errorf("queue event stream: decode status: %w", err)
+				}
+				return ev, nil
+			}
+			kind, data, hasData = "", data[:0], false
+			continue
+		}
+		if line[0] == ':' {
+			es.Heartbeats++
+			continue
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(name) {
+		case "event":
+			kind = string(value)
+		case "data":
+			if hasData {
+				data = append(data, '\n')
+			}
+			data, hasData = append(data, value...), true
+		case "id":
+			if n, err := strconv.ParseUint(string(value), 10, 64); err == nil {
+				ev.ID = n
+			}
+		case "retry":
+			if n, err := strconv.Atoi(string(value)); err == nil && n >= 0 {
+				es.Retry = time.Duration(n) * time.Millisecond
+			}
+		}
+	}
+}
+
+// Close ends the stream.
+func (es *EventStream) Close() error { return es.body.Close() }
 
 // Healthz checks that the server process is up.
 func (cl *Client) Healthz(ctx context.Context) error {

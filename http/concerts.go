@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/hex"
 	nethttp "net/http"
 	"time"
 
@@ -27,6 +28,15 @@ func (s *Server) concertRoutes() {
 		Summary: "Read a concert and its waiting room",
 		Errors:  []int{404, 503},
 	}, s.getConcert)
+	handle(s, huma.Operation{
+		OperationID: "getLottery", Method: nethttp.MethodGet, Path: "/v1/concerts/{concertId}/lottery", Tags: []string{tagConcert},
+		Summary: "Read the publication of a concert's draw at the opening",
+		Description: "Fans who join before the opening are put in a random order at the opening. Before it, the " +
+			"commitment (SHA-256 of the secret seed) is published; from the opening on, the seed; once the draw is made, " +
+			"its entries in order. `boxoffice verify-lottery --url <this URL> [--token <queue token>]` checks the " +
+			"publication and finds one's own place.",
+		Errors: []int{404, 503},
+	}, s.lottery)
 }
 
 // concertByID reads a concert through the cache. Errors: NOT_FOUND.
@@ -73,17 +83,66 @@ func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertD
 			QueueLength:          st.Waiting,
 			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.clock.Now()),
 		},
+		Lottery: lotteryCommit(s.queue.Lottery(c.Room())),
 	}
 	return &out[ConcertDetail]{Body: d}, nil
 }
 
 // waitForNewcomer is the expected wait of a fan joining room at now, behind
-// the st.Waiting fans already there.
+// the st.Waiting fans already there, some of whom will abandon.
 func waitForNewcomer(room queue.Room, st queue.Stats, now time.Time) int64 {
 	state := queue.Waiting
 	if now.Before(room.OpensAt) {
 		state = queue.Prequeue
 	}
-	wait, _ := queue.Estimate(queue.Status{State: state, Position: st.Waiting + 1, Rate: st.Rate, Room: room}, now)
+	wait, _ := queue.Estimate(queue.Status{
+		State: state, Position: st.Waiting + 1, Waiting: st.Waiting + 1,
+		Rate: st.Rate, AbandonRate: st.AbandonRate, Room: room,
+	}, now)
 	return wait
+}
+
+func lotteryCommit(commitment string, seed []byte) LotteryCommit {
+	return LotteryCommit{Commitment: commitment, Seed: hexPtr(seed)}
+}
+
+func hexPtr(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	h := hex.EncodeToString(b)
+	return &h
+}
+
+func (s *Server) lottery(ctx context.Context, in *concertPath) (*out[Lottery], error) {
+	c, err := s.concertByID(ctx, in.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	commitment, seed := s.queue.Lottery(c.Room())
+	l := Lottery{ConcertID: c.ID, OpensAt: c.SalesOpenAt.UTC(), Commitment: commitment, Seed: hexPtr(seed)}
+	if seed == nil {
+		return &out[Lottery]{Body: l}, nil
+	}
+	draw, err := s.queue.Draw(ctx, c.ID)
+	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
+		return nil, err
+	}
+	if draw == nil {
+		return &out[Lottery]{Body: l}, nil
+	}
+	l.Entries = make([]LotteryEntry, len(draw))
+	for i, user := range draw {
+		l.Entries[i] = LotteryEntry{Entry: queue.EntryID(c.ID, user), Position: int64(i + 1)}
+	}
+	if len(draw) > 0 {
+		first, err := s.queue.Admissions(ctx, c.ID, 1, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(first) == 1 && first[0].N == 1 && first[0].Prequeue {
+			l.DrawnAt = timePtr(first[0].At)
+		}
+	}
+	return &out[Lottery]{Body: l}, nil
 }

@@ -162,7 +162,16 @@ type envOption func(*boxhttp.Options)
 
 func withQueueStore(s queue.Store) envOption {
 	return func(o *boxhttp.Options) {
-		o.Queue = queue.NewService(s, o.Clock, "test", time.Second, nil, nil, nil)
+		o.Queue = queue.NewService(s, o.Clock, "test", time.Second, nil, nil, supplyOf(o.Booking))
+	}
+}
+
+// supplyOf reports the concerts' supply to the waiting room, as the real
+// wiring does.
+func supplyOf(b *booking.Service) func(ctx context.Context, concertID string) (queue.Supply, error) {
+	return func(ctx context.Context, concertID string) (queue.Supply, error) {
+		inv, err := b.Inventory(ctx, concertID)
+		return queue.Supply{Available: inv.Available, Held: inv.Held}, err
 	}
 }
 
@@ -193,7 +202,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
 		Registry:     prometheus.NewRegistry(),
 	}
-	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil, nil, nil)
+	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil, nil, supplyOf(o.Booking))
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -201,6 +210,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	o.Queue.OnStep = srv.ObserveAdmission
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
+	t.Cleanup(srv.CloseStreams)
 	return &env{
 		clock: clock, queue: o.Queue, bookings: o.Booking, server: srv, registry: o.Registry, signer: signer,
 		client: boxhttp.NewClient(ts.URL, ts.Client()), url: ts.URL, logs: logs,

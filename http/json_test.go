@@ -55,6 +55,7 @@ func TestAppendersMatchEncodingJSON(t *testing.T) {
 	}{
 		{"QueueStatusWaiting", QueueStatus{Token: "abc.def", ConcertID: "c", Status: "WAITING", Position: 12, EstimatedWaitSeconds: 3, PollAfterSeconds: 1}},
 		{"QueueStatusAdmitted", QueueStatus{Token: "abc.def", ConcertID: "c", Status: "ADMITTED", SessionExpiresAt: &at}},
+		{"QueueStatusPrequeue", QueueStatus{Token: "abc.def", ConcertID: "c", Status: "PREQUEUE", EstimatedWaitSeconds: 3600, PollAfterSeconds: 30, Prequeued: 7}},
 		{"DateList", DateList{Dates: []DateAvailability{{Date: "2026-12-24", StartsAt: whole, AvailableSeats: 50}, {Date: "2026-12-25", StartsAt: at, AvailableSeats: 0}}}},
 		{"DateListEmpty", DateList{Dates: []DateAvailability{}}},
 		{"SeatMap", SeatMap{Date: "2026-12-24", Seats: []Seat{{Number: 1, Grade: "VIP", Price: 150000, Status: "AVAILABLE"}, {Number: 2, Grade: "R \"x\"", Price: 0, Status: "SOLD"}}}},

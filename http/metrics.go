@@ -56,11 +56,22 @@ func newMetrics(reg prometheus.Registerer, s *Server, log *slog.Logger) *metrics
 	m.holds = register(reg, log, m.holds)
 	m.sales = register(reg, log, m.sales)
 	m.payments = register(reg, log, m.payments)
+	concert := []string{"concert"}
 	register(reg, log, prometheus.Collector(&roomCollector{
-		s:       s,
-		waiting: prometheus.NewDesc("boxoffice_queue_waiting", "Fans waiting in a concert's waiting room.", []string{"concert"}, nil),
-		active:  prometheus.NewDesc("boxoffice_queue_active", "Admitted sessions alive in a concert's waiting room.", []string{"concert"}, nil),
+		s:           s,
+		waiting:     prometheus.NewDesc("boxoffice_queue_waiting", "Fans waiting in a concert's waiting room.", concert, nil),
+		active:      prometheus.NewDesc("boxoffice_queue_active", "Admitted sessions alive in a concert's waiting room.", concert, nil),
+		admitRate:   prometheus.NewDesc("boxoffice_queue_admit_rate", "Measured admissions per second of a concert's waiting room.", concert, nil),
+		abandonRate: prometheus.NewDesc("boxoffice_queue_abandon_rate", "Measured rate, fans per second, at which waiting fans leave or are dropped for idleness.", concert, nil),
+		wait:        prometheus.NewDesc("boxoffice_queue_wait_seconds", "Quantiles of the time admitted fans waited, from joining or from the opening.", []string{"concert", "quantile"}, nil),
+		admitted:    prometheus.NewDesc("boxoffice_queue_admitted_total", "Fans ever admitted from a concert's waiting room, by every instance.", concert, nil),
+		abandoned:   prometheus.NewDesc("boxoffice_queue_abandoned_total", "Waiting places ever left or dropped for idleness.", concert, nil),
+		dropped:     prometheus.NewDesc("boxoffice_queue_dropped_total", "Waiting places ever dropped for idleness.", concert, nil),
 	}))
+	register(reg, log, prometheus.Collector(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "boxoffice_queue_streams",
+		Help: "Queue event streams open on this instance.",
+	}, func() float64 { return float64(s.streams.Load()) })))
 	return m
 }
 
@@ -105,16 +116,21 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// roomCollector reports each waiting room's gauges, asking the queue at
+// roomCollector reports each waiting room's metrics, asking the queue at
 // scrape time about up to maxScrapedRooms rooms with places or sessions.
+// The totals are the store's, shared by every instance: they are counters
+// whose source is the store, so every instance reports the same values.
 type roomCollector struct {
-	s               *Server
-	waiting, active *prometheus.Desc
+	s                            *Server
+	waiting, active              *prometheus.Desc
+	admitRate, abandonRate, wait *prometheus.Desc
+	admitted, abandoned, dropped *prometheus.Desc
 }
 
 func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.waiting
-	ch <- c.active
+	for _, d := range []*prometheus.Desc{c.waiting, c.active, c.admitRate, c.abandonRate, c.wait, c.admitted, c.abandoned, c.dropped} {
+		ch <- d
+	}
 }
 
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
@@ -138,6 +154,13 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting), id)
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(st.Active), id)
+		ch <- prometheus.MustNewConstMetric(c.admitRate, prometheus.GaugeValue, st.Rate, id)
+		ch <- prometheus.MustNewConstMetric(c.abandonRate, prometheus.GaugeValue, st.AbandonRate, id)
+		ch <- prometheus.MustNewConstMetric(c.wait, prometheus.GaugeValue, st.Waits.Quantile(0.5).Seconds(), id, "0.5")
+		ch <- prometheus.MustNewConstMetric(c.wait, prometheus.GaugeValue, st.Waits.Quantile(0.9).Seconds(), id, "0.9")
+		ch <- prometheus.MustNewConstMetric(c.admitted, prometheus.CounterValue, float64(st.AdmittedTotal), id)
+		ch <- prometheus.MustNewConstMetric(c.abandoned, prometheus.CounterValue, float64(st.AbandonedTotal), id)
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.DroppedTotal), id)
 	}
 }
 

@@ -43,6 +43,7 @@ func (s *Server) queueRoutes() {
 		Security:      secBearer, Middlewares: huma.Middlewares{s.bearer},
 		Errors: []int{401, 429, 503},
 	}, s.leave)
+	s.eventRoutes()
 }
 
 func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error) {
@@ -65,11 +66,13 @@ func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error)
 	if created {
 		status = nethttp.StatusCreated
 	}
-	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.signer.QueueToken(st.Ticket), false)}, nil
+	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.signer.QueueToken(st.Ticket))}, nil
 }
 
 // isSoldOut reports whether a concert has no seat left, as of at most
-// soldOutTTL ago.
+// soldOutTTL ago. The waiting room learns of it too, but only from the
+// supply its leader reports while the room has places or sessions: a room
+// nobody is in would let a first fan join a sold-out concert.
 func (s *Server) isSoldOut(ctx context.Context, concertID string) (bool, error) {
 	return s.soldOut.get(ctx, concertID, s.clock.Now(), func(ctx context.Context) (bool, error) {
 		inv, err := s.booking.Inventory(ctx, concertID)
@@ -80,11 +83,9 @@ func (s *Server) isSoldOut(ctx context.Context, concertID string) (bool, error) 
 	})
 }
 
-// queueAnswer is the QueueStatus of st; soldOut turns a waiting place into
-// SOLD_OUT.
-func (s *Server) queueAnswer(st queue.Status, tok string, soldOut bool) QueueStatus {
-	now := s.clock.Now()
-	wait, poll := queue.Estimate(st, now)
+// queueAnswer is the QueueStatus of st, whose token is tok.
+func (s *Server) queueAnswer(st queue.Status, tok string) QueueStatus {
+	wait, poll := queue.Estimate(st, s.clock.Now())
 	q := QueueStatus{
 		Token:                tok,
 		ConcertID:            st.ConcertID,
@@ -93,12 +94,11 @@ func (s *Server) queueAnswer(st queue.Status, tok string, soldOut bool) QueueSta
 		EstimatedWaitSeconds: wait,
 		PollAfterSeconds:     poll,
 	}
-	if st.State == queue.Admitted {
+	switch st.State {
+	case queue.Admitted:
 		q.SessionExpiresAt = timePtr(st.SessionExpiresAt)
-	}
-	if soldOut && (st.State == queue.Waiting || st.State == queue.Prequeue) {
-		q.Status = string(queue.SoldOut)
-		q.EstimatedWaitSeconds, q.PollAfterSeconds = 0, 0
+	case queue.Prequeue:
+		q.Position, q.Prequeued = 0, st.Prequeued
 	}
 	return q
 }
@@ -120,13 +120,7 @@ func (s *Server) queueStatus(ctx context.Context, in *queueInput) (*out[QueueSta
 	case err != nil:
 		return nil, err
 	}
-	soldOut := false
-	if st.State == queue.Waiting || st.State == queue.Prequeue {
-		if soldOut, err = s.isSoldOut(ctx, t.ConcertID); err != nil {
-			s.log.Warn("sold-out check", "concert", t.ConcertID, "err", err)
-		}
-	}
-	return &out[QueueStatus]{Body: s.queueAnswer(st, in.QueueToken, soldOut)}, nil
+	return &out[QueueStatus]{Body: s.queueAnswer(st, in.QueueToken)}, nil
 }
 
 func (s *Server) leave(ctx context.Context, in *queueInput) (*struct{}, error) {

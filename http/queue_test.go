@@ -199,9 +199,14 @@ func TestQueueStatusAndLeave(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clock.Advance(2 * time.Second)
+		e.admit() // the room's leader reports what is left to sell
 		st, err := e.client.QueueStatus(ctx, waiter.access, waiter.queue)
-		if err != nil || st.Status != "SOLD_OUT" {
+		if err != nil || st.Status != "SOLD_OUT" || st.PollAfterSeconds != 0 {
 			t.Errorf("got %+v, %v; want SOLD_OUT", st, err)
+		}
+		stats, err := e.client.Stats(ctx, adminKey, small.ConcertID)
+		if err != nil || !stats.SoldOut || !stats.Paused {
+			t.Errorf("stats: got %+v, %v; want sold out and paused", stats, err)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -62,6 +63,16 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB. Concert creation
 	// allows at least 1 MiB.
 	MaxBodyBytes int64
+	// MaxStreams bounds the open queue event streams of this instance;
+	// default DefaultMaxStreams.
+	MaxStreams int
+	// StreamHeartbeat is the longest an event stream stays silent; default
+	// DefaultStreamHeartbeat.
+	StreamHeartbeat time.Duration
+	// StreamTick is how often event streams of fans near the head are
+	// refreshed; default queue.DefaultWatchTick. It must stay below half
+	// the shortest idle limit of the waiting rooms (500 ms).
+	StreamTick time.Duration
 }
 
 // Defaults of Options.
@@ -98,10 +109,18 @@ type Server struct {
 
 	specOnce sync.Once
 	spec     []byte
+
+	watcher     *queue.Watcher
+	maxStreams  int
+	heartbeat   time.Duration
+	streams     atomic.Int64
+	beat        *beat
+	streamsDone chan struct{}
+	closeOnce   sync.Once
 }
 
-// NewServer returns a Server answering every route of the API contract
-// except the queue event stream.
+// NewServer returns a Server answering every route of the API contract.
+// Call CloseStreams when shutting down.
 func NewServer(o Options) *Server {
 	s := &Server{
 		wallet:       o.Wallet,
@@ -120,6 +139,19 @@ func NewServer(o Options) *Server {
 		maxBody:      o.MaxBodyBytes,
 		mux:          nethttp.NewServeMux(),
 		soldOut:      newFlagCache(soldOutTTL),
+		maxStreams:   o.MaxStreams,
+		heartbeat:    o.StreamHeartbeat,
+		streamsDone:  make(chan struct{}),
+	}
+	if s.maxStreams <= 0 {
+		s.maxStreams = DefaultMaxStreams
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultStreamHeartbeat
+	}
+	s.beat = newBeat(s.heartbeat / 3)
+	if o.Queue != nil {
+		s.watcher = queue.NewWatcher(o.Queue, o.StreamTick)
 	}
 	if s.accessTTL <= 0 {
 		s.accessTTL = DefaultAccessTTL
@@ -273,16 +305,22 @@ func (s *Server) finish(rec *recorder, r *nethttp.Request, start time.Time) {
 	if status == 0 {
 		status = nethttp.StatusOK
 	}
-	s.metrics.duration.WithLabelValues(routeOf(r), methodLabel(r.Method), codeLabel(status)).Observe(time.Since(start).Seconds())
+	// A stream's duration is how long the fan waited, not a response time:
+	// streams are counted by boxoffice_queue_streams instead.
+	if route := routeOf(r); route != eventsRoute || status != nethttp.StatusOK {
+		s.metrics.duration.WithLabelValues(route, methodLabel(r.Method), codeLabel(status)).Observe(time.Since(start).Seconds())
+	}
 	*rec = recorder{}
 	recorderPool.Put(rec)
 }
 
 // rateLimited reports whether r is limited per client: writes outside
-// /v1/admin/ (queue joins are writes).
+// /v1/admin/ (queue joins are writes) and openings of event streams.
 func rateLimited(r *nethttp.Request) bool {
 	switch r.Method {
-	case nethttp.MethodGet, nethttp.MethodHead, nethttp.MethodOptions:
+	case nethttp.MethodGet:
+		return r.URL.Path == "/v1/queue/events"
+	case nethttp.MethodHead, nethttp.MethodOptions:
 		return false
 	}
 	return !strings.HasPrefix(r.URL.Path, "/v1/admin/")
@@ -362,13 +400,14 @@ func (rw *recorder) Write(b []byte) (int, error) {
 }
 
 // Flush sends what is buffered, for streamed answers.
-func (rw *recorder) Flush() {
+func (rw *recorder) Flush() { _ = rw.FlushError() }
+
+// FlushError is Flush reporting failure, for net/http.ResponseController.
+func (rw *recorder) FlushError() error {
 	if rw.status == 0 {
 		rw.WriteHeader(nethttp.StatusOK)
 	}
-	if f, ok := rw.w.(nethttp.Flusher); ok {
-		f.Flush()
-	}
+	return nethttp.NewResponseController(rw.w).Flush()
 }
 
 // Unwrap lets net/http.ResponseController reach the connection.

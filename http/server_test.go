@@ -250,6 +250,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/v1/reservations": {"post"}, "/v1/reservations/{reservationId}": {"get", "delete"}, "/v1/payments": {"post"},
 		"/v1/admin/concerts": {"post"}, "/v1/admin/concerts/{concertId}/waiting-room": {"put"},
 		"/v1/admin/concerts/{concertId}/stats": {"get"}, "/healthz": {"get"}, "/readyz": {"get"},
+		"/v1/queue/events": {"get"}, "/v1/concerts/{concertId}/lottery": {"get"},
+		"/v1/admin/concerts/{concertId}/admissions": {"get"},
 	}
 	for path, methods := range routes {
 		for _, m := range methods {
@@ -274,6 +276,13 @@ func TestOpenAPIDocument(t *testing.T) {
 	} {
 		if !hasParam(c.path, c.method, c.name, "header") {
 			t.Errorf("%s %s does not document header %s", c.method, c.path, c.name)
+		}
+	}
+	for _, c := range []struct{ name, in string }{
+		{"Queue-Token", "header"}, {"Last-Event-ID", "header"}, {"token", "query"}, {"access_token", "query"},
+	} {
+		if !hasParam("/v1/queue/events", "get", c.name, c.in) {
+			t.Errorf("get /v1/queue/events does not document %s %s", c.in, c.name)
 		}
 	}
 	if len(doc.Paths["/v1/payments"]["post"].Security) == 0 {

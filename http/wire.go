@@ -108,6 +108,35 @@ type ConcertDetail struct {
 	HoldSeconds     int           `json:"holdSeconds"`
 	MaxSeatsPerUser int           `json:"maxSeatsPerUser"`
 	WaitingRoom     RoomStatus    `json:"waitingRoom"`
+	Lottery         LotteryCommit `json:"lottery"`
+}
+
+// LotteryCommit is the commitment to a concert's draw and, from the
+// opening on, the seed that opens it.
+type LotteryCommit struct {
+	Commitment string  `json:"commitment" doc:"Lowercase hex SHA-256 of the seed, published before the opening."`
+	Seed       *string `json:"seed" nullable:"true" doc:"Lowercase hex seed of the draw; null before the opening."`
+}
+
+// Lottery is the publication of a concert's draw: the order at the opening
+// of the fans who joined before it. Anyone can check it: SHA-256(seed) must
+// be the commitment, and ordering the entries by HMAC-SHA256(seed, entry)
+// (first 8 bytes, big-endian, shifted right by 12; ties by entry) must give
+// their positions. The boxoffice verify-lottery command does both.
+type Lottery struct {
+	ConcertID  string     `json:"concertId"`
+	OpensAt    time.Time  `json:"opensAt" doc:"The opening: sales open and the draw is made."`
+	Commitment string     `json:"commitment" doc:"Lowercase hex SHA-256 of the seed, published before the opening."`
+	Seed       *string    `json:"seed" nullable:"true" doc:"Lowercase hex seed of the draw; null before the opening."`
+	DrawnAt    *time.Time `json:"drawnAt" nullable:"true" doc:"When the first place of the draw was admitted (the draw is made at that admission step or before it); null until then."`
+	// Entries are in draw order; nil until the draw is made.
+	Entries []LotteryEntry `json:"entries" nullable:"true" doc:"The places of the draw in order, null until the draw is made. A fan's entry is the lowercase hex of the first 16 bytes of SHA-256(concertId, newline, userId)."`
+}
+
+// LotteryEntry is one place of a draw.
+type LotteryEntry struct {
+	Entry    string `json:"entry" doc:"The place's public entry id."`
+	Position int64  `json:"position" doc:"1-based place in the draw."`
 }
 
 // QueueStatus is a fan's standing in a concert's waiting room.
@@ -115,10 +144,11 @@ type QueueStatus struct {
 	Token                string     `json:"token" doc:"Send as the Queue-Token header."`
 	ConcertID            string     `json:"concertId"`
 	Status               string     `json:"status" enum:"PREQUEUE,WAITING,ADMITTED,EXPIRED,SOLD_OUT"`
-	Position             int64      `json:"position" doc:"1-based among those waiting; 0 unless waiting."`
+	Position             int64      `json:"position" doc:"1-based among those waiting; 0 unless WAITING (before the opening there is no order yet)."`
 	EstimatedWaitSeconds int64      `json:"estimatedWaitSeconds"`
 	PollAfterSeconds     int64      `json:"pollAfterSeconds" doc:"Ask again after this long; 0 when there is nothing to wait for."`
 	SessionExpiresAt     *time.Time `json:"sessionExpiresAt" nullable:"true" doc:"When the admitted session ends if unused; null unless admitted."`
+	Prequeued            int64      `json:"prequeued" doc:"Fans waiting for the draw at the opening; 0 unless PREQUEUE."`
 }
 
 func (q QueueStatus) appendJSON(b []byte) []byte {
@@ -137,6 +167,8 @@ func (q QueueStatus) appendJSON(b []byte) []byte {
 	b = appendInt(b, q.PollAfterSeconds)
 	b = field(b, "sessionExpiresAt")
 	b = appendTimePtr(b, q.SessionExpiresAt)
+	b = field(b, "prequeued")
+	b = appendInt(b, q.Prequeued)
 	return append(b, '}')
 }
 
@@ -337,6 +369,30 @@ type ConcertStats struct {
 	Available int     `json:"available"`
 	Total     int     `json:"total"`
 	AdmitRate float64 `json:"admitRate" doc:"Measured admissions per second."`
+	// The waiting room's flow.
+	AbandonRate    float64 `json:"abandonRate" doc:"Measured rate, fans per second, at which waiting fans leave or are dropped for idleness."`
+	Abandoned      int64   `json:"abandoned" doc:"Waiting places ever left or dropped for idleness."`
+	Dropped        int64   `json:"dropped" doc:"Waiting places ever dropped for idleness."`
+	WaitP50Seconds float64 `json:"waitP50Seconds" doc:"Median time admitted fans waited, from joining or from the opening."`
+	WaitP90Seconds float64 `json:"waitP90Seconds" doc:"90th percentile of the time admitted fans waited."`
+	Prequeued      int64   `json:"prequeued" doc:"Fans waiting for the draw; 0 from the opening on."`
+	Paused         bool    `json:"paused" doc:"No seat is available: admission waits for held seats to come back."`
+	SoldOut        bool    `json:"soldOut" doc:"No seat is available or held: waiting fans are told SOLD_OUT."`
+}
+
+// AdmissionRecord is one entry of a waiting room's admission log.
+type AdmissionRecord struct {
+	N        int64     `json:"n" doc:"1-based order of admission in the room."`
+	UserID   string    `json:"userId"`
+	Seq      int64     `json:"seq" doc:"The place's join number in the room."`
+	At       time.Time `json:"at"`
+	Prequeue bool      `json:"prequeue" doc:"The place was in the draw at the opening."`
+}
+
+// AdmissionLog is a page of a waiting room's admission log, oldest first.
+type AdmissionLog struct {
+	Admissions []AdmissionRecord `json:"admissions"`
+	Next       int64             `json:"next" doc:"Pass as ?from= for the next page: one past the last entry, or from itself when there is nothing new."`
 }
 
 // Health is the answer of /healthz and /readyz.

@@ -190,6 +190,32 @@ func (s *Signer) VerifyQueue(tok string) (queue.Ticket, error) {
 	return t, nil
 }
 
+// Peek returns the ticket a queue token carries without checking its
+// signature: what anyone holding the token can read, such as a fan looking
+// for their entry in a published draw. Only VerifyQueue says whether the
+// token is genuine. Errors: QUEUE_TOKEN_INVALID for anything not shaped
+// like a queue token.
+func Peek(tok string) (queue.Ticket, error) {
+	invalid := boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "not a queue token")
+	p, _, ok := strings.Cut(tok, ".")
+	if !ok || len(tok) > maxLen {
+		return queue.Ticket{}, invalid
+	}
+	payload, err := b64.DecodeString(p)
+	if err != nil {
+		return queue.Ticket{}, invalid
+	}
+	r := reader{b: payload}
+	if r.byte() != version || r.byte() != kindQueue {
+		return queue.Ticket{}, invalid
+	}
+	t := queue.Ticket{ConcertID: r.string(), UserID: r.string(), Seq: int64(r.uvarint())}
+	if r.failed || len(r.b) != 0 || t.ConcertID == "" || t.UserID == "" || t.Seq <= 0 {
+		return queue.Ticket{}, invalid
+	}
+	return t, nil
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)

@@ -166,3 +166,36 @@ func TestLotterySeed(t *testing.T) {
 		}
 	})
 }
+
+func TestPeek(t *testing.T) {
+	s := signer(t, "0123456789abcdef")
+	tk := queue.Ticket{ConcertID: "concert-1", UserID: "user-1", Seq: 42}
+	t.Run("OK", func(t *testing.T) {
+		if got, err := token.Peek(s.QueueToken(tk)); err != nil || got != tk {
+			t.Errorf("got %v, %v; want %v", got, err, tk)
+		}
+	})
+	t.Run("OKWithoutTheKey", func(t *testing.T) {
+		tok := signer(t, "another secret, unknown here").QueueToken(tk)
+		if got, err := token.Peek(tok); err != nil || got != tk {
+			t.Errorf("got %v, %v; want %v", got, err, tk)
+		}
+	})
+	t.Run("ErrQueueTokenInvalid", func(t *testing.T) {
+		access := s.AccessToken(token.Access{UserID: "user-1", IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(1, 0)})
+		q := s.QueueToken(tk)
+		for name, tok := range map[string]string{
+			"Empty":       "",
+			"NoDot":       strings.ReplaceAll(q, ".", ""),
+			"NotBase64":   "!!!." + q[strings.IndexByte(q, '.')+1:],
+			"AccessToken": access,
+			"Truncated":   q[:10] + q[strings.IndexByte(q, '.'):],
+		} {
+			t.Run(name, func(t *testing.T) {
+				if _, err := token.Peek(tok); !errors.Is(err, boxoffice.ErrQueueTokenInvalid) {
+					t.Errorf("got %v, want QUEUE_TOKEN_INVALID", err)
+				}
+			})
+		}
+	})
+}

@@ -244,6 +244,9 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
+	// Event streams never go idle by themselves: end them when shutdown
+	// begins so that requests in flight are all that it waits for.
+	m.server.RegisterOnShutdown(srv.CloseStreams)
 	loopCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
 	m.goLoop(func() { _ = queues.Run(loopCtx) })

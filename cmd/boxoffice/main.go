@@ -1,8 +1,9 @@
 // Command boxoffice runs the Boxoffice ticketing service and its tools.
 //
-//	boxoffice serve      run the service (the default)
-//	boxoffice migrate    apply database migrations and exit
-//	boxoffice version    print the version
+//	boxoffice serve           run the service (the default)
+//	boxoffice migrate         apply database migrations and exit
+//	boxoffice verify-lottery  recompute a concert's published prequeue draw
+//	boxoffice version         print the version
 package main
 
 import (
@@ -38,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout)
+	case "verify-lottery":
+		return verifyLotteryCommand(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "boxoffice", version)
 		return nil
@@ -54,9 +57,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: boxoffice <command> [flags]
 
 Commands:
-  serve     run the service (default); configure with BOXOFFICE_* variables or flags (-h)
-  migrate   apply database migrations and exit
-  version   print the version
+  serve           run the service (default); configure with BOXOFFICE_* variables or flags (-h)
+  migrate         apply database migrations and exit
+  verify-lottery  recompute a concert's published prequeue draw and check it (-h)
+  version         print the version
 `)
 }
 
