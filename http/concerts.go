@@ -124,7 +124,7 @@ func (s *Server) lottery(ctx context.Context, in *concertPath) (*out[Lottery], e
 	if seed == nil {
 		return &out[Lottery]{Body: l}, nil
 	}
-	draw, err := s.queue.Draw(ctx, c.ID)
+	draw, at, err := s.queue.Draw(ctx, c.ID)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
@@ -135,14 +135,6 @@ func (s *Server) lottery(ctx context.Context, in *concertPath) (*out[Lottery], e
 	for i, user := range draw {
 		l.Entries[i] = LotteryEntry{Entry: queue.EntryID(c.ID, user), Position: int64(i + 1)}
 	}
-	if len(draw) > 0 {
-		first, err := s.queue.Admissions(ctx, c.ID, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		if len(first) == 1 && first[0].N == 1 && first[0].Prequeue {
-			l.DrawnAt = timePtr(first[0].At)
-		}
-	}
+	l.DrawnAt = timePtr(at)
 	return &out[Lottery]{Body: l}, nil
 }

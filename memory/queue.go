@@ -50,8 +50,9 @@ type room struct {
 	abandonStepped  bool
 	abandonedAtStep int64 // abandoned at that step
 
-	drawn bool
-	draw  []string // user IDs in draw order, once drawn
+	drawn   bool
+	draw    []string // user IDs in draw order, once drawn
+	drawnAt int64    // ms
 
 	supply     queue.Supply
 	supplied   bool
@@ -294,7 +295,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		return a, nil
 	}
 	if !r.drawn {
-		r.makeDraw()
+		r.makeDraw(t)
 	}
 
 	paused := r.paused()
@@ -350,9 +351,9 @@ func (r *room) measureAbandonment(t, waiting int64) {
 	r.abandonStep, r.abandonStepped, r.abandonedAtStep = t, true, r.abandoned
 }
 
-// makeDraw records the prequeue places in order.
-func (r *room) makeDraw() {
-	r.drawn = true
+// makeDraw records the prequeue places in order, at t.
+func (r *room) makeDraw(t int64) {
+	r.drawn, r.drawnAt = true, t
 	r.draw = []string{}
 	r.waiting.Each(func(n *node) bool {
 		if n.a >= queue.DrawSpan {
@@ -403,17 +404,17 @@ func (s *QueueStore) Stats(_ context.Context, concertID string, now time.Time) (
 }
 
 // Draw returns the room's draw, nil before it is made. Errors: NOT_FOUND.
-func (s *QueueStore) Draw(_ context.Context, concertID string) ([]string, error) {
+func (s *QueueStore) Draw(_ context.Context, concertID string) ([]string, time.Time, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return nil, notFound(concertID)
+		return nil, time.Time{}, notFound(concertID)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.drawn {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
-	return append([]string{}, r.draw...), nil
+	return append([]string{}, r.draw...), time.UnixMilli(r.drawnAt).UTC(), nil
 }
 
 // Admissions returns a page of the admission log. Errors: NOT_FOUND.

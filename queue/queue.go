@@ -277,10 +277,11 @@ type Store interface {
 	Stats(ctx context.Context, concertID string, now time.Time) (Stats, error)
 
 	// Draw returns the user IDs of the places the room's draw ordered, in
-	// draw order: the prequeue places alive at the step that made it. It is
-	// nil until the draw is made, then never changes (an empty draw is an
-	// empty, non-nil slice). Errors: NOT_FOUND for an unknown room.
-	Draw(ctx context.Context, concertID string) ([]string, error)
+	// draw order: the prequeue places alive at the step that made it, and
+	// the instant of that step. Users is nil until the draw is made, then
+	// never changes (an empty draw is an empty, non-nil slice). Errors:
+	// NOT_FOUND for an unknown room.
+	Draw(ctx context.Context, concertID string) (users []string, at time.Time, err error)
 
 	// Admissions returns up to limit entries (at most MaxAdmissionsPage) of
 	// the room's admission log in order, from the one numbered from, or

@@ -118,8 +118,8 @@ func (s *Service) Lottery(room Room) (commitment string, seed []byte) {
 }
 
 // Draw returns the user IDs of the room's draw in order, nil before it is
-// made. Errors: NOT_FOUND.
-func (s *Service) Draw(ctx context.Context, concertID string) ([]string, error) {
+// made, and when it was made. Errors: NOT_FOUND.
+func (s *Service) Draw(ctx context.Context, concertID string) ([]string, time.Time, error) {
 	return s.store.Draw(ctx, concertID)
 }
 

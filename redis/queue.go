@@ -472,27 +472,33 @@ const drawPage = 10000
 
 // Draw returns the room's draw, nil before it is made. It reads the frozen
 // draw set in pages of 10,000. Errors: NOT_FOUND.
-func (s *QueueStore) Draw(ctx context.Context, concertID string) ([]string, error) {
+func (s *QueueStore) Draw(ctx context.Context, concertID string) ([]string, time.Time, error) {
 	k := s.roomKeys(concertID)
-	m, err := s.client.HMGet(ctx, k[kMeta], "st", "drawn").Result()
+	m, err := s.client.HMGet(ctx, k[kMeta], "st", "drawn", "drawnAt").Result()
 	if err != nil {
-		return nil, fail("read draw", err)
+		return nil, time.Time{}, fail("read draw", err)
 	}
 	if m[0] == nil {
-		return nil, notFound(concertID)
+		return nil, time.Time{}, notFound(concertID)
 	}
 	if m[1] != "1" {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
+	atMs, _ := m[2].(string)
+	ms, err := strconv.ParseInt(atMs, 10, 64)
+	if err != nil {
+		return nil, time.Time{}, malformed("draw", atMs)
+	}
+	at := time.UnixMilli(ms).UTC()
 	ids := []string{}
 	for {
 		page, err := s.client.ZRange(ctx, k[kDraw], int64(len(ids)), int64(len(ids)+drawPage-1)).Result()
 		if err != nil {
-			return nil, fail("read draw", err)
+			return nil, time.Time{}, fail("read draw", err)
 		}
 		ids = append(ids, page...)
 		if len(page) < drawPage {
-			return ids, nil
+			return ids, at, nil
 		}
 	}
 }

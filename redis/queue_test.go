@@ -189,7 +189,7 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 	must(s.Leave(ctx, b.Ticket, now))
 	_, err = s.Rooms(ctx)
 	must(err)
-	_, err = s.Draw(ctx, cid)
+	_, _, err = s.Draw(ctx, cid)
 	must(err)
 
 	want := slot("{" + cid + "}")
@@ -237,7 +237,7 @@ func TestUnavailable(t *testing.T) {
 	_, statsErr := s.Stats(ctx, "c", now)
 	_, roomsErr := s.Rooms(ctx)
 	_, statusesErr := s.Statuses(ctx, "c", []queue.Ticket{tk}, now)
-	_, drawErr := s.Draw(ctx, "c")
+	_, _, drawErr := s.Draw(ctx, "c")
 	_, admissionsErr := s.Admissions(ctx, "c", 1, 10)
 	for name, err := range map[string]error{
 		"Configure": s.Configure(ctx, room), "Join": joinErr, "Status": statusErr, "Use": useErr,

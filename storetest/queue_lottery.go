@@ -30,11 +30,20 @@ func drawOrder(ts []queue.Ticket) []string {
 
 func (q *queueStore) draw(concertID string) []string {
 	q.t.Helper()
-	d, err := q.s.Draw(q.t.Context(), concertID)
+	d, _ := q.drawAt(concertID)
+	return d
+}
+
+func (q *queueStore) drawAt(concertID string) ([]string, time.Time) {
+	q.t.Helper()
+	d, at, err := q.s.Draw(q.t.Context(), concertID)
 	if err != nil {
 		q.t.Fatalf("Draw: %v", err)
 	}
-	return d
+	if (d == nil) != at.IsZero() {
+		q.t.Errorf("Draw: got users %v made at %v; a draw has both or neither", d, at)
+	}
+	return d, at
 }
 
 // admissions reads the whole admission log.
@@ -118,8 +127,12 @@ func testLotteryDrawMade(t *testing.T, q *queueStore) {
 	wantAdmission(t, "first step from the opening", q.admit(qAt(11*time.Second)), queue.Admission{Leader: true, Admitted: 2})
 	drawn := []queue.Ticket{ts[0], ts[3], ts[4], ts[5]}
 	want := drawOrder(drawn)
-	if got := q.draw(qRoomID); !slices.Equal(got, want) {
+	got, at := q.drawAt(qRoomID)
+	if !slices.Equal(got, want) {
 		t.Fatalf("draw: got %v, want %v", got, want)
+	}
+	if !at.Equal(qAt(11 * time.Second)) {
+		t.Errorf("draw made at %v, want the first step from the opening, %v", at, qAt(11*time.Second))
 	}
 	// The draw never changes: not by leaves, admissions or joins.
 	q.leave(ticketOf(drawn, want[3]), qAt(12*time.Second))
@@ -135,14 +148,14 @@ func testLotteryDrawMade(t *testing.T, q *queueStore) {
 	other := openRoom(rateSettings(10))
 	other.ConcertID = qOther
 	q.configure(other)
-	if d, _ := q.s.Draw(t.Context(), qOther); d != nil {
+	if d, _, _ := q.s.Draw(t.Context(), qOther); d != nil {
 		t.Errorf("draw of a room never stepped: got %v, want nil", d)
 	}
 	q.join(other, fanID(1), qT0)
 	if _, err := q.s.Admit(t.Context(), qOther, "owner-a", qLease, qT0); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := q.s.Draw(t.Context(), qOther); d == nil || len(d) != 0 {
+	if d, _, _ := q.s.Draw(t.Context(), qOther); d == nil || len(d) != 0 {
 		t.Errorf("draw of a room opened empty: got %#v, want an empty non-nil slice", d)
 	}
 }
@@ -195,7 +208,7 @@ func testLotteryJoinAfterDraw(t *testing.T, q *queueStore) {
 }
 
 func testLotteryNotFound(t *testing.T, q *queueStore) {
-	_, err := q.s.Draw(t.Context(), qOther)
+	_, _, err := q.s.Draw(t.Context(), qOther)
 	wantQueueCode(t, "Draw of unknown room", err, boxoffice.CodeNotFound)
 }
 

@@ -104,7 +104,7 @@ if now < open or (not drawn and idleLeft > 0) then
 end
 -- The draw is the prequeue places in the draw set, frozen from now on.
 if not drawn then
-  redis.call('HSET', meta, 'drawn', '1')
+  redis.call('HSET', meta, 'drawn', '1', 'drawnAt', now)
 end
 
 local strategy, perSecond, maxActive = m[1], tonumber(m[2]), tonumber(m[3])
