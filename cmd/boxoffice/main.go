@@ -3,6 +3,7 @@
 //	boxoffice serve           run the service (the default)
 //	boxoffice migrate         apply database migrations and exit
 //	boxoffice verify-lottery  recompute a concert's published prequeue draw
+//	boxoffice loadtest        simulate an on-sale and benchmark against a bare handler
 //	boxoffice version         print the version
 package main
 
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args, getenv, stdout)
 	case "verify-lottery":
 		return verifyLotteryCommand(ctx, args, stdout, stderr)
+	case "loadtest":
+		return loadtestCommand(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "boxoffice", version)
 		return nil
@@ -60,6 +63,7 @@ Commands:
   serve           run the service (default); configure with BOXOFFICE_* variables or flags (-h)
   migrate         apply database migrations and exit
   verify-lottery  recompute a concert's published prequeue draw and check it (-h)
+  loadtest        run a load scenario (join, browse, hold, pay, onsale) against a server (-h)
   version         print the version
 `)
 }

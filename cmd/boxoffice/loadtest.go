@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/boxoffice/boxoffice/loadtest"
+)
+
+const loadtestUsage = `Usage: boxoffice loadtest <scenario> --target URL[,URL...] [flags]
+
+Measures a running deployment. Right before each measured phase the
+server's bare handler (GET /healthz) is measured with the same client, and
+every endpoint's 2xx throughput is reported as a ratio to it.
+
+Scenarios:
+  join     fans join a waiting room that barely admits, then poll it
+  browse   admitted fans list dates, then read seat maps
+  hold     admitted fans hold seats nobody else wants
+  pay      admitted fans pay their holds
+  onsale   a whole sale: fans join in the first second, wait, choose, hold,
+           retry, abandon, let holds lapse or pay; the invariants are then
+           checked through the API
+
+The server must run with BOXOFFICE_RATE_LIMIT=0 (or trust the load
+generator's proxy). Exit status is 1 when a check fails or any request was
+answered 5xx.
+
+Flags:
+`
+
+// loadtestCommand runs `boxoffice loadtest`: it parses args, runs the
+// scenario, prints the table on stdout and writes the JSON result and plots.
+func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := loadtest.DefaultOptions()
+	fs := flag.NewFlagSet("boxoffice loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), loadtestUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		targets = fs.String("target", "http://127.0.0.1:8080", "base URLs of the deployment's instances, comma-separated")
+		out     = fs.String("out", "", "JSON result file (default loadtest-<scenario>-<time>.json)")
+		svgDir  = fs.String("svg-dir", "", "directory for timeline.svg and latency.svg (none when empty)")
+	)
+	fs.StringVar(&o.AdminKey, "admin-key", os.Getenv("BOXOFFICE_ADMIN_KEY"), "the server's admin key ($BOXOFFICE_ADMIN_KEY)")
+	fs.IntVar(&o.Connections, "connections", o.Connections, "concurrent connections over all targets (closed-loop workers of the measured phases)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each measured phase")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unrecorded warmup before each measured phase")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "rounds of a measured scenario; targets are judged on the median")
+	fs.BoolVar(&o.NoCeiling, "no-ceiling", false, "do not measure the bare handler")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound of each request")
+	fs.IntVar(&o.Fans, "fans", 0, fmt.Sprintf("fans of the onsale (default %d); fans prepared for join and pay (default: sized from a short probe)", loadtest.OnsaleFans))
+	fs.IntVar(&o.Dates, "dates", o.Dates, "dates of the browse and onsale concerts, 50 seats each")
+	fs.IntVar(&o.HoldSeconds, "hold-seconds", o.HoldSeconds, "how long an onsale hold lasts")
+	fs.StringVar(&o.Strategy, "strategy", o.Strategy, "onsale waiting room: RATE, MAX_ACTIVE or RATE_AND_MAX_ACTIVE")
+	fs.Float64Var(&o.AdmitPerSecond, "admit-per-second", o.AdmitPerSecond, "onsale admissions per second (RATE strategies)")
+	fs.Int64Var(&o.MaxActive, "max-active", o.MaxActive, "onsale admitted sessions alive at once (MAX_ACTIVE strategies)")
+	fs.IntVar(&o.SessionSeconds, "session-seconds", o.SessionSeconds, "onsale: an admitted session ends after this long unused")
+	fs.Float64Var(&o.Abandon, "abandon", o.Abandon, "fraction of onsale fans who leave, waiting or admitted")
+	fs.Float64Var(&o.Lapse, "lapse", o.Lapse, "fraction of onsale fans who hold seats and let the hold lapse")
+	fs.Float64Var(&o.Pay, "pay", o.Pay, "fraction of onsale fans who pay")
+	fs.DurationVar(&o.JoinWindow, "join-window", o.JoinWindow, "onsale fans all join within this long of the opening")
+	fs.DurationVar(&o.Think, "think", o.Think, "longest pause of an onsale fan between steps")
+	fs.BoolVar(&o.Stream, "stream", false, "onsale fans wait on the queue's event stream instead of polling")
+	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
+
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		o.Scenario, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.Scenario == "" && fs.NArg() > 0 {
+		o.Scenario = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("loadtest: unexpected argument %q", fs.Arg(0))
+	}
+	if o.Scenario == "" {
+		fs.Usage()
+		return fmt.Errorf("loadtest: name a scenario: %s", strings.Join(loadtest.Scenarios, ", "))
+	}
+	for _, t := range strings.Split(*targets, ",") {
+		if t = strings.TrimRight(strings.TrimSpace(t), "/"); t != "" {
+			o.Targets = append(o.Targets, t)
+		}
+	}
+	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+
+	res, err := loadtest.Run(ctx, o)
+	if err != nil {
+		return fmt.Errorf("loadtest: %w", err)
+	}
+	if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "WARNING:", w)
+	}
+	path := *out
+	if path == "" {
+		path = fmt.Sprintf("loadtest-%s-%s.json", o.Scenario, res.StartedAt.Local().Format("20060102-150405"))
+	}
+	if err := writeFile(path, res.WriteJSON); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "result written to", path)
+	if *svgDir != "" {
+		if err := os.MkdirAll(*svgDir, 0o755); err != nil {
+			return err
+		}
+		plots := map[string]func(io.Writer) error{"latency.svg": res.WriteLatencySVG}
+		if res.Onsale != nil {
+			plots["timeline.svg"] = res.WriteTimelineSVG
+		}
+		for name, write := range plots {
+			p := filepath.Join(*svgDir, name)
+			if err := writeFile(p, write); err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, "plot written to", p)
+		}
+	}
+	if !res.Passed {
+		var failed []string
+		for _, c := range res.Checks {
+			if !c.OK {
+				failed = append(failed, c.Name)
+			}
+		}
+		return fmt.Errorf("loadtest %s failed: %s", o.Scenario, strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,462 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	nethttp "net/http"
+	"net/url"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	boxhttp "github.com/boxoffice/boxoffice/http"
+)
+
+// measured runs one repetition of a measured scenario into round, adding its
+// checks to res.
+func (e *engine) measured(ctx context.Context, round *Round, res *Result) error {
+	label := ""
+	if e.opts.Runs > 1 {
+		label = fmt.Sprintf(" (round %d)", len(res.Rounds)+1)
+	}
+	var (
+		checks []Check
+		err    error
+	)
+	switch e.opts.Scenario {
+	case "join":
+		err = e.joinScenario(ctx, round)
+	case "browse":
+		err = e.browseScenario(ctx, round)
+	case "hold":
+		checks, err = e.holdScenario(ctx, round)
+	case "pay":
+		checks, err = e.payScenario(ctx, round)
+	}
+	for _, c := range checks {
+		c.Name += label
+		res.Checks = append(res.Checks, c)
+	}
+	return err
+}
+
+// phase measures the phase name, and the bare handler alongside unless
+// NoCeiling, giving the phase's endpoints their ratio to it.
+func (e *engine) phase(ctx context.Context, round *Round, name string, newLoop func(w int) loop) error {
+	phases, err := e.measure(ctx, name, !e.opts.NoCeiling, newLoop)
+	if err != nil {
+		return err
+	}
+	if len(phases) == 2 && phases[0].RPS > 0 {
+		c := phases[0].RPS
+		phases[1].CeilingRPS = c
+		for i := range phases[1].Endpoints {
+			phases[1].Endpoints[i].Ratio = phases[1].Endpoints[i].OKRPS / c
+		}
+	}
+	round.Phases = append(round.Phases, phases...)
+	return ctx.Err()
+}
+
+// sized returns the work for a phase: Fans when set, otherwise share of the
+// bare handler's throughput over a phase, its warmup and its settling
+// between stretches, within [lo, hi].
+func (e *engine) sized(ctx context.Context, share float64, lo, hi int) (int, error) {
+	if e.opts.Fans > 0 {
+		return min(e.opts.Fans, hi), nil
+	}
+	rps, err := e.probe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stretches := time.Duration(max(1, int((e.opts.Duration+stretchLength/2)/stretchLength)))
+	n := int(rps * share * (e.opts.Warmup + e.opts.Duration + stretches*settle).Seconds())
+	return min(max(n, lo), hi), nil
+}
+
+// listLoop sends its requests in turn, forever.
+type listLoop struct {
+	rt   route
+	reqs []*rawRequest
+	i    int
+}
+
+func (l *listLoop) next() (route, *rawRequest) {
+	r := l.reqs[l.i%len(l.reqs)]
+	l.i++
+	return l.rt, r
+}
+
+func (*listLoop) done(int, []byte, error) {}
+
+// joinScenario: fans join waiting rooms that admit almost nobody, then
+// poll their standing. Creating users is slow next to joining, so each
+// user joins up to joinRooms concerts' rooms, each place a new one.
+func (e *engine) joinScenario(ctx context.Context, round *Round) error {
+	const joinRooms = 16
+	joins, err := e.sized(ctx, 1.2, 2000, joinRooms*100000)
+	if err != nil {
+		return err
+	}
+	joins += e.opts.Connections
+	rooms := min((joins+29999)/30000, joinRooms)
+	n := (joins + rooms - 1) / rooms
+	room := &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 0.01, SessionSeconds: 60, IdleSeconds: 3600}
+	urls := make([][]*url.URL, rooms) // by room, then target
+	for k := range urls {
+		c, err := e.createConcert(ctx, concertSpec(fmt.Sprintf("Join test %d", k+1), 1, 300, 4, time.Now().Add(-time.Minute), room))
+		if err != nil {
+			return err
+		}
+		for _, t := range e.opts.Targets {
+			u, err := url.Parse(t + "/v1/concerts/" + c.ConcertID + "/queue")
+			if err != nil {
+				return err
+			}
+			urls[k] = append(urls[k], u)
+		}
+	}
+	fans, err := e.users(ctx, n, 0)
+	if err != nil {
+		return err
+	}
+	headers := make([]nethttp.Header, n)
+	for i, f := range fans {
+		headers[i] = credentials(f.access, "")
+		headers[i]["Accept"] = []string{"application/json"}
+	}
+	tokens := make([]string, n*rooms)
+	var taken atomic.Int64
+	err = e.phase(ctx, round, "join", func(int) loop {
+		return &joinLoop{fans: fans, headers: headers, urls: urls, taken: &taken, tokens: tokens}
+	})
+	if err != nil {
+		return err
+	}
+	var polls []*rawRequest
+	for i, tok := range tokens {
+		if tok == "" {
+			continue
+		}
+		f := fans[i%n]
+		r, err := newRawRequest("GET", e.opts.Targets[f.target], "/v1/queue", nil, credentials(f.access, tok))
+		if err != nil {
+			return err
+		}
+		polls = append(polls, r)
+	}
+	if len(polls) == 0 {
+		return fmt.Errorf("no join succeeded; nothing to poll")
+	}
+	return e.phase(ctx, round, "poll", func(w int) loop {
+		return &listLoop{rt: routeQueueStatus, reqs: polls, i: w * len(polls) / e.opts.Connections}
+	})
+}
+
+// joinLoop joins with the next unused pair of fan and room, and keeps the
+// queue token. Join i is fan i%len(fans) in room i/len(fans).
+type joinLoop struct {
+	fans    []fan
+	headers []nethttp.Header
+	urls    [][]*url.URL
+	taken   *atomic.Int64
+	tokens  []string
+	req     rawRequest
+	cur     int
+}
+
+func (l *joinLoop) next() (route, *rawRequest) {
+	i := int(l.taken.Add(1) - 1)
+	if i >= len(l.tokens) {
+		return routeJoin, nil
+	}
+	f, k := i%len(l.fans), i/len(l.fans)
+	l.cur = i
+	l.req = rawRequest{method: "POST", url: l.urls[k][l.fans[f].target], header: l.headers[f]}
+	return routeJoin, &l.req
+}
+
+func (l *joinLoop) done(status int, body []byte, _ error) {
+	if status == 200 || status == 201 {
+		l.tokens[l.cur] = string(jsonValue(body, "token"))
+	}
+}
+
+// browseScenario: admitted fans list the dates, then read seat maps.
+func (e *engine) browseScenario(ctx context.Context, round *Round) error {
+	c, err := e.createConcert(ctx, concertSpec("Browse test", e.opts.Dates, 300, 4, time.Now().Add(-time.Minute), fastRoom()))
+	if err != nil {
+		return err
+	}
+	fans, err := e.admitted(ctx, c.ConcertID, e.opts.Connections, 0)
+	if err != nil {
+		return err
+	}
+	ds := days(c)
+	dates := make([][]*rawRequest, len(fans))
+	seats := make([][]*rawRequest, len(fans))
+	for w, f := range fans {
+		h := credentials(f.access, f.queueToken)
+		base := e.opts.Targets[f.target]
+		r, err := newRawRequest("GET", base, "/v1/concerts/"+c.ConcertID+"/dates", nil, h)
+		if err != nil {
+			return err
+		}
+		dates[w] = []*rawRequest{r}
+		for _, d := range ds {
+			r, err := newRawRequest("GET", base, "/v1/concerts/"+c.ConcertID+"/dates/"+d+"/seats", nil, h)
+			if err != nil {
+				return err
+			}
+			seats[w] = append(seats[w], r)
+		}
+	}
+	if err := e.phase(ctx, round, "dates", func(w int) loop { return &listLoop{rt: routeDates, reqs: dates[w]} }); err != nil {
+		return err
+	}
+	return e.phase(ctx, round, "seats", func(w int) loop { return &listLoop{rt: routeSeats, reqs: seats[w], i: w} })
+}
+
+// holdRecord is a hold the server granted.
+type holdRecord struct {
+	seat    int32 // index over the concert's seats
+	expires string
+}
+
+// holdScenario: admitted fans hold seats no one else asks for, one at a
+// time, on a concert whose holds last a second; each fan cycles through
+// its own seats, re-holding a seat once its earlier hold has lapsed.
+func (e *engine) holdScenario(ctx context.Context, round *Round) ([]Check, error) {
+	const holdSeconds = 1
+	w := e.opts.Connections
+	total := maxDates * seatsPerDate
+	if w > total {
+		return nil, fmt.Errorf("hold needs a seat per connection: at most %d connections", total)
+	}
+	c, err := e.createConcert(ctx, concertSpec("Hold test", maxDates, holdSeconds, seatsPerDate, time.Now().Add(-time.Minute), fastRoom()))
+	if err != nil {
+		return nil, err
+	}
+	fans, err := e.admitted(ctx, c.ConcertID, w, 0)
+	if err != nil {
+		return nil, err
+	}
+	ds := days(c)
+	loops := make([]*holdLoop, w)
+	for i, f := range fans {
+		h := credentials(f.access, f.queueToken)
+		l := &holdLoop{}
+		for k := i; k < total; k += w {
+			body := fmt.Appendf(nil, `{"concertId":%q,"date":%q,"seatNumbers":[%d]}`, c.ConcertID, ds[k/seatsPerDate], k%seatsPerDate+1)
+			r, err := newRawRequest("POST", e.opts.Targets[f.target], "/v1/reservations", body, h)
+			if err != nil {
+				return nil, err
+			}
+			l.reqs = append(l.reqs, r)
+			l.seats = append(l.seats, int32(k))
+		}
+		loops[i] = l
+	}
+	if err := e.phase(ctx, round, "hold", func(i int) loop { return loops[i] }); err != nil {
+		return nil, err
+	}
+	var holds []holdRecord
+	for _, l := range loops {
+		holds = append(holds, l.granted...)
+	}
+	n, err := doubleHolds(holds, holdSeconds*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return []Check{{
+		Name: "no double holds", OK: n == 0,
+		Detail: fmt.Sprintf("%s holds granted; %d granted while an earlier hold of the same seat was live", count(int64(len(holds))), n),
+	}}, nil
+}
+
+// holdLoop holds its seats in turn.
+type holdLoop struct {
+	reqs    []*rawRequest
+	seats   []int32
+	i       int
+	granted []holdRecord
+}
+
+func (l *holdLoop) next() (route, *rawRequest) { return routeHold, l.reqs[l.i] }
+
+func (l *holdLoop) done(status int, body []byte, _ error) {
+	if status == 201 {
+		l.granted = append(l.granted, holdRecord{seat: l.seats[l.i], expires: string(jsonValue(body, "expiresAt"))})
+	}
+	l.i = (l.i + 1) % len(l.reqs)
+}
+
+// doubleHolds counts the holds granted on a seat while an earlier hold of
+// it was live. Every hold lasts hold, so it began at its expiry minus hold.
+func doubleHolds(holds []holdRecord, hold time.Duration) (int, error) {
+	type span struct {
+		seat       int32
+		start, end time.Time
+	}
+	spans := make([]span, len(holds))
+	for i, h := range holds {
+		end, err := time.Parse(time.RFC3339Nano, h.expires)
+		if err != nil {
+			return 0, fmt.Errorf("hold answer with expiresAt %q: %w", h.expires, err)
+		}
+		spans[i] = span{seat: h.seat, start: end.Add(-hold), end: end}
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].seat != spans[j].seat {
+			return spans[i].seat < spans[j].seat
+		}
+		return spans[i].start.Before(spans[j].start)
+	})
+	n := 0
+	for i := 1; i < len(spans); i++ {
+		if spans[i].seat == spans[i-1].seat && spans[i].start.Before(spans[i-1].end) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// payScenario: admitted fans, each holding a seat of their own, pay.
+func (e *engine) payScenario(ctx context.Context, round *Round) ([]Check, error) {
+	const charge = 200000
+	p, err := e.sized(ctx, 0.2, 500, maxDates*seatsPerDate)
+	if err != nil {
+		return nil, err
+	}
+	nDates := (p + seatsPerDate - 1) / seatsPerDate
+	c, err := e.createConcert(ctx, concertSpec("Pay test", nDates, 3600, 4, time.Now().Add(-time.Minute), fastRoom()))
+	if err != nil {
+		return nil, err
+	}
+	fans, err := e.admitted(ctx, c.ConcertID, p, charge)
+	if err != nil {
+		return nil, err
+	}
+	ds := days(c)
+	held := make([]boxhttp.Reservation, p)
+	err = e.parallel(ctx, "holds", p, func(ctx context.Context, i int) error {
+		f := fans[i]
+		req := boxhttp.HoldRequest{ConcertID: c.ConcertID, Date: ds[i/seatsPerDate], SeatNumbers: []int{i%seatsPerDate + 1}}
+		return retry(ctx, func() error {
+			return e.call(ctx, e.other, f.target, routeHold, func(cl *boxhttp.Client) error {
+				var err error
+				held[i], err = cl.Hold(ctx, f.access, f.queueToken, req)
+				return err
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hold: %w", err)
+	}
+	pays := make([]*rawRequest, p)
+	for i, f := range fans {
+		h := credentials(f.access, f.queueToken)
+		h["Idempotency-Key"] = []string{"loadtest-pay-" + held[i].ReservationID}
+		body := fmt.Appendf(nil, `{"reservationId":%q}`, held[i].ReservationID)
+		if pays[i], err = newRawRequest("POST", e.opts.Targets[f.target], "/v1/payments", body, h); err != nil {
+			return nil, err
+		}
+	}
+	statuses := make([]int, p)
+	var taken atomic.Int64
+	if err := e.phase(ctx, round, "pay", func(int) loop { return &payLoop{reqs: pays, taken: &taken, statuses: statuses} }); err != nil {
+		return nil, err
+	}
+	return e.payChecks(ctx, c.ConcertID, fans, held, statuses)
+}
+
+// payLoop pays the next unpaid hold.
+type payLoop struct {
+	reqs     []*rawRequest
+	taken    *atomic.Int64
+	statuses []int
+	cur      int
+}
+
+func (l *payLoop) next() (route, *rawRequest) {
+	i := int(l.taken.Add(1) - 1)
+	if i >= len(l.reqs) {
+		return routePay, nil
+	}
+	l.cur = i
+	return routePay, l.reqs[i]
+}
+
+func (l *payLoop) done(status int, _ []byte, _ error) { l.statuses[l.cur] = status }
+
+// payChecks reads every payer's reservation and balance back: each balance
+// must be its charge less what the payer paid, once.
+func (e *engine) payChecks(ctx context.Context, concertID string, fans []fan, held []boxhttp.Reservation, statuses []int) ([]Check, error) {
+	paid := make([]bool, len(fans))
+	balances := make([]int64, len(fans))
+	err := e.parallel(ctx, "reading back", len(fans), func(ctx context.Context, i int) error {
+		f := fans[i]
+		switch {
+		case statuses[i] == 201:
+			paid[i] = true
+		case statuses[i] == 0 || statuses[i] >= 500:
+			// The outcome is unknown: the reservation tells.
+			var r boxhttp.Reservation
+			err := retry(ctx, func() error {
+				return e.call(ctx, e.other, f.target, routeReservation, func(c *boxhttp.Client) error {
+					var err error
+					r, err = c.Reservation(ctx, f.access, held[i].ReservationID)
+					return err
+				})
+			})
+			if err != nil {
+				return fmt.Errorf("read reservation: %w", err)
+			}
+			paid[i] = r.Status == "PAID"
+		}
+		return retry(ctx, func() error {
+			return e.call(ctx, e.other, f.target, routeBalance, func(c *boxhttp.Client) error {
+				b, err := c.Balance(ctx, f.access, f.userID)
+				balances[i] = b.Balance
+				return err
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var st boxhttp.ConcertStats
+	err = e.call(ctx, e.other, 0, routeStats, func(c *boxhttp.Client) error {
+		var err error
+		st, err = c.Stats(ctx, e.opts.AdminKey, concertID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	var wrong, payments int
+	var charged, balance, due int64
+	for i, f := range fans {
+		want := f.charged
+		if paid[i] {
+			want -= held[i].Amount
+			due += held[i].Amount
+			payments++
+		}
+		if balances[i] != want {
+			wrong++
+		}
+		charged += f.charged
+		balance += balances[i]
+	}
+	return []Check{
+		{
+			Name: "no double debits", OK: wrong == 0,
+			Detail: fmt.Sprintf("%s payers, %s paid; %d balances differ from charge less one payment", count(int64(len(fans))), count(int64(payments)), wrong),
+		},
+		{
+			Name: "money conserved", OK: charged == balance+st.Revenue && st.Revenue == due,
+			Detail: "charged " + won(charged) + " = balances " + won(balance) + " + paid " + won(st.Revenue) + " (reservations paid: " + won(due) + ")",
+		},
+	}, nil
+}

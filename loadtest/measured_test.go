@@ -1,0 +1,35 @@
+package loadtest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDoubleHolds(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	exp := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	tests := []struct {
+		name  string
+		holds []holdRecord
+		want  int
+	}{
+		{"OK", []holdRecord{{1, exp(1000)}, {1, exp(2000)}, {1, exp(3500)}, {2, exp(1000)}}, 0},
+		{"Overlap", []holdRecord{{1, exp(1000)}, {1, exp(1500)}}, 1},
+		{"OverlapOutOfOrder", []holdRecord{{1, exp(3000)}, {1, exp(1000)}, {1, exp(2500)}}, 1},
+		{"OtherSeat", []holdRecord{{1, exp(1000)}, {2, exp(1500)}}, 0},
+		{"BackToBack", []holdRecord{{1, exp(1000)}, {1, exp(2000)}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := doubleHolds(tt.holds, time.Second)
+			if err != nil || got != tt.want {
+				t.Errorf("doubleHolds = %d, %v; want %d, nil", got, err, tt.want)
+			}
+		})
+	}
+	t.Run("ErrBadTime", func(t *testing.T) {
+		if _, err := doubleHolds([]holdRecord{{1, "soon"}}, time.Second); err == nil {
+			t.Errorf("got no error, want one for an unreadable expiresAt")
+		}
+	})
+}

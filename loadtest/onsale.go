@@ -1,0 +1,815 @@
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	nethttp "net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	boxhttp "github.com/boxoffice/boxoffice/http"
+)
+
+// Onsale is the story of one on-sale.
+type Onsale struct {
+	ConcertID      string    `json:"concertId"`
+	Fans           int       `json:"fans"`
+	Dates          int       `json:"dates"`
+	Seats          int       `json:"seats"`
+	OpensAt        time.Time `json:"opensAt"`
+	Strategy       string    `json:"strategy"`
+	AdmitPerSecond float64   `json:"admitPerSecond"`
+	MaxActive      int64     `json:"maxActive"`
+	HoldSeconds    int       `json:"holdSeconds"`
+	Stream         bool      `json:"stream"`
+	// Seconds from the opening.
+	FirstAdmissionS float64 `json:"firstAdmissionSeconds"`
+	SoldOutS        float64 `json:"soldOutSeconds,omitempty"`
+	// TimeToSellOutS runs from the first admission to the first stats
+	// sample showing every seat sold.
+	TimeToSellOutS float64 `json:"timeToSellOutSeconds,omitempty"`
+	SoldOut        bool    `json:"soldOut"`
+	Sold           int     `json:"sold"`
+	Revenue        int64   `json:"revenue"`
+	// Outcomes counts fans by how their visit ended.
+	Outcomes map[string]int `json:"outcomes"`
+	// HoldRetries counts holds refused with SEAT_UNAVAILABLE and tried again.
+	HoldRetries int64 `json:"holdRetries"`
+	// ConnWait is how long fans' requests waited for one of the
+	// Connections before being sent; it is not in the endpoints' latencies.
+	ConnWait Wait `json:"connectionWait"`
+	// Timeline is the admin stats every 250 ms, from the opening.
+	Timeline []Sample `json:"timeline"`
+	// Order compares the order of admissions with the order of joins.
+	Order OrderCheck `json:"admissionOrder"`
+}
+
+// Wait summarises waiting times, in milliseconds.
+type Wait struct {
+	P50MS float64 `json:"p50Ms"`
+	P99MS float64 `json:"p99Ms"`
+	MaxMS float64 `json:"maxMs"`
+}
+
+// Sample is the admin stats at T seconds from the opening.
+type Sample struct {
+	T        float64 `json:"t"`
+	Waiting  int64   `json:"waiting"`
+	Admitted int64   `json:"admitted"`
+	Active   int64   `json:"active"`
+	Held     int     `json:"held"`
+	Sold     int     `json:"sold"`
+}
+
+// Outcomes of a fan's visit.
+const (
+	outPaid        = "paid"
+	outLapsed      = "let the hold lapse"
+	outAbandoned   = "abandoned"
+	outSoldOut     = "found it sold out"
+	outGaveUp      = "gave up after retries"
+	outWaiting     = "still waiting at the end"
+	outDropped     = "place dropped"
+	outSessionEnd  = "session ended"
+	outHoldExpired = "hold expired before paying"
+	outFailed      = "failed"
+)
+
+// Behaviour of on-sale fans.
+const (
+	maxHoldAttempts = 8
+	watchEvery      = 250 * time.Millisecond
+	openingLead     = 2 * time.Second
+	saleIdleSeconds = 60
+	drainGrace      = 30 * time.Second
+)
+
+// saleFan is one on-sale fan. Only its own goroutine writes it until the
+// sale ends.
+type saleFan struct {
+	fan
+	plan           string // outPaid, outLapsed or outAbandoned
+	abandonWaiting bool
+	rng            *rand.Rand
+	joinAt         time.Time
+
+	joined       bool
+	joinSent     time.Time
+	joinRecv     time.Time
+	joinPosition int64
+	lastWaiting  time.Time // sending of the last request answered still waiting
+	admittedAt   time.Time // receipt of the first answer admitted
+	outcome      string
+	holds        []saleHold
+}
+
+// saleHold is a hold a fan got and what became of it.
+type saleHold struct {
+	boxhttp.Reservation
+	payTried bool
+	paid     bool      // a payment answer was received
+	paidAt   time.Time // receipt of the payment answer
+	status   string    // read back after the sale
+}
+
+// sale is the shared state of one on-sale.
+type sale struct {
+	concert  boxhttp.Concert
+	days     []string
+	rec      *Recorder
+	auditor  *fan
+	soldOut  chan struct{} // closed when the stats show every seat sold
+	ended    chan struct{} // closed when waiting fans should stop
+	joined   atomic.Int64
+	finished atomic.Int64
+	retries  atomic.Int64
+	maxSeats int
+	connWait Histogram
+
+	mu       sync.Mutex
+	timeline []Sample
+	last     boxhttp.ConcertStats
+}
+
+func (e *engine) onsale(ctx context.Context, res *Result) error {
+	o := e.opts
+	n := o.Fans
+	if n == 0 {
+		n = OnsaleFans
+	}
+	const maxSeats = 4
+	charge := int64(maxSeats * vipPrice)
+	base, err := e.users(ctx, n, charge)
+	if err != nil {
+		return err
+	}
+	auditor := &fan{target: 0}
+	if err := e.newUser(ctx, e.other, auditor, "auditor", 0); err != nil {
+		return err
+	}
+	fans := make([]*saleFan, n)
+	for i := range fans {
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)+1))
+		f := &saleFan{fan: base[i], rng: rng}
+		switch u := rng.Float64(); {
+		case u < o.Abandon:
+			f.plan, f.abandonWaiting = outAbandoned, rng.IntN(2) == 0
+		case u < o.Abandon+o.Lapse:
+			f.plan = outLapsed
+		default:
+			f.plan = outPaid
+		}
+		fans[i] = f
+	}
+
+	var round Round
+	if !o.NoCeiling {
+		c, err := e.ceiling(ctx, o.Warmup, o.Duration)
+		if err != nil {
+			return err
+		}
+		round.Phases = append(round.Phases, c)
+	}
+
+	opens := time.Now().Add(openingLead)
+	room := &boxhttp.WaitingRoom{
+		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive,
+		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds,
+	}
+	c, err := e.createConcert(ctx, concertSpec("On-sale", o.Dates, o.HoldSeconds, maxSeats, opens, room))
+	if err != nil {
+		return err
+	}
+	s := &sale{
+		concert: c, days: days(c), rec: e.track(newRecorder()), auditor: auditor,
+		soldOut: make(chan struct{}), ended: make(chan struct{}), maxSeats: maxSeats,
+	}
+	// The auditor joins before the opening, so it is admitted first and can
+	// read the seat maps after the sale.
+	err = e.call(ctx, e.other, 0, routeJoin, func(cl *boxhttp.Client) error {
+		st, _, err := cl.Join(ctx, auditor.access, c.ConcertID)
+		auditor.queueToken = st.Token
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("auditor join: %w", err)
+	}
+	if o.Stream {
+		if err := e.streamSupported(ctx, auditor); err != nil {
+			return err
+		}
+	}
+	for i, f := range fans {
+		f.joinAt = opens.Add(time.Duration(float64(o.JoinWindow) * float64(i) / float64(n)))
+	}
+
+	saleCtx, cancel := context.WithTimeout(ctx, time.Until(opens)+o.Timeout)
+	defer cancel()
+	var (
+		fansDone  = make(chan struct{})
+		watchDone = make(chan struct{})
+		wg        sync.WaitGroup
+	)
+	watchCtx, stopWatch := context.WithCancel(saleCtx)
+	defer stopWatch()
+	go func() {
+		defer close(watchDone)
+		e.watch(watchCtx, s, opens)
+	}()
+	for _, f := range fans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.finished.Add(1)
+			e.visit(saleCtx, s, f)
+		}()
+	}
+	go func() { wg.Wait(); close(fansDone) }()
+
+	stopProgress := startProgress(o.Progress, o.Terminal, func(time.Duration) string {
+		s.mu.Lock()
+		st := s.last
+		s.mu.Unlock()
+		t := time.Since(opens)
+		return fmt.Sprintf("onsale   %6.1fs  joined %s/%s  waiting %s  admitted %s  active %s  held %s  sold %s/%s  done %s  5xx %s",
+			t.Seconds(), count(s.joined.Load()), count(int64(n)), count(st.Waiting), count(st.Admitted), count(st.Active),
+			count(int64(st.Held)), count(int64(st.Sold)), count(int64(st.Total)), count(s.finished.Load()), count(s.rec.countStatus(500, 599)))
+	})
+	select {
+	case <-fansDone:
+	case <-s.soldOut:
+		// Waiting fans stop; those choosing, holding or paying finish.
+		close(s.ended)
+		select {
+		case <-fansDone:
+		case <-time.After(drainGrace + time.Duration(o.HoldSeconds)*time.Second):
+			cancel()
+			<-fansDone
+		case <-saleCtx.Done():
+			<-fansDone
+		}
+	case <-saleCtx.Done():
+		<-fansDone
+	}
+	end := time.Now()
+	stopWatch()
+	<-watchDone
+	stopProgress()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	elapsed := end.Sub(opens)
+	p := Phase{Name: "onsale", Seconds: elapsed.Seconds(), Endpoints: s.rec.summary(elapsed)}
+	for _, ep := range p.Endpoints {
+		p.Requests += ep.Requests
+	}
+	p.RPS = float64(p.Requests) / elapsed.Seconds()
+	if saleCtx.Err() != nil && !isClosed(s.soldOut) {
+		p.Note = fmt.Sprintf("stopped by the %s timeout", o.Timeout)
+	}
+	round.Phases = append(round.Phases, p)
+	res.Rounds = append(res.Rounds, round)
+
+	report := &Onsale{
+		ConcertID: c.ConcertID, Fans: n, Dates: o.Dates, Seats: o.Dates * seatsPerDate, OpensAt: opens.UTC(),
+		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive, HoldSeconds: o.HoldSeconds,
+		Stream: o.Stream, Outcomes: map[string]int{}, HoldRetries: s.retries.Load(),
+	}
+	w := s.connWait.Snapshot()
+	report.ConnWait = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
+	s.mu.Lock()
+	report.Timeline = s.timeline
+	s.mu.Unlock()
+	for _, f := range fans {
+		report.Outcomes[f.outcome]++
+	}
+	checks, err := e.audit(ctx, s, fans, report, opens)
+	if err != nil {
+		return err
+	}
+	res.Checks = append(res.Checks, checks...)
+	res.Onsale = report
+	return nil
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// watch samples the admin stats until ctx ends, closes s.soldOut when every
+// seat is sold, and keeps the auditor's session alive.
+func (e *engine) watch(ctx context.Context, s *sale, opens time.Time) {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	keepAlive := time.Duration(max(e.opts.SessionSeconds/4, 1)) * time.Second
+	lastUse := time.Now()
+	sample := func(ctx context.Context) {
+		var st boxhttp.ConcertStats
+		err := e.observe(ctx, s.rec, routeStats, func(c *boxhttp.Client) error {
+			var err error
+			st, err = c.Stats(ctx, e.opts.AdminKey, s.concert.ConcertID)
+			return err
+		})
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.last = st
+		s.timeline = append(s.timeline, Sample{
+			T: now.Sub(opens).Seconds(), Waiting: st.Waiting, Admitted: st.Admitted, Active: st.Active, Held: st.Held, Sold: st.Sold,
+		})
+		s.mu.Unlock()
+		if st.Total > 0 && st.Sold == st.Total && !isClosed(s.soldOut) {
+			close(s.soldOut)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			// One last look, for the end of the timeline.
+			final, cancel := context.WithTimeout(context.Background(), e.opts.RequestTimeout)
+			sample(final)
+			cancel()
+			return
+		case <-t.C:
+			sample(ctx)
+			if time.Since(lastUse) >= keepAlive && time.Now().After(opens) {
+				lastUse = time.Now()
+				a := s.auditor
+				_ = e.observe(ctx, e.other, routeDates, func(c *boxhttp.Client) error {
+					_, err := c.Dates(ctx, a.access, a.queueToken, s.concert.ConcertID)
+					return err
+				})
+			}
+		}
+	}
+}
+
+// streamSupported checks that the server has the queue's event stream.
+func (e *engine) streamSupported(ctx context.Context, a *fan) error {
+	req, err := nethttp.NewRequestWithContext(ctx, "GET", e.opts.Targets[0]+"/v1/queue/events", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.access)
+	req.Header.Set("Queue-Token", a.queueToken)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := (&nethttp.Client{Transport: e.tr, Timeout: e.opts.RequestTimeout}).Do(req)
+	if err != nil {
+		return fmt.Errorf("--stream: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == nethttp.StatusNotFound {
+		return errors.New("--stream: the queue event stream (GET /v1/queue/events) is not supported by this server; run without --stream to poll")
+	}
+	if resp.StatusCode != nethttp.StatusOK {
+		return fmt.Errorf("--stream: GET /v1/queue/events answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// fanCall is a call of the sale's fans; the time it waits for a
+// connection is recorded apart.
+func (e *engine) fanCall(ctx context.Context, s *sale, f *saleFan, rt route, fn func(c *boxhttp.Client) error) error {
+	asked := time.Now()
+	return e.call(ctx, s.rec, f.target, rt, func(c *boxhttp.Client) error {
+		s.connWait.Record(time.Since(asked))
+		return fn(c)
+	})
+}
+
+// transient reports whether a failed request may succeed when repeated.
+func transient(err error) bool {
+	s := boxhttp.StatusCode(err)
+	return s == 0 || s >= 500 || s == nethttp.StatusTooManyRequests
+}
+
+// pause waits up to Think, or returns false when ctx ends.
+func (e *engine) pause(ctx context.Context, f *saleFan) bool {
+	if e.opts.Think <= 0 {
+		return ctx.Err() == nil
+	}
+	return sleep(ctx, time.Duration(f.rng.Int64N(int64(e.opts.Think))))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// visit is one fan's whole visit: join, wait, choose, hold, pay.
+func (e *engine) visit(ctx context.Context, s *sale, f *saleFan) {
+	if !sleep(ctx, time.Until(f.joinAt)) {
+		f.outcome = outWaiting
+		return
+	}
+	st, ok := e.join(ctx, s, f)
+	if !ok {
+		return
+	}
+	if !e.waitAdmitted(ctx, s, f, st) {
+		return
+	}
+	if f.plan == outAbandoned {
+		e.pause(ctx, f)
+		e.leave(ctx, s, f)
+		f.outcome = outAbandoned
+		return
+	}
+	r, ok := e.choose(ctx, s, f)
+	if !ok {
+		return
+	}
+	if f.plan == outLapsed {
+		f.outcome = outLapsed
+		return
+	}
+	e.pause(ctx, f)
+	e.pay(ctx, s, f, r)
+}
+
+func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueStatus, bool) {
+	var st boxhttp.QueueStatus
+	var err error
+	for attempt := range 4 {
+		sent := time.Now()
+		err = e.fanCall(ctx, s, f, routeJoin, func(c *boxhttp.Client) error {
+			var err error
+			st, _, err = c.Join(ctx, f.access, s.concert.ConcertID)
+			return err
+		})
+		if err == nil {
+			if !f.joined {
+				f.joined, f.joinSent, f.joinRecv, f.joinPosition = true, sent, time.Now(), st.Position
+				s.joined.Add(1)
+			}
+			f.queueToken = st.Token
+			if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+				f.lastWaiting = sent
+			}
+			return st, true
+		}
+		if ctx.Err() != nil {
+			f.outcome = outWaiting
+			return st, false
+		}
+		if boxoffice.ErrorCode(err) == boxoffice.CodeSoldOut {
+			f.outcome = outSoldOut
+			return st, false
+		}
+		if !transient(err) {
+			break
+		}
+		if !sleep(ctx, time.Duration(200<<attempt)*time.Millisecond) {
+			f.outcome = outWaiting
+			return st, false
+		}
+	}
+	f.outcome = outFailed
+	return st, false
+}
+
+// waitAdmitted follows the fan's place until it is admitted. It returns
+// false, with the outcome set, when the visit ends there.
+func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) bool {
+	if e.opts.Stream {
+		return e.followStream(ctx, s, f, st)
+	}
+	polls := 0
+	for {
+		switch st.Status {
+		case "ADMITTED":
+			if f.admittedAt.IsZero() {
+				f.admittedAt = time.Now()
+			}
+			return true
+		case "SOLD_OUT":
+			f.outcome = outSoldOut
+			return false
+		case "EXPIRED":
+			f.outcome = outDropped
+			return false
+		}
+		if f.abandonWaiting && polls > 0 {
+			e.leave(ctx, s, f)
+			f.outcome = outAbandoned
+			return false
+		}
+		wait := time.Duration(max(st.PollAfterSeconds, 1)) * time.Second
+		select {
+		case <-ctx.Done():
+			f.outcome = outWaiting
+			return false
+		case <-s.ended:
+			f.outcome = outWaiting
+			return false
+		case <-time.After(wait):
+		}
+		polls++
+		sent := time.Now()
+		next := st
+		err := e.fanCall(ctx, s, f, routeQueueStatus, func(c *boxhttp.Client) error {
+			var err error
+			next, err = c.QueueStatus(ctx, f.access, f.queueToken)
+			return err
+		})
+		switch {
+		case err == nil:
+			st = next
+			if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+				f.lastWaiting = sent
+			}
+		case ctx.Err() != nil:
+			f.outcome = outWaiting
+			return false
+		case !transient(err):
+			f.outcome = outFailed
+			return false
+		}
+	}
+}
+
+// followStream waits for admission on the queue's event stream. Each
+// open stream holds a connection of its own.
+func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) bool {
+	for st.Status == "WAITING" || st.Status == "PREQUEUE" {
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-s.ended:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		opened := time.Now()
+		next, err := e.stream(sctx, s, f)
+		cancel()
+		switch {
+		case err == nil:
+			st = next
+		case ctx.Err() != nil || isClosed(s.ended):
+			f.outcome = outWaiting
+			return false
+		case !transient(err):
+			f.outcome = outFailed
+			return false
+		}
+		if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+			f.lastWaiting = opened
+		}
+	}
+	switch st.Status {
+	case "ADMITTED":
+		f.admittedAt = time.Now()
+		return true
+	case "SOLD_OUT":
+		f.outcome = outSoldOut
+	default:
+		f.outcome = outDropped
+	}
+	return false
+}
+
+// stream reads the fan's queue events until one that ends the wait, and
+// returns it.
+func (e *engine) stream(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueStatus, error) {
+	var last boxhttp.QueueStatus
+	start := time.Now()
+	req, err := nethttp.NewRequestWithContext(ctx, "GET", e.opts.Targets[f.target]+"/v1/queue/events", nil)
+	if err != nil {
+		return last, err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.access)
+	req.Header.Set("Queue-Token", f.queueToken)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := nethttp.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		s.rec.observe(routeQueueEvents, time.Since(start), 0, failureCode(err))
+		return last, err
+	}
+	defer resp.Body.Close()
+	s.rec.observe(routeQueueEvents, time.Since(start), resp.StatusCode, nil)
+	if resp.StatusCode != nethttp.StatusOK {
+		return last, &boxhttp.ResponseError{StatusCode: resp.StatusCode, Err: &boxoffice.Error{Code: boxoffice.CodeInternal, Message: resp.Status}}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data:")
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &last); err != nil {
+			return last, err
+		}
+		if last.Status != "WAITING" && last.Status != "PREQUEUE" {
+			return last, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return last, err
+	}
+	return last, nil
+}
+
+func (e *engine) leave(ctx context.Context, s *sale, f *saleFan) {
+	_ = e.fanCall(ctx, s, f, routeLeave, func(c *boxhttp.Client) error {
+		return c.Leave(ctx, f.access, f.queueToken)
+	})
+}
+
+// choose reads the dates and a seat map and holds seats, most fans going
+// for the first date with seats left and the front rows, until a hold
+// succeeds. It returns false, with the outcome set, when the visit ends
+// there.
+func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reservation, bool) {
+	var r boxhttp.Reservation
+	for range maxHoldAttempts {
+		if !e.pause(ctx, f) {
+			f.outcome = outWaiting
+			return r, false
+		}
+		var dates boxhttp.DateList
+		err := e.fanCall(ctx, s, f, routeDates, func(c *boxhttp.Client) error {
+			var err error
+			dates, err = c.Dates(ctx, f.access, f.queueToken, s.concert.ConcertID)
+			return err
+		})
+		if err != nil {
+			if ok := e.stepFailed(ctx, f, err); !ok {
+				return r, false
+			}
+			continue
+		}
+		if len(dates.Dates) == 0 {
+			e.leave(ctx, s, f)
+			f.outcome = outSoldOut
+			return r, false
+		}
+		// Dates whose seats are all held are shown but cannot be chosen.
+		var open []boxhttp.DateAvailability
+		for _, d := range dates.Dates {
+			if d.AvailableSeats > 0 {
+				open = append(open, d)
+			}
+		}
+		if len(open) == 0 {
+			// Every seat left is held: look again in a second or two.
+			if !sleep(ctx, time.Second+time.Duration(f.rng.Int64N(int64(time.Second)))) {
+				f.outcome = outWaiting
+				return r, false
+			}
+			continue
+		}
+		day := open[0].Date
+		if f.rng.IntN(2) == 0 {
+			day = open[f.rng.IntN(len(open))].Date
+		}
+		var m boxhttp.SeatMap
+		err = e.fanCall(ctx, s, f, routeSeats, func(c *boxhttp.Client) error {
+			var err error
+			m, err = c.Seats(ctx, f.access, f.queueToken, s.concert.ConcertID, day)
+			return err
+		})
+		if err != nil {
+			if ok := e.stepFailed(ctx, f, err); !ok {
+				return r, false
+			}
+			continue
+		}
+		want := pickSeats(m.Seats, wantSeats(f.rng, s.maxSeats), f.rng)
+		if len(want) == 0 {
+			continue
+		}
+		req := boxhttp.HoldRequest{ConcertID: s.concert.ConcertID, Date: day, SeatNumbers: want}
+		err = e.fanCall(ctx, s, f, routeHold, func(c *boxhttp.Client) error {
+			var err error
+			r, err = c.Hold(ctx, f.access, f.queueToken, req)
+			return err
+		})
+		if err == nil {
+			f.holds = append(f.holds, saleHold{Reservation: r})
+			return r, true
+		}
+		if boxoffice.ErrorCode(err) == boxoffice.CodeSeatUnavailable {
+			s.retries.Add(1)
+			continue
+		}
+		if ok := e.stepFailed(ctx, f, err); !ok {
+			return r, false
+		}
+	}
+	e.leave(ctx, s, f)
+	f.outcome = outGaveUp
+	return r, false
+}
+
+// stepFailed decides whether a failed step may be tried again, setting the
+// outcome when not.
+func (e *engine) stepFailed(ctx context.Context, f *saleFan, err error) bool {
+	switch {
+	case ctx.Err() != nil:
+		f.outcome = outWaiting
+	case boxoffice.ErrorCode(err) == boxoffice.CodeQueueTokenExpired:
+		f.outcome = outSessionEnd
+	case transient(err), boxoffice.ErrorCode(err) == boxoffice.CodeSeatLimitExceeded:
+		return true
+	default:
+		f.outcome = outFailed
+	}
+	return false
+}
+
+// wantSeats is how many seats a fan asks for: mostly two.
+func wantSeats(rng *rand.Rand, limit int) int {
+	n := 2
+	switch u := rng.Float64(); {
+	case u < 0.2:
+		n = 1
+	case u < 0.7:
+		n = 2
+	case u < 0.85:
+		n = 3
+	default:
+		n = 4
+	}
+	return min(n, limit)
+}
+
+// pickSeats chooses up to n available seats: usually the front-most, the
+// way most fans want the same front rows, otherwise at random.
+func pickSeats(seats []boxhttp.Seat, n int, rng *rand.Rand) []int {
+	var free []int
+	for _, s := range seats {
+		if s.Status == "AVAILABLE" {
+			free = append(free, s.Number)
+		}
+	}
+	slices.Sort(free)
+	n = min(n, len(free))
+	if n == 0 {
+		return nil
+	}
+	if rng.Float64() < 0.7 {
+		return free[:n]
+	}
+	rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+	out := free[:n]
+	slices.Sort(out)
+	return out
+}
+
+// pay pays the fan's hold, retrying with the same idempotency key while
+// the outcome is unknown.
+func (e *engine) pay(ctx context.Context, s *sale, f *saleFan, r boxhttp.Reservation) {
+	h := &f.holds[len(f.holds)-1]
+	h.payTried = true
+	key := "loadtest-" + r.ReservationID
+	for attempt := range 4 {
+		err := e.fanCall(ctx, s, f, routePay, func(c *boxhttp.Client) error {
+			_, err := c.Pay(ctx, f.access, f.queueToken, r.ReservationID, key)
+			return err
+		})
+		if err == nil {
+			h.paid, h.paidAt = true, time.Now()
+			f.outcome = outPaid
+			return
+		}
+		switch {
+		case ctx.Err() != nil:
+			f.outcome = outWaiting
+			return
+		case boxoffice.ErrorCode(err) == boxoffice.CodeHoldExpired:
+			f.outcome = outHoldExpired
+			return
+		case !transient(err):
+			f.outcome = outFailed
+			return
+		}
+		if !sleep(ctx, time.Duration(200<<attempt)*time.Millisecond) {
+			f.outcome = outWaiting
+			return
+		}
+	}
+	f.outcome = outFailed
+}

@@ -1,0 +1,158 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	nethttp "net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestJSONValue(t *testing.T) {
+	tests := []struct {
+		name, body, key, want string
+	}{
+		{"String", `{"token":"abc.def","status":"WAITING"}`, "token", "abc.def"},
+		{"Number", `{"position":17,"status":"WAITING"}`, "position", "17"},
+		{"LastNumber", `{"status":"WAITING","position":17}`, "position", "17"},
+		{"Spaces", `{"code" : "SEAT_UNAVAILABLE"}`, "code", "SEAT_UNAVAILABLE"},
+		{"NotASuffix", `{"xcode":"NO","code":"YES"}`, "code", "YES"},
+		{"NotAValue", `{"detail":"code","code":"YES"}`, "code", "YES"},
+		{"Missing", `{"status":409}`, "code", ""},
+		{"Truncated", `{"code":"SEAT_`, "code", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(jsonValue([]byte(tt.body), tt.key)); got != tt.want {
+				t.Errorf("jsonValue(%s, %q) = %q, want %q", tt.body, tt.key, got, tt.want)
+			}
+		})
+	}
+	if n, ok := jsonInt([]byte(`{"balance":-5}`), "balance"); !ok || n != -5 {
+		t.Errorf("jsonInt = %d, %v; want -5, true", n, ok)
+	}
+}
+
+func TestFailureCode(t *testing.T) {
+	if got := string(failureCode(context.DeadlineExceeded)); got != codeTimeout {
+		t.Errorf("failureCode(deadline) = %s, want %s", got, codeTimeout)
+	}
+	if got := string(failureCode(errors.New("connection refused"))); got != codeNetwork {
+		t.Errorf("failureCode(refused) = %s, want %s", got, codeNetwork)
+	}
+}
+
+// TestMeasure runs a phase against a fake server: every answer is counted
+// under its route and status, problem codes are counted, and a phase whose
+// work runs out reports it.
+func TestMeasure(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if served.Add(1)%2 == 0 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(409)
+			fmt.Fprint(w, `{"status":409,"code":"SEAT_UNAVAILABLE","detail":"taken"}`)
+			return
+		}
+		w.WriteHeader(201)
+		fmt.Fprint(w, `{"token":"t-1"}`)
+	}))
+	defer srv.Close()
+	e := newEngine(Options{Targets: []string{srv.URL}, Connections: 4, RequestTimeout: 5 * time.Second})
+	defer e.tr.CloseIdleConnections()
+	req, err := newRawRequest("POST", srv.URL, "/v1/reservations", []byte(`{}`), credentials("a", "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("Counted", func(t *testing.T) {
+		var ok atomic.Int64
+		e.opts.Duration = 200 * time.Millisecond
+		ps, err := e.measure(context.Background(), "hold", false, func(int) loop {
+			return &funcLoop{req: req, rt: routeHold, n: -1, ok: &ok}
+		})
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("measure: %d phases, %v; want 1, nil", len(ps), err)
+		}
+		p := ps[0]
+		if len(p.Endpoints) != 1 || p.Endpoints[0].Route != routeHold.String() {
+			t.Fatalf("endpoints: got %+v, want one of %s", p.Endpoints, routeHold)
+		}
+		ep := p.Endpoints[0]
+		if ep.Requests == 0 || ep.Requests != ep.Status["201"]+ep.Status["409"] {
+			t.Errorf("requests %d, by status %v: want all 201 or 409", ep.Requests, ep.Status)
+		}
+		if ep.Errors["SEAT_UNAVAILABLE"] != ep.Status["409"] || ep.Status["409"] == 0 {
+			t.Errorf("SEAT_UNAVAILABLE counted %d, 409 answers %d: want equal and positive", ep.Errors["SEAT_UNAVAILABLE"], ep.Status["409"])
+		}
+		if ok.Load() < ep.OK {
+			t.Errorf("loop saw %d tokens, recorder %d 2xx: want at least as many", ok.Load(), ep.OK)
+		}
+	})
+	t.Run("WorkRanOut", func(t *testing.T) {
+		e.opts.Duration = time.Minute
+		ps, err := e.measure(context.Background(), "pay", false, func(int) loop {
+			return &funcLoop{req: req, rt: routePay, n: 1000}
+		})
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("measure: %d phases, %v; want 1, nil", len(ps), err)
+		}
+		p := ps[0]
+		if p.Note == "" {
+			t.Errorf("note: got none, want the work ran out")
+		}
+		if p.Requests == 0 || p.Requests > 4000 {
+			t.Errorf("requests: got %d, want 1..4000", p.Requests)
+		}
+	})
+}
+
+// funcLoop sends req n times (forever when n < 0), counting tokens seen.
+type funcLoop struct {
+	req *rawRequest
+	rt  route
+	n   int
+	ok  *atomic.Int64
+}
+
+func (l *funcLoop) next() (route, *rawRequest) {
+	if l.n == 0 {
+		return l.rt, nil
+	}
+	l.n--
+	return l.rt, l.req
+}
+
+func (l *funcLoop) done(status int, body []byte, _ error) {
+	if status == 201 && string(jsonValue(body, "token")) == "t-1" && l.ok != nil {
+		l.ok.Add(1)
+	}
+}
+
+// BenchmarkSend is a round trip of the measured loops' request path to a
+// trivial server in the same process; time and allocations include the
+// server's.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	tr := newTransport(1, 5*time.Second)
+	defer tr.CloseIdleConnections()
+	req, err := newRawRequest("GET", srv.URL, "/healthz", nil, credentials("a", "q"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		status, body, err := send(tr, req, buf)
+		if err != nil || status != 200 {
+			b.Fatalf("send: %d %v", status, err)
+		}
+		buf = body[:0]
+	}
+}
