@@ -46,7 +46,7 @@ const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 const holdSQL = `
 WITH locked AS MATERIALIZED (
 	SELECT number, price, status, hold_expires_at FROM seats
-	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int8[])
+	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[])
 	ORDER BY number
 	FOR UPDATE
 ),
@@ -63,16 +63,16 @@ chk AS MATERIALIZED (
 ),
 ok AS MATERIALIZED (
 	SELECT * FROM chk
-	WHERE known AND found = cardinality($4::int8[]) AND free = found AND mine + found <= $6
+	WHERE known AND found = cardinality($4::int2[]) AND free = found AND mine + found <= $6
 ),
 take AS (
 	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = $8
-	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int8[]) AND EXISTS (SELECT 1 FROM ok)
+	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[]) AND EXISTS (SELECT 1 FROM ok)
 ),
 ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
-	SELECT $7, $1, $2, $3, $4::int8[], prices, amount, 'HELD', $8, $5 FROM ok
+	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', $8, $5 FROM ok
 )
 SELECT known, found, free, mine, prices, amount FROM chk`
 
@@ -86,9 +86,9 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	if !boxoffice.ValidID(req.ReservationID) || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
-	numbers := make([]int64, len(seats))
+	numbers := make([]int16, len(seats))
 	for i, n := range seats {
-		numbers[i] = int64(n)
+		numbers[i] = int16(n)
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockWallet, req.UserID)

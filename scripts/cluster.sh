@@ -80,6 +80,12 @@ if command -v psql >/dev/null 2>&1; then
     *) DATABASE_URL="$DB_URL?search_path=$SCHEMA" ;;
   esac
 fi
+# Three instances share PostgreSQL's connection limit (100 by default).
+case "$DATABASE_URL" in
+  *pool_max_conns*) ;;
+  *\?*) DATABASE_URL="$DATABASE_URL&pool_max_conns=24" ;;
+  *) DATABASE_URL="$DATABASE_URL?pool_max_conns=24" ;;
+esac
 
 free_port() { # port
   if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
