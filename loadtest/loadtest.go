@@ -214,6 +214,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	e := newEngine(opts)
 	defer e.tr.CloseIdleConnections()
 	defer e.watchTr.CloseIdleConnections()
+	defer e.closeConns()
 	res := &Result{
 		Scenario: opts.Scenario, Targets: opts.Targets, StartedAt: time.Now().UTC(),
 		Connections: opts.Connections, DurationS: opts.Duration.Seconds(), WarmupS: opts.Warmup.Seconds(),
@@ -261,6 +262,9 @@ type engine struct {
 	// connection limit, on the first target.
 	watcher *boxhttp.Client
 	watchTr *nethttp.Transport
+	// conns are the measured loops' connections, one per worker, kept
+	// from one stretch to the next (stretches never run at once).
+	conns []*conn
 	// other records requests outside the measured phases.
 	other *Recorder
 	// recorders of every phase, for the 5xx and 429 checks.
@@ -284,6 +288,26 @@ func newEngine(opts Options) *engine {
 	e.watcher = boxhttp.NewClient(opts.Targets[0], &nethttp.Client{Transport: e.watchTr, Timeout: opts.RequestTimeout})
 	e.recorders = append(e.recorders, e.other)
 	return e
+}
+
+// conn returns worker w's connection.
+func (e *engine) conn(w int) *conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.conns) <= w {
+		e.conns = append(e.conns, newConn(e.opts.RequestTimeout))
+	}
+	return e.conns[w]
+}
+
+// closeConns closes the measured loops' connections.
+func (e *engine) closeConns() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.conns {
+		c.close()
+	}
+	e.conns = nil
 }
 
 func (e *engine) printf(format string, args ...any) {

@@ -30,10 +30,11 @@ func (e *engine) stretch(ctx context.Context, rec *Recorder, loops []loop, settl
 	)
 	t0 := time.Now().Add(settle)
 	t1 := t0.Add(length)
-	for _, l := range loops {
+	for w, l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := e.conn(w)
 			buf := make([]byte, 0, 8<<10)
 			for !stop.Load() && ctx.Err() == nil {
 				rt, req := l.next()
@@ -46,7 +47,7 @@ func (e *engine) stretch(ctx context.Context, rec *Recorder, loops []loop, settl
 				if !s.Before(t1) {
 					return
 				}
-				status, body, err := send(e.tr, req, buf)
+				status, body, err := c.send(req, buf)
 				d := time.Since(s)
 				if !s.Before(t0) {
 					var code []byte

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	nethttp "net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +65,7 @@ func TestMeasure(t *testing.T) {
 	defer srv.Close()
 	e := newEngine(Options{Targets: []string{srv.URL}, Connections: 4, RequestTimeout: 5 * time.Second})
 	defer e.tr.CloseIdleConnections()
+	defer e.closeConns()
 	req, err := newRawRequest("POST", srv.URL, "/v1/reservations", []byte(`{}`), credentials("a", "q"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +135,68 @@ func (l *funcLoop) done(status int, body []byte, _ error) {
 	}
 }
 
+// TestConn checks the measured loops' HTTP/1.1 client against net/http's
+// server: bodies by length and chunked, answers without a body, headers
+// and bodies sent, a server that closes the connection, and a reused
+// connection the server dropped.
+func TestConn(t *testing.T) {
+	var drop atomic.Bool
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if drop.CompareAndSwap(true, false) {
+			// Close the connection without answering, as a server does
+			// with an idle keep-alive connection it gives up on.
+			c, _, _ := w.(nethttp.Hijacker).Hijack()
+			c.Close()
+			return
+		}
+		got, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/echo":
+			fmt.Fprintf(w, "%s %s %s %s", r.Method, r.URL.RawQuery, r.Header.Get("Queue-Token"), got)
+		case "/chunked":
+			w.(nethttp.Flusher).Flush() // forces chunked encoding
+			fmt.Fprint(w, strings.Repeat("x", 10000))
+		case "/empty":
+			w.WriteHeader(204)
+		case "/close":
+			w.Header().Set("Connection", "close")
+			fmt.Fprint(w, "bye")
+		}
+	}))
+	defer srv.Close()
+	c := newConn(5 * time.Second)
+	defer c.close()
+	do := func(method, path string, body []byte) (int, string) {
+		t.Helper()
+		req, err := newRawRequest(method, srv.URL, path, body, credentials("a", "q-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, got, err := c.send(req, nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return status, string(got)
+	}
+	if s, b := do("POST", "/echo?x=1", []byte(`{"a":1}`)); s != 200 || b != `POST x=1 q-1 {"a":1}` {
+		t.Errorf("echo: got %d %q", s, b)
+	}
+	if s, b := do("GET", "/chunked", nil); s != 200 || len(b) != 10000 {
+		t.Errorf("chunked: got %d and %d bytes, want 200 and 10000", s, len(b))
+	}
+	if s, b := do("DELETE", "/empty", nil); s != 204 || b != "" {
+		t.Errorf("no body: got %d %q", s, b)
+	}
+	if s, b := do("GET", "/close", nil); s != 200 || b != "bye" || c.c != nil {
+		t.Errorf("close: got %d %q, connection kept %v; want it closed", s, b, c.c != nil)
+	}
+	do("GET", "/echo", nil)
+	drop.Store(true)
+	if s, b := do("GET", "/echo?again", nil); s != 200 || b != "GET again q-1 " {
+		t.Errorf("on a connection the server dropped: got %d %q, want it sent again on a new one", s, b)
+	}
+}
+
 // BenchmarkSend is a round trip of the measured loops' request path to a
 // trivial server in the same process; time and allocations include the
 // server's.
@@ -140,8 +205,8 @@ func BenchmarkSend(b *testing.B) {
 		fmt.Fprint(w, `{"status":"ok"}`)
 	}))
 	defer srv.Close()
-	tr := newTransport(1, 5*time.Second)
-	defer tr.CloseIdleConnections()
+	c := newConn(5 * time.Second)
+	defer c.close()
 	req, err := newRawRequest("GET", srv.URL, "/healthz", nil, credentials("a", "q"))
 	if err != nil {
 		b.Fatal(err)
@@ -149,7 +214,7 @@ func BenchmarkSend(b *testing.B) {
 	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		status, body, err := send(tr, req, buf)
+		status, body, err := c.send(req, buf)
 		if err != nil || status != 200 {
 			b.Fatalf("send: %d %v", status, err)
 		}
