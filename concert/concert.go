@@ -314,8 +314,9 @@ type Store interface {
 	Dates(ctx context.Context, concertID string, now time.Time) ([]Date, error)
 
 	// Seats returns the SeatsPerDate seats of one date by number, each with
-	// its status at now (see StatusAt). Errors: NOT_FOUND for an unknown
-	// concert or date.
+	// its status at now (see StatusAt). Callers must not modify the slice:
+	// a store may hand the same one to concurrent readers. Errors:
+	// NOT_FOUND for an unknown concert or date.
 	Seats(ctx context.Context, concertID, day string, now time.Time) ([]Seat, error)
 }
 

@@ -133,11 +133,7 @@ func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], erro
 	if err != nil {
 		return nil, err
 	}
-	m := SeatMap{Date: day, Seats: make([]Seat, len(seats))}
-	for i, st := range seats {
-		m.Seats[i] = Seat{Number: st.Number, Grade: st.Grade, Price: int64(st.Price), Status: string(st.Status)}
-	}
-	return &out[SeatMap]{Body: m}, nil
+	return &out[SeatMap]{Body: s.seatMaps.render(in.ConcertID, day, seats)}, nil
 }
 
 func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {

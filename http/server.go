@@ -102,10 +102,11 @@ type Server struct {
 	ready        func(ctx context.Context) error
 	maxBody      int64
 
-	mux     *nethttp.ServeMux
-	api     huma.API
-	metrics *metrics
-	soldOut *flagCache
+	mux      *nethttp.ServeMux
+	api      huma.API
+	metrics  *metrics
+	soldOut  *flagCache
+	seatMaps seatMaps
 
 	specOnce sync.Once
 	spec     []byte

@@ -214,9 +214,14 @@ type Seat struct {
 type SeatMap struct {
 	Date  string `json:"date"`
 	Seats []Seat `json:"seats"`
+
+	raw []byte // the JSON of the map, when already rendered
 }
 
 func (m SeatMap) appendJSON(b []byte) []byte {
+	if m.raw != nil {
+		return append(b, m.raw...)
+	}
 	b = append(b, '{')
 	b = field(b, "date")
 	b = appendString(b, m.Date)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,9 +20,9 @@ import (
 // ConcertStore is concert.Store on PostgreSQL.
 type ConcertStore struct {
 	db *DB
-	// Concurrent reads of one date's seats, or of one concert's dates,
-	// share one query: see package batch.
-	seats *batch.Group[dateKey, time.Time, []concert.Seat]
+	// Concurrent reads of one concert's seat maps, or of its dates, share
+	// one query: see package batch.
+	seats *batch.Group[string, seatsRead, []concert.Seat]
 	dates *batch.Group[string, time.Time, []concert.Date]
 }
 
@@ -41,8 +42,11 @@ const (
 	readTimeout = 10 * time.Second
 )
 
-// dateKey names one date of one concert.
-type dateKey struct{ concertID, day string }
+// seatsRead asks for one date's seat map at an instant.
+type seatsRead struct {
+	day string
+	now time.Time
+}
 
 // gradeRow and roomRow are the JSON kept in concerts.grades and
 // concerts.waiting_room.
@@ -283,49 +287,88 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 	if !boxoffice.ValidID(concertID) || !validDay(day) {
 		return nil, dateNotFound(concertID, day)
 	}
-	return s.seats.Do(ctx, dateKey{concertID, day}, now)
+	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})
+	if err == nil && seats == nil {
+		return nil, dateNotFound(concertID, day)
+	}
+	return seats, err
 }
 
-// readSeats answers readers of one date's seat map with one query; each
-// reader's seats show their status at its own instant.
-func (s *ConcertStore) readSeats(ctx context.Context, key dateKey, nows []time.Time) ([][]concert.Seat, error) {
+// readSeats answers readers of one concert's seat maps with one query over
+// the dates they ask for; each reader's seats show their status at its own
+// instant.
+func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []seatsRead) ([][]concert.Seat, error) {
+	days := make([]string, 0, 4)
+	for _, r := range reads {
+		if !slices.Contains(days, r.day) {
+			days = append(days, r.day)
+		}
+	}
 	rows, err := s.db.pool.Query(ctx, `
-		SELECT number, grade, price, status, hold_expires_at
-		FROM seats WHERE concert_id = $1 AND day = $2 ORDER BY number`, key.concertID, key.day)
+		SELECT day::text, number, grade, price, status, hold_expires_at
+		FROM seats WHERE concert_id = $1 AND day = ANY ($2::date[]) ORDER BY day, number`, concertID, days)
 	if err != nil {
 		return nil, s.db.wrap("list seats", err)
 	}
 	defer rows.Close()
-	seats := make([]concert.Seat, 0, concert.SeatsPerDate)
-	expires := make([]time.Time, 0, concert.SeatsPerDate)
+	type stored struct {
+		seats   []concert.Seat
+		expires []time.Time
+		last    []concert.Seat // the slice handed to the previous reader
+	}
+	byDay := make(map[string]*stored, len(days))
+	var day string
 	for rows.Next() {
 		var st concert.Seat
 		var exp *time.Time
-		if err := rows.Scan(&st.Number, &st.Grade, &st.Price, &st.Status, &exp); err != nil {
+		if err := rows.Scan(&day, &st.Number, &st.Grade, &st.Price, &st.Status, &exp); err != nil {
 			return nil, s.db.wrap("list seats", err)
 		}
-		seats = append(seats, st)
+		d := byDay[day]
+		if d == nil {
+			d = &stored{seats: make([]concert.Seat, 0, concert.SeatsPerDate), expires: make([]time.Time, 0, concert.SeatsPerDate)}
+			byDay[strings.Clone(day)] = d
+		}
+		d.seats = append(d.seats, st)
 		if exp != nil {
-			expires = append(expires, *exp)
+			d.expires = append(d.expires, *exp)
 		} else {
-			expires = append(expires, time.Time{})
+			d.expires = append(d.expires, time.Time{})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.db.wrap("list seats", err)
 	}
-	if len(seats) == 0 {
-		return nil, dateNotFound(key.concertID, key.day)
-	}
-	out := make([][]concert.Seat, len(nows))
-	for i, now := range nows {
-		mine := slices.Clone(seats)
-		for j := range mine {
-			mine[j].Status = concert.StatusAt(mine[j].Status, expires[j], now)
+	// Readers of a date whose instants show every seat alike share one
+	// slice, which also lets the server reuse what it rendered from it.
+	out := make([][]concert.Seat, len(reads))
+	for i, r := range reads {
+		d := byDay[r.day]
+		if d == nil {
+			continue // answered NOT_FOUND below
 		}
-		out[i] = mine
+		if d.last != nil && sameStatuses(d.last, d.seats, d.expires, r.now) {
+			out[i] = d.last
+			continue
+		}
+		mine := slices.Clone(d.seats)
+		for j := range mine {
+			mine[j].Status = concert.StatusAt(mine[j].Status, d.expires[j], r.now)
+		}
+		out[i], d.last = mine, mine
 	}
 	return out, nil
+}
+
+// sameStatuses reports whether prev shows each seat of stored as it stands
+// at now.
+func sameStatuses(prev, stored []concert.Seat, expires []time.Time, now time.Time) bool {
+	for j := range stored {
+		if prev[j].Status != concert.StatusAt(stored[j].Status, expires[j], now) {
+			return false
+		}
+	}
+	return true
 }
 
 func concertNotFound(id string) error {

@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,6 +207,54 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 		e.wantSeats(Day1, expiry, concert.Held, 5)
 		if rb.UserID != b {
 			t.Errorf("Hold at expiry: got user %s, want %s", rb.UserID, b)
+		}
+	})
+
+	t.Run("Seats/ConcurrentReadersAtTheirOwnInstants", func(t *testing.T) {
+		// Stores may answer concurrent readers with one read; each reader
+		// still gets its own date, at its own instant.
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		e.mustHold(e.user(0), Day1, now, 5)
+		before := expiry.Add(-time.Nanosecond)
+		reads := []struct {
+			day  string
+			at   time.Time
+			want concert.SeatStatus // of seat 5
+			err  error
+		}{
+			{Day1, before, concert.Held, nil},
+			{Day1, expiry, concert.Available, nil},
+			{Day2, before, concert.Available, nil},
+			{"2026-07-03", before, "", boxoffice.ErrNotFound},
+		}
+		const rounds = 25
+		errs := make(chan error, rounds*len(reads))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range rounds {
+			for _, r := range reads {
+				wg.Go(func() {
+					<-start
+					seats, err := e.Concerts.Seats(ctx, e.c.ID, r.day, r.at)
+					switch {
+					case r.err != nil:
+						if !errors.Is(err, r.err) {
+							errs <- fmt.Errorf("Seats(%s): got %v, want %v", r.day, err, r.err)
+						}
+					case err != nil:
+						errs <- fmt.Errorf("Seats(%s at %v): %w", r.day, r.at, err)
+					case len(seats) != concert.SeatsPerDate || seats[4].Number != 5 || seats[4].Status != r.want:
+						errs <- fmt.Errorf("Seats(%s at %v): got %d seats, seat 5 %+v; want %d seats, seat 5 %s",
+							r.day, r.at, len(seats), seats[min(4, len(seats)-1)], concert.SeatsPerDate, r.want)
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
 	})
 
