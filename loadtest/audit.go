@@ -71,14 +71,19 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 
+	log, err := e.admissionLog(ctx, s.concert.ConcertID)
+	if err != nil {
+		return nil, fmt.Errorf("audit: admission log: %w", err)
+	}
+
 	in := auditInput{stats: st, maps: maps, balances: balances}
 	obs := make([]joinObservation, 0, len(fans))
 	for _, f := range fans {
 		in.fans = append(in.fans, auditFan{charged: f.charged, holds: f.holds})
-		obs = append(obs, joinObservation{JoinSent: f.joinSent, JoinRecv: f.joinRecv, Position: f.joinPosition, LastWaiting: f.lastWaiting, Admitted: f.admittedAt})
+		obs = append(obs, joinObservation{UserID: f.userID, JoinSent: f.joinSent, JoinRecv: f.joinRecv, Position: f.joinPosition, LastWaiting: f.lastWaiting, Admitted: f.admittedAt})
 	}
 	checks := checkSale(in)
-	rep.Order = admissionOrder(obs)
+	rep.Order = admissionOrder(obs, log)
 	checks = append(checks, Check{Name: "admission order matched join order", OK: rep.Order.OK(), Detail: rep.Order.String()})
 
 	rep.Sold, rep.Revenue = st.Sold, st.Revenue
@@ -227,5 +232,29 @@ func checkSale(in auditInput) []Check {
 			Name: "money conserved", OK: charged == balances+paid && paid == in.stats.Revenue,
 			Detail: "charged " + won(charged) + " = balances " + won(balances) + " + paid " + won(paid) + "; revenue in the stats " + won(in.stats.Revenue),
 		},
+	}
+}
+
+// admissionLog reads a room's whole admission log.
+func (e *engine) admissionLog(ctx context.Context, concertID string) ([]boxhttp.AdmissionRecord, error) {
+	var log []boxhttp.AdmissionRecord
+	from := int64(0)
+	for {
+		var page boxhttp.AdmissionLog
+		err := retry(ctx, func() error {
+			return e.call(ctx, e.other, 0, routeAdmissions, func(c *boxhttp.Client) error {
+				var err error
+				page, err = c.Admissions(ctx, e.opts.AdminKey, concertID, from, 10_000)
+				return err
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+		log = append(log, page.Admissions...)
+		if len(page.Admissions) == 0 || page.Next == from {
+			return log, nil
+		}
+		from = page.Next
 	}
 }

@@ -30,6 +30,7 @@ const (
 	routeCreateConcert
 	routeSetWaitingRoom
 	routeStats
+	routeAdmissions
 	numRoutes
 )
 
@@ -52,6 +53,7 @@ var routeNames = [numRoutes]string{
 	routeCreateConcert:  "POST /v1/admin/concerts",
 	routeSetWaitingRoom: "PUT /v1/admin/concerts/{concertId}/waiting-room",
 	routeStats:          "GET /v1/admin/concerts/{concertId}/stats",
+	routeAdmissions:     "GET /v1/admin/concerts/{concertId}/admissions",
 }
 
 func (r route) String() string { return routeNames[r] }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,12 +21,14 @@ import (
 type loadtestMode struct {
 	name   string
 	config func(t *testing.T) Config
+	stream bool // waiting fans follow the event stream instead of polling
 }
 
 // loadtestModes are the deployments the on-sale runs against; another
 // mode is one more line.
 var loadtestModes = []loadtestMode{
-	{"PostgreSQLAndRedis", loadtestProductionConfig},
+	{"PostgreSQLAndRedis", loadtestProductionConfig, false},
+	{"EmbeddedStreaming", loadtestEmbeddedConfig, true},
 }
 
 // TestLoadtestOnsale runs a short on-sale through the real wiring and fails
@@ -64,6 +67,7 @@ func TestLoadtestOnsale(t *testing.T) {
 			o.Connections = 50
 			o.Think = 20 * time.Millisecond
 			o.NoCeiling = true
+			o.Stream = md.stream
 			o.Timeout = 3 * time.Minute
 			res, err := loadtest.Run(ctx, o)
 			if err != nil {
@@ -88,11 +92,37 @@ func TestLoadtestOnsale(t *testing.T) {
 			if res.Onsale == nil || res.Onsale.Fans != o.Fans {
 				t.Fatalf("on-sale report: got %+v, want one of %d fans", res.Onsale, o.Fans)
 			}
+			if md.stream {
+				var streams int64
+				for _, r := range res.Rounds {
+					for _, ph := range r.Phases {
+						for _, ep := range ph.Endpoints {
+							if ep.Route == "GET /v1/queue/events" {
+								streams += ep.OK
+							}
+						}
+					}
+				}
+				if streams == 0 {
+					t.Errorf("no event stream was followed")
+				}
+			}
 			if t.Failed() {
 				res.WriteTable(os.Stderr)
 			}
 		})
 	}
+}
+
+// loadtestEmbeddedConfig is the embedded store in a fresh file and the
+// in-process waiting room.
+func loadtestEmbeddedConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.RateLimit = 0
+	cfg.LogLevel = "warn"
+	cfg.DataFile = filepath.Join(t.TempDir(), "boxoffice.db")
+	return cfg
 }
 
 // loadtestProductionConfig is PostgreSQL on a fresh schema and Redis under
