@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 )
 
 // Cache remembers concerts read from a Store for a short time. A concert's
@@ -16,6 +17,9 @@ type Cache struct {
 	store Store
 	clock boxoffice.Clock
 	ttl   time.Duration
+	// reads makes the readers that miss a concert at once (every reader of
+	// a busy concert, the instant its entry expires) share one store read.
+	reads *batch.Group[string, struct{}, Concert]
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
@@ -31,7 +35,24 @@ const maxCached = 10000
 
 // NewCache returns a cache in front of store.
 func NewCache(store Store, clock boxoffice.Clock, ttl time.Duration) *Cache {
-	return &Cache{store: store, clock: clock, ttl: ttl, entries: make(map[string]cacheEntry)}
+	c := &Cache{store: store, clock: clock, ttl: ttl, entries: make(map[string]cacheEntry)}
+	c.reads = batch.New(1<<20, readTimeout, c.read)
+	return c
+}
+
+// readTimeout bounds one store read of a concert shared by many readers.
+const readTimeout = 10 * time.Second
+
+func (c *Cache) read(ctx context.Context, id string, reqs []struct{}) ([]Concert, error) {
+	con, err := c.store.Concert(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Concert, len(reqs))
+	for i := range out {
+		out[i] = con
+	}
+	return out, nil
 }
 
 // Concert returns the concert, from the cache when fresh. Errors: NOT_FOUND.
@@ -43,7 +64,7 @@ func (c *Cache) Concert(ctx context.Context, id string) (Concert, error) {
 	if ok && now.Before(e.expires) {
 		return e.c, nil
 	}
-	con, err := c.store.Concert(ctx, id)
+	con, err := c.reads.Do(ctx, id, struct{}{})
 	if err != nil {
 		return Concert{}, err
 	}

@@ -2,6 +2,8 @@ package concert_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,5 +57,40 @@ func TestCache(t *testing.T) {
 	}
 	if _, err := cache.Concert(ctx, "nope"); boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		t.Errorf("unknown: got %v, want NOT_FOUND", err)
+	}
+}
+
+// slowStore answers Concert after a pause, counting the calls.
+type slowStore struct {
+	concert.Store
+	calls atomic.Int64
+}
+
+func (s *slowStore) Concert(_ context.Context, id string) (concert.Concert, error) {
+	s.calls.Add(1)
+	time.Sleep(20 * time.Millisecond)
+	return concert.Concert{ID: id}, nil
+}
+
+func TestCacheMissesShareOneRead(t *testing.T) {
+	store := &slowStore{}
+	cache := concert.NewCache(store, boxoffice.NewManualClock(t0), time.Second)
+	const readers = 200
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Go(func() {
+			<-start
+			if c, err := cache.Concert(context.Background(), "c1"); err != nil || c.ID != "c1" {
+				t.Errorf("Concert: got %+v, %v", c, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	// Readers that arrive while a read is in flight share the next one:
+	// at most two reads, never one per reader.
+	if n := store.calls.Load(); n > 2 {
+		t.Errorf("%d concurrent misses made %d store reads, want at most 2", readers, n)
 	}
 }
