@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -106,11 +107,13 @@ func (r *rawRequest) appendWire(b []byte) []byte {
 
 // conn is one worker's keep-alive connection.
 type conn struct {
-	addr    string
+	scheme  string
+	host    string
 	c       net.Conn
 	r       *bufio.Reader
 	w       []byte
 	timeout time.Duration
+	tls     *tls.Config // for https targets; nil: the system's roots
 }
 
 func newConn(timeout time.Duration) *conn { return &conn{timeout: timeout} }
@@ -122,9 +125,25 @@ func (c *conn) close() {
 	}
 }
 
-func (c *conn) dial(addr string) error {
+func (c *conn) dial(u *url.URL) error {
 	c.close()
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme == "https"])
+	}
+	var nc net.Conn
+	var err error
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if u.Scheme == "https" {
+		cfg := &tls.Config{}
+		if c.tls != nil {
+			cfg = c.tls.Clone()
+		}
+		cfg.ServerName, cfg.NextProtos = u.Hostname(), []string{"http/1.1"}
+		nc, err = tls.DialWithDialer(d, "tcp", addr, cfg)
+	} else {
+		nc, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +152,7 @@ func (c *conn) dial(addr string) error {
 	} else {
 		c.r.Reset(nc)
 	}
-	c.c, c.addr = nc, addr
+	c.c, c.scheme, c.host = nc, u.Scheme, u.Host
 	return nil
 }
 
@@ -142,9 +161,9 @@ func (c *conn) dial(addr string) error {
 // replaced once.
 func (c *conn) send(r *rawRequest, buf []byte) (status int, body []byte, err error) {
 	for attempt := 0; ; attempt++ {
-		fresh := c.c == nil || c.addr != r.url.Host
+		fresh := c.c == nil || c.host != r.url.Host || c.scheme != r.url.Scheme
 		if fresh {
-			if err := c.dial(r.url.Host); err != nil {
+			if err := c.dial(r.url); err != nil {
 				return 0, buf[:0], err
 			}
 		}

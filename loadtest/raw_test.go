@@ -221,3 +221,31 @@ func BenchmarkSend(b *testing.B) {
 		buf = body[:0]
 	}
 }
+
+func TestConnTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		fmt.Fprintf(w, "%s over %s", r.URL.Path, r.Proto)
+	}))
+	defer srv.Close()
+	c := newConn(5 * time.Second)
+	defer c.close()
+	c.tls = srv.Client().Transport.(*nethttp.Transport).TLSClientConfig
+	for range 2 { // the second request reuses the connection
+		req, err := newRawRequest("GET", srv.URL, "/secure", nil, credentials("a", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, got, err := c.send(req, nil)
+		if err != nil || status != 200 || string(got) != "/secure over HTTP/1.1" {
+			t.Fatalf("https: got %d %q, %v", status, got, err)
+		}
+	}
+
+	// Without the test server's root the handshake fails.
+	c2 := newConn(5 * time.Second)
+	defer c2.close()
+	req, _ := newRawRequest("GET", srv.URL, "/secure", nil, credentials("a", ""))
+	if _, _, err := c2.send(req, nil); err == nil {
+		t.Error("https with an unknown certificate authority: no error")
+	}
+}
