@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/concert"
 	boxhttp "github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/memory"
 	"github.com/boxoffice/boxoffice/queue"
@@ -17,6 +18,14 @@ import (
 // benchServer is a Server with an admitted ticket on an in-memory waiting
 // room and no database: enough for the routes that need none.
 func benchServer(b *testing.B) (*boxhttp.Server, string, string) {
+	b.Helper()
+	srv, access, queueToken, _ := benchServerWith(b, nil)
+	return srv, access, queueToken
+}
+
+// benchServerWith is benchServer with concerts as its concert store; it
+// also returns the admitted ticket's concert.
+func benchServerWith(b *testing.B, concerts concert.Store) (*boxhttp.Server, string, string, string) {
 	b.Helper()
 	ctx := context.Background()
 	clock := boxoffice.NewManualClock(base)
@@ -33,9 +42,34 @@ func benchServer(b *testing.B) (*boxhttp.Server, string, string) {
 		b.Fatal(err)
 	}
 	qs.Step(ctx)
-	srv := boxhttp.NewServer(boxhttp.Options{Queue: qs, Signer: signer, Clock: clock})
+	srv := boxhttp.NewServer(boxhttp.Options{Queue: qs, Signer: signer, Clock: clock, Concerts: concerts})
 	access := signer.AccessToken(token.Access{UserID: user, IssuedAt: base, ExpiresAt: base.Add(time.Hour)})
-	return srv, access, signer.QueueToken(st.Ticket)
+	return srv, access, signer.QueueToken(st.Ticket), room.ConcertID
+}
+
+// fixedSeats answers every seat map with one slice, as a store does for
+// concurrent readers that see the same statuses.
+type fixedSeats struct {
+	concert.Store
+	seats []concert.Seat
+}
+
+func (f fixedSeats) Seats(context.Context, string, string, time.Time) ([]concert.Seat, error) {
+	return f.seats, nil
+}
+
+// BenchmarkSeats is the seat-map route's own cost: tokens, queue pass on
+// the in-memory room, and the answer, with a store that costs nothing.
+func BenchmarkSeats(b *testing.B) {
+	seats := make([]concert.Seat, concert.SeatsPerDate)
+	for i := range seats {
+		seats[i] = concert.Seat{Number: i + 1, Grade: "VIP", Price: 150_000, Status: concert.Available}
+	}
+	srv, access, queueToken, concertID := benchServerWith(b, fixedSeats{seats: seats})
+	r := httptest.NewRequest("GET", "/v1/concerts/"+concertID+"/dates/2026-07-01/seats", nil)
+	r.Header.Set("Authorization", "Bearer "+access)
+	r.Header.Set("Queue-Token", queueToken)
+	benchmarkRequest(b, srv, r, 200)
 }
 
 func benchmarkRequest(b *testing.B, srv nethttp.Handler, r *nethttp.Request, want int) {
