@@ -2,33 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
-	"net/url"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice/loadtest"
 )
 
-// loadtestMode is one way to deploy Boxoffice for the on-sale test.
-type loadtestMode struct {
-	name   string
-	config func(t *testing.T) Config
+// loadtestModes are the deployments the on-sale runs against (the modes
+// of the end-to-end tests); another mode is one more line.
+var loadtestModes = []struct {
+	mode
 	stream bool // waiting fans follow the event stream instead of polling
-}
-
-// loadtestModes are the deployments the on-sale runs against; another
-// mode is one more line.
-var loadtestModes = []loadtestMode{
-	{"PostgreSQLAndRedis", loadtestProductionConfig, false},
-	{"EmbeddedStreaming", loadtestEmbeddedConfig, true},
+}{
+	{production, false},
+	{embedded, true},
 }
 
 // TestLoadtestOnsale runs a short on-sale through the real wiring and fails
@@ -49,7 +38,9 @@ func TestLoadtestOnsale(t *testing.T) {
 		t.Run(md.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			m := NewMain(md.config(t), io.Discard)
+			cfg := md.config(t)
+			cfg.AdmitTick = DefaultConfig().AdmitTick // admission steps as in production
+			m := NewMain(cfg, io.Discard)
 			if err := m.Run(ctx); err != nil {
 				m.Close()
 				t.Fatalf("run: %v", err)
@@ -112,121 +103,4 @@ func TestLoadtestOnsale(t *testing.T) {
 			}
 		})
 	}
-}
-
-// loadtestEmbeddedConfig is the embedded store in a fresh file and the
-// in-process waiting room.
-func loadtestEmbeddedConfig(t *testing.T) Config {
-	cfg := DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.RateLimit = 0
-	cfg.LogLevel = "warn"
-	cfg.DataFile = filepath.Join(t.TempDir(), "boxoffice.db")
-	return cfg
-}
-
-// loadtestProductionConfig is PostgreSQL on a fresh schema and Redis under
-// a fresh key prefix, both removed when t ends.
-func loadtestProductionConfig(t *testing.T) Config {
-	cfg := DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.RateLimit = 0
-	cfg.LogLevel = "warn"
-	cfg.DatabaseURL = loadtestSchema(t)
-	cfg.RedisURL = loadtestRedisURL()
-	cfg.RedisPrefix = loadtestRedisPrefix(t)
-	return cfg
-}
-
-func loadtestDatabaseURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-func loadtestRedisURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// loadtestMissing skips t for a missing service, or fails it when CI=true.
-func loadtestMissing(t *testing.T, what string, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is unreachable: %v", what, err)
-	}
-	t.Skipf("%s is unreachable (%v); this test needs it, and fails instead of skipping when CI=true", what, err)
-}
-
-func loadtestHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// loadtestSchema creates an empty schema and returns the test database's
-// URL with it as the search path; the schema is dropped when t ends.
-func loadtestSchema(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, loadtestDatabaseURL())
-	if err != nil {
-		loadtestMissing(t, "PostgreSQL (BOXOFFICE_TEST_DATABASE_URL)", err)
-	}
-	defer conn.Close(ctx)
-	schema := "loadtest_" + loadtestHex(6)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), loadtestDatabaseURL())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(loadtestDatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// loadtestRedisPrefix returns a key prefix of its own; its keys are deleted
-// when t ends.
-func loadtestRedisPrefix(t *testing.T) string {
-	t.Helper()
-	opts, err := goredis.ParseURL(loadtestRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := goredis.NewClient(opts)
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		client.Close()
-		loadtestMissing(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
-	}
-	prefix := "loadtest:" + loadtestHex(6) + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx := context.Background()
-		var keys []string
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	return prefix
 }
