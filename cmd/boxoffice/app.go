@@ -211,6 +211,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RateLimit:      m.Config.RateLimit,
 		Limiter:        room.limiter,
 		TrustedProxies: m.Config.TrustedProxies,
+		MaxStreams:     m.Config.MaxStreams,
 		Ready: func(ctx context.Context) error {
 			if err := db.ping(ctx); err != nil {
 				return boxoffice.Unavailable("database", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	LogLevel       string
 	LogFormat      string
 	PprofAddr      string // empty: no profiling endpoint
+	MaxStreams     int    // open queue event streams per instance
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -52,6 +54,7 @@ func DefaultConfig() Config {
 		ShutdownGrace: 15 * time.Second,
 		LogLevel:      "info",
 		LogFormat:     "text",
+		MaxStreams:    http.DefaultMaxStreams,
 	}
 }
 
@@ -150,6 +153,14 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_SHUTDOWN_GRACE", "shutdown-grace", "how long shutdown waits for requests in flight", dur(&c.ShutdownGrace)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
+		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a positive whole number, got %q", v)
+			}
+			c.MaxStreams = n
+			return nil
+		}},
 		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
 	}
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/boxoffice/boxoffice/http"
+)
+
+func TestLoadConfig(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+
+	t.Run("Defaults", func(t *testing.T) {
+		c, err := LoadConfig("serve", nil, env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Embedded() || !c.Demo || c.Addr != ":8080" || c.DataFile != "boxoffice.db" || c.RateLimit != 50 ||
+			c.MaxStreams != http.DefaultMaxStreams || c.AccessTTL != 30*24*time.Hour {
+			t.Errorf("defaults: got %+v", c)
+		}
+	})
+
+	t.Run("EnvironmentThenFlags", func(t *testing.T) {
+		c, err := LoadConfig("serve", []string{"-max-streams", "50000", "-addr", ":9090"}, env(
+			"BOXOFFICE_DATABASE_URL", "postgres://db/boxoffice",
+			"BOXOFFICE_MAX_STREAMS", "30000",
+			"BOXOFFICE_ADDR", ":8081",
+			"BOXOFFICE_RATE_LIMIT", "0",
+			"BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7",
+			"BOXOFFICE_ACCESS_TTL", "24h",
+		))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
+		if c.Embedded() || c.Demo || c.MaxStreams != 50000 || c.Addr != ":9090" || c.RateLimit != 0 ||
+			c.AccessTTL != 24*time.Hour || len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != wantProxies[0] || c.TrustedProxies[1] != wantProxies[1] {
+			t.Errorf("got %+v", c)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"MaxStreamsZero", []string{"BOXOFFICE_MAX_STREAMS", "0"}, nil, "BOXOFFICE_MAX_STREAMS"},
+		{"MaxStreamsFlag", nil, []string{"-max-streams", "many"}, "max-streams"},
+		{"RateLimitNegative", []string{"BOXOFFICE_RATE_LIMIT", "-1"}, nil, "BOXOFFICE_RATE_LIMIT"},
+		{"ShortSecret", []string{"BOXOFFICE_SECRET", "short"}, nil, "BOXOFFICE_SECRET"},
+		{"ChargeAboveBalance", []string{"BOXOFFICE_MAX_CHARGE", "200", "BOXOFFICE_MAX_BALANCE", "100"}, nil, "BOXOFFICE_MAX_CHARGE"},
+		{"BadProxy", []string{"BOXOFFICE_TRUSTED_PROXIES", "lb.internal"}, nil, "BOXOFFICE_TRUSTED_PROXIES"},
+		{"LogFormat", []string{"BOXOFFICE_LOG_FORMAT", "xml"}, nil, "BOXOFFICE_LOG_FORMAT"},
+		{"ExtraArgument", nil, []string{"now"}, "unexpected argument"},
+	} {
+		t.Run("Err"+tc.name, func(t *testing.T) {
+			_, err := LoadConfig("serve", tc.args, env(tc.env...))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
