@@ -387,12 +387,18 @@ func outcome(err error) (int, []byte) {
 func (e *engine) no5xx() Check {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var n, total int64
+	var n, total, refused int64
 	for _, r := range e.recorders {
 		n += r.countStatus(500, 599)
 		total += r.requests()
+		refused += r.endpoints[routeQueueEvents].status[503].Load()
 	}
-	return Check{Name: "no 5xx answers", OK: n == 0, Detail: fmt.Sprintf("%s of %s requests answered 5xx", count(n), count(total))}
+	detail := fmt.Sprintf("%s of %s requests answered 5xx", count(n), count(total))
+	if refused > 0 {
+		detail += fmt.Sprintf("; %s of them were event streams refused for want of room (those fans polled instead): "+
+			"raise BOXOFFICE_MAX_STREAMS or add instances", count(refused))
+	}
+	return Check{Name: "no 5xx answers", OK: n == 0, Detail: detail}
 }
 
 // warnings are things the operator should know about the run.

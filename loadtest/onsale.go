@@ -493,8 +493,14 @@ func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueSt
 // waitAdmitted follows the fan's place until it is admitted. It returns
 // false, with the outcome set, when the visit ends there.
 func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) bool {
-	if e.opts.Stream {
-		return e.followStream(ctx, s, f, st)
+	// Fans who will give up while waiting poll once and leave, as they
+	// do without streams.
+	if e.opts.Stream && !f.abandonWaiting {
+		admitted, last, poll := e.followStream(ctx, s, f, st)
+		if !poll {
+			return admitted
+		}
+		st = last
 	}
 	polls := 0
 	for {
@@ -551,8 +557,11 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 }
 
 // followStream waits for admission on the queue's event stream. Each
-// open stream holds a connection of its own.
-func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) bool {
+// open stream holds a connection of its own. A stream that fails is opened
+// again after a pause, as EventSource does; when the server has no room
+// for another stream (503) the fan polls instead: poll is true and last is
+// the latest status.
+func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) (admitted bool, last boxhttp.QueueStatus, poll bool) {
 	for st.Status == "WAITING" || st.Status == "PREQUEUE" {
 		sctx, cancel := context.WithCancel(ctx)
 		go func() {
@@ -568,12 +577,25 @@ func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxht
 		switch {
 		case err == nil:
 			st = next
+			if (st.Status == "WAITING" || st.Status == "PREQUEUE") && (isClosed(s.ended) || !sleep(ctx, streamRetry)) {
+				// The server ended the stream (a restart, say) before
+				// the wait was over.
+				f.outcome = outWaiting
+				return false, st, false
+			}
 		case ctx.Err() != nil || isClosed(s.ended):
 			f.outcome = outWaiting
-			return false
+			return false, st, false
+		case boxhttp.StatusCode(err) == nethttp.StatusServiceUnavailable:
+			return false, st, true
 		case !transient(err):
 			f.outcome = outFailed
-			return false
+			return false, st, false
+		default:
+			if !sleep(ctx, streamRetry+time.Duration(f.rng.Int64N(int64(streamRetry)))) {
+				f.outcome = outWaiting
+				return false, st, false
+			}
 		}
 		if st.Status == "WAITING" || st.Status == "PREQUEUE" {
 			f.lastWaiting = opened
@@ -582,14 +604,18 @@ func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxht
 	switch st.Status {
 	case "ADMITTED":
 		f.admittedAt = time.Now()
-		return true
+		return true, st, false
 	case "SOLD_OUT":
 		f.outcome = outSoldOut
 	default:
 		f.outcome = outDropped
 	}
-	return false
+	return false, st, false
 }
+
+// streamRetry is the least pause before a failed stream is opened again:
+// the reconnection delay the server sends to EventSource.
+const streamRetry = 2 * time.Second
 
 // stream reads the fan's queue events until one that ends the wait, and
 // returns it.
