@@ -80,7 +80,7 @@ SELECT known, found, free, mine, prices, amount FROM chk`
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
 	if !boxoffice.ValidID(req.ConcertID) || !validDay(req.Day) {
-		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
 	if !boxoffice.ValidID(req.ReservationID) || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
@@ -94,20 +94,15 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	b.Queue(lockWallet, req.UserID)
 	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
 		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt)
-	br := s.db.pool.SendBatch(ctx, b)
 	var (
 		known             bool
 		found, free, mine int
 		prices            []int64
 		amount            int64
 	)
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&known, &found, &free, &mine, &prices, &amount)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
+		return row.Scan(&known, &found, &free, &mine, &prices, &amount)
+	})
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap("hold seats", err)
 	}
@@ -115,7 +110,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	case !known:
 		return booking.Reservation{}, userNotFound(req.UserID)
 	case found == 0:
-		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	case found < len(seats):
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
 	case free < found:
@@ -231,16 +226,12 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, id)
 	b.Queue(cancelSQL, id, userID, now)
-	br := s.db.pool.SendBatch(ctx, b)
-	_, err := br.Exec()
 	var r booking.Reservation
 	var ok bool
-	if err == nil {
-		r, ok, err = scanReservation(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err := s.db.sendBatch(ctx, b, func(row pgx.Row) (err error) {
+		r, ok, err = scanReservation(row)
+		return err
+	})
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap("cancel reservation", err)
 	}
@@ -339,7 +330,6 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	b.Queue(lockReservation, req.ReservationID)
 	b.Queue(lockWallet, req.UserID)
 	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID)
-	br := s.db.pool.SendBatch(ctx, b)
 	var (
 		owner, status, concertID *string
 		expires                  *time.Time
@@ -349,17 +339,10 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		balance, debited         *int64
 		held                     *int
 	)
-	_, err := br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
-	if err == nil {
-		err = br.QueryRow().Scan(&owner, &status, &expires, &amount, &concertID, &seats,
+	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
+		return row.Scan(&owner, &status, &expires, &amount, &concertID, &seats,
 			&keyedRes, &balance, &held, &debited)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
 		// Only a payment that bypassed the locks could get here; the
@@ -442,7 +425,7 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 // Errors: NOT_FOUND.
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
 	if !boxoffice.ValidID(concertID) {
-		return booking.Inventory{}, concertNotFound(concertID)
+		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	var inv booking.Inventory
 	var exists bool
@@ -459,7 +442,7 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 		return booking.Inventory{}, s.db.wrap("count inventory", err)
 	}
 	if !exists {
-		return booking.Inventory{}, concertNotFound(concertID)
+		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	return inv, nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,52 +47,8 @@ type seatsRead struct {
 	now time.Time
 }
 
-// gradeRow and roomRow are the JSON kept in concerts.grades and
-// concerts.waiting_room.
-type gradeRow struct {
-	Name  string `json:"name"`
-	First int    `json:"first"`
-	Last  int    `json:"last"`
-	Price int64  `json:"price"`
-}
-
-type roomRow struct {
-	Strategy       string  `json:"strategy"`
-	AdmitPerSecond float64 `json:"admitPerSecond"`
-	MaxActive      int64   `json:"maxActive"`
-	SessionSeconds int     `json:"sessionSeconds"`
-	IdleSeconds    int     `json:"idleSeconds"`
-}
-
-func roomJSON(s queue.Settings) string {
-	b, _ := json.Marshal(roomRow{
-		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
-		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds,
-	})
-	return string(b)
-}
-
-func parseRoom(b []byte) (queue.Settings, error) {
-	var r roomRow
-	if err := json.Unmarshal(b, &r); err != nil {
-		return queue.Settings{}, fmt.Errorf("decode waiting room: %w", err)
-	}
-	return queue.Settings{
-		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
-		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
-	}, nil
-}
-
 // CreateConcert stores c, its dates and their seats in one transaction.
 func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) error {
-	grades := make([]gradeRow, len(c.Grades))
-	for i, g := range c.Grades {
-		grades[i] = gradeRow{Name: g.Name, First: g.First, Last: g.Last, Price: int64(g.Price)}
-	}
-	gradesJSON, err := json.Marshal(grades)
-	if err != nil {
-		return fmt.Errorf("create concert: %w", err)
-	}
 	days := make([]string, len(c.Dates))
 	starts := make([]time.Time, len(c.Dates))
 	for i, d := range c.Dates {
@@ -114,7 +69,7 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 		                      grades, waiting_room, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9)`,
 		c.ID, c.Title, c.Venue, c.SalesOpenAt, c.HoldSeconds, c.MaxSeatsPerUser,
-		string(gradesJSON), roomJSON(c.WaitingRoom), c.CreatedAt)
+		concert.GradesJSON(c.Grades), concert.RoomJSON(c.WaitingRoom), c.CreatedAt)
 	b.Queue(`
 		INSERT INTO concert_dates (concert_id, day, starts_at)
 		SELECT $1::uuid, d, s FROM unnest($2::text[]::date[], $3::timestamptz[]) AS u (d, s)`,
@@ -145,7 +100,7 @@ func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
 		return concert.Concert{}, err
 	}
 	var err error
-	if c.WaitingRoom, err = parseRoom(room); err != nil {
+	if c.WaitingRoom, err = concert.ParseRoomJSON(room); err != nil {
 		return concert.Concert{}, err
 	}
 	c.SalesOpenAt, c.CreatedAt = c.SalesOpenAt.UTC(), c.CreatedAt.UTC()
@@ -155,7 +110,7 @@ func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
 // Concert returns a concert with its grades and dates. Errors: NOT_FOUND.
 func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert, error) {
 	if !boxoffice.ValidID(id) {
-		return concert.Concert{}, concertNotFound(id)
+		return concert.Concert{}, concert.NotFound(id)
 	}
 	var grades []byte
 	var days, starts []time.Time
@@ -165,18 +120,13 @@ func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert,
 		       ARRAY(SELECT starts_at FROM concert_dates WHERE concert_id = c.id ORDER BY starts_at, day)
 		FROM concerts c WHERE c.id = $1`, id), &grades, &days, &starts)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return concert.Concert{}, concertNotFound(id)
+		return concert.Concert{}, concert.NotFound(id)
 	}
 	if err != nil {
 		return concert.Concert{}, s.db.wrap("read concert", err)
 	}
-	var rows []gradeRow
-	if err := json.Unmarshal(grades, &rows); err != nil {
-		return concert.Concert{}, fmt.Errorf("read concert: decode grades: %w", err)
-	}
-	c.Grades = make([]concert.Grade, len(rows))
-	for i, g := range rows {
-		c.Grades[i] = concert.Grade{Name: g.Name, First: g.First, Last: g.Last, Price: boxoffice.Money(g.Price)}
+	if c.Grades, err = concert.ParseGradesJSON(grades); err != nil {
+		return concert.Concert{}, fmt.Errorf("read concert: %w", err)
 	}
 	c.Dates = make([]concert.Date, len(days))
 	for i := range days {
@@ -211,14 +161,14 @@ func (s *ConcertStore) Concerts(ctx context.Context) ([]concert.Concert, error) 
 // Errors: NOT_FOUND.
 func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue.Settings) error {
 	if !boxoffice.ValidID(id) {
-		return concertNotFound(id)
+		return concert.NotFound(id)
 	}
-	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, roomJSON(room))
+	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, concert.RoomJSON(room))
 	if err != nil {
 		return s.db.wrap("set waiting room", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return concertNotFound(id)
+		return concert.NotFound(id)
 	}
 	return nil
 }
@@ -227,7 +177,7 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 // the seats available at now. Errors: NOT_FOUND.
 func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Time) ([]concert.Date, error) {
 	if !boxoffice.ValidID(concertID) {
-		return nil, concertNotFound(concertID)
+		return nil, concert.NotFound(concertID)
 	}
 	return s.dates.Do(ctx, concertID, now)
 }
@@ -272,7 +222,7 @@ func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []t
 		return nil, s.db.wrap("list dates", err)
 	}
 	if !found {
-		return nil, concertNotFound(concertID)
+		return nil, concert.NotFound(concertID)
 	}
 	out := make([][]concert.Date, len(nows))
 	for i := range out {
@@ -285,11 +235,11 @@ func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []t
 // Errors: NOT_FOUND.
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
 	if !boxoffice.ValidID(concertID) || !validDay(day) {
-		return nil, dateNotFound(concertID, day)
+		return nil, concert.DateNotFound(concertID, day)
 	}
 	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})
 	if err == nil && seats == nil {
-		return nil, dateNotFound(concertID, day)
+		return nil, concert.DateNotFound(concertID, day)
 	}
 	return seats, err
 }
@@ -369,14 +319,6 @@ func sameStatuses(prev, stored []concert.Seat, expires []time.Time, now time.Tim
 		}
 	}
 	return true
-}
-
-func concertNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s not found", id)
-}
-
-func dateNotFound(concertID, day string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "date %s of concert %s not found", day, concertID)
 }
 
 // validDay reports whether day is a calendar date PostgreSQL accepts.

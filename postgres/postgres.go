@@ -144,6 +144,26 @@ func (db *DB) Setting(ctx context.Context, key string, generate func() (string, 
 	return v, nil
 }
 
+// sendBatch sends b, one implicit transaction whose statements all but the
+// last only take locks, and hands the row of the last to scan. It returns
+// the first error of the batch, unwrapped.
+func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, scan func(pgx.Row) error) error {
+	br := db.pool.SendBatch(ctx, b)
+	var err error
+	for range b.Len() - 1 {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = scan(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // wrap translates a driver error: context errors stay themselves, failures
 // to reach the server become UNAVAILABLE, domain errors pass through, and
 // anything else is wrapped with op.

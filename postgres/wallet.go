@@ -93,22 +93,17 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 	}
 	// The batch is one implicit transaction; the lock is held to its end.
 	b := &pgx.Batch{}
-	b.Queue(`SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`, req.UserID)
+	b.Queue(lockWallet, req.UserID)
 	b.Queue(chargeSQL, req.UserID, key, int64(req.Amount), int64(req.MaxBalance), req.ChargeID, req.Now)
-	br := s.db.pool.SendBatch(ctx, b)
 	var (
 		balance, credited         *int64
 		priorID                   *string
 		priorAmount, priorBalance *int64
 		priorAt                   *time.Time
 	)
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&balance, &priorID, &priorAmount, &priorBalance, &priorAt, &credited)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
+		return row.Scan(&balance, &priorID, &priorAmount, &priorBalance, &priorAt, &credited)
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && key != nil {
 		return s.replayCharge(ctx, req)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -61,7 +62,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, 'HELD', ?, ?)`
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
 	concertID, ok := canonID(req.ConcertID)
 	if !ok || !validDay(req.Day) {
-		return booking.Reservation{}, dateNotFound(req.ConcertID, req.Day)
+		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
 	id, ok := canonID(req.ReservationID)
@@ -111,7 +112,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		}
 		switch found := len(r.Seats); {
 		case found == 0:
-			return dateNotFound(req.ConcertID, req.Day)
+			return concert.DateNotFound(req.ConcertID, req.Day)
 		case found < len(seats):
 			return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
 		case free < found:
@@ -143,7 +144,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			prices[i] = int64(st.Price)
 		}
 		_, err = tx.StmtContext(ctx, s.db.st.insertReservation).ExecContext(ctx, id, req.UserID, concertID,
-			req.Day, numbers, int64sJSON(prices), int64(r.Amount), micros(req.ExpiresAt), now)
+			req.Day, numbers, intsJSON(prices), int64(r.Amount), micros(req.ExpiresAt), now)
 		return err
 	})
 	if err != nil {
@@ -270,8 +271,6 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	return r, nil
 }
 
-const keyedPaymentSQL = `SELECT reservation_id FROM payments WHERE user_id = ? AND idempotency_key = ?`
-
 // heldSeatsSQL counts the seats ?3 of date (?1, ?2) that reservation ?4
 // holds unexpired at ?5.
 const heldSeatsSQL = `
@@ -321,15 +320,14 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 			return forbidden(req.ReservationID)
 		}
 		if key != nil {
-			var keyed string
-			err := tx.StmtContext(ctx, s.db.st.keyedPayment).QueryRowContext(ctx, req.UserID, *key).Scan(&keyed)
+			prior, err := s.paymentByKey(ctx, tx.StmtContext(ctx, s.db.st.paymentByKeyW), req.UserID, *key)
 			switch {
-			case err == nil && keyed == id:
-				p, err = s.paymentByKey(ctx, tx.StmtContext(ctx, s.db.st.paymentByKeyW), req.UserID, *key)
-				return err
+			case err == nil && prior.ReservationID == id:
+				p = prior
+				return nil
 			case err == nil:
 				return payKeyReused()
-			case !errors.Is(err, sql.ErrNoRows):
+			case !errors.Is(err, boxoffice.ErrNotFound):
 				return err
 			}
 		}
@@ -428,7 +426,7 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
 	key, ok := canonID(concertID)
 	if !ok {
-		return booking.Inventory{}, concertNotFound(concertID)
+		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	var inv booking.Inventory
 	var exists bool
@@ -445,7 +443,7 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 		return booking.Inventory{}, s.db.wrap(ctx, "count inventory", err)
 	}
 	if !exists {
-		return booking.Inventory{}, concertNotFound(concertID)
+		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	return inv, nil
 }
@@ -501,28 +499,14 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 }
 
 // intsJSON is a JSON array of ns.
-func intsJSON(ns []int) string {
+func intsJSON[T ~int | ~int64](ns []T) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, n := range ns {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Itoa(n))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-// int64sJSON is a JSON array of ns.
-func int64sJSON(ns []int64) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, n := range ns {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(n, 10))
+		b.WriteString(strconv.FormatInt(int64(n), 10))
 	}
 	b.WriteByte(']')
 	return b.String()

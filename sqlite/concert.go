@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/queue"
 )
@@ -20,42 +19,6 @@ var _ concert.Store = (*ConcertStore)(nil)
 
 // NewConcertStore returns the concert store of db.
 func NewConcertStore(db *DB) *ConcertStore { return &ConcertStore{db: db} }
-
-// gradeRow and roomRow are the JSON kept in concerts.grades and
-// concerts.waiting_room.
-type gradeRow struct {
-	Name  string `json:"name"`
-	First int    `json:"first"`
-	Last  int    `json:"last"`
-	Price int64  `json:"price"`
-}
-
-type roomRow struct {
-	Strategy       string  `json:"strategy"`
-	AdmitPerSecond float64 `json:"admitPerSecond"`
-	MaxActive      int64   `json:"maxActive"`
-	SessionSeconds int     `json:"sessionSeconds"`
-	IdleSeconds    int     `json:"idleSeconds"`
-}
-
-func roomJSON(s queue.Settings) string {
-	b, _ := json.Marshal(roomRow{
-		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
-		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds,
-	})
-	return string(b)
-}
-
-func parseRoom(s string) (queue.Settings, error) {
-	var r roomRow
-	if err := json.Unmarshal([]byte(s), &r); err != nil {
-		return queue.Settings{}, fmt.Errorf("decode waiting room: %w", err)
-	}
-	return queue.Settings{
-		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
-		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
-	}, nil
-}
 
 const insertConcertSQL = `
 INSERT INTO concerts (id, title, venue, sales_open_at, hold_seconds, max_seats_per_user,
@@ -81,10 +44,6 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 	if !ok {
 		return fmt.Errorf("create concert: id %q is not a UUID", c.ID)
 	}
-	grades := make([]gradeRow, len(c.Grades))
-	for i, g := range c.Grades {
-		grades[i] = gradeRow{Name: g.Name, First: g.First, Last: g.Last, Price: int64(g.Price)}
-	}
 	days := make([]string, len(c.Dates))
 	dates := make([][2]any, len(c.Dates))
 	for i, d := range c.Dates {
@@ -95,19 +54,19 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 	for _, st := range c.Seats() {
 		seats = append(seats, [3]any{st.Number, st.Grade, int64(st.Price)})
 	}
-	var gradesJSON, daysJSON, datesJSON, seatsJSON []byte
+	var daysJSON, datesJSON, seatsJSON []byte
 	var err error
 	for _, m := range []struct {
 		dst *[]byte
 		v   any
-	}{{&gradesJSON, grades}, {&daysJSON, days}, {&datesJSON, dates}, {&seatsJSON, seats}} {
+	}{{&daysJSON, days}, {&datesJSON, dates}, {&seatsJSON, seats}} {
 		if *m.dst, err = json.Marshal(m.v); err != nil {
 			return fmt.Errorf("create concert: %w", err)
 		}
 	}
 	return s.db.update(ctx, "create concert", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertConcertSQL, id, c.Title, c.Venue, micros(c.SalesOpenAt),
-			c.HoldSeconds, c.MaxSeatsPerUser, string(gradesJSON), roomJSON(c.WaitingRoom), micros(c.CreatedAt)); err != nil {
+			c.HoldSeconds, c.MaxSeatsPerUser, concert.GradesJSON(c.Grades), concert.RoomJSON(c.WaitingRoom), micros(c.CreatedAt)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, insertDatesSQL, id, string(datesJSON)); err != nil {
@@ -138,7 +97,7 @@ func scanConcert(row interface{ Scan(...any) error }, extra ...any) (concert.Con
 		return concert.Concert{}, err
 	}
 	var err error
-	if c.WaitingRoom, err = parseRoom(room); err != nil {
+	if c.WaitingRoom, err = concert.ParseRoomJSON([]byte(room)); err != nil {
 		return concert.Concert{}, err
 	}
 	c.SalesOpenAt, c.CreatedAt = at(salesOpen), at(created)
@@ -149,23 +108,18 @@ func scanConcert(row interface{ Scan(...any) error }, extra ...any) (concert.Con
 func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert, error) {
 	key, ok := canonID(id)
 	if !ok {
-		return concert.Concert{}, concertNotFound(id)
+		return concert.Concert{}, concert.NotFound(id)
 	}
 	var grades string
 	c, err := scanConcert(s.db.st.concert.QueryRowContext(ctx, key), &grades)
 	if errors.Is(err, sql.ErrNoRows) {
-		return concert.Concert{}, concertNotFound(id)
+		return concert.Concert{}, concert.NotFound(id)
 	}
 	if err != nil {
 		return concert.Concert{}, s.db.wrap(ctx, "read concert", err)
 	}
-	var rows []gradeRow
-	if err := json.Unmarshal([]byte(grades), &rows); err != nil {
-		return concert.Concert{}, fmt.Errorf("read concert: decode grades: %w", err)
-	}
-	c.Grades = make([]concert.Grade, len(rows))
-	for i, g := range rows {
-		c.Grades[i] = concert.Grade{Name: g.Name, First: g.First, Last: g.Last, Price: boxoffice.Money(g.Price)}
+	if c.Grades, err = concert.ParseGradesJSON([]byte(grades)); err != nil {
+		return concert.Concert{}, fmt.Errorf("read concert: %w", err)
 	}
 	// Dates never change once stored, so reading them apart is consistent.
 	dates, err := s.db.st.concertDates.QueryContext(ctx, key)
@@ -216,16 +170,16 @@ func (s *ConcertStore) Concerts(ctx context.Context) ([]concert.Concert, error) 
 func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue.Settings) error {
 	key, ok := canonID(id)
 	if !ok {
-		return concertNotFound(id)
+		return concert.NotFound(id)
 	}
 	return s.db.update(ctx, "set waiting room", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE concerts SET waiting_room = ? WHERE id = ?`, roomJSON(room), key)
+		res, err := tx.ExecContext(ctx, `UPDATE concerts SET waiting_room = ? WHERE id = ?`, concert.RoomJSON(room), key)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
 		if err == nil && n == 0 {
-			err = concertNotFound(id)
+			err = concert.NotFound(id)
 		}
 		return err
 	})
@@ -253,7 +207,7 @@ ORDER BY d.starts_at, d.day`
 func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Time) ([]concert.Date, error) {
 	key, ok := canonID(concertID)
 	if !ok {
-		return nil, concertNotFound(concertID)
+		return nil, concert.NotFound(concertID)
 	}
 	rows, err := s.db.st.dates.QueryContext(ctx, key, micros(now))
 	if err != nil {
@@ -278,7 +232,7 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 		return nil, s.db.wrap(ctx, "list dates", err)
 	}
 	if !found {
-		return nil, concertNotFound(concertID)
+		return nil, concert.NotFound(concertID)
 	}
 	return dates, nil
 }
@@ -292,7 +246,7 @@ FROM seats WHERE concert_id = ? AND day = ? ORDER BY number`
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
 	key, ok := canonID(concertID)
 	if !ok || !validDay(day) {
-		return nil, dateNotFound(concertID, day)
+		return nil, concert.DateNotFound(concertID, day)
 	}
 	rows, err := s.db.st.seats.QueryContext(ctx, key, day)
 	if err != nil {
@@ -315,17 +269,9 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 		return nil, s.db.wrap(ctx, "list seats", err)
 	}
 	if len(seats) == 0 {
-		return nil, dateNotFound(concertID, day)
+		return nil, concert.DateNotFound(concertID, day)
 	}
 	return seats, nil
-}
-
-func concertNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s not found", id)
-}
-
-func dateNotFound(concertID, day string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "date %s of concert %s not found", day, concertID)
 }
 
 // validDay reports whether day is a calendar date in concert.DayLayout.

@@ -285,7 +285,7 @@ type statements struct {
 
 	// On the writer.
 	walletExists, walletBalance, holdSeats, userSeats, takeSeats,
-	insertReservation, lockedReservation, keyedPayment, paymentByKeyW,
+	insertReservation, lockedReservation, paymentByKeyW,
 	heldSeats, debit, sellSeats, markPaid, insertPayment, insertEntry,
 	freeSeats, setStatus *sql.Stmt
 }
@@ -310,7 +310,6 @@ func (s *statements) prepare(ctx context.Context, db *DB) error {
 		{&s.takeSeats, db.write, takeSeatsSQL},
 		{&s.insertReservation, db.write, insertReservationSQL},
 		{&s.lockedReservation, db.write, reservationSQL},
-		{&s.keyedPayment, db.write, keyedPaymentSQL},
 		{&s.paymentByKeyW, db.write, paymentByKeySQL},
 		{&s.heldSeats, db.write, heldSeatsSQL},
 		{&s.debit, db.write, debitSQL},

@@ -938,8 +938,8 @@ func testAdmitSweepsMany(t *testing.T, q *queueStore) {
 	if s := q.stats(qAt(61 * time.Second)); dropped != n || s.DroppedTotal != n || s.Waiting != 0 {
 		t.Errorf("got %d dropped by steps, stats %+v, want %d dropped and none waiting", dropped, s, n)
 	}
-	if ids, _ := q.s.Rooms(t.Context()); len(ids) != 0 {
-		t.Errorf("rooms: got %v, want none", ids)
+	if ids, err := q.s.Rooms(t.Context()); err != nil || len(ids) != 0 {
+		t.Errorf("rooms: got %v, %v, want none", ids, err)
 	}
 }
 
@@ -1139,6 +1139,29 @@ func testRaceSameUser(t *testing.T, q *queueStore) {
 	}
 }
 
+// activeSampler keeps the most sessions that Stats samples showed active.
+type activeSampler struct {
+	t            *testing.T
+	samples, max atomic.Int64
+}
+
+func (a *activeSampler) sample(st queue.Stats, err error) {
+	if err != nil {
+		a.t.Errorf("Stats: %v", err)
+		return
+	}
+	a.samples.Add(1)
+	for m := a.max.Load(); st.Active > m && !a.max.CompareAndSwap(m, st.Active); m = a.max.Load() {
+	}
+}
+
+// check fails the test when a sample showed more than limit sessions active.
+func (a *activeSampler) check(limit int64) {
+	if m := a.max.Load(); m > limit {
+		a.t.Errorf("active sessions: got up to %d in %d samples, want at most %d", m, a.samples.Load(), limit)
+	}
+}
+
 func testRaceMaxActive(t *testing.T, q *queueStore) {
 	const limit, fans = 5, 300
 	s := maxActiveSettings(limit)
@@ -1150,20 +1173,7 @@ func testRaceMaxActive(t *testing.T, q *queueStore) {
 	ctx := t.Context()
 	var stop atomic.Bool
 	var workers, samplers sync.WaitGroup
-	var samples, maxSeen atomic.Int64
-	check := func(st queue.Stats, err error) {
-		if err != nil {
-			t.Errorf("Stats: %v", err)
-			return
-		}
-		samples.Add(1)
-		for {
-			m := maxSeen.Load()
-			if st.Active <= m || maxSeen.CompareAndSwap(m, st.Active) {
-				break
-			}
-		}
-	}
+	active := &activeSampler{t: t}
 	for w := range 4 {
 		workers.Go(func() {
 			owner := fmt.Sprintf("owner-%d", w)
@@ -1197,7 +1207,7 @@ func testRaceMaxActive(t *testing.T, q *queueStore) {
 	for range 2 {
 		samplers.Go(func() {
 			for i := 0; i < 1000 && !stop.Load(); i++ {
-				check(q.s.Stats(ctx, qRoomID, now()))
+				active.sample(q.s.Stats(ctx, qRoomID, now()))
 			}
 		})
 	}
@@ -1206,10 +1216,8 @@ func testRaceMaxActive(t *testing.T, q *queueStore) {
 	samplers.Wait()
 	end := now()
 	st, err := q.s.Stats(ctx, qRoomID, end)
-	check(st, err)
-	if m := maxSeen.Load(); m > limit {
-		t.Errorf("active sessions: got up to %d in %d samples, want at most %d", m, samples.Load(), limit)
-	}
+	active.sample(st, err)
+	active.check(limit)
 	var admitted int64
 	for _, tk := range ts {
 		if q.status(tk, end).State == queue.Admitted {

@@ -148,15 +148,15 @@ func testLotteryDrawMade(t *testing.T, q *queueStore) {
 	other := openRoom(rateSettings(10))
 	other.ConcertID = qOther
 	q.configure(other)
-	if d, _, _ := q.s.Draw(t.Context(), qOther); d != nil {
-		t.Errorf("draw of a room never stepped: got %v, want nil", d)
+	if d, _, err := q.s.Draw(t.Context(), qOther); err != nil || d != nil {
+		t.Errorf("draw of a room never stepped: got %v, %v, want nil", d, err)
 	}
 	q.join(other, fanID(1), qT0)
 	if _, err := q.s.Admit(t.Context(), qOther, "owner-a", qLease, qT0); err != nil {
 		t.Fatal(err)
 	}
-	if d, _, _ := q.s.Draw(t.Context(), qOther); d == nil || len(d) != 0 {
-		t.Errorf("draw of a room opened empty: got %#v, want an empty non-nil slice", d)
+	if d, _, err := q.s.Draw(t.Context(), qOther); err != nil || d == nil || len(d) != 0 {
+		t.Errorf("draw of a room opened empty: got %#v, %v, want an empty non-nil slice", d, err)
 	}
 }
 

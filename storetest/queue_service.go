@@ -143,16 +143,7 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 
 	var stop atomic.Bool
 	var workers, samplers sync.WaitGroup
-	var samples, maxSeen atomic.Int64
-	sample := func(st queue.Stats, err error) {
-		if err != nil {
-			t.Errorf("Stats: %v", err)
-			return
-		}
-		samples.Add(1)
-		for m := maxSeen.Load(); st.Active > m && !maxSeen.CompareAndSwap(m, st.Active); m = maxSeen.Load() {
-		}
-	}
+	active := &activeSampler{t: t}
 	for i, store := range stores {
 		svc := queue.NewService(store, clock, fmt.Sprintf("instance-%d", i), 100*time.Millisecond, nil, nil, src.get)
 		svc.Lease = 0 // every step races every other instance's
@@ -190,7 +181,7 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 			// be sampled through a minute of clock before the first
 			// step, and every place would lapse as idle.
 			for !stop.Load() {
-				sample(store.Stats(ctx, qRoomID, clock.peek()))
+				active.sample(store.Stats(ctx, qRoomID, clock.peek()))
 			}
 		})
 	}
@@ -199,10 +190,8 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 	samplers.Wait()
 	end := clock.Now()
 	st, err := stores[0].Stats(ctx, qRoomID, end)
-	sample(st, err)
-	if m := maxSeen.Load(); m > limit {
-		t.Errorf("active sessions: got up to %d in %d samples, want at most %d", m, samples.Load(), limit)
-	}
+	active.sample(st, err)
+	active.check(limit)
 	if st.AdmittedTotal <= limit {
 		t.Errorf("admitted total: got %d, want above %d (sessions refilled)", st.AdmittedTotal, limit)
 	}

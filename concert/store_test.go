@@ -1,0 +1,40 @@
+package concert_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+// The JSON is kept in databases: its form must not change.
+func TestGradesJSON(t *testing.T) {
+	grades := []concert.Grade{{Name: "VIP", First: 1, Last: 10, Price: 150_000}, {Name: "R", First: 11, Last: 50, Price: 90_000}}
+	const want = `[{"name":"VIP","first":1,"last":10,"price":150000},{"name":"R","first":11,"last":50,"price":90000}]`
+	if got := concert.GradesJSON(grades); got != want {
+		t.Errorf("GradesJSON: got %s, want %s", got, want)
+	}
+	got, err := concert.ParseGradesJSON([]byte(want))
+	if err != nil || !reflect.DeepEqual(got, grades) {
+		t.Errorf("ParseGradesJSON: got %+v, %v, want %+v", got, err, grades)
+	}
+	if _, err := concert.ParseGradesJSON([]byte(`{`)); err == nil {
+		t.Errorf("ParseGradesJSON of malformed JSON: got no error, want one")
+	}
+}
+
+func TestRoomJSON(t *testing.T) {
+	room := queue.Settings{Strategy: queue.RateAndMaxActive, AdmitPerSecond: 12.5, MaxActive: 300, SessionSeconds: 900, IdleSeconds: 45}
+	const want = `{"strategy":"RATE_AND_MAX_ACTIVE","admitPerSecond":12.5,"maxActive":300,"sessionSeconds":900,"idleSeconds":45}`
+	if got := concert.RoomJSON(room); got != want {
+		t.Errorf("RoomJSON: got %s, want %s", got, want)
+	}
+	got, err := concert.ParseRoomJSON([]byte(want))
+	if err != nil || got != room {
+		t.Errorf("ParseRoomJSON: got %+v, %v, want %+v", got, err, room)
+	}
+	if _, err := concert.ParseRoomJSON([]byte(`{`)); err == nil {
+		t.Errorf("ParseRoomJSON of malformed JSON: got no error, want one")
+	}
+}
