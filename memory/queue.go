@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/queue"
 )
 
@@ -87,10 +86,6 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func timeOf(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-func usesRate(s queue.Settings) bool {
-	return s.Strategy == queue.Rate || s.Strategy == queue.RateAndMaxActive
-}
-
 func (s *QueueStore) room(id string) *room {
 	if v, ok := s.rooms.Load(id); ok {
 		return v.(*room)
@@ -131,7 +126,7 @@ func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now 
 		if r.live(p, t) {
 			if !p.admitted {
 				if r.soldOut() {
-					return queue.Status{}, false, errSoldOut()
+					return queue.Status{}, false, queue.SoldOutError()
 				}
 				r.heartbeat(p, t)
 			}
@@ -144,7 +139,7 @@ func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now 
 		r.remove(p)
 	}
 	if r.soldOut() {
-		return queue.Status{}, false, errSoldOut()
+		return queue.Status{}, false, queue.SoldOutError()
 	}
 	r.seq++
 	p := &place{user: userID, seq: r.seq, key: queue.DrawSpan + r.seq, joined: t, at: t}
@@ -164,7 +159,7 @@ func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now 
 func (s *QueueStore) Status(_ context.Context, tk queue.Ticket, now time.Time) (queue.Status, error) {
 	r := s.room(tk.ConcertID)
 	if r == nil {
-		return queue.Status{}, notFound(tk.ConcertID)
+		return queue.Status{}, queue.NoRoomError(tk.ConcertID)
 	}
 	t := ms(now)
 	r.mu.Lock()
@@ -176,17 +171,13 @@ func (s *QueueStore) Status(_ context.Context, tk queue.Ticket, now time.Time) (
 func (s *QueueStore) Statuses(_ context.Context, concertID string, tks []queue.Ticket, now time.Time) ([]queue.Status, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return nil, notFound(concertID)
+		return nil, queue.NoRoomError(concertID)
 	}
 	t := ms(now)
 	out := make([]queue.Status, len(tks))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, tk := range tks {
-		if tk.ConcertID != concertID {
-			out[i] = r.expired(tk)
-			continue
-		}
 		out[i] = r.look(tk, t)
 	}
 	return out, nil
@@ -209,24 +200,24 @@ func (r *room) look(tk queue.Ticket, t int64) queue.Status {
 func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (queue.Status, error) {
 	r := s.room(tk.ConcertID)
 	if r == nil {
-		return queue.Status{}, errExpired()
+		return queue.Status{}, queue.SessionEndedError()
 	}
 	t := ms(now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.ticket(tk, t)
 	if p == nil {
-		return queue.Status{}, errExpired()
+		return queue.Status{}, queue.SessionEndedError()
 	}
 	if !p.admitted {
 		if r.soldOut() {
-			return queue.Status{}, errSoldOut()
+			return queue.Status{}, queue.SoldOutError()
 		}
 		var pos int64
 		if t >= r.opensAt {
 			pos = int64(r.waiting.Rank(&p.w)) + 1
 		}
-		return queue.Status{}, errNotAdmitted(pos)
+		return queue.Status{}, queue.NotAdmittedError(pos)
 	}
 	if exp := t + int64(r.settings.SessionSeconds)*1000; exp > p.at {
 		r.active.Delete(&p.t)
@@ -258,7 +249,7 @@ func (s *QueueStore) Leave(_ context.Context, tk queue.Ticket, _ time.Time) erro
 func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease time.Duration, now time.Time) (queue.Admission, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return queue.Admission{}, notFound(concertID)
+		return queue.Admission{}, queue.NoRoomError(concertID)
 	}
 	t := ms(now)
 	r.mu.Lock()
@@ -327,10 +318,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	if len(r.log) > s.logLen {
 		r.log = r.log[len(r.log)-s.logLen:]
 	}
-	if a.Admitted < n && usesRate(r.settings) {
-		bucket.Credit += float64(n - a.Admitted)
-	}
-	r.bucket = bucket
+	r.bucket = bucket.Return(r.settings, n-a.Admitted)
 	if waiting > 0 && r.stepped && !paused {
 		r.rate = queue.MeasureRate(r.rate, a.Admitted, time.Duration(t-r.lastStep)*time.Millisecond)
 	}
@@ -368,7 +356,7 @@ func (r *room) makeDraw(t int64) {
 func (s *QueueStore) SetSupply(_ context.Context, concertID string, sup queue.Supply, now time.Time) error {
 	r := s.room(concertID)
 	if r == nil {
-		return notFound(concertID)
+		return queue.NoRoomError(concertID)
 	}
 	t := ms(now)
 	r.mu.Lock()
@@ -384,7 +372,7 @@ func (s *QueueStore) SetSupply(_ context.Context, concertID string, sup queue.Su
 func (s *QueueStore) Stats(_ context.Context, concertID string, now time.Time) (queue.Stats, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return queue.Stats{}, notFound(concertID)
+		return queue.Stats{}, queue.NoRoomError(concertID)
 	}
 	t := ms(now)
 	r.mu.Lock()
@@ -407,21 +395,21 @@ func (s *QueueStore) Stats(_ context.Context, concertID string, now time.Time) (
 func (s *QueueStore) Draw(_ context.Context, concertID string) ([]string, time.Time, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return nil, time.Time{}, notFound(concertID)
+		return nil, time.Time{}, queue.NoRoomError(concertID)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.drawn {
 		return nil, time.Time{}, nil
 	}
-	return append([]string{}, r.draw...), time.UnixMilli(r.drawnAt).UTC(), nil
+	return append([]string{}, r.draw...), timeOf(r.drawnAt), nil
 }
 
 // Admissions returns a page of the admission log. Errors: NOT_FOUND.
 func (s *QueueStore) Admissions(_ context.Context, concertID string, from int64, limit int) ([]queue.AdmissionRecord, error) {
 	r := s.room(concertID)
 	if r == nil {
-		return nil, notFound(concertID)
+		return nil, queue.NoRoomError(concertID)
 	}
 	limit = min(limit, queue.MaxAdmissionsPage)
 	r.mu.Lock()
@@ -462,8 +450,12 @@ func (r *room) live(p *place, t int64) bool {
 	return p.at > t-int64(r.settings.IdleSeconds)*1000
 }
 
-// ticket returns tk's place if it is live at t.
+// ticket returns tk's place if it is live at t; a ticket of another room
+// has none.
 func (r *room) ticket(tk queue.Ticket, t int64) *place {
+	if tk.ConcertID != r.id {
+		return nil
+	}
 	p := r.users[tk.UserID]
 	if p == nil || p.seq != tk.Seq || !r.live(p, t) {
 		return nil
@@ -541,20 +533,4 @@ func (r *room) status(p *place, t int64) queue.Status {
 
 func (r *room) expired(tk queue.Ticket) queue.Status {
 	return queue.Status{Ticket: tk, State: queue.Expired, Rate: r.rate, AbandonRate: r.abandonRate, Room: r.info()}
-}
-
-func notFound(concertID string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s has no waiting room", concertID)
-}
-
-func errExpired() error {
-	return boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
-}
-
-func errNotAdmitted(position int64) error {
-	return &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: position}
-}
-
-func errSoldOut() error {
-	return boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 }

@@ -327,6 +327,15 @@ func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int6
 	return n, b
 }
 
+// Return gives back to b the credit of n fans that Allowance allowed but
+// the step could not admit, so that the next step may admit them.
+func (b Bucket) Return(s Settings, n int64) Bucket {
+	if s.usesRate() && n > 0 {
+		b.Credit += float64(n)
+	}
+	return b
+}
+
 // RateHalfLife is how fast the measured admission and abandonment rates
 // forget the past.
 const RateHalfLife = 10 * time.Second
@@ -431,6 +440,29 @@ func Estimate(st Status, now time.Time) (waitSeconds, pollAfter int64) {
 		}
 	}
 	return waitSeconds, PollAfter(st, waitSeconds)
+}
+
+// The errors of a Store, alike in every store.
+
+// NoRoomError is the NOT_FOUND error of a concert without a waiting room.
+func NoRoomError(concertID string) error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s has no waiting room", concertID)
+}
+
+// SessionEndedError is the QUEUE_TOKEN_EXPIRED error of Use.
+func SessionEndedError() error {
+	return boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
+}
+
+// NotAdmittedError is the NOT_ADMITTED error of Use for a place waiting at
+// position.
+func NotAdmittedError(position int64) error {
+	return &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: position}
+}
+
+// SoldOutError is the SOLD_OUT error of Join and Use.
+func SoldOutError() error {
+	return boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 }
 
 // String is for logs.

@@ -126,6 +126,13 @@ func (e *watchEnv) joinN(prefix string, n int) []queue.Ticket {
 	return ts
 }
 
+func (e *watchEnv) leave(tk queue.Ticket) {
+	e.t.Helper()
+	if err := e.svc.Leave(context.Background(), tk); err != nil {
+		e.t.Fatalf("leave %v: %v", tk, err)
+	}
+}
+
 func (e *watchEnv) watch(ctx context.Context, t queue.Ticket) <-chan queue.Status {
 	e.t.Helper()
 	ch, err := e.w.Watch(ctx, t)
@@ -222,9 +229,7 @@ func TestWatch(t *testing.T) {
 			e.pass()
 			e.pass()
 			none(t, ch)
-			if err := e.svc.Leave(t.Context(), a); err != nil {
-				t.Fatal(err)
-			}
+			e.leave(a)
 			e.clock.Advance(time.Second)
 			e.pass()
 			want(t, next(t, ch), queue.Waiting, 1)
@@ -236,9 +241,7 @@ func TestWatch(t *testing.T) {
 			ch := e.watch(t.Context(), b)
 			want(t, next(t, ch), queue.Waiting, 3)
 			for _, a := range ahead {
-				if err := e.svc.Leave(t.Context(), a); err != nil {
-					t.Fatal(err)
-				}
+				e.leave(a)
 				e.clock.Advance(time.Second)
 				e.pass()
 			}
@@ -267,9 +270,7 @@ func TestWatch(t *testing.T) {
 			a := e.join("a")
 			ch := e.watch(t.Context(), a)
 			next(t, ch)
-			if err := e.svc.Leave(t.Context(), a); err != nil {
-				t.Fatal(err)
-			}
+			e.leave(a)
 			e.clock.Advance(time.Second)
 			e.pass()
 			want(t, next(t, ch), queue.Expired, 0)
@@ -278,9 +279,7 @@ func TestWatch(t *testing.T) {
 		t.Run("EndedTicketAtOnce", func(t *testing.T) {
 			e := newWatchEnv(t, store, rate1())
 			a := e.join("a")
-			if err := e.svc.Leave(t.Context(), a); err != nil {
-				t.Fatal(err)
-			}
+			e.leave(a)
 			ch := e.watch(t.Context(), a)
 			want(t, next(t, ch), queue.Expired, 0)
 			closed(t, ch)
@@ -358,9 +357,7 @@ func TestWatchAdaptive(t *testing.T) {
 			chHead, chFar := e.watch(t.Context(), head), e.watch(t.Context(), far)
 			want(t, next(t, chHead), queue.Waiting, 1)
 			want(t, next(t, chFar), queue.Waiting, 100)
-			if err := e.svc.Leave(t.Context(), x); err != nil {
-				t.Fatal(err)
-			}
+			e.leave(x)
 			for range 4 {
 				e.clock.Advance(time.Second)
 				e.pass()

@@ -14,7 +14,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/queue"
 )
@@ -42,7 +41,7 @@ var (
 	joinScript       = goredis.NewScript(constantsLua() + roomLua + joinLua)
 	statusesScript   = goredis.NewScript(roomLua + statusesLua)
 	useScript        = goredis.NewScript(roomLua + useLua)
-	leaveScript      = goredis.NewScript(leaveLua)
+	leaveScript      = goredis.NewScript(roomLua + leaveLua)
 	admitScript      = goredis.NewScript(constantsLua() + admitLua)
 	statsScript      = goredis.NewScript(statsLua)
 	supplyScript     = goredis.NewScript(supplyLua)
@@ -235,7 +234,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	for i, r := range reqs {
 		v := res[i+2]
 		if v == "S" {
-			out[i].err = errSoldOut()
+			out[i].err = queue.SoldOutError()
 			continue
 		}
 		st := room
@@ -307,7 +306,7 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 		return nil, fail("queue status", err)
 	}
 	if len(res) == 1 && res[0] == "F" {
-		return nil, notFound(concertID)
+		return nil, queue.NoRoomError(concertID)
 	}
 	if len(res) != len(reqs)+1 {
 		return nil, malformed("statuses", strings.Join(res, "\n"))
@@ -326,9 +325,6 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 		st.Ticket = r.t
 		if f.bad || f.s != "" {
 			return nil, malformed("statuses", res[i+1])
-		}
-		if r.t.ConcertID != concertID {
-			st.State, st.Position, st.Waiting, st.Prequeued, st.SessionExpiresAt = queue.Expired, 0, 0, 0, time.Time{}
 		}
 		out[i].st = st
 	}
@@ -368,15 +364,15 @@ func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticke
 		v := res[i+1]
 		switch {
 		case v == "X":
-			out[i].err = boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
+			out[i].err = queue.SessionEndedError()
 		case v == "S":
-			out[i].err = errSoldOut()
+			out[i].err = queue.SoldOutError()
 		case strings.HasPrefix(v, "N|"):
 			pos, err := strconv.ParseInt(v[2:], 10, 64)
 			if err != nil {
 				return nil, malformed("use", v)
 			}
-			out[i].err = &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: pos}
+			out[i].err = queue.NotAdmittedError(pos)
 		default:
 			st := room
 			f := fields{s: v}
@@ -409,7 +405,7 @@ func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease t
 	}
 	switch res {
 	case "F":
-		return queue.Admission{}, notFound(concertID)
+		return queue.Admission{}, queue.NoRoomError(concertID)
 	case "0":
 		return queue.Admission{}, nil
 	}
@@ -429,7 +425,7 @@ func (s *QueueStore) SetSupply(ctx context.Context, concertID string, sup queue.
 		return fail("set supply", err)
 	}
 	if res == "F" {
-		return notFound(concertID)
+		return queue.NoRoomError(concertID)
 	}
 	return nil
 }
@@ -441,7 +437,7 @@ func (s *QueueStore) Stats(ctx context.Context, concertID string, now time.Time)
 		return queue.Stats{}, fail("waiting room stats", err)
 	}
 	if res == "F" {
-		return queue.Stats{}, notFound(concertID)
+		return queue.Stats{}, queue.NoRoomError(concertID)
 	}
 	f := fields{s: res}
 	st := queue.Stats{Waiting: f.int(), Active: f.int(), AdmittedTotal: f.int(), DroppedTotal: f.int(),
@@ -479,7 +475,7 @@ func (s *QueueStore) Draw(ctx context.Context, concertID string) ([]string, time
 		return nil, time.Time{}, fail("read draw", err)
 	}
 	if m[0] == nil {
-		return nil, time.Time{}, notFound(concertID)
+		return nil, time.Time{}, queue.NoRoomError(concertID)
 	}
 	if m[1] != "1" {
 		return nil, time.Time{}, nil
@@ -515,7 +511,7 @@ func (s *QueueStore) Admissions(ctx context.Context, concertID string, from int6
 		return nil, malformed("admissions", "")
 	}
 	if res[0] == "F" {
-		return nil, notFound(concertID)
+		return nil, queue.NoRoomError(concertID)
 	}
 	n, err := strconv.ParseInt(res[0], 10, 64)
 	if err != nil {
@@ -568,14 +564,6 @@ func (s *QueueStore) Rooms(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(live)
 	return live, nil
-}
-
-// parseStanding reads a standing reply, place|room (see lua/room.lua).
-func parseStanding(f *fields, concertID, userID string) queue.Status {
-	var st queue.Status
-	parsePlace(f, &st, concertID, userID)
-	parseRoom(f, concertID, &st)
-	return st
 }
 
 // parsePlace reads state|seq|position|sessionEndMs|waiting into st.
@@ -654,14 +642,6 @@ func (f *fields) float() float64 {
 	v, err := strconv.ParseFloat(f.next(), 64)
 	f.bad = f.bad || err != nil
 	return v
-}
-
-func notFound(concertID string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "concert %s has no waiting room", concertID)
-}
-
-func errSoldOut() error {
-	return boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 }
 
 func malformed(script, res string) error {

@@ -179,12 +179,8 @@ func (s *Signer) VerifyQueue(tok string) (queue.Ticket, error) {
 	if !ok {
 		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "invalid queue token")
 	}
-	r := reader{b: payload}
-	if r.byte() != version || r.byte() != kindQueue {
-		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "invalid queue token")
-	}
-	t := queue.Ticket{ConcertID: r.string(), UserID: r.string(), Seq: int64(r.uvarint())}
-	if r.failed || len(r.b) != 0 || t.ConcertID == "" || t.UserID == "" || t.Seq <= 0 {
+	t, ok := queueTicket(payload)
+	if !ok {
 		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "invalid queue token")
 	}
 	return t, nil
@@ -196,24 +192,36 @@ func (s *Signer) VerifyQueue(tok string) (queue.Ticket, error) {
 // token is genuine. Errors: QUEUE_TOKEN_INVALID for anything not shaped
 // like a queue token.
 func Peek(tok string) (queue.Ticket, error) {
-	invalid := boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "not a queue token")
 	p, _, ok := strings.Cut(tok, ".")
 	if !ok || len(tok) > maxLen {
-		return queue.Ticket{}, invalid
+		return queue.Ticket{}, errNotQueueToken()
 	}
 	payload, err := b64.DecodeString(p)
 	if err != nil {
-		return queue.Ticket{}, invalid
+		return queue.Ticket{}, errNotQueueToken()
 	}
+	t, ok := queueTicket(payload)
+	if !ok {
+		return queue.Ticket{}, errNotQueueToken()
+	}
+	return t, nil
+}
+
+func errNotQueueToken() error {
+	return boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "not a queue token")
+}
+
+// queueTicket decodes the payload of a queue token, or returns false.
+func queueTicket(payload []byte) (queue.Ticket, bool) {
 	r := reader{b: payload}
 	if r.byte() != version || r.byte() != kindQueue {
-		return queue.Ticket{}, invalid
+		return queue.Ticket{}, false
 	}
 	t := queue.Ticket{ConcertID: r.string(), UserID: r.string(), Seq: int64(r.uvarint())}
 	if r.failed || len(r.b) != 0 || t.ConcertID == "" || t.UserID == "" || t.Seq <= 0 {
-		return queue.Ticket{}, invalid
+		return queue.Ticket{}, false
 	}
-	return t, nil
+	return t, true
 }
 
 func appendString(b []byte, s string) []byte {

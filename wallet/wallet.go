@@ -41,7 +41,8 @@ const (
 )
 
 // Entry is one movement of a wallet. Amount is never negative (a free
-// reservation is paid with 0); Kind gives the direction. BalanceAfter is the balance right after the movement.
+// reservation is paid with 0); Kind gives the direction. BalanceAfter is
+// the balance right after the movement.
 type Entry struct {
 	ID           string
 	UserID       string
