@@ -8,7 +8,6 @@ import (
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/concert"
-	"github.com/boxoffice/boxoffice/queue"
 )
 
 type createConcertOutput struct {
@@ -87,7 +86,8 @@ func (s *Server) setWaitingRoom(ctx context.Context, in *waitingRoomInput) (*out
 	if err := s.concerts.SetWaitingRoom(ctx, c.ID, settings); err != nil {
 		return nil, err
 	}
-	if err := s.queue.Configure(ctx, queue.Room{ConcertID: c.ID, OpensAt: c.SalesOpenAt, Settings: settings}); err != nil {
+	c.WaitingRoom = settings
+	if err := s.queue.Configure(ctx, c.Room()); err != nil {
 		return nil, err
 	}
 	s.concertCache.Forget(c.ID)

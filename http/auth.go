@@ -116,7 +116,7 @@ func (s *Server) pass(ctx context.Context, tok, user, concertID string) (queue.T
 // id that cannot exist, FORBIDDEN.
 func self(ctx context.Context, pathUser string) (string, error) {
 	if !boxoffice.ValidID(pathUser) {
-		return "", boxoffice.Errorf(boxoffice.CodeNotFound, "user not found")
+		return "", notFound("user")
 	}
 	user := userOf(ctx)
 	if pathUser != user {

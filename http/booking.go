@@ -122,9 +122,9 @@ func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], erro
 	if !boxoffice.ValidID(in.ConcertID) {
 		return nil, notFound("concert")
 	}
-	day, err := concert.ParseDay(in.Date)
+	day, err := concert.ParseDay(in.Date) // errors: NOT_FOUND
 	if err != nil {
-		return nil, notFound("date")
+		return nil, err
 	}
 	if _, err := s.pass(ctx, in.QueueToken, userOf(ctx), in.ConcertID); err != nil {
 		return nil, err
@@ -146,7 +146,7 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 		return nil, err
 	}
 	s.metrics.holds.Inc()
-	return &holdOutput{Location: "/v1/reservations/" + r.ID, Body: reservation(r, s.clock.Now())}, nil
+	return &holdOutput{Location: "/v1/reservations/" + r.ID, Body: reservation(r)}, nil
 }
 
 func (s *Server) getReservation(ctx context.Context, in *reservationPath) (*out[Reservation], error) {
@@ -157,7 +157,7 @@ func (s *Server) getReservation(ctx context.Context, in *reservationPath) (*out[
 	if err != nil {
 		return nil, err
 	}
-	return &out[Reservation]{Body: reservation(r, s.clock.Now())}, nil
+	return &out[Reservation]{Body: reservation(r)}, nil
 }
 
 // ownReservation loads user's reservation id and checks that it belongs to

@@ -42,7 +42,7 @@ func (s *Server) concertRoutes() {
 // concertByID reads a concert through the cache. Errors: NOT_FOUND.
 func (s *Server) concertByID(ctx context.Context, id string) (concert.Concert, error) {
 	if !boxoffice.ValidID(id) {
-		return concert.Concert{}, boxoffice.Errorf(boxoffice.CodeNotFound, "concert not found")
+		return concert.Concert{}, notFound("concert")
 	}
 	return s.concertCache.Concert(ctx, id)
 }

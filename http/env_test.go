@@ -325,6 +325,31 @@ func (e *env) hold(t *testing.T, f *fan, concertID, date string, seats ...int) b
 	return r
 }
 
+// smallConcert is a concert of spec with one date, day1, whose 50 seats
+// are free and may all be held by one fan.
+func (e *env) smallConcert(t *testing.T) boxhttp.Concert {
+	t.Helper()
+	s := spec()
+	s.Dates = s.Dates[:1]
+	s.Grades = []boxhttp.Grade{{Name: "Free", Seats: "1-50", Price: 0}}
+	s.MaxSeatsPerUser = 50
+	return e.concert(t, s)
+}
+
+// buyAll has f, admitted, hold and pay every seat of day1 of a
+// smallConcert.
+func (e *env) buyAll(t *testing.T, f *fan, concertID string) {
+	t.Helper()
+	seats := make([]int, 50)
+	for i := range seats {
+		seats[i] = i + 1
+	}
+	r := e.hold(t, f, concertID, day1, seats...)
+	if _, err := e.client.Pay(context.Background(), f.access, f.queue, r.ReservationID, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // answer is a raw HTTP answer.
 type answer struct {
 	status int

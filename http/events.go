@@ -51,7 +51,7 @@ var (
 )
 
 func (s *Server) eventRoutes() {
-	s.mux.HandleFunc("GET /v1/queue/events", s.events)
+	s.mux.HandleFunc("GET "+eventsRoute, s.events)
 
 	reg := s.api.OpenAPI().Components.Schemas
 	queueStatus := reg.Schema(reflect.TypeFor[QueueStatus](), true, "QueueStatus")

@@ -196,24 +196,13 @@ func TestQueueEvents(t *testing.T) {
 			}
 		})
 		t.Run("SoldOutEndsTheStream", func(t *testing.T) {
-			s := spec()
-			s.Dates = s.Dates[:1]
-			s.Grades = []boxhttp.Grade{{Name: "Free", Seats: "1-50", Price: 0}}
-			s.MaxSeatsPerUser = 50
-			small := e.concert(t, s)
+			small := e.smallConcert(t)
 			buyer := e.admitted(t, "Buyer", 0, small.ConcertID)
 			waiter := e.fan(t, "Waiter", 0)
 			e.join(t, waiter, small.ConcertID)
 			es := e.stream(t, waiter, 0)
 			wantEvent(t, nextEvent(t, es), 1, "WAITING", 1)
-			seats := make([]int, 50)
-			for i := range seats {
-				seats[i] = i + 1
-			}
-			r := e.hold(t, buyer, small.ConcertID, day1, seats...)
-			if _, err := e.client.Pay(ctx, buyer.access, buyer.queue, r.ReservationID, ""); err != nil {
-				t.Fatal(err)
-			}
+			e.buyAll(t, buyer, small.ConcertID)
 			e.clock.Advance(time.Second)
 			e.admit() // the leader reports that nothing is left
 			ev := nextEvent(t, es)

@@ -119,8 +119,6 @@ func appendTimePtr(b []byte, t *time.Time) []byte {
 
 func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
 
-func appendBool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
-
 // field appends `"name":` after a comma unless it is the first field.
 func field(b []byte, name string) []byte {
 	if n := len(b); n > 0 && b[n-1] != '{' {

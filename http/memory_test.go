@@ -150,6 +150,17 @@ func TestEventStreamMemory(t *testing.T) {
 	t.Logf("%d streams, per stream on the server: heap objects %.1f KiB, goroutine stacks %.1f KiB, total mapped (less released) %.1f KiB, goroutines %.2f",
 		n, per(before.objects, after.objects), per(before.stacks, after.stacks), per(before.total, after.total),
 		(after.goroutines-before.goroutines)/float64(n))
+	// net/http runs two goroutines per connection (its reader and the
+	// handler's); a stream must add none of its own. The memory bound,
+	// checked at full size only (the race detector inflates memory), is
+	// about twice what it measures, to catch a stream that holds a buffer
+	// or a timer of its own.
+	if g := (after.goroutines - before.goroutines) / float64(n); g > 2.1 {
+		t.Errorf("goroutines per stream: got %.2f, want at most net/http's 2", g)
+	}
+	if kib := per(before.total, after.total); !raceEnabled && kib > 64 {
+		t.Errorf("memory per stream: got %.1f KiB, want under 64 KiB", kib)
+	}
 
 	stdin.Close()
 	go func() { _, _ = bufio.NewReader(stdout).WriteTo(discard{}) }()

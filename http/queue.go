@@ -51,11 +51,11 @@ func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error)
 	if err != nil {
 		return nil, err
 	}
-	soldOut, err := s.isSoldOut(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	if soldOut {
+	// The concert as cached is at most a second old. The waiting room
+	// learns of a sell-out too, but only from the supply its leader reports
+	// while the room has places or sessions: a room nobody is in would let
+	// a first fan join a sold-out concert.
+	if c.SoldOut {
 		return nil, boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 	}
 	st, created, err := s.queue.Join(ctx, c.Room(), userOf(ctx))
@@ -67,20 +67,6 @@ func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error)
 		status = nethttp.StatusCreated
 	}
 	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.signer.QueueToken(st.Ticket))}, nil
-}
-
-// isSoldOut reports whether a concert has no seat left, as of at most
-// soldOutTTL ago. The waiting room learns of it too, but only from the
-// supply its leader reports while the room has places or sessions: a room
-// nobody is in would let a first fan join a sold-out concert.
-func (s *Server) isSoldOut(ctx context.Context, concertID string) (bool, error) {
-	return s.soldOut.get(ctx, concertID, s.clock.Now(), func(ctx context.Context) (bool, error) {
-		inv, err := s.booking.Inventory(ctx, concertID)
-		if err != nil {
-			return false, err
-		}
-		return inv.SoldOut(), nil
-	})
 }
 
 // queueAnswer is the QueueStatus of st, whose token is tok.

@@ -90,21 +90,10 @@ func TestJoin(t *testing.T) {
 		wantCode(t, err, 401, boxoffice.CodeUnauthenticated)
 	})
 	t.Run("ErrSoldOut", func(t *testing.T) {
-		s := spec()
-		s.Dates = s.Dates[:1]
-		s.Grades = []boxhttp.Grade{{Name: "Free", Seats: "1-50", Price: 0}}
-		s.MaxSeatsPerUser = 50
-		small := e.concert(t, s)
+		small := e.smallConcert(t)
 		buyer := e.admitted(t, "Buyer", 0, small.ConcertID)
-		seats := make([]int, 50)
-		for i := range seats {
-			seats[i] = i + 1
-		}
-		r := e.hold(t, buyer, small.ConcertID, day1, seats...)
-		if _, err := e.client.Pay(ctx, buyer.access, buyer.queue, r.ReservationID, ""); err != nil {
-			t.Fatal(err)
-		}
-		e.clock.Advance(2 * time.Second) // past the sold-out cache
+		e.buyAll(t, buyer, small.ConcertID)
+		e.clock.Advance(2 * time.Second) // past the concert cache
 		_, _, err := e.client.Join(ctx, kim.access, small.ConcertID)
 		wantCode(t, err, 409, boxoffice.CodeSoldOut)
 		d, _ := e.client.Concert(ctx, small.ConcertID)
@@ -182,22 +171,11 @@ func TestQueueStatusAndLeave(t *testing.T) {
 		}
 	})
 	t.Run("SoldOutWhileWaiting", func(t *testing.T) {
-		s := spec()
-		s.Dates = s.Dates[:1]
-		s.Grades = []boxhttp.Grade{{Name: "Free", Seats: "1-50", Price: 0}}
-		s.MaxSeatsPerUser = 50
-		small := e.concert(t, s)
+		small := e.smallConcert(t)
 		buyer := e.admitted(t, "Buyer", 0, small.ConcertID)
 		waiter := e.fan(t, "Waiter", 0)
 		e.join(t, waiter, small.ConcertID)
-		seats := make([]int, 50)
-		for i := range seats {
-			seats[i] = i + 1
-		}
-		r := e.hold(t, buyer, small.ConcertID, day1, seats...)
-		if _, err := e.client.Pay(ctx, buyer.access, buyer.queue, r.ReservationID, ""); err != nil {
-			t.Fatal(err)
-		}
+		e.buyAll(t, buyer, small.ConcertID)
 		e.clock.Advance(2 * time.Second)
 		e.admit() // the room's leader reports what is left to sell
 		st, err := e.client.QueueStatus(ctx, waiter.access, waiter.queue)

@@ -81,7 +81,6 @@ const (
 	DefaultMaxBodyBytes = 64 << 10
 	maxConcertBodyBytes = 1 << 20
 	readyTimeout        = 2 * time.Second
-	soldOutTTL          = time.Second
 )
 
 // Server answers the API. It implements net/http.Handler.
@@ -105,7 +104,6 @@ type Server struct {
 	mux      *nethttp.ServeMux
 	api      huma.API
 	metrics  *metrics
-	soldOut  *flagCache
 	seatMaps seatMaps
 
 	specOnce sync.Once
@@ -139,7 +137,6 @@ func NewServer(o Options) *Server {
 		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
 		mux:          nethttp.NewServeMux(),
-		soldOut:      newFlagCache(soldOutTTL),
 		maxStreams:   o.MaxStreams,
 		heartbeat:    o.StreamHeartbeat,
 		streamsDone:  make(chan struct{}),
@@ -320,7 +317,7 @@ func (s *Server) finish(rec *recorder, r *nethttp.Request, start time.Time) {
 func rateLimited(r *nethttp.Request) bool {
 	switch r.Method {
 	case nethttp.MethodGet:
-		return r.URL.Path == "/v1/queue/events"
+		return r.URL.Path == eventsRoute
 	case nethttp.MethodHead, nethttp.MethodOptions:
 		return false
 	}
@@ -419,12 +416,7 @@ func (rw *recorder) Unwrap() nethttp.ResponseWriter { return rw.w }
 var healthBody = []byte(`{"status":"ok"}` + "\n")
 
 func (s *Server) opsRoutes() {
-	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) {
-		h := w.Header()
-		h["Content-Type"] = jsonContentType
-		h["Cache-Control"] = noStore
-		_, _ = w.Write(healthBody)
-	})
+	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) { writeHealthy(w) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -477,6 +469,11 @@ func (s *Server) readyz(w nethttp.ResponseWriter, r *nethttp.Request) {
 			return
 		}
 	}
+	writeHealthy(w)
+}
+
+// writeHealthy answers {"status":"ok"}, for /healthz and /readyz.
+func writeHealthy(w nethttp.ResponseWriter) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore

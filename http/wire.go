@@ -493,7 +493,9 @@ func (s ConcertSpec) spec() concert.Spec {
 	return sp
 }
 
-func reservation(r booking.Reservation, now time.Time) Reservation {
+// reservation is r as the API answers it. r's status is already the one at
+// now: a fresh hold, or one read by booking.Service.Reservation.
+func reservation(r booking.Reservation) Reservation {
 	seats := make([]ReservedSeat, len(r.Seats))
 	for i, s := range r.Seats {
 		seats[i] = ReservedSeat{Number: s.Number, Price: int64(s.Price)}
@@ -505,7 +507,7 @@ func reservation(r booking.Reservation, now time.Time) Reservation {
 		Date:          r.Day,
 		Seats:         seats,
 		Amount:        int64(r.Amount),
-		Status:        string(r.StatusAt(now)),
+		Status:        string(r.Status),
 		ExpiresAt:     r.ExpiresAt.UTC(),
 	}
 }
