@@ -19,12 +19,10 @@ type seatKey struct {
 // invariants.
 func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsale, opens time.Time) ([]Check, error) {
 	var st boxhttp.ConcertStats
-	err := retry(ctx, func() error {
-		return e.call(ctx, e.other, 0, routeStats, func(c *boxhttp.Client) error {
-			var err error
-			st, err = c.Stats(ctx, e.opts.AdminKey, s.concert.ConcertID)
-			return err
-		})
+	err := e.setup(ctx, 0, routeStats, func(c *boxhttp.Client) error {
+		var err error
+		st, err = c.Stats(ctx, e.opts.AdminKey, s.concert.ConcertID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: stats: %w", err)
@@ -32,12 +30,10 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 	maps := make([]boxhttp.SeatMap, len(s.days))
 	a := s.auditor
 	err = e.parallel(ctx, "seat maps", len(s.days), func(ctx context.Context, i int) error {
-		return retry(ctx, func() error {
-			return e.call(ctx, e.other, 0, routeSeats, func(c *boxhttp.Client) error {
-				var err error
-				maps[i], err = c.Seats(ctx, a.access, a.queueToken, s.concert.ConcertID, s.days[i])
-				return err
-			})
+		return e.setup(ctx, 0, routeSeats, func(c *boxhttp.Client) error {
+			var err error
+			maps[i], err = c.Seats(ctx, a.access, a.queueToken, s.concert.ConcertID, s.days[i])
+			return err
 		})
 	})
 	if err != nil {
@@ -48,23 +44,19 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 		f := fans[i]
 		for j := range f.holds {
 			h := &f.holds[j]
-			err := retry(ctx, func() error {
-				return e.call(ctx, e.other, f.target, routeReservation, func(c *boxhttp.Client) error {
-					r, err := c.Reservation(ctx, f.access, h.ReservationID)
-					h.status = r.Status
-					return err
-				})
+			err := e.setup(ctx, f.target, routeReservation, func(c *boxhttp.Client) error {
+				r, err := c.Reservation(ctx, f.access, h.ReservationID)
+				h.status = r.Status
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("reservation %s: %w", h.ReservationID, err)
 			}
 		}
-		return retry(ctx, func() error {
-			return e.call(ctx, e.other, f.target, routeBalance, func(c *boxhttp.Client) error {
-				b, err := c.Balance(ctx, f.access, f.userID)
-				balances[i] = b.Balance
-				return err
-			})
+		return e.setup(ctx, f.target, routeBalance, func(c *boxhttp.Client) error {
+			b, err := c.Balance(ctx, f.access, f.userID)
+			balances[i] = b.Balance
+			return err
 		})
 	})
 	if err != nil {
@@ -241,12 +233,10 @@ func (e *engine) admissionLog(ctx context.Context, concertID string) ([]boxhttp.
 	from := int64(0)
 	for {
 		var page boxhttp.AdmissionLog
-		err := retry(ctx, func() error {
-			return e.call(ctx, e.other, 0, routeAdmissions, func(c *boxhttp.Client) error {
-				var err error
-				page, err = c.Admissions(ctx, e.opts.AdminKey, concertID, from, 10_000)
-				return err
-			})
+		err := e.setup(ctx, 0, routeAdmissions, func(c *boxhttp.Client) error {
+			var err error
+			page, err = c.Admissions(ctx, e.opts.AdminKey, concertID, from, 10_000)
+			return err
 		})
 		if err != nil {
 			return nil, err

@@ -77,16 +77,6 @@ type Distribution struct {
 	MaxUS  uint64
 }
 
-// Merge adds o's latencies to d.
-func (d *Distribution) Merge(o *Distribution) {
-	for i := range d.Counts {
-		d.Counts[i] += o.Counts[i]
-	}
-	d.N += o.N
-	d.SumUS += o.SumUS
-	d.MaxUS = max(d.MaxUS, o.MaxUS)
-}
-
 // Quantile returns the latency below which a fraction q of the recorded
 // latencies fall, or 0 when there are none.
 func (d *Distribution) Quantile(q float64) time.Duration {

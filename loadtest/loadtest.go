@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	nethttp "net/http"
 	"net/url"
 	"slices"
@@ -135,7 +136,7 @@ func (o Options) validate() error {
 		return fmt.Errorf("dates must be between 1 and %d", maxDates)
 	case o.HoldSeconds < 1:
 		return errors.New("hold-seconds must be at least 1")
-	case o.Abandon < 0 || o.Lapse < 0 || o.Pay < 0 || abs(o.Abandon+o.Lapse+o.Pay-1) > 1e-6:
+	case o.Abandon < 0 || o.Lapse < 0 || o.Pay < 0 || math.Abs(o.Abandon+o.Lapse+o.Pay-1) > 1e-6:
 		return fmt.Errorf("abandon, lapse and pay must be fractions adding up to 1, got %.3g + %.3g + %.3g", o.Abandon, o.Lapse, o.Pay)
 	case o.SessionSeconds < 1:
 		return errors.New("session-seconds must be at least 1")
@@ -143,13 +144,6 @@ func (o Options) validate() error {
 		return errors.New("request timeout must be positive")
 	}
 	return nil
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
 }
 
 // Result is everything a run measured and checked.
@@ -262,6 +256,9 @@ type engine struct {
 	// connection limit, on the first target.
 	watcher *boxhttp.Client
 	watchTr *nethttp.Transport
+	// streamers open the on-sale fans' event streams, by target, each on a
+	// connection of its own outside the fans' connection limit.
+	streamers []*boxhttp.Client
 	// conns are the measured loops' connections, one per worker, kept
 	// from one stretch to the next (stretches never run at once).
 	conns []*conn
@@ -282,6 +279,7 @@ func newEngine(opts Options) *engine {
 	hc := &nethttp.Client{Transport: e.tr, Timeout: opts.RequestTimeout}
 	for _, t := range opts.Targets {
 		e.clients = append(e.clients, boxhttp.NewClient(t, hc))
+		e.streamers = append(e.streamers, boxhttp.NewClient(t, nil))
 		e.sems = append(e.sems, make(chan struct{}, perTarget))
 	}
 	e.watchTr = newTransport(2, opts.RequestTimeout)
@@ -373,14 +371,14 @@ func outcome(err error) (int, []byte) {
 	if err == nil {
 		return 200, nil
 	}
-	if s := boxhttp.StatusCode(err); s != 0 {
-		var re *boxhttp.ResponseError
-		if errors.As(err, &re) && re.Err != nil {
-			return s, []byte(re.Err.Code)
-		}
-		return s, nil
+	var re *boxhttp.ResponseError
+	if !errors.As(err, &re) {
+		return 0, failureCode(err)
 	}
-	return 0, failureCode(err)
+	if re.Err != nil {
+		return re.StatusCode, []byte(re.Err.Code)
+	}
+	return re.StatusCode, nil
 }
 
 // no5xx checks every request of the run.

@@ -69,8 +69,7 @@ func (e *engine) sized(ctx context.Context, share float64, lo, hi int) (int, err
 	if err != nil {
 		return 0, err
 	}
-	stretches := time.Duration(max(1, int((e.opts.Duration+stretchLength/2)/stretchLength)))
-	n := int(rps * share * (e.opts.Warmup + e.opts.Duration + stretches*settle).Seconds())
+	n := int(rps * share * (e.opts.Warmup + e.opts.Duration + time.Duration(e.stretches())*settle).Seconds())
 	return min(max(n, lo), hi), nil
 }
 
@@ -342,12 +341,10 @@ func (e *engine) payScenario(ctx context.Context, round *Round) ([]Check, error)
 	err = e.parallel(ctx, "holds", p, func(ctx context.Context, i int) error {
 		f := fans[i]
 		req := boxhttp.HoldRequest{ConcertID: c.ConcertID, Date: ds[i/seatsPerDate], SeatNumbers: []int{i%seatsPerDate + 1}}
-		return retry(ctx, func() error {
-			return e.call(ctx, e.other, f.target, routeHold, func(cl *boxhttp.Client) error {
-				var err error
-				held[i], err = cl.Hold(ctx, f.access, f.queueToken, req)
-				return err
-			})
+		return e.setup(ctx, f.target, routeHold, func(cl *boxhttp.Client) error {
+			var err error
+			held[i], err = cl.Hold(ctx, f.access, f.queueToken, req)
+			return err
 		})
 	})
 	if err != nil {
@@ -402,24 +399,20 @@ func (e *engine) payChecks(ctx context.Context, concertID string, fans []fan, he
 		case statuses[i] == 0 || statuses[i] >= 500:
 			// The outcome is unknown: the reservation tells.
 			var r boxhttp.Reservation
-			err := retry(ctx, func() error {
-				return e.call(ctx, e.other, f.target, routeReservation, func(c *boxhttp.Client) error {
-					var err error
-					r, err = c.Reservation(ctx, f.access, held[i].ReservationID)
-					return err
-				})
+			err := e.setup(ctx, f.target, routeReservation, func(c *boxhttp.Client) error {
+				var err error
+				r, err = c.Reservation(ctx, f.access, held[i].ReservationID)
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("read reservation: %w", err)
 			}
 			paid[i] = r.Status == "PAID"
 		}
-		return retry(ctx, func() error {
-			return e.call(ctx, e.other, f.target, routeBalance, func(c *boxhttp.Client) error {
-				b, err := c.Balance(ctx, f.access, f.userID)
-				balances[i] = b.Balance
-				return err
-			})
+		return e.setup(ctx, f.target, routeBalance, func(c *boxhttp.Client) error {
+			b, err := c.Balance(ctx, f.access, f.userID)
+			balances[i] = b.Balance
+			return err
 		})
 	})
 	if err != nil {

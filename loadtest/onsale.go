@@ -1,15 +1,13 @@
 package loadtest
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	nethttp "net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,7 +150,7 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		return err
 	}
 	auditor := &fan{target: 0}
-	if err := e.newUser(ctx, e.other, auditor, "auditor", 0); err != nil {
+	if err := e.newUser(ctx, auditor, "auditor", 0); err != nil {
 		return err
 	}
 	fans := make([]*saleFan, n)
@@ -362,25 +360,18 @@ func (e *engine) watch(ctx context.Context, s *sale, opens time.Time) {
 
 // streamSupported checks that the server has the queue's event stream.
 func (e *engine) streamSupported(ctx context.Context, a *fan) error {
-	req, err := nethttp.NewRequestWithContext(ctx, "GET", e.opts.Targets[0]+"/v1/queue/events", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.access)
-	req.Header.Set("Queue-Token", a.queueToken)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := (&nethttp.Client{Transport: e.tr, Timeout: e.opts.RequestTimeout}).Do(req)
-	if err != nil {
+	es, err := e.watcher.QueueEvents(ctx, a.access, a.queueToken, 0)
+	switch status := boxhttp.StatusCode(err); {
+	case err == nil:
+		es.Close()
+		return nil
+	case status == nethttp.StatusNotFound:
+		return errors.New("--stream: the queue event stream (GET /v1/queue/events) is not supported by this server; run without --stream to poll")
+	case status != 0:
+		return fmt.Errorf("--stream: GET /v1/queue/events answered %d", status)
+	default:
 		return fmt.Errorf("--stream: %w", err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode == nethttp.StatusNotFound {
-		return errors.New("--stream: the queue event stream (GET /v1/queue/events) is not supported by this server; run without --stream to poll")
-	}
-	if resp.StatusCode != nethttp.StatusOK {
-		return fmt.Errorf("--stream: GET /v1/queue/events answered %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // fanCall is a call of the sale's fans; the time it waits for a
@@ -622,40 +613,25 @@ const streamRetry = 2 * time.Second
 func (e *engine) stream(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueStatus, error) {
 	var last boxhttp.QueueStatus
 	start := time.Now()
-	req, err := nethttp.NewRequestWithContext(ctx, "GET", e.opts.Targets[f.target]+"/v1/queue/events", nil)
+	es, err := e.streamers[f.target].QueueEvents(ctx, f.access, f.queueToken, 0)
+	status, code := outcome(err)
+	s.rec.observe(routeQueueEvents, time.Since(start), status, code)
 	if err != nil {
 		return last, err
 	}
-	req.Header.Set("Authorization", "Bearer "+f.access)
-	req.Header.Set("Queue-Token", f.queueToken)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := nethttp.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		s.rec.observe(routeQueueEvents, time.Since(start), 0, failureCode(err))
-		return last, err
-	}
-	defer resp.Body.Close()
-	s.rec.observe(routeQueueEvents, time.Since(start), resp.StatusCode, nil)
-	if resp.StatusCode != nethttp.StatusOK {
-		return last, &boxhttp.ResponseError{StatusCode: resp.StatusCode, Err: &boxoffice.Error{Code: boxoffice.CodeInternal, Message: resp.Status}}
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "data:")
-		if !ok {
-			continue
+	defer es.Close()
+	for {
+		ev, err := es.Next()
+		if err == io.EOF {
+			return last, nil
 		}
-		if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &last); err != nil {
+		if err != nil {
 			return last, err
 		}
-		if last.Status != "WAITING" && last.Status != "PREQUEUE" {
+		if last = ev.Status; last.Status != "WAITING" && last.Status != "PREQUEUE" {
 			return last, nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return last, err
-	}
-	return last, nil
 }
 
 func (e *engine) leave(ctx context.Context, s *sale, f *saleFan) {

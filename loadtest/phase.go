@@ -82,6 +82,12 @@ const (
 	settle        = 250 * time.Millisecond
 )
 
+// stretches is the number of stretches a phase measured alongside the bare
+// handler is cut into.
+func (e *engine) stretches() int {
+	return max(1, int((e.opts.Duration+stretchLength/2)/stretchLength))
+}
+
 // measure runs the phase name on Connections closed loops: Warmup, then
 // Duration recorded. With ceiling, the bare handler is measured too, in
 // stretches alternating with the phase's every two seconds or so, so that
@@ -101,7 +107,7 @@ func (e *engine) measure(ctx context.Context, name string, withCeiling bool, new
 			return nil, err
 		}
 		parts = []*stretched{{name: "ceiling", rec: e.track(newRecorder()), loops: c}, p}
-		k = max(1, int((e.opts.Duration+stretchLength/2)/stretchLength))
+		k = e.stretches()
 	}
 	length := e.opts.Duration / time.Duration(k)
 	total := time.Duration(len(parts)) * (e.opts.Warmup + e.opts.Duration)

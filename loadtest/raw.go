@@ -46,6 +46,9 @@ type rawRequest struct {
 	url    *url.URL
 	header nethttp.Header
 	body   []byte
+	// wire is the request as sent, when built in advance by newRawRequest;
+	// nil: built at each sending.
+	wire []byte
 }
 
 func newRawRequest(method, base, path string, body []byte, header nethttp.Header) (*rawRequest, error) {
@@ -60,7 +63,9 @@ func newRawRequest(method, base, path string, body []byte, header nethttp.Header
 		header["Content-Type"] = []string{"application/json"}
 	}
 	header["Accept"] = []string{"application/json"}
-	return &rawRequest{method: method, url: u, header: header, body: body}, nil
+	r := &rawRequest{method: method, url: u, header: header, body: body}
+	r.wire = r.appendWire(nil)
+	return r, nil
 }
 
 // credentials returns the headers of a fan's requests.
@@ -129,7 +134,11 @@ func (c *conn) dial(u *url.URL) error {
 	c.close()
 	addr := u.Host
 	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme == "https"])
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
 	}
 	var nc net.Conn
 	var err error
@@ -189,8 +198,12 @@ func (c *conn) roundTrip(r *rawRequest, buf []byte) (status int, body []byte, ke
 	if err = c.c.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return
 	}
-	c.w = r.appendWire(c.w[:0])
-	if _, err = c.c.Write(c.w); err != nil {
+	w := r.wire
+	if w == nil {
+		c.w = r.appendWire(c.w[:0])
+		w = c.w
+	}
+	if _, err = c.c.Write(w); err != nil {
 		return
 	}
 	line, err := c.r.ReadSlice('\n')
@@ -355,13 +368,3 @@ func jsonValue(b []byte, key string) []byte {
 
 // problemCode returns the code of a problem+json answer, or nil.
 func problemCode(body []byte) []byte { return jsonValue(body, "code") }
-
-// jsonInt returns the integer value of key, or false.
-func jsonInt(b []byte, key string) (int64, bool) {
-	v := jsonValue(b, key)
-	if v == nil {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
-}

@@ -174,8 +174,6 @@ type Endpoint struct {
 	// Status counts answers by HTTP status; "0" is no answer.
 	Status  map[string]int64 `json:"status"`
 	Buckets []Bucket         `json:"latencyBuckets"`
-
-	dist *Distribution
 }
 
 // summary returns one Endpoint per route that saw requests, with
@@ -184,8 +182,7 @@ func (r *Recorder) summary(elapsed time.Duration) []Endpoint {
 	var out []Endpoint
 	for i := range r.endpoints {
 		e := &r.endpoints[i]
-		snap := e.latency.Snapshot()
-		ep := Endpoint{Route: route(i).String(), Status: map[string]int64{}, dist: &snap}
+		ep := Endpoint{Route: route(i).String(), Status: map[string]int64{}}
 		for s := range e.status {
 			if n := e.status[s].Load(); n > 0 {
 				ep.Status[strconv.Itoa(s)] = n
@@ -218,12 +215,13 @@ func (r *Recorder) summary(elapsed time.Duration) []Endpoint {
 			ep.RPS = float64(ep.Requests) / elapsed.Seconds()
 			ep.OKRPS = float64(ep.OK) / elapsed.Seconds()
 		}
-		ep.P50MS = ms(ep.dist.Quantile(0.50))
-		ep.P90MS = ms(ep.dist.Quantile(0.90))
-		ep.P99MS = ms(ep.dist.Quantile(0.99))
-		ep.MaxMS = ms(ep.dist.Max())
-		ep.MeanMS = ms(ep.dist.Mean())
-		ep.Buckets = ep.dist.Buckets()
+		d := e.latency.Snapshot()
+		ep.P50MS = ms(d.Quantile(0.50))
+		ep.P90MS = ms(d.Quantile(0.90))
+		ep.P99MS = ms(d.Quantile(0.99))
+		ep.MaxMS = ms(d.Max())
+		ep.MeanMS = ms(d.Mean())
+		ep.Buckets = d.Buckets()
 		out = append(out, ep)
 	}
 	return out

@@ -118,16 +118,14 @@ func (e *engine) parallel(ctx context.Context, label string, n int, f func(ctx c
 	return ctx.Err()
 }
 
-// retry runs f up to four times while it fails without an answer or with
-// a 5xx or 429; other errors are final.
-func retry(ctx context.Context, f func() error) error {
+// setup runs one request of setup or read-back on target, recorded with
+// the other requests outside the measured phases. It is tried up to four
+// times while it fails transiently (without an answer, or with a 5xx or
+// 429); other errors are final.
+func (e *engine) setup(ctx context.Context, target int, rt route, f func(c *boxhttp.Client) error) error {
 	var err error
 	for attempt := range 4 {
-		if err = f(); err == nil || ctx.Err() != nil {
-			return err
-		}
-		s := boxhttp.StatusCode(err)
-		if s != 0 && s < 500 && s != 429 {
+		if err = e.call(ctx, e.other, target, rt, f); err == nil || ctx.Err() != nil || !transient(err) {
 			return err
 		}
 		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
@@ -141,19 +139,17 @@ func (e *engine) users(ctx context.Context, n int, charge int64) ([]fan, error) 
 	err := e.parallel(ctx, "users", n, func(ctx context.Context, i int) error {
 		f := &fans[i]
 		f.target = i % len(e.clients)
-		return e.newUser(ctx, e.other, f, fmt.Sprintf("fan %d", i), charge)
+		return e.newUser(ctx, f, fmt.Sprintf("fan %d", i), charge)
 	})
 	return fans, err
 }
 
 // newUser creates f's user and charges it.
-func (e *engine) newUser(ctx context.Context, rec *Recorder, f *fan, name string, charge int64) error {
-	err := retry(ctx, func() error {
-		return e.call(ctx, rec, f.target, routeCreateUser, func(c *boxhttp.Client) error {
-			u, err := c.CreateUser(ctx, name)
-			f.userID, f.access = u.UserID, u.AccessToken
-			return err
-		})
+func (e *engine) newUser(ctx context.Context, f *fan, name string, charge int64) error {
+	err := e.setup(ctx, f.target, routeCreateUser, func(c *boxhttp.Client) error {
+		u, err := c.CreateUser(ctx, name)
+		f.userID, f.access = u.UserID, u.AccessToken
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
@@ -162,11 +158,9 @@ func (e *engine) newUser(ctx context.Context, rec *Recorder, f *fan, name string
 		return nil
 	}
 	key := "loadtest-charge-" + f.userID
-	err = retry(ctx, func() error {
-		return e.call(ctx, rec, f.target, routeCharge, func(c *boxhttp.Client) error {
-			_, err := c.Charge(ctx, f.access, f.userID, charge, key)
-			return err
-		})
+	err = e.setup(ctx, f.target, routeCharge, func(c *boxhttp.Client) error {
+		_, err := c.Charge(ctx, f.access, f.userID, charge, key)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("charge: %w", err)
@@ -182,16 +176,14 @@ func (e *engine) admitted(ctx context.Context, concertID string, n int, charge i
 	err := e.parallel(ctx, "admitted fans", n, func(ctx context.Context, i int) error {
 		f := &fans[i]
 		f.target = i % len(e.clients)
-		if err := e.newUser(ctx, e.other, f, fmt.Sprintf("fan %d", i), charge); err != nil {
+		if err := e.newUser(ctx, f, fmt.Sprintf("fan %d", i), charge); err != nil {
 			return err
 		}
 		var st boxhttp.QueueStatus
-		err := retry(ctx, func() error {
-			return e.call(ctx, e.other, f.target, routeJoin, func(c *boxhttp.Client) error {
-				var err error
-				st, _, err = c.Join(ctx, f.access, concertID)
-				return err
-			})
+		err := e.setup(ctx, f.target, routeJoin, func(c *boxhttp.Client) error {
+			var err error
+			st, _, err = c.Join(ctx, f.access, concertID)
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("join: %w", err)
@@ -210,12 +202,10 @@ func (e *engine) admitted(ctx context.Context, concertID string, n int, charge i
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
-			err := retry(ctx, func() error {
-				return e.call(ctx, e.other, f.target, routeQueueStatus, func(c *boxhttp.Client) error {
-					var err error
-					st, err = c.QueueStatus(ctx, f.access, f.queueToken)
-					return err
-				})
+			err := e.setup(ctx, f.target, routeQueueStatus, func(c *boxhttp.Client) error {
+				var err error
+				st, err = c.QueueStatus(ctx, f.access, f.queueToken)
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("queue status: %w", err)

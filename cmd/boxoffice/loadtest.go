@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,12 +37,7 @@ Flags:
 // scenario, prints the table on stdout and writes the JSON result and plots.
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := loadtest.DefaultOptions()
-	fs := flag.NewFlagSet("boxoffice loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), loadtestUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("boxoffice loadtest", loadtestUsage, stderr)
 	var (
 		targets = fs.String("target", "http://127.0.0.1:8080", "base URLs of the deployment's instances, comma-separated")
 		out     = fs.String("out", "", "JSON result file (default loadtest-<scenario>-<time>.json)")

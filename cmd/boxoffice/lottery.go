@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	nethttp "net/http"
@@ -48,12 +47,7 @@ func (l *tokenList) Set(v string) error { *l = append(*l, v); return nil }
 
 // verifyLotteryCommand runs `boxoffice verify-lottery`.
 func verifyLotteryCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("boxoffice verify-lottery", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), verifyLotteryUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("boxoffice verify-lottery", verifyLotteryUsage, stderr)
 	var (
 		url    = fs.String("url", "", "URL of the publication: http://host/v1/concerts/<id>/lottery")
 		file   = fs.String("file", "", "file holding the publication's JSON")

@@ -64,6 +64,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// newFlagSet returns the flag set of a command: errors go to stderr, and
+// -h prints usage followed by the flags.
+func newFlagSet(name, usageText string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: boxoffice <command> [flags]
 
