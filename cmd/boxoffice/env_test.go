@@ -81,6 +81,10 @@ func freshSchema(t testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// Tests of several packages, each with several instances, share one
+	// PostgreSQL: a small pool per instance keeps them all well within
+	// its max_connections, and still lets requests race on row locks.
+	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
