@@ -62,10 +62,9 @@ func (s *Server) createConcert(ctx context.Context, in *struct{ Body ConcertSpec
 	if err != nil {
 		return nil, err
 	}
+	// One write: the waiting room is built from the concert at its first
+	// join, so a Redis failure cannot leave a concert half created.
 	if err := s.concerts.CreateConcert(ctx, c); err != nil {
-		return nil, err
-	}
-	if err := s.queue.Configure(ctx, c.Room()); err != nil {
 		return nil, err
 	}
 	return &createConcertOutput{Location: "/v1/concerts/" + c.ID, Body: adminConcert(c)}, nil

@@ -18,6 +18,9 @@ import (
 type QueueStore struct {
 	rooms sync.Map // concert ID → *room
 
+	mu     sync.Mutex
+	claims map[string]string // concert ID → owner, while a room is restored
+
 	sweepBatch, admitLimit int64
 	logLen                 int
 }
@@ -26,7 +29,8 @@ var _ queue.Store = (*QueueStore)(nil)
 
 // NewQueueStore returns an empty store.
 func NewQueueStore() *QueueStore {
-	return &QueueStore{sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
+	return &QueueStore{sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen,
+		claims: make(map[string]string)}
 }
 
 type room struct {
@@ -34,6 +38,7 @@ type room struct {
 	id       string
 	settings queue.Settings
 	opensAt  int64 // ms
+	version  int64
 
 	seq       int64
 	bucket    queue.Bucket
@@ -93,32 +98,84 @@ func (s *QueueStore) room(id string) *room {
 	return nil
 }
 
-// roomOrCreate returns the room of cfg.ConcertID, creating it with cfg, and
-// whether it already existed.
-func (s *QueueStore) roomOrCreate(cfg queue.Room) (*room, bool) {
-	if r := s.room(cfg.ConcertID); r != nil {
-		return r, true
+// Configure sets a room's settings and opening, unless its version is
+// newer. A room the store does not have is left alone.
+func (s *QueueStore) Configure(_ context.Context, cfg queue.Room) error {
+	r := s.room(cfg.ConcertID)
+	if r == nil {
+		return nil
 	}
-	r := &room{id: cfg.ConcertID, settings: cfg.Settings, opensAt: ms(cfg.OpensAt), users: make(map[string]*place)}
-	v, loaded := s.rooms.LoadOrStore(cfg.ConcertID, r)
-	return v.(*room), loaded
+	r.mu.Lock()
+	if cfg.Version >= r.version {
+		r.settings, r.opensAt, r.version = cfg.Settings, ms(cfg.OpensAt), cfg.Version
+	}
+	r.mu.Unlock()
+	return nil
 }
 
-// Configure sets a room's settings and opening, creating the room if needed.
-func (s *QueueStore) Configure(_ context.Context, cfg queue.Room) error {
-	r, existed := s.roomOrCreate(cfg)
-	if existed {
-		r.mu.Lock()
-		r.settings, r.opensAt = cfg.Settings, ms(cfg.OpensAt)
-		r.mu.Unlock()
+// Restore builds the room from the snapshot load returns, if the store
+// does not have it. Errors: UNAVAILABLE while another owner restores it.
+func (s *QueueStore) Restore(ctx context.Context, cfg queue.Room, load func(context.Context) (queue.Snapshot, error), owner string, _ time.Duration, now time.Time) error {
+	s.mu.Lock()
+	if s.room(cfg.ConcertID) != nil {
+		s.mu.Unlock()
+		return nil
 	}
+	if o, ok := s.claims[cfg.ConcertID]; ok && o != owner {
+		s.mu.Unlock()
+		return queue.RebuildingError()
+	}
+	s.claims[cfg.ConcertID] = owner
+	s.mu.Unlock()
+	snap, err := load(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.claims, cfg.ConcertID)
+	if err != nil {
+		return err
+	}
+	t := ms(now)
+	r := &room{id: cfg.ConcertID, settings: cfg.Settings, opensAt: ms(cfg.OpensAt), version: cfg.Version,
+		users: make(map[string]*place), seq: snap.Seq, admitted: snap.Admitted}
+	if snap.Seq > 0 {
+		// Credit starts empty and the window full: a rebuilt room admits no
+		// more in its first period than the period allows.
+		r.bucket = queue.Bucket{Last: now, Recent: []queue.Step{{At: now, N: cfg.Settings.RateLimit()}}}
+	}
+	exp := t + int64(cfg.Settings.SessionSeconds)*1000
+	for _, sp := range snap.Places {
+		p := &place{user: sp.UserID, seq: sp.Seq, key: sp.Key, joined: ms(sp.JoinedAt), admitted: sp.Admitted}
+		p.w.p, p.t.p = p, p
+		if p.admitted {
+			p.at = exp
+			r.active.Insert(&p.t, exp, p.seq)
+		} else {
+			p.at = t
+			r.waiting.Insert(&p.w, p.key, p.seq)
+			r.seen.Insert(&p.t, t, p.seq)
+		}
+		r.users[p.user] = p
+	}
+	r.peak = len(r.users)
+	if snap.Drawn {
+		r.drawn, r.drawnAt, r.draw = true, ms(snap.DrawnAt), slices.Clone(snap.Draw)
+	}
+	r.log = slices.Clone(snap.Log)
+	if len(r.log) > s.logLen {
+		r.log = r.log[len(r.log)-s.logLen:]
+	}
+	s.rooms.Store(cfg.ConcertID, r)
 	return nil
 }
 
 // Join gives userID a place at the back of the room or returns the live
-// place or session the user has. Errors: SOLD_OUT.
+// place or session the user has. Errors: NOT_FOUND for an unknown room,
+// SOLD_OUT.
 func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
-	r, _ := s.roomOrCreate(cfg)
+	r := s.room(cfg.ConcertID)
+	if r == nil {
+		return queue.Status{}, false, queue.NoRoomError(cfg.ConcertID)
+	}
 	t := ms(now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -196,11 +253,12 @@ func (r *room) look(tk queue.Ticket, t int64) queue.Status {
 }
 
 // Use extends an admitted session to now+SessionSeconds.
-// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT.
+// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT,
+// NOT_FOUND for an unknown room.
 func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (queue.Status, error) {
 	r := s.room(tk.ConcertID)
 	if r == nil {
-		return queue.Status{}, queue.SessionEndedError()
+		return queue.Status{}, queue.NoRoomError(tk.ConcertID)
 	}
 	t := ms(now)
 	r.mu.Lock()
@@ -259,13 +317,14 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	}
 	r.leaseOwner, r.leaseUntil = owner, t+lease.Milliseconds()
 
-	a := queue.Admission{Leader: true}
+	a := queue.Admission{Leader: true, At: timeOf(t)}
 	cutoff := t - int64(r.settings.IdleSeconds)*1000
 	for a.Dropped < s.sweepBatch {
 		n := r.seen.Min()
 		if n == nil || n.a > cutoff {
 			break
 		}
+		a.Gone = append(a.Gone, n.p.seq)
 		r.remove(n.p)
 		r.dropped++
 		r.abandoned++
@@ -276,6 +335,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		if n == nil || n.a > t {
 			break
 		}
+		a.Gone = append(a.Gone, n.p.seq)
 		r.remove(n.p)
 		a.Ended++
 	}
@@ -287,6 +347,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	}
 	if !r.drawn {
 		r.makeDraw(t)
+		a.Drew = true
 	}
 
 	paused := r.paused()
@@ -312,6 +373,10 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		r.active.Insert(&p.t, exp, p.seq)
 		a.Admitted++
 		r.admitted++
+		if a.First == 0 {
+			a.First = r.admitted
+		}
+		a.Seqs = append(a.Seqs, p.seq)
 		r.waits.Add(time.Duration(t-max(p.joined, r.opensAt)) * time.Millisecond)
 		r.log = append(r.log, queue.AdmissionRecord{N: r.admitted, UserID: p.user, Seq: p.seq, At: timeOf(t), Prequeue: p.key < queue.DrawSpan})
 	}
@@ -507,7 +572,7 @@ func (r *room) paused() bool { return r.supplied && r.supply.Available <= 0 }
 func (r *room) soldOut() bool { return r.paused() && r.supply.Held <= 0 }
 
 func (r *room) info() queue.Room {
-	return queue.Room{ConcertID: r.id, OpensAt: timeOf(r.opensAt), Settings: r.settings}
+	return queue.Room{ConcertID: r.id, OpensAt: timeOf(r.opensAt), Settings: r.settings, Version: r.version}
 }
 
 func (r *room) status(p *place, t int64) queue.Status {
@@ -528,6 +593,7 @@ func (r *room) status(p *place, t int64) queue.Status {
 	default:
 		st.State, st.Position, st.Waiting = queue.Waiting, int64(r.waiting.Rank(&p.w))+1, r.waitingAt(t)
 	}
+	st.Key = p.key
 	return st
 }
 

@@ -6,8 +6,10 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
@@ -96,6 +98,9 @@ type Room struct {
 	// only to key the places of fans who join before the opening; it never
 	// keeps or returns it.
 	Seed []byte
+	// Version orders changes of the settings: a Store ignores a Configure
+	// whose Version is below the one it has.
+	Version int64
 }
 
 // State is where a ticket stands.
@@ -142,6 +147,9 @@ type Status struct {
 	AbandonRate float64
 	// Room is the room's current settings and opening, without its Seed.
 	Room Room
+	// Key is the place's order key (see Store); set by Join for a waiting
+	// place.
+	Key int64
 }
 
 // Admission reports one admission step.
@@ -152,6 +160,16 @@ type Admission struct {
 	Admitted int64 // places turned into sessions
 	Dropped  int64 // waiting places dropped for idleness
 	Ended    int64 // sessions ended for lack of use
+
+	// At is the step's instant. Seqs are the admitted tickets in order of
+	// admission, the first numbered First in the admission log; Gone are
+	// the tickets the step dropped or ended. Drew is set when the step made
+	// the draw.
+	At    time.Time
+	Seqs  []int64
+	First int64
+	Gone  []int64
+	Drew  bool
 }
 
 // Stats describe one room at an instant.
@@ -222,14 +240,25 @@ const (
 // are not touched. A report with seats available resumes the room.
 type Store interface {
 	// Configure sets a room's settings and opening, replacing earlier ones and
-	// keeping its places, sessions and draw.
+	// keeping its places, sessions and draw, unless room.Version is below
+	// the room's. A room the store does not have is left alone.
 	Configure(ctx context.Context, room Room) error
+
+	// Restore builds the room of room.ConcertID from the Snapshot load
+	// returns, if the store does not have it: room's settings, opening and
+	// version; a heartbeat at now for every waiting place; every session
+	// ending SessionSeconds after now; the draw and the admission log as
+	// recorded; new joins numbered after snap.Seq; admission credit empty
+	// at now. A room the store has is left alone and load is not called.
+	// One owner restores a room at a time: meanwhile another gets
+	// UNAVAILABLE, until the restore ends or its claim lapses after lease.
+	Restore(ctx context.Context, room Room, load func(context.Context) (Snapshot, error), owner string, lease time.Duration, now time.Time) error
 
 	// Join gives userID a place at the back of the room (see Order), or
 	// returns the live place or session the user already has (created is
-	// then false). A room the store does not know is configured with room;
-	// a known room keeps its own settings. Errors: SOLD_OUT when the room is
-	// sold out and the user has no admitted session.
+	// then false). A room keeps its own settings. Errors: NOT_FOUND for a
+	// room the store does not have (see Restore); SOLD_OUT when the room
+	// is sold out and the user has no admitted session.
 	Join(ctx context.Context, room Room, userID string, now time.Time) (st Status, created bool, err error)
 
 	// Status returns t's standing and, for a waiting place, records a
@@ -245,7 +274,7 @@ type Store interface {
 	// Use checks that t is an admitted session alive at now and extends it to
 	// now+SessionSeconds. Errors: QUEUE_TOKEN_EXPIRED when it has ended;
 	// NOT_ADMITTED, with Position, while it waits; SOLD_OUT while it waits
-	// in a sold-out room.
+	// in a sold-out room; NOT_FOUND for an unknown room.
 	Use(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
 	// Leave ends t's place or session at once. Leaving an ended ticket does
@@ -266,6 +295,8 @@ type Store interface {
 	//     it) and no fan as waiting while the room is paused; folds the step
 	//     into the admission rate if fans waited and it was not paused; and
 	//     logs each admission and the wait it ended.
+	// It reports the tickets it admitted, dropped and ended. Errors:
+	// NOT_FOUND for an unknown room.
 	Admit(ctx context.Context, concertID, owner string, lease time.Duration, now time.Time) (Admission, error)
 
 	// SetSupply reports what the concert has left to sell, as of now. A
@@ -294,16 +325,39 @@ type Store interface {
 }
 
 // Bucket is the state of the Rate strategy: admission credit that grows at
-// AdmitPerSecond, capped at one second's worth.
+// AdmitPerSecond, capped at one second's worth, and the admissions of the
+// last RatePeriod, which may not exceed RateLimit whatever the credit.
 type Bucket struct {
 	Credit float64
 	Last   time.Time // zero before the first step
+	// Recent are the steps of the last RatePeriod that admitted someone,
+	// oldest first.
+	Recent []Step
+}
+
+// Step is how many fans one admission step admitted, and when.
+type Step struct {
+	At time.Time
+	N  int64
+}
+
+// RatePeriod is the window in which the Rate strategy admits at most
+// RateLimit fans: any window of this length, not only whole seconds.
+const RatePeriod = time.Second
+
+// RateLimit is the most fans admitted in any RatePeriod at AdmitPerSecond:
+// AdmitPerSecond rounded up, at least 1.
+func (s Settings) RateLimit() int64 {
+	return max(1, int64(math.Ceil(s.AdmitPerSecond-1e-9)))
 }
 
 // Allowance returns how many of waiting fans may be admitted at now, given
 // active sessions, and the bucket after admitting them. It is the rule
 // every Store applies inside its atomic admission step; a paused room
 // passes no fans waiting, so that its credit grows and caps as usual.
+// Credit lets a room admit at AdmitPerSecond on average; the window keeps
+// any RatePeriod, even one after an idle stretch that filled the credit,
+// at RateLimit.
 func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int64, Bucket) {
 	n := waiting
 	if s.usesRate() {
@@ -316,6 +370,12 @@ func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int6
 		b.Credit = math.Min(b.Credit, capacity)
 		b.Last = now
 		n = min(n, int64(math.Floor(b.Credit+1e-9)))
+		b.Recent = recent(b.Recent, now)
+		used := int64(0)
+		for _, st := range b.Recent {
+			used += st.N
+		}
+		n = min(n, s.RateLimit()-used)
 	}
 	if s.usesMaxActive() {
 		n = min(n, max(0, s.MaxActive-active))
@@ -323,8 +383,20 @@ func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int6
 	n = max(n, 0)
 	if s.usesRate() {
 		b.Credit -= float64(n)
+		if n > 0 {
+			b.Recent = append(b.Recent, Step{At: now, N: n})
+		}
 	}
 	return n, b
+}
+
+// recent drops the steps that are no longer within RatePeriod of now.
+func recent(steps []Step, now time.Time) []Step {
+	i := 0
+	for i < len(steps) && !steps[i].At.After(now.Add(-RatePeriod)) {
+		i++
+	}
+	return append(steps[:0:0], steps[i:]...)
 }
 
 // Return gives back to b the credit of n fans that Allowance allowed but
@@ -332,6 +404,13 @@ func Allowance(s Settings, b Bucket, waiting, active int64, now time.Time) (int6
 func (b Bucket) Return(s Settings, n int64) Bucket {
 	if s.usesRate() && n > 0 {
 		b.Credit += float64(n)
+		if k := len(b.Recent) - 1; k >= 0 && b.Recent[k].At.Equal(b.Last) {
+			b.Recent = slices.Clone(b.Recent)
+			b.Recent[k].N -= n
+			if b.Recent[k].N <= 0 {
+				b.Recent = b.Recent[:k]
+			}
+		}
 	}
 	return b
 }
@@ -458,6 +537,16 @@ func SessionEndedError() error {
 // position.
 func NotAdmittedError(position int64) error {
 	return &boxoffice.Error{Code: boxoffice.CodeNotAdmitted, Message: "still waiting in the queue", Position: position}
+}
+
+// ErrRebuilding is the cause of the UNAVAILABLE error of Restore while
+// another owner restores the room.
+var ErrRebuilding = errors.New("another instance is rebuilding the waiting room")
+
+// RebuildingError is the UNAVAILABLE error of Restore while another owner
+// restores the room.
+func RebuildingError() error {
+	return &boxoffice.Error{Code: boxoffice.CodeUnavailable, Message: "the waiting room is being rebuilt", Cause: ErrRebuilding}
 }
 
 // SoldOutError is the SOLD_OUT error of Join and Use.

@@ -87,28 +87,44 @@ func TestAllowance(t *testing.T) {
 	}
 }
 
-// TestAllowanceSteady checks that stepping the rule at any interval admits
-// the configured rate over time.
+// TestAllowanceSteady checks that stepping the rule at an interval that
+// divides the period admits the configured rate over time, and that at any
+// interval no window of one period admits more than the rate: with 37 ms
+// steps 28 steps fall in some windows, so they can carry at most 1000/28
+// fans each on average.
 func TestAllowanceSteady(t *testing.T) {
 	for _, tc := range []struct {
-		rate float64
-		step time.Duration
-	}{{10, 100 * time.Millisecond}, {2.5, 100 * time.Millisecond}, {1000, 37 * time.Millisecond}, {0.5, time.Second}} {
+		rate  float64
+		step  time.Duration
+		share float64 // of the rate that the windows allow at this step
+	}{{10, 100 * time.Millisecond, 1}, {2.5, 100 * time.Millisecond, 1}, {1000, 40 * time.Millisecond, 1},
+		{1000, 37 * time.Millisecond, 1000.0 / 28 / 37}, {0.5, time.Second, 1}} {
 		s := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: tc.rate, SessionSeconds: 60, IdleSeconds: 60}
 		var b queue.Bucket
 		var total int64
 		now := t0
 		_, b = queue.Allowance(s, b, 0, 0, now) // start the bucket with an empty queue
 		b.Credit = 0
+		var steps []queue.Step
 		for now.Before(t0.Add(60 * time.Second)) {
 			now = now.Add(tc.step)
 			var n int64
 			n, b = queue.Allowance(s, b, 1<<40, 0, now)
 			total += n
+			steps = append(steps, queue.Step{At: now, N: n})
+			var window int64
+			for _, st := range steps {
+				if st.At.After(now.Add(-queue.RatePeriod)) {
+					window += st.N
+				}
+			}
+			if window > s.RateLimit() {
+				t.Fatalf("rate %v step %v: %d admitted in the period ending at %v, want at most %d", tc.rate, tc.step, window, now.Sub(t0), s.RateLimit())
+			}
 		}
 		elapsed := now.Sub(t0).Seconds()
-		want := tc.rate * elapsed
-		if math.Abs(float64(total)-want) > 1 {
+		want := tc.rate * elapsed * tc.share
+		if math.Abs(float64(total)-want) > tc.rate*tc.share*0.05+1 {
 			t.Errorf("rate %v step %v: admitted %d in %.2fs, want %.1f±1", tc.rate, tc.step, total, elapsed, want)
 		}
 	}

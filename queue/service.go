@@ -3,11 +3,13 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 )
 
 // SupplyEvery is how often at most a Service reports a room's supply to
@@ -34,6 +36,15 @@ type Service struct {
 	// OnStep, if set, is called after every admission step this instance led.
 	OnStep func(concertID string, a Admission)
 
+	// Journal, if set, records every room so that a room the store loses is
+	// rebuilt (see Restore); RoomOf then tells a room's current definition.
+	// Both are set before the service is used.
+	Journal Journal
+	RoomOf  func(ctx context.Context, concertID string) (Room, error)
+
+	rebuilds *batch.Group[string, *Room, struct{}]
+	checked  time.Time // when Step last asked the journal for rooms
+
 	mu    sync.Mutex
 	rooms map[string]*led
 }
@@ -42,6 +53,9 @@ type Service struct {
 type led struct {
 	leader   bool
 	reported time.Time // when supply was last reported
+	// unsaved is the journal records of steps that could not be written;
+	// the room admits nobody until they are.
+	unsaved []Admission
 }
 
 // NewService returns a Service on store. owner names this instance in
@@ -62,39 +76,103 @@ func NewService(store Store, clock boxoffice.Clock, owner string, tick time.Dura
 		_, _ = rand.Read(secret)
 		seed = func(concertID string) []byte { return hmacSHA256(secret, concertID) }
 	}
-	return &Service{store: store, clock: clock, owner: owner, tick: tick, log: log, seed: seed, supply: supply,
+	s := &Service{store: store, clock: clock, owner: owner, tick: tick, log: log, seed: seed, supply: supply,
 		Lease: 5 * tick, rooms: make(map[string]*led)}
+	s.rebuilds = batch.New(1<<20, rebuildTimeout, s.runRebuild)
+	return s
 }
 
+// rebuildTimeout bounds the rebuilding of one room; a request waits up to
+// rebuildWait, polling every rebuildPoll, for another instance to finish
+// rebuilding it.
+const (
+	rebuildTimeout = time.Minute
+	rebuildWait    = 2 * time.Second
+	rebuildPoll    = 20 * time.Millisecond
+)
+
 // Join places userID in room, or returns the place or session the user
-// already holds (created false). Errors: SOLD_OUT.
+// already holds (created false). With a Journal the place is recorded
+// before it is answered; a new place that cannot be recorded is taken back.
+// Errors: SOLD_OUT; UNAVAILABLE.
 func (s *Service) Join(ctx context.Context, room Room, userID string) (Status, bool, error) {
 	room.Seed = s.seed(room.ConcertID)
-	return s.store.Join(ctx, room, userID, s.clock.Now())
+	st, created, err := s.store.Join(ctx, room, userID, s.clock.Now())
+	if missing(err) {
+		if err = s.rebuild(ctx, room.ConcertID, &room); err == nil {
+			st, created, err = s.store.Join(ctx, room, userID, s.clock.Now())
+		}
+	}
+	if err != nil || s.Journal == nil {
+		return st, created, err
+	}
+	switch st.State {
+	case Waiting, Prequeue, Admitted:
+	default:
+		return st, created, nil
+	}
+	p := Place{UserID: userID, Seq: st.Seq, Key: st.Key, JoinedAt: s.clock.Now(), Admitted: st.State == Admitted}
+	if err := s.Journal.Joined(ctx, room.ConcertID, p); err != nil {
+		if created {
+			if lerr := s.store.Leave(context.WithoutCancel(ctx), st.Ticket, s.clock.Now()); lerr != nil {
+				s.log.Warn("take back an unrecorded place", "ticket", st.Ticket, "err", lerr)
+			}
+		}
+		return Status{}, false, err
+	}
+	return st, created, nil
 }
 
 // Status returns t's standing and keeps a waiting place alive.
 func (s *Service) Status(ctx context.Context, t Ticket) (Status, error) {
-	return s.store.Status(ctx, t, s.clock.Now())
+	st, err := s.store.Status(ctx, t, s.clock.Now())
+	if missing(err) && s.rebuild(ctx, t.ConcertID, nil) == nil {
+		st, err = s.store.Status(ctx, t, s.clock.Now())
+	}
+	return st, err
 }
 
 // Statuses is Status for many tickets of one room. Errors: NOT_FOUND.
 func (s *Service) Statuses(ctx context.Context, concertID string, tickets []Ticket) ([]Status, error) {
-	return s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
+	sts, err := s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
+	if missing(err) && s.rebuild(ctx, concertID, nil) == nil {
+		sts, err = s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
+	}
+	return sts, err
 }
 
 // Use checks that t is an admitted live session and extends it.
 // Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED (with Position), SOLD_OUT.
 func (s *Service) Use(ctx context.Context, t Ticket) (Status, error) {
-	return s.store.Use(ctx, t, s.clock.Now())
+	st, err := s.store.Use(ctx, t, s.clock.Now())
+	if missing(err) {
+		if rerr := s.rebuild(ctx, t.ConcertID, nil); rerr != nil {
+			if missing(rerr) {
+				return Status{}, SessionEndedError()
+			}
+			return Status{}, rerr
+		}
+		st, err = s.store.Use(ctx, t, s.clock.Now())
+		if missing(err) {
+			err = SessionEndedError()
+		}
+	}
+	return st, err
 }
 
-// Leave ends t's place or session at once.
+// Leave ends t's place or session at once; with a Journal, it is recorded
+// first, so that a rebuilt room never brings it back.
 func (s *Service) Leave(ctx context.Context, t Ticket) error {
+	if s.Journal != nil {
+		if err := s.Journal.Ended(ctx, t.ConcertID, []int64{t.Seq}); err != nil {
+			return err
+		}
+	}
 	return s.store.Leave(ctx, t, s.clock.Now())
 }
 
-// Configure replaces a room's settings while it runs.
+// Configure replaces a room's settings while it runs. A room the store
+// does not have takes them when it is built.
 func (s *Service) Configure(ctx context.Context, room Room) error {
 	if err := room.Settings.Validate(); err != nil {
 		return err
@@ -104,7 +182,79 @@ func (s *Service) Configure(ctx context.Context, room Room) error {
 
 // Stats describes a room now.
 func (s *Service) Stats(ctx context.Context, concertID string) (Stats, error) {
-	return s.store.Stats(ctx, concertID, s.clock.Now())
+	st, err := s.store.Stats(ctx, concertID, s.clock.Now())
+	if missing(err) && s.rebuild(ctx, concertID, nil) == nil {
+		st, err = s.store.Stats(ctx, concertID, s.clock.Now())
+	}
+	return st, err
+}
+
+// missing reports whether err is the store's NOT_FOUND of a room it does
+// not have.
+func missing(err error) bool { return boxoffice.ErrorCode(err) == boxoffice.CodeNotFound }
+
+// rebuild makes the store have concertID's room again, from the journal:
+// with room's definition when given, else with RoomOf's. Concurrent calls
+// for one room share one rebuild. Errors: NOT_FOUND when there is nothing
+// to build (no journal and no definition, or a room the journal never
+// saw); UNAVAILABLE while another instance rebuilds it.
+func (s *Service) rebuild(ctx context.Context, concertID string, room *Room) error {
+	if room == nil && (s.Journal == nil || s.RoomOf == nil) {
+		return NoRoomError(concertID)
+	}
+	_, err := s.rebuilds.Do(ctx, concertID, room)
+	return err
+}
+
+func (s *Service) runRebuild(ctx context.Context, concertID string, rooms []*Room) ([]struct{}, error) {
+	var room *Room
+	for _, r := range rooms {
+		if r != nil {
+			room = r
+			break
+		}
+	}
+	load := func(ctx context.Context) (Snapshot, error) {
+		if s.Journal == nil {
+			return Snapshot{}, nil
+		}
+		snap, err := s.Journal.Load(ctx, concertID)
+		if err == nil && room == nil && snap.Empty() {
+			err = NoRoomError(concertID)
+		}
+		return snap, err
+	}
+	if room == nil {
+		r, err := s.RoomOf(ctx, concertID)
+		if err != nil {
+			return nil, err
+		}
+		room = &r
+	}
+	r := *room
+	r.Seed = s.seed(concertID)
+	// Another instance rebuilding the room is usually done within
+	// milliseconds: wait for it a little before answering UNAVAILABLE.
+	for wait := time.Duration(0); ; wait += rebuildPoll {
+		err := s.store.Restore(ctx, r, load, s.owner, rebuildTimeout, s.clock.Now())
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrRebuilding) || wait >= rebuildWait {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(rebuildPoll):
+		}
+	}
+	if s.supply != nil {
+		if sup, err := s.supply(ctx, concertID); err == nil {
+			_ = s.store.SetSupply(ctx, concertID, sup, s.clock.Now())
+		}
+	}
+	return make([]struct{}, len(rooms)), nil
 }
 
 // Lottery returns the commitment to room's draw seed and, from the
@@ -159,10 +309,17 @@ func (s *Service) Step(ctx context.Context) {
 		}
 		return
 	}
+	rooms = s.lost(ctx, rooms)
 	s.forget(rooms)
 	for _, id := range rooms {
+		if !s.save(ctx, id, nil) {
+			continue
+		}
 		s.reportSupply(ctx, id)
 		a, err := s.store.Admit(ctx, id, s.owner, s.Lease, s.clock.Now())
+		if missing(err) {
+			err = s.rebuild(ctx, id, nil)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("admission step", "concert", id, "err", err)
@@ -172,10 +329,102 @@ func (s *Service) Step(ctx context.Context) {
 		s.mu.Lock()
 		s.room(id).leader = a.Leader
 		s.mu.Unlock()
-		if a.Leader && s.OnStep != nil {
+		if !a.Leader {
+			continue
+		}
+		s.save(ctx, id, &a)
+		if s.OnStep != nil {
 			s.OnStep(id, a)
 		}
 	}
+}
+
+// RebuildEvery is how often at most Step asks the journal for rooms while
+// the store has none: a store that lost every room (an empty Redis) has
+// them back within it, even if no fan asks.
+const RebuildEvery = time.Second
+
+// lost adds to rooms, the store's, the journal's live rooms when the store
+// lists none, rebuilding them.
+func (s *Service) lost(ctx context.Context, rooms []string) []string {
+	if len(rooms) > 0 || s.Journal == nil || s.RoomOf == nil {
+		return rooms
+	}
+	now := s.clock.Now()
+	if !s.checked.IsZero() && now.Before(s.checked.Add(RebuildEvery)) && !now.Before(s.checked) {
+		return rooms
+	}
+	s.checked = now
+	ids, err := s.Journal.Rooms(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("list journaled waiting rooms", "err", err)
+		}
+		return rooms
+	}
+	for _, id := range ids {
+		if err := s.rebuild(ctx, id, nil); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("rebuild waiting room", "concert", id, "err", err)
+			}
+			continue
+		}
+		rooms = append(rooms, id)
+	}
+	return rooms
+}
+
+// save writes to the journal what a step did (a, if not nil) after what
+// earlier steps could not write, and reports whether the journal is
+// complete: a room whose steps are not all written admits nobody, so that
+// a room rebuilt from the journal never admits a fan twice.
+func (s *Service) save(ctx context.Context, id string, a *Admission) bool {
+	if s.Journal == nil {
+		return true
+	}
+	s.mu.Lock()
+	r := s.room(id)
+	todo := r.unsaved
+	if a != nil && (len(a.Seqs) > 0 || len(a.Gone) > 0 || a.Drew) {
+		todo = append(todo, *a)
+	}
+	r.unsaved = nil
+	s.mu.Unlock()
+	for i, a := range todo {
+		if err := s.write(ctx, id, a); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("journal admission step", "concert", id, "err", err)
+			}
+			s.mu.Lock()
+			r.unsaved = append(todo[i:len(todo):len(todo)], r.unsaved...)
+			s.mu.Unlock()
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) write(ctx context.Context, id string, a Admission) error {
+	if len(a.Gone) > 0 {
+		if err := s.Journal.Ended(ctx, id, a.Gone); err != nil {
+			return err
+		}
+	}
+	if len(a.Seqs) > 0 {
+		if err := s.Journal.Admitted(ctx, id, a.First, a.Seqs, a.At); err != nil {
+			return err
+		}
+	}
+	if a.Drew {
+		users, at, err := s.store.Draw(ctx, id)
+		if err != nil {
+			return err
+		}
+		if users != nil {
+			return s.Journal.Drawn(ctx, id, users, at)
+		}
+	}
+	return nil
 }
 
 // room returns what s remembers of a room; s.mu must be held.
@@ -199,8 +448,8 @@ func (s *Service) forget(listed []string) {
 	for _, id := range listed {
 		keep[id] = true
 	}
-	for id := range s.rooms {
-		if !keep[id] {
+	for id, r := range s.rooms {
+		if !keep[id] && len(r.unsaved) == 0 {
 			delete(s.rooms, id)
 		}
 	}

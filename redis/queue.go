@@ -37,6 +37,10 @@ var (
 	supplyLua string
 	//go:embed lua/admissions.lua
 	admissionsLua string
+	//go:embed lua/configure.lua
+	configureLua string
+	//go:embed lua/restore.lua
+	restoreLua string
 
 	joinScript       = goredis.NewScript(constantsLua() + roomLua + joinLua)
 	statusesScript   = goredis.NewScript(roomLua + statusesLua)
@@ -46,13 +50,15 @@ var (
 	statsScript      = goredis.NewScript(statsLua)
 	supplyScript     = goredis.NewScript(supplyLua)
 	admissionsScript = goredis.NewScript(admissionsLua)
+	configureScript  = goredis.NewScript(configureLua)
+	restoreScript    = goredis.NewScript(restoreLua)
 )
 
 // constantsLua declares the queue package's constants the scripts share:
 // DRAW_SPAN and WAIT_BOUNDS, queue.WaitBounds in milliseconds.
 func constantsLua() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "local DRAW_SPAN = %d\nlocal WAIT_BOUNDS = {", queue.DrawSpan)
+	fmt.Fprintf(&b, "local DRAW_SPAN = %d\nlocal PERIOD = %d\nlocal WAIT_BOUNDS = {", queue.DrawSpan, queue.RatePeriod.Milliseconds())
 	for i, d := range queue.WaitBounds {
 		if i > 0 {
 			b.WriteByte(',')
@@ -72,9 +78,11 @@ func constantsLua() string {
 // user → seq:joinedMs of the live ticket), :draw (sorted set: the prequeue
 // places by draw key, frozen once the draw is made), :waits (hash: wait
 // histogram bucket → count), :lease (hash: owner, until) and :log (list:
-// the latest admissions, seq|atMs|prequeue|user). The hash tag puts them in
-// one cluster slot. <prefix>wr:rooms, a set, indexes the rooms; no script
-// touches it.
+// the latest admissions, seq|atMs|prequeue|user), and while the room is
+// being rebuilt :claim (hash: owner, until). The hash tag puts them in one
+// cluster slot. <prefix>wr:rooms, a set, indexes the rooms; no script
+// touches it: a room is indexed before its meta hash is written, so every
+// room that exists is indexed.
 //
 // Seqs come from a counter inside the join script, so order after the
 // opening is arrival at Redis. Places with one draw key are ordered by user
@@ -153,17 +161,18 @@ const (
 	kWaits
 	kLease
 	kLog
+	kClaim
 )
 
 // roomKeys returns the room's keys in the order every script declares
-// them: meta, waiting, seen, active, users, draw, waits, lease, log.
+// them: meta, waiting, seen, active, users, draw, waits, lease, log, claim.
 func (s *QueueStore) roomKeys(concertID string) []string {
 	if v, ok := s.keys.Load(concertID); ok {
 		return v.([]string)
 	}
 	base := s.prefix + "wr:{" + concertID + "}:"
 	k := []string{base + "meta", base + "waiting", base + "seen", base + "active", base + "users",
-		base + "draw", base + "waits", base + "lease", base + "log"}
+		base + "draw", base + "waits", base + "lease", base + "log", base + "claim"}
 	if s.cached.Load() < maxCachedRooms {
 		if _, loaded := s.keys.LoadOrStore(concertID, k); !loaded {
 			s.cached.Add(1)
@@ -172,16 +181,119 @@ func (s *QueueStore) roomKeys(concertID string) []string {
 	return k
 }
 
-// Configure sets a room's settings and opening, creating the room if needed.
+// Configure sets a room's settings and opening, unless its version is
+// newer. A room the store does not have is left alone.
 func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
-	st := room.Settings
-	err := s.client.HSet(ctx, s.roomKeys(room.ConcertID)[kMeta],
-		"st", string(st.Strategy), "aps", st.AdmitPerSecond, "max", st.MaxActive,
-		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli()).Err()
+	args := append([]any{room.Version}, settingsFields(room)...)
+	err := configureScript.Run(ctx, s.client, s.roomKeys(room.ConcertID)[:kMeta+1], args...).Err()
 	if err != nil {
 		return fail("configure waiting room", err)
 	}
 	return nil
+}
+
+// settingsFields are the meta hash fields of room's settings and opening.
+func settingsFields(room queue.Room) []any {
+	st := room.Settings
+	return []any{"st", string(st.Strategy), "aps", st.AdmitPerSecond, "max", st.MaxActive,
+		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli()}
+}
+
+// restoreChunk is how many records one restore script run writes.
+const restoreChunk = 1000
+
+// Restore builds the room from the snapshot load returns if Redis does not
+// have it: it claims the room, clears what an earlier attempt left, writes
+// the places, sessions, draw and log in runs of restoreChunk records,
+// indexes the room, and writes its meta hash last, which makes it exist.
+// Errors: UNAVAILABLE while another owner's claim lasts.
+func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(context.Context) (queue.Snapshot, error), owner string, lease time.Duration, now time.Time) error {
+	k := s.roomKeys(room.ConcertID)
+	run := func(step string, args ...any) (string, error) {
+		a := append([]any{step, owner, now.UnixMilli()}, args...)
+		res, err := restoreScript.Run(ctx, s.client, k, a...).Text()
+		if err != nil {
+			return "", fail("rebuild waiting room", err)
+		}
+		if res == "L" {
+			return "", queue.RebuildingError()
+		}
+		return res, nil
+	}
+	res, err := run("begin", lease.Milliseconds())
+	switch {
+	case err != nil:
+		return err
+	case res == "E":
+		return nil
+	case res == "B":
+		return queue.RebuildingError()
+	}
+	snap, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	sessionEnd := now.Add(room.Settings.Session()).UnixMilli()
+	recs := make([]any, 0, 4*restoreChunk)
+	flush := func(force bool) error {
+		if len(recs) == 0 || (!force && len(recs) < 4*restoreChunk) {
+			return nil
+		}
+		_, err := run("add", recs...)
+		recs = recs[:0]
+		return err
+	}
+	add := func(kind string, a, b, c any) error {
+		recs = append(recs, kind, a, b, c)
+		return flush(false)
+	}
+	for _, p := range snap.Places {
+		ticket := strconv.FormatInt(p.Seq, 10) + ":" + strconv.FormatInt(p.JoinedAt.UnixMilli(), 10)
+		if p.Admitted {
+			err = add("A", p.UserID, ticket, sessionEnd)
+		} else {
+			err = add("W", p.UserID, p.Key, ticket)
+		}
+		if err == nil && !snap.Drawn && p.Key < queue.DrawSpan {
+			err = add("D", p.UserID, p.Key, "-")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, u := range snap.Draw {
+		if err := add("D", u, queue.DrawKey(room.Seed, queue.EntryID(room.ConcertID, u)), "-"); err != nil {
+			return err
+		}
+	}
+	for _, r := range snap.Log {
+		prequeue := "0"
+		if r.Prequeue {
+			prequeue = "1"
+		}
+		e := strconv.FormatInt(r.Seq, 10) + "|" + strconv.FormatInt(r.At.UnixMilli(), 10) + "|" + prequeue + "|" + r.UserID
+		if err := add("L", e, "-", "-"); err != nil {
+			return err
+		}
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
+	if err := s.client.SAdd(ctx, s.index, room.ConcertID).Err(); err != nil {
+		return fail("index waiting room", err)
+	}
+	fields := append(settingsFields(room), "ver", room.Version, "seq", snap.Seq, "admitted", snap.Admitted)
+	if snap.Drawn {
+		fields = append(fields, "drawn", "1", "drawnAt", snap.DrawnAt.UnixMilli())
+	}
+	if snap.Seq > 0 {
+		// Credit empty and the window full: a rebuilt room admits no more in
+		// its first period than the period allows.
+		fields = append(fields, "credit", "0", "last", now.UnixMilli(),
+			"win", strconv.FormatInt(now.UnixMilli(), 10)+":"+strconv.FormatInt(room.Settings.RateLimit(), 10))
+	}
+	_, err = run("finish", fields...)
+	return err
 }
 
 // Join gives userID a place at the back of the room or returns the live
@@ -199,10 +311,7 @@ func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, n
 // new, gets the settings of the first.
 func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []joinReq) ([]joinResp, error) {
 	k := s.roomKeys(concertID)
-	first := reqs[0].room
-	st := first.Settings
-	args := make([]any, 0, 6+3*len(reqs))
-	args = append(args, string(st.Strategy), st.AdmitPerSecond, st.MaxActive, st.SessionSeconds, st.IdleSeconds, first.OpensAt.UnixMilli())
+	args := make([]any, 0, 3*len(reqs))
 	for _, r := range reqs {
 		key := queue.DrawKey(r.room.Seed, queue.EntryID(concertID, r.userID))
 		args = append(args, r.userID, r.now.UnixMilli(), strconv.FormatUint(key, 10))
@@ -211,7 +320,10 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	if err != nil {
 		return nil, fail("join waiting room", err)
 	}
-	if len(res) != len(reqs)+2 {
+	if len(res) == 1 && res[0] == "F" {
+		return nil, queue.NoRoomError(concertID)
+	}
+	if len(res) != len(reqs)+1 {
 		return nil, malformed("join", strings.Join(res, "\n"))
 	}
 	var room queue.Status
@@ -220,19 +332,9 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	if f.bad || f.s != "" {
 		return nil, malformed("join", res[0])
 	}
-	if res[1] == "0" {
-		// Index the room, then mark it indexed; until the mark is set every
-		// join repeats this.
-		if err := s.client.SAdd(ctx, s.index, concertID).Err(); err != nil {
-			return nil, fail("index waiting room", err)
-		}
-		if err := s.client.HSet(ctx, k[kMeta], "ix", "1").Err(); err != nil {
-			return nil, fail("index waiting room", err)
-		}
-	}
 	out := make([]joinResp, len(reqs))
 	for i, r := range reqs {
-		v := res[i+2]
+		v := res[i+1]
 		if v == "S" {
 			out[i].err = queue.SoldOutError()
 			continue
@@ -241,6 +343,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 		f := fields{s: v}
 		parsePlace(&f, &st, concertID, r.userID)
 		created := f.next()
+		st.Key = f.int()
 		if f.bad || f.s != "" || created == "" {
 			return nil, malformed("join", v)
 		}
@@ -333,7 +436,7 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 
 // Use extends an admitted session to now+SessionSeconds. Concurrent calls
 // for one room run as one script. Errors: QUEUE_TOKEN_EXPIRED,
-// NOT_ADMITTED with Position, SOLD_OUT.
+// NOT_ADMITTED with Position, SOLD_OUT, NOT_FOUND for an unknown room.
 func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
 	r, err := s.uses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
@@ -348,16 +451,17 @@ func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticke
 	if err != nil {
 		return nil, fail("use queue session", err)
 	}
+	if len(res) == 1 && res[0] == "F" {
+		return nil, queue.NoRoomError(concertID)
+	}
 	if len(res) != len(reqs)+1 {
 		return nil, malformed("use", strings.Join(res, "\n"))
 	}
 	var room queue.Status
-	if res[0] != "F" {
-		f := fields{s: res[0]}
-		parseRoom(&f, concertID, &room)
-		if f.bad || f.s != "" {
-			return nil, malformed("use", res[0])
-		}
+	f := fields{s: res[0]}
+	parseRoom(&f, concertID, &room)
+	if f.bad || f.s != "" {
+		return nil, malformed("use", res[0])
 	}
 	out := make([]ticketResp, len(reqs))
 	for i, r := range reqs {
@@ -398,24 +502,48 @@ func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) err
 // Admit runs one admission step if owner holds or takes the room's lease.
 // Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease time.Duration, now time.Time) (queue.Admission, error) {
-	res, err := admitScript.Run(ctx, s.client, s.roomKeys(concertID), owner, lease.Milliseconds(), now.UnixMilli(),
-		s.sweepBatch, queue.RateHalfLife.Seconds(), s.admitLimit, s.logLen).Text()
+	res, err := admitScript.Run(ctx, s.client, s.roomKeys(concertID)[:kLog+1], owner, lease.Milliseconds(), now.UnixMilli(),
+		s.sweepBatch, queue.RateHalfLife.Seconds(), s.admitLimit, s.logLen).StringSlice()
 	if err != nil {
 		return queue.Admission{}, fail("admission step", err)
 	}
-	switch res {
-	case "F":
+	switch {
+	case len(res) == 1 && res[0] == "F":
 		return queue.Admission{}, queue.NoRoomError(concertID)
-	case "0":
+	case len(res) == 1 && res[0] == "0":
 		return queue.Admission{}, nil
+	case len(res) != 3:
+		return queue.Admission{}, malformed("admit", strings.Join(res, "\n"))
 	}
-	f := fields{s: res}
+	f := fields{s: res[0]}
 	a := queue.Admission{Leader: f.next() == "1"}
 	a.Admitted, a.Dropped, a.Ended = f.int(), f.int(), f.int()
-	if !a.Leader || f.bad || f.s != "" {
-		return queue.Admission{}, malformed("admit", res)
+	a.At = time.UnixMilli(f.int()).UTC()
+	a.First = f.int()
+	a.Drew = f.next() == "1"
+	var bad bool
+	a.Seqs, bad = parseSeqs(res[1])
+	gone, bad2 := parseSeqs(res[2])
+	a.Gone = gone
+	if !a.Leader || f.bad || f.s != "" || bad || bad2 || int64(len(a.Seqs)) != a.Admitted {
+		return queue.Admission{}, malformed("admit", strings.Join(res, "\n"))
 	}
 	return a, nil
+}
+
+// parseSeqs reads comma-separated seqs; bad reports a malformed list.
+func parseSeqs(v string) (seqs []int64, bad bool) {
+	if v == "" {
+		return nil, false
+	}
+	for p := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, true
+		}
+		seqs = append(seqs, n)
+	}
+	return seqs, false
 }
 
 // SetSupply records what the concert has left to sell. Errors: NOT_FOUND.

@@ -21,6 +21,7 @@ const benchFans = 10000
 // parallel goroutines.
 func BenchmarkQueueJoin(b *testing.B, s queue.Store) {
 	room := openRoom(rateSettings(100))
+	newRoom(b, s, room, qT0)
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(benchParallelism)
@@ -59,6 +60,7 @@ func BenchmarkQueueUse(b *testing.B, s queue.Store) {
 }
 
 func benchJoin(b *testing.B, s queue.Store, room queue.Room) []queue.Ticket {
+	newRoom(b, s, room, qT0)
 	ts := make([]queue.Ticket, benchFans)
 	var wg sync.WaitGroup
 	for w := range 16 {

@@ -147,7 +147,7 @@ func testLotteryDrawMade(t *testing.T, q *queueStore) {
 	// A room open before anyone joined makes an empty draw.
 	other := openRoom(rateSettings(10))
 	other.ConcertID = qOther
-	q.configure(other)
+	q.create(other, qT0)
 	if d, _, err := q.s.Draw(t.Context(), qOther); err != nil || d != nil {
 		t.Errorf("draw of a room never stepped: got %v, %v, want nil", d, err)
 	}
@@ -215,6 +215,7 @@ func testLotteryNotFound(t *testing.T, q *queueStore) {
 func testRacePrequeue(t *testing.T, q *queueStore) {
 	const n = 200
 	room := closedRoom(rateSettings(10))
+	q.create(room, qT0)
 	ts := make([]queue.Ticket, n)
 	var wg sync.WaitGroup
 	for i := range n {

@@ -77,6 +77,9 @@ type database struct {
 	concerts concert.Store
 	wallets  wallet.Store
 	bookings booking.Store
+	// journal keeps the waiting rooms so that a lost one is rebuilt; nil
+	// for the embedded store, whose in-process room ends with the process.
+	journal queue.Journal
 	// setting returns the value stored under key, storing generate()'s
 	// result first when there is none, atomically across instances.
 	setting func(ctx context.Context, key string, generate func() (string, error)) (string, error)
@@ -113,6 +116,7 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			concerts: postgres.NewConcertStore(db),
 			wallets:  postgres.NewWalletStore(db),
 			bookings: postgres.NewBookingStore(db),
+			journal:  postgres.NewQueueJournal(db),
 			setting:  db.Setting,
 			ping:     db.Ping,
 			Close:    db.Close,
@@ -223,11 +227,18 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 	})
 	queues.OnStep = srv.ObserveAdmission
+	if db.journal != nil {
+		queues.Journal = db.journal
+		queues.RoomOf = func(ctx context.Context, concertID string) (queue.Room, error) {
+			c, err := cache.Concert(ctx, concertID)
+			return c.Room(), err
+		}
+	}
 	if m.Config.RedisURL == "" && !m.Config.Embedded() {
 		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
 	}
 	if m.Config.Demo {
-		if err := seedDemo(ctx, db.concerts, queues, clock.Now()); err != nil {
+		if err := seedDemo(ctx, db.concerts, clock.Now()); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // with: one on sale now, one opening five minutes after start (to see the
 // prequeue and the opening), one opening tomorrow. A store that has any
 // concert is left alone.
-func seedDemo(ctx context.Context, store concert.Store, queues *queue.Service, now time.Time) error {
+func seedDemo(ctx context.Context, store concert.Store, now time.Time) error {
 	existing, err := store.Concerts(ctx)
 	if err != nil || len(existing) > 0 {
 		return err
@@ -67,9 +67,6 @@ func seedDemo(ctx context.Context, store concert.Store, queues *queue.Service, n
 			return err
 		}
 		if err := store.CreateConcert(ctx, c); err != nil {
-			return err
-		}
-		if err := queues.Configure(ctx, c.Room()); err != nil {
 			return err
 		}
 	}

@@ -2,8 +2,9 @@
 -- KEYS: 1 meta, 2 waiting, 3 seen, 4 active, 5 users, 6 draw, 7 waits,
 -- 8 lease, 9 log: one room, one slot.
 -- ARGV: owner, leaseMs, nowMs, batch, rateHalfLifeSeconds, admitLimit, logLen.
--- Reply: F for an unknown room; 0 when another owner holds the lease;
--- else 1|admitted|dropped|ended.
+-- Reply: {F} for an unknown room; {0} when another owner holds the lease;
+-- else {1|admitted|dropped|ended|atMs|first|drew, admitted seqs, gone seqs},
+-- the seqs comma-separated in order.
 local meta, waiting, seen, active, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local draw, waits, lease, log = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local owner, now, batch, halfLife = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -49,13 +50,13 @@ local function float(x)
 end
 
 local m = redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'credit', 'last', 'step',
-  'drawn', 'avail', 'held', 'arate', 'astep', 'aat', 'abandoned')
+  'drawn', 'avail', 'held', 'arate', 'astep', 'aat', 'abandoned', 'win')
 if not m[1] then
-  return 'F'
+  return {'F'}
 end
 local holder = redis.call('HMGET', lease, 'owner', 'until')
 if holder[1] and holder[1] ~= owner and now < tonumber(holder[2]) then
-  return '0'
+  return {'0'}
 end
 redis.call('HSET', lease, 'owner', owner, 'until', now + tonumber(ARGV[2]))
 
@@ -64,8 +65,22 @@ redis.call('HSET', lease, 'owner', owner, 'until', now + tonumber(ARGV[2]))
 -- prequeue place leaves it.
 local drawn = m[11] == '1'
 local cutoff = now - tonumber(m[5]) * 1000
+local gone = {}
+-- seqsOf appends to gone the seqs of members' live tickets.
+local function seqsOf(members)
+  for _, v in ipairs(redis.call('HMGET', users, unpack(members))) do
+    if v then
+      local j = string.find(v, ':', 1, true)
+      if j then
+        v = string.sub(v, 1, j - 1)
+      end
+      gone[#gone + 1] = v
+    end
+  end
+end
 local idle = redis.call('ZRANGEBYSCORE', seen, '-inf', cutoff, 'LIMIT', 0, batch)
 if #idle > 0 then
+  seqsOf(idle)
   redis.call('ZREM', waiting, unpack(idle))
   redis.call('ZREM', seen, unpack(idle))
   redis.call('HDEL', users, unpack(idle))
@@ -75,6 +90,7 @@ if #idle > 0 then
 end
 local lapsed = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, batch)
 if #lapsed > 0 then
+  seqsOf(lapsed)
   redis.call('ZREM', active, unpack(lapsed))
   redis.call('HDEL', users, unpack(lapsed))
 end
@@ -99,12 +115,18 @@ if dropped > 0 then
 end
 
 local open = tonumber(m[6])
+local function reply(admittedSeqs, first, drew)
+  return {table.concat({'1', admitted, dropped, ended, now, first, drew}, '|'), table.concat(admittedSeqs, ','),
+    table.concat(gone, ',')}
+end
 if now < open or (not drawn and idleLeft > 0) then
-  return '1|0|' .. dropped .. '|' .. ended
+  return reply({}, 0, 0)
 end
 -- The draw is the prequeue places in the draw set, frozen from now on.
+local drew = 0
 if not drawn then
   redis.call('HSET', meta, 'drawn', '1', 'drawnAt', now)
+  drew = 1
 end
 
 local strategy, perSecond, maxActive = m[1], tonumber(m[2]), tonumber(m[3])
@@ -117,6 +139,8 @@ local a = redis.call('ZCARD', active)
 
 -- queue.Allowance; a paused room has none eligible.
 local n = w
+local window, used = {}, 0
+local RATE_LIMIT = math.max(1, math.ceil(perSecond - 1e-9))
 if paused then
   n = 0
 end
@@ -130,6 +154,16 @@ if usesRate then
   end
   credit = math.min(credit, math.max(1, perSecond))
   n = math.min(n, math.floor(credit + 1e-9))
+  -- queue.Allowance's window: the steps of the last period, ms:n each.
+  for step in string.gmatch(m[18] or '', '[^,]+') do
+    local j = string.find(step, ':', 1, true)
+    local at = tonumber(string.sub(step, 1, j - 1))
+    if at > now - PERIOD then
+      window[#window + 1] = step
+      used = used + tonumber(string.sub(step, j + 1))
+    end
+  end
+  n = math.min(n, RATE_LIMIT - used)
 end
 if usesMax then
   n = math.min(n, math.max(0, maxActive - a))
@@ -145,6 +179,7 @@ end
 local limit = math.min(n, admitLimit)
 local sessionEnd = now + tonumber(m[4]) * 1000
 local hist = {}
+local seqs = {}
 while admitted < limit do
   local head = redis.call('ZRANGE', waiting, 0, math.min(limit - admitted, batch) - 1, 'WITHSCORES')
   if #head == 0 then
@@ -178,6 +213,7 @@ while admitted < limit do
     add[#add + 1] = sessionEnd
     add[#add + 1] = u
     taken[#taken + 1] = u
+    seqs[#seqs + 1] = seq
     entries[#entries + 1] = seq .. '|' .. ARGV[3] .. '|' .. prequeue .. '|' .. u
   end
   if #taken > 0 then
@@ -191,9 +227,10 @@ while admitted < limit do
     break
   end
 end
+local first = 0
 if admitted > 0 then
   redis.call('LTRIM', log, -logLen, -1)
-  redis.call('HINCRBY', meta, 'admitted', admitted)
+  first = redis.call('HINCRBY', meta, 'admitted', admitted) - admitted + 1
   for b, c in pairs(hist) do
     redis.call('HINCRBY', waits, b, c)
   end
@@ -203,11 +240,14 @@ if usesRate then
   if admitted < n then
     credit = credit + (n - admitted)
   end
-  redis.call('HSET', meta, 'credit', float(credit), 'last', now)
+  if admitted > 0 then
+    window[#window + 1] = now .. ':' .. admitted
+  end
+  redis.call('HSET', meta, 'credit', float(credit), 'last', now, 'win', table.concat(window, ','))
 end
 local step = tonumber(m[10])
 if w > 0 and step and not paused then
   redis.call('HSET', meta, 'rate', float(measure(tonumber(m[7]) or 0, admitted, now - step)))
 end
 redis.call('HSET', meta, 'step', now)
-return '1|' .. admitted .. '|' .. dropped .. '|' .. ended
+return reply(seqs, first, drew)

@@ -1,19 +1,13 @@
--- Join: KEYS as the prelude's, then 6 draw. ARGV: the settings a new room
--- gets (strategy, admitPerSecond, maxActive, sessionSeconds, idleSeconds,
--- opensAtMs), then user, nowMs, draw key of each join, in arrival order.
--- Reply: {room part, indexed (0|1), then per join: S when the room is sold
--- out, else place|created}.
+-- Join: KEYS as the prelude's, then 6 draw. ARGV: user, nowMs, draw key
+-- of each join, in arrival order. Reply: {F} for an unknown room, else
+-- {room part, then per join: S when the room is sold out, else
+-- place|created|key}.
 local draw = KEYS[6]
 local m = room()
 if not m[1] then
-  redis.call('HSET', meta, 'st', ARGV[1], 'aps', ARGV[2], 'max', ARGV[3], 'ses', ARGV[4], 'idle', ARGV[5], 'open', ARGV[6])
-  m = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], false, false, false, false, false, false}
+  return {'F'}
 end
 local drawn = m[12] == '1'
-local indexed = '0'
-if m[8] == '1' then
-  indexed = '1'
-end
 
 local function join(user, nowMs, drawKey)
   local now = tonumber(nowMs)
@@ -23,7 +17,7 @@ local function join(user, nowMs, drawKey)
     local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
     if sessionEnd then
       if sessionEnd > now then
-        return place('A', cur, 0, sessionEnd, 0) .. '|0'
+        return place('A', cur, 0, sessionEnd, 0) .. '|0|0'
       end
       redis.call('ZREM', active, user)
     else
@@ -35,7 +29,7 @@ local function join(user, nowMs, drawKey)
         if now > last then
           redis.call('ZADD', seen, now, user)
         end
-        return waitingPlace(user, cur, now, m, count) .. '|0'
+        return waitingPlace(user, cur, now, m, count) .. '|0|' .. string.format('%.17g', redis.call('ZSCORE', waiting, user))
       end
       redis.call('ZREM', waiting, user)
       redis.call('ZREM', seen, user)
@@ -60,11 +54,11 @@ local function join(user, nowMs, drawKey)
   redis.call('ZADD', waiting, key, user)
   redis.call('ZADD', seen, now, user)
   redis.call('HSET', users, user, seq .. ':' .. nowMs)
-  return waitingPlace(user, seq, now, m, count) .. '|1'
+  return waitingPlace(user, seq, now, m, count) .. '|1|' .. key
 end
 
-local out = {roomPart(m), indexed}
-for i = 7, #ARGV, 3 do
+local out = {roomPart(m)}
+for i = 1, #ARGV, 3 do
   out[#out + 1] = join(ARGV[i], ARGV[i + 1], ARGV[i + 2])
 end
 return out

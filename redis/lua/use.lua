@@ -1,17 +1,12 @@
 -- Use: ARGV user, seq, nowMs of each ticket. Reply: {room part, then per
 -- ticket: X when the ticket has ended, S while it waits in a sold-out
 -- room, N|position while it waits, else the place of the extended
--- session}; {X, X, …} without a room part for an unknown room.
+-- session}; {F} for an unknown room.
 local m = room()
-local out = {}
 if not m[1] then
-  out[1] = 'F'
-  for i = 1, #ARGV, 3 do
-    out[#out + 1] = 'X'
-  end
-  return out
+  return {'F'}
 end
-out[1] = roomPart(m)
+local out = {roomPart(m)}
 
 local function use(user, seq, now)
   if ticketOf(user) ~= seq then
