@@ -183,6 +183,7 @@ func (p *Postgres) Stop() {
 		return
 	}
 	p.cmd.Process.Signal(syscall.SIGINT)
+	p.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-p.done:
 	case <-time.After(startTimeout):
@@ -220,6 +221,23 @@ func (p *Postgres) killAll() {
 		for alive(c) {
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// Pause stops the postmaster (SIGSTOP) without touching its backends:
+// statements already running go on and answer, but new connections and
+// cancel requests wait, unanswered, until Resume. It models a server that
+// stops answering.
+func (p *Postgres) Pause() { p.signal(syscall.SIGSTOP) }
+
+// Resume undoes Pause.
+func (p *Postgres) Resume() { p.signal(syscall.SIGCONT) }
+
+func (p *Postgres) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		p.cmd.Process.Signal(sig)
 	}
 }
 
