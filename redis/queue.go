@@ -179,7 +179,7 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 		"st", string(st.Strategy), "aps", st.AdmitPerSecond, "max", st.MaxActive,
 		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli()).Err()
 	if err != nil {
-		return fail("configure waiting room", err)
+		return failWrite("configure waiting room", err)
 	}
 	return nil
 }
@@ -190,7 +190,7 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
 	r, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID, now: now})
 	if err != nil {
-		return queue.Status{}, false, err
+		return queue.Status{}, false, failWrite("join waiting room", err)
 	}
 	return r.st, r.created, r.err
 }
@@ -209,7 +209,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	}
 	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], args...).StringSlice()
 	if err != nil {
-		return nil, fail("join waiting room", err)
+		return nil, failWrite("join waiting room", err)
 	}
 	if len(res) != len(reqs)+2 {
 		return nil, malformed("join", strings.Join(res, "\n"))
@@ -224,10 +224,10 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 		// Index the room, then mark it indexed; until the mark is set every
 		// join repeats this.
 		if err := s.client.SAdd(ctx, s.index, concertID).Err(); err != nil {
-			return nil, fail("index waiting room", err)
+			return nil, failWrite("index waiting room", err)
 		}
 		if err := s.client.HSet(ctx, k[kMeta], "ix", "1").Err(); err != nil {
-			return nil, fail("index waiting room", err)
+			return nil, failWrite("index waiting room", err)
 		}
 	}
 	out := make([]joinResp, len(reqs))
@@ -255,7 +255,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 func (s *QueueStore) Status(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
 	r, err := s.statuses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
-		return queue.Status{}, err
+		return queue.Status{}, fail("queue status", err)
 	}
 	return r.st, r.err
 }
@@ -337,7 +337,7 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
 	r, err := s.uses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
-		return queue.Status{}, err
+		return queue.Status{}, fail("use queue session", err)
 	}
 	return r.st, r.err
 }
@@ -390,7 +390,7 @@ func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticke
 func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) error {
 	err := leaveScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kDraw+1], t.UserID, t.Seq).Err()
 	if err != nil {
-		return fail("leave waiting room", err)
+		return failWrite("leave waiting room", err)
 	}
 	return nil
 }
