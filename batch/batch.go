@@ -12,6 +12,7 @@ package batch
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -33,18 +34,51 @@ type round[Req, Resp any] struct {
 	running bool                 // a call for the key is in flight
 	waiting []*waiter[Req, Resp] // requests for the next call
 	spare   []*waiter[Req, Resp] // reused backing array
+	live    int                  // requests of the call in flight still waiting for it
+	cancel  context.CancelFunc   // ends the call in flight
 }
 
 type waiter[Req, Resp any] struct {
-	req  Req
-	resp Resp
-	err  error
-	done chan struct{}
+	req      Req
+	resp     Resp
+	err      error
+	deadline time.Time // the request's, zero if none
+	state    state     // guarded by Group.mu
+	done     chan struct{}
 }
 
+// state is where a request is: waiting for a call, in a call, answered.
+type state int
+
+const (
+	queued state = iota
+	called
+	answered
+)
+
+// AbandonedError is what Do returns when its context ends before the
+// answer. Called tells whether the request had been passed to a call, which
+// may still carry it out, or was dropped before any call, so that nothing
+// was done for it. It wraps the context's error.
+type AbandonedError struct {
+	Called bool
+	Err    error
+}
+
+func (e *AbandonedError) Error() string {
+	if e.Called {
+		return "batch: gave up waiting for the call: " + e.Err.Error()
+	}
+	return "batch: gave up before the call: " + e.Err.Error()
+}
+
+func (e *AbandonedError) Unwrap() error { return e.Err }
+
 // New returns a Group whose calls take at most max requests each and run
-// with a context that ends after timeout. call must return one answer per
-// request, in order, or an error that every request of the call receives.
+// with a context that ends after timeout, when the last deadline of its
+// requests passes, or when every request of the call has given up,
+// whichever comes first. call must return one answer per request, in
+// order, or an error that every request of the call receives.
 func New[K comparable, Req, Resp any](max int, timeout time.Duration, call func(ctx context.Context, key K, reqs []Req) ([]Resp, error)) *Group[K, Req, Resp] {
 	if max < 1 {
 		max = 1
@@ -55,16 +89,19 @@ func New[K comparable, Req, Resp any](max int, timeout time.Duration, call func(
 }
 
 // Do runs req for key in the next call, and returns its answer. If ctx ends
-// first Do returns ctx.Err(); the request may still be carried out.
+// first Do returns an *AbandonedError: a request not yet passed to a call
+// is dropped, one in a call may still be carried out.
 func (g *Group[K, Req, Resp]) Do(ctx context.Context, key K, req Req) (Resp, error) {
 	w := g.waiters.Get().(*waiter[Req, Resp])
 	w.req = req
+	w.deadline, _ = ctx.Deadline()
 	g.mu.Lock()
 	r := g.pending[key]
 	if r == nil {
 		r = &round[Req, Resp]{}
 		g.pending[key] = r
 	}
+	w.state = queued
 	r.waiting = append(r.waiting, w)
 	start := !r.running
 	r.running = true
@@ -77,17 +114,36 @@ func (g *Group[K, Req, Resp]) Do(ctx context.Context, key K, req Req) (Resp, err
 	select {
 	case <-w.done:
 	case <-ctx.Done():
-		// The answer will arrive on the buffered channel and be dropped;
-		// the waiter is not reused.
-		return zero, ctx.Err()
+		g.mu.Lock()
+		switch w.state {
+		case queued:
+			r.waiting = slices.DeleteFunc(r.waiting, func(x *waiter[Req, Resp]) bool { return x == w })
+			g.mu.Unlock()
+			g.recycle(w)
+			return zero, &AbandonedError{Err: ctx.Err()}
+		case called:
+			if r.live--; r.live == 0 {
+				r.cancel()
+			}
+			g.mu.Unlock()
+			// The answer will arrive on the buffered channel and be
+			// dropped; the waiter is not reused.
+			return zero, &AbandonedError{Called: true, Err: ctx.Err()}
+		}
+		g.mu.Unlock()
+		<-w.done // answered meanwhile
 	}
 	resp, err := w.resp, w.err
-	*w = waiter[Req, Resp]{done: w.done}
-	g.waiters.Put(w)
+	g.recycle(w)
 	if err != nil {
 		return zero, err
 	}
 	return resp, nil
+}
+
+func (g *Group[K, Req, Resp]) recycle(w *waiter[Req, Resp]) {
+	*w = waiter[Req, Resp]{done: w.done}
+	g.waiters.Put(w)
 }
 
 // loop makes calls for key until no request is waiting.
@@ -104,31 +160,52 @@ func (g *Group[K, Req, Resp]) loop(key K, r *round[Req, Resp]) {
 		n := min(len(r.waiting), g.max)
 		batch := append(r.spare[:0], r.waiting[:n]...)
 		r.waiting = append(r.waiting[:0], r.waiting[n:]...)
+		// The call is of no use past the last deadline of its requests.
+		deadline := time.Now().Add(g.timeout)
+		var last time.Time
+		for _, w := range batch {
+			w.state = called
+			if w.deadline.IsZero() {
+				last = deadline
+			} else if w.deadline.After(last) {
+				last = w.deadline
+			}
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, last))
+		r.live, r.cancel = len(batch), cancel
 		g.mu.Unlock()
 
 		reqs = reqs[:0]
 		for _, w := range batch {
 			reqs = append(reqs, w.req)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 		resps, err := g.call(ctx, key, reqs)
 		cancel()
 		if err == nil && len(resps) != len(reqs) {
 			err = errCount
 		}
+		g.mu.Lock()
 		for i, w := range batch {
 			if err != nil {
 				w.err = err
 			} else {
 				w.resp = resps[i]
 			}
+			w.state = answered
 			w.done <- struct{}{}
 		}
 		clear(batch)
-		g.mu.Lock()
 		r.spare = batch
+		r.live, r.cancel = 0, nil
 		g.mu.Unlock()
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 type countError struct{}

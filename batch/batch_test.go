@@ -164,6 +164,99 @@ func TestCanceledWaiter(t *testing.T) {
 	}
 }
 
+// TestAbandonedBeforeCall: a request that gives up while it waits for the
+// call in flight to end is dropped, and says it was never called.
+func TestAbandonedBeforeCall(t *testing.T) {
+	release := make(chan struct{})
+	var seen sync.Map
+	g := batch.New(10, time.Minute, func(_ context.Context, _ string, reqs []int) ([]int, error) {
+		for _, r := range reqs {
+			seen.Store(r, true)
+		}
+		if reqs[0] == 1 {
+			<-release
+		}
+		return reqs, nil
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := g.Do(context.Background(), "k", 1)
+		first <- err
+	}()
+	for _, ok := seen.Load(1); !ok; _, ok = seen.Load(1) {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := g.Do(ctx, "k", 2)
+	var ae *batch.AbandonedError
+	if !errors.As(err, &ae) || ae.Called || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want an AbandonedError, not called, wrapping DeadlineExceeded", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := g.Do(context.Background(), "k", 3); err != nil || got != 3 {
+		t.Fatalf("got %d, %v; want 3", got, err)
+	}
+	if _, ok := seen.Load(2); ok {
+		t.Error("the abandoned request was called, want it dropped")
+	}
+}
+
+// TestAbandonedInCall: a request that gives up during its call says it was
+// called; once every request of a call gave up, the call's context ends.
+func TestAbandonedInCall(t *testing.T) {
+	ended := make(chan error, 1)
+	g := batch.New(10, time.Minute, func(ctx context.Context, _ string, reqs []int) ([]int, error) {
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	_, err := g.Do(ctx, "k", 1)
+	var ae *batch.AbandonedError
+	if !errors.As(err, &ae) || !ae.Called || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want an AbandonedError, called, wrapping Canceled", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call went on after its only request gave up")
+	}
+}
+
+// TestCallEndsWithLastDeadline: a call lasts no longer than the latest
+// deadline of its requests, however long the group's timeout.
+func TestCallEndsWithLastDeadline(t *testing.T) {
+	deadlines := make(chan time.Time, 1)
+	g := batch.New(10, time.Hour, func(ctx context.Context, _ string, reqs []int) ([]int, error) {
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		return reqs, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	if _, err := g.Do(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-deadlines; !got.Equal(want) {
+		t.Errorf("call deadline %v, want the request's %v", got, want)
+	}
+	if _, err := g.Do(context.Background(), "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-deadlines; time.Until(got) < 59*time.Minute {
+		t.Errorf("call deadline in %v for a request without one, want the group's hour", time.Until(got))
+	}
+}
+
 func BenchmarkDo(b *testing.B) {
 	g := batch.New(256, time.Second, func(_ context.Context, _ int, reqs []int) ([]int, error) {
 		return reqs, nil

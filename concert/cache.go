@@ -2,6 +2,7 @@ package concert
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -65,6 +66,10 @@ func (c *Cache) Concert(ctx context.Context, id string) (Concert, error) {
 		return e.c, nil
 	}
 	con, err := c.reads.Do(ctx, id, struct{}{})
+	var abandoned *batch.AbandonedError
+	if errors.As(err, &abandoned) && !errors.Is(err, context.Canceled) {
+		return Concert{}, boxoffice.Unavailable("database", err) // a read: nothing changed
+	}
 	if err != nil {
 		return Concert{}, err
 	}

@@ -104,7 +104,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		return row.Scan(&known, &found, &free, &mine, &prices, &amount)
 	})
 	if err != nil {
-		return booking.Reservation{}, s.db.wrap("hold seats", err)
+		return booking.Reservation{}, s.db.wrapWrite("hold seats", err)
 	}
 	switch {
 	case !known:
@@ -233,7 +233,7 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 		return err
 	})
 	if err != nil {
-		return booking.Reservation{}, s.db.wrap("cancel reservation", err)
+		return booking.Reservation{}, s.db.wrapWrite("cancel reservation", err)
 	}
 	switch {
 	case !ok:
@@ -350,7 +350,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		return s.afterConflict(ctx, req)
 	}
 	if err != nil {
-		return booking.Payment{}, s.db.wrap("pay", err)
+		return booking.Payment{}, s.db.wrapWrite("pay", err)
 	}
 	id := req.ReservationID
 	switch {
@@ -485,7 +485,7 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 	}
 	var n int
 	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit).Scan(&n); err != nil {
-		return 0, s.db.wrap("sweep holds", err)
+		return 0, s.db.wrapWrite("sweep holds", err)
 	}
 	return n, nil
 }

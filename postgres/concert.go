@@ -82,7 +82,7 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 		ORDER BY d, n`,
 		c.ID, days, numbers, seatGrades, prices)
 	if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
-		return s.db.wrap("create concert", err)
+		return s.db.wrapWrite("create concert", err)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 	}
 	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, concert.RoomJSON(room))
 	if err != nil {
-		return s.db.wrap("set waiting room", err)
+		return s.db.wrapWrite("set waiting room", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return concert.NotFound(id)
@@ -179,7 +179,11 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 	if !boxoffice.ValidID(concertID) {
 		return nil, concert.NotFound(concertID)
 	}
-	return s.dates.Do(ctx, concertID, now)
+	dates, err := s.dates.Do(ctx, concertID, now)
+	if err != nil {
+		return nil, s.db.wrap("list dates", err)
+	}
+	return dates, nil
 }
 
 // readDates answers readers of one concert's dates with one query, at the
@@ -238,10 +242,13 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 		return nil, concert.DateNotFound(concertID, day)
 	}
 	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})
-	if err == nil && seats == nil {
+	if err != nil {
+		return nil, s.db.wrap("list seats", err)
+	}
+	if seats == nil {
 		return nil, concert.DateNotFound(concertID, day)
 	}
-	return seats, err
+	return seats, nil
 }
 
 // readSeats answers readers of one concert's seat maps with one query over

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -49,6 +50,19 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultPoolSize()
 	}
+	// A connection the server ended while it sat in the pool (a restart)
+	// is dropped before anything is sent on it, so that a change is not
+	// sent into the void and answered OUTCOME_UNKNOWN.
+	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
+		return !endedByServer(c.PgConn().Conn()), nil
+	}
+	// When a request's context ends during a statement, ask the server to
+	// cancel it (so a statement stuck on a lock frees its backend and its
+	// transaction rolls back), and drop the connection only if the server
+	// does not answer that soon.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -60,6 +74,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// cancelGrace is how long a statement whose context ended may wait for the
+// server to cancel it before its connection is dropped.
+const cancelGrace = 500 * time.Millisecond
 
 // defaultPoolSize is the pool size when the URL sets none: holds and
 // payments spend most of their time waiting on row locks and commits, so
@@ -139,17 +157,22 @@ func (db *DB) Setting(ctx context.Context, key string, generate func() (string, 
 		ON CONFLICT (key) DO UPDATE SET value = settings.value
 		RETURNING value`, key, nv).Scan(&v)
 	if err != nil {
-		return "", db.wrap("store setting", err)
+		return "", db.wrapWrite("store setting", err)
 	}
 	return v, nil
 }
 
 // sendBatch sends b, one implicit transaction whose statements all but the
 // last only take locks, and hands the row of the last to scan. It returns
-// the first error of the batch, unwrapped.
+// the first error of the batch, unwrapped, except that a failure to get a
+// connection is marked as sent nowhere (see wrapWrite).
 func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, scan func(pgx.Row) error) error {
-	br := db.pool.SendBatch(ctx, b)
-	var err error
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return notSent{err}
+	}
+	defer conn.Release()
+	br := conn.SendBatch(ctx, b)
 	for range b.Len() - 1 {
 		if _, err = br.Exec(); err != nil {
 			break
@@ -164,10 +187,35 @@ func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, scan func(pgx.Row) er
 	return err
 }
 
-// wrap translates a driver error: context errors stay themselves, failures
-// to reach the server become UNAVAILABLE, domain errors pass through, and
-// anything else is wrapped with op.
+// notSent marks a failure that happened before anything was sent to the
+// server (getting a connection from the pool), in pgconn's own terms.
+type notSent struct{ err error }
+
+func (e notSent) Error() string     { return e.err.Error() }
+func (e notSent) Unwrap() error     { return e.err }
+func (e notSent) SafeToRetry() bool { return true }
+
+// wrap translates the failure of a read, or of a change that reached the
+// server and was refused by it: domain errors and the caller's own
+// cancellation (context.Canceled) pass through; a server that
+// could not be reached, a connection that broke, a deadline that passed or
+// a statement the server cancelled is UNAVAILABLE; anything else is
+// wrapped with op (an internal error).
 func (db *DB) wrap(op string, err error) error {
+	return db.translate(op, err, false)
+}
+
+// wrapWrite translates the failure of a change. It is wrap, except that a
+// change that may have reached the server before the connection broke or
+// the deadline passed is OUTCOME_UNKNOWN: only a failure known to have
+// happened before anything was sent (no connection, pgconn.SafeToRetry) or
+// a statement the server reports as cancelled is UNAVAILABLE, whose
+// promise is that nothing changed.
+func (db *DB) wrapWrite(op string, err error) error {
+	return db.translate(op, err, true)
+}
+
+func (db *DB) translate(op string, err error, write bool) error {
 	if err == nil {
 		return nil
 	}
@@ -176,40 +224,68 @@ func (db *DB) wrap(op string, err error) error {
 		return err
 	}
 	err = fmt.Errorf("%s: %w", op, err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
+		return err // the caller gave up: not a failure of the database
+	}
+	switch f := failureOf(err); {
+	case f == refused && !db.closed.Load(): // a closed pool sends nothing
 		return err
+	case f == lost && write:
+		return boxoffice.OutcomeUnknown("database", err)
 	}
-	if db.closed.Load() || unreachable(err) {
-		return boxoffice.Unavailable("database", err)
-	}
-	return err
+	return boxoffice.Unavailable("database", err)
 }
 
-// unreachable reports whether err means the server could not be reached or
-// the connection broke, as opposed to the server refusing a statement.
-func unreachable(err error) bool {
+// failure is what a driver error says about a statement's effect.
+type failure int
+
+const (
+	// refused: the server answered with an error of the statement itself
+	// (a constraint, bad SQL); the transaction was rolled back.
+	refused failure = iota
+	// unchanged: the statement never reached the server, or the server
+	// reports it cancelled and rolled back: nothing changed.
+	unchanged
+	// lost: the statement may have reached the server, but its answer was
+	// lost (connection broken, deadline passed, server shut down under it).
+	lost
+)
+
+// failureOf classifies err, a failure of a statement.
+func failureOf(err error) failure {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			pgErr.Code == "53300", // too many connections
-			pgErr.Code == "57P01", // admin shutdown
-			pgErr.Code == "57P02", // crash shutdown
-			pgErr.Code == "57P03": // cannot connect now
-			return true
-		}
-		return false
-	}
 	var connectErr *pgconn.ConnectError
+	switch {
+	case pgconn.SafeToRetry(err), errors.As(err, &connectErr):
+		return unchanged
+	case errors.As(err, &pgErr):
+		switch {
+		case pgErr.Code == "57014", // query canceled (our cancel request, statement_timeout)
+			pgErr.Code == "53300", // too many connections
+			pgErr.Code == "57P03": // cannot connect now
+			return unchanged
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", // admin shutdown
+			pgErr.Code == "57P02": // crash shutdown
+			return lost
+		}
+		return refused
+	case errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+		// The pool's own wait for a connection: pgconn wraps the deadlines
+		// it meets on a connection in a timeout error.
+		return unchanged
+	}
 	var netErr net.Error
-	return errors.As(err, &connectErr) ||
-		pgconn.SafeToRetry(err) ||
-		pgconn.Timeout(err) ||
+	if errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &netErr) ||
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET)
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) {
+		return lost
+	}
+	return refused
 }
 
 // micro is how precisely PostgreSQL keeps a timestamptz.

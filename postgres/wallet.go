@@ -25,7 +25,7 @@ func (s *WalletStore) CreateUser(ctx context.Context, u wallet.User) error {
 	_, err := s.db.pool.Exec(ctx, `
 		WITH u AS (INSERT INTO users (id, name, created_at) VALUES ($1, $2, $3) RETURNING id)
 		INSERT INTO wallets (user_id, balance) SELECT id, 0 FROM u`, u.ID, u.Name, u.CreatedAt)
-	return s.db.wrap("create user", err)
+	return s.db.wrapWrite("create user", err)
 }
 
 // User returns a user. Errors: NOT_FOUND.
@@ -109,7 +109,7 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		return s.replayCharge(ctx, req)
 	}
 	if err != nil {
-		return wallet.Receipt{}, s.db.wrap("charge", err)
+		return wallet.Receipt{}, s.db.wrapWrite("charge", err)
 	}
 	switch {
 	case balance == nil:

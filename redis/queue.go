@@ -187,7 +187,7 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 	args := append([]any{room.Version}, settingsFields(room)...)
 	err := configureScript.Run(ctx, s.client, s.roomKeys(room.ConcertID)[:kMeta+1], args...).Err()
 	if err != nil {
-		return fail("configure waiting room", err)
+		return failWrite("configure waiting room", err)
 	}
 	return nil
 }
@@ -302,7 +302,7 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
 	r, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID, now: now})
 	if err != nil {
-		return queue.Status{}, false, err
+		return queue.Status{}, false, failWrite("join waiting room", err)
 	}
 	return r.st, r.created, r.err
 }
@@ -318,7 +318,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	}
 	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], args...).StringSlice()
 	if err != nil {
-		return nil, fail("join waiting room", err)
+		return nil, failWrite("join waiting room", err)
 	}
 	if len(res) == 1 && res[0] == "F" {
 		return nil, queue.NoRoomError(concertID)
@@ -358,7 +358,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 func (s *QueueStore) Status(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
 	r, err := s.statuses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
-		return queue.Status{}, err
+		return queue.Status{}, fail("queue status", err)
 	}
 	return r.st, r.err
 }
@@ -440,7 +440,7 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
 	r, err := s.uses.Do(ctx, t.ConcertID, ticketReq{t: t, now: now})
 	if err != nil {
-		return queue.Status{}, err
+		return queue.Status{}, fail("use queue session", err)
 	}
 	return r.st, r.err
 }
@@ -494,7 +494,7 @@ func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticke
 func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) error {
 	err := leaveScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kDraw+1], t.UserID, t.Seq).Err()
 	if err != nil {
-		return fail("leave waiting room", err)
+		return failWrite("leave waiting room", err)
 	}
 	return nil
 }

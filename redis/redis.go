@@ -9,12 +9,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 )
 
 // Open connects to the Redis at rawURL (redis:// or rediss://) and pings it.
@@ -48,27 +51,71 @@ func newClient(rawURL string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis URL: %w", err)
 		}
+		opt.ContextTimeoutEnabled = true
 		return goredis.NewClusterClient(opt), nil
 	}
 	opt, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
+	// A command ends with its request's deadline, not only with the
+	// client's own read and write timeouts.
+	opt.ContextTimeoutEnabled = true
 	return goredis.NewClient(opt), nil
 }
 
-// fail wraps a Redis failure of op: UNAVAILABLE when Redis could not be
-// reached or cannot serve now, an internal error for anything else.
-func fail(op string, err error) error {
+// fail wraps a Redis failure of op, a read or a command whose effect does
+// not matter to the client (a heartbeat, a session's extension): domain
+// errors and the caller's own cancellation pass through; UNAVAILABLE when
+// Redis could not be reached, broke the connection, passed the deadline or
+// cannot serve now; an internal error for anything else.
+func fail(op string, err error) error { return classify(op, err, false) }
+
+// failWrite wraps a Redis failure of op, a change the client asked for
+// (a join, a leave, new settings). It is fail, except that a change that
+// may have reached Redis before the connection broke or the deadline passed
+// is OUTCOME_UNKNOWN: only a failure known to have happened before the
+// command was sent, or an error reply, is UNAVAILABLE.
+func failWrite(op string, err error) error { return classify(op, err, true) }
+
+func classify(op string, err error, write bool) error {
+	var be *boxoffice.Error
+	if errors.As(err, &be) {
+		return err
+	}
 	err = fmt.Errorf("%s: %w", op, err)
 	if errors.Is(err, context.Canceled) {
-		return err
+		return err // the caller gave up: not a failure of Redis
 	}
 	var reply goredis.Error
-	if errors.As(err, &reply) && !transient(reply.Error()) {
-		return err
+	if errors.As(err, &reply) {
+		if !transient(reply.Error()) {
+			return err
+		}
+		return boxoffice.Unavailable("redis", err) // refused: nothing done
+	}
+	if write && !notSent(err) {
+		return boxoffice.OutcomeUnknown("redis", err)
 	}
 	return boxoffice.Unavailable("redis", err)
+}
+
+// notSent reports whether err happened before the command was sent:
+// connecting failed, no connection was free in time, the client is closed,
+// or the request gave up before its gathered call began.
+func notSent(err error) bool {
+	var opErr *net.OpError
+	var abandoned *batch.AbandonedError
+	switch {
+	case errors.As(err, &abandoned):
+		return !abandoned.Called
+	case errors.As(err, &opErr) && opErr.Op == "dial",
+		errors.Is(err, goredis.ErrPoolTimeout),
+		errors.Is(err, goredis.ErrClosed),
+		errors.Is(err, syscall.ECONNREFUSED):
+		return true
+	}
+	return false
 }
 
 // transient reports whether an error reply means that the server cannot
