@@ -43,6 +43,7 @@ type Main struct {
 	log      *slog.Logger
 	db       *database
 	room     *waitingRoom
+	api      *http.Server
 	server   *nethttp.Server
 	listener net.Listener
 	pprof    *nethttp.Server
@@ -212,6 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Limiter:        room.limiter,
 		TrustedProxies: m.Config.TrustedProxies,
 		MaxStreams:     m.Config.MaxStreams,
+		RequestTimeout: m.Config.RequestTimeout,
 		Ready: func(ctx context.Context) error {
 			if err := db.ping(ctx); err != nil {
 				return boxoffice.Unavailable("database", err)
@@ -223,6 +225,7 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 	})
 	queues.OnStep = srv.ObserveAdmission
+	m.api = srv
 	if m.Config.RedisURL == "" && !m.Config.Embedded() {
 		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
 	}
@@ -348,6 +351,9 @@ func (m *Main) PrintBanner(w io.Writer) {
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
+		if m.api != nil {
+			m.api.Drain() // /readyz answers UNAVAILABLE while requests drain
+		}
 		if m.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 			if err := m.server.Shutdown(ctx); err != nil {
