@@ -69,6 +69,10 @@ type Options struct {
 	// StreamHeartbeat is the longest an event stream stays silent; default
 	// DefaultStreamHeartbeat.
 	StreamHeartbeat time.Duration
+	// RequestTimeout bounds every request but the event stream: a backing
+	// service slower than it is answered UNAVAILABLE or OUTCOME_UNKNOWN;
+	// default DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// StreamTick is how often event streams of fans near the head are
 	// refreshed; default queue.DefaultWatchTick. It must stay below half
 	// the shortest idle limit of the waiting rooms (500 ms).
@@ -80,7 +84,9 @@ const (
 	DefaultAccessTTL    = 24 * time.Hour
 	DefaultMaxBodyBytes = 64 << 10
 	maxConcertBodyBytes = 1 << 20
-	readyTimeout        = 2 * time.Second
+	readyTimeout        = time.Second
+	// DefaultRequestTimeout is the request deadline of Options.
+	DefaultRequestTimeout = 10 * time.Second
 )
 
 // Server answers the API. It implements net/http.Handler.
@@ -100,6 +106,9 @@ type Server struct {
 	trusted      []netip.Prefix
 	ready        func(ctx context.Context) error
 	maxBody      int64
+
+	requestTimeout time.Duration
+	draining       atomic.Bool
 
 	mux      *nethttp.ServeMux
 	api      huma.API
@@ -140,6 +149,11 @@ func NewServer(o Options) *Server {
 		maxStreams:   o.MaxStreams,
 		heartbeat:    o.StreamHeartbeat,
 		streamsDone:  make(chan struct{}),
+
+		requestTimeout: o.RequestTimeout,
+	}
+	if s.requestTimeout <= 0 {
+		s.requestTimeout = DefaultRequestTimeout
 	}
 	if s.maxStreams <= 0 {
 		s.maxStreams = DefaultMaxStreams
@@ -254,6 +268,16 @@ func handle[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) 
 // more than "internal error".
 func (s *Server) problem(method, route string, err error) *Problem {
 	p, internal := problemFor(err)
+	if internal && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// A deadline or cancellation no adapter classified: a read changed
+		// nothing; a change may or may not have been made.
+		if method == nethttp.MethodGet || method == nethttp.MethodHead {
+			p = newProblem(boxoffice.CodeUnavailable, "the request took too long; nothing was changed")
+		} else {
+			p = newProblem(boxoffice.CodeOutcomeUnknown, "the request took too long; the change may or may not have been made: retry with the same Idempotency-Key or read the resource")
+		}
+		internal = false
+	}
 	switch {
 	case internal:
 		s.log.Error("internal error", "method", method, "route", route, "err", err)
@@ -273,10 +297,16 @@ type out[T any] struct {
 	Body T
 }
 
-// ServeHTTP answers one request: rate limit, route, recover from panics,
-// and record the request's duration.
+// ServeHTTP answers one request under the request deadline (event streams
+// excepted): rate limit, route, recover from panics, and record the
+// request's duration.
 func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
+	if r.URL.Path != eventsRoute { // a stream lasts as long as the fan waits
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	rec := recorderPool.Get().(*recorder)
 	rec.w, rec.r, rec.status = w, r, 0
 	defer s.finish(rec, r, start)
@@ -453,7 +483,17 @@ var (
 	noStore         = []string{"no-store"}
 )
 
+// Drain makes /readyz answer UNAVAILABLE from now on, so that load
+// balancers stop sending requests while the instance shuts down. Requests
+// are still served.
+func (s *Server) Drain() { s.draining.Store(true) }
+
 func (s *Server) readyz(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if s.draining.Load() {
+		w.Header()["Cache-Control"] = noStore
+		writeProblem(w, newProblem(boxoffice.CodeUnavailable, "draining: the instance is shutting down"))
+		return
+	}
 	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()

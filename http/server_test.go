@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -121,7 +122,7 @@ func TestReadyz(t *testing.T) {
 	t.Run("Unavailable", func(t *testing.T) {
 		s, _ := bareServer(t, Options{Ready: func(ctxt context.Context) error {
 			if _, ok := ctxt.Deadline(); !ok {
-				t.Error("Ready got a context without deadline, want the 2s timeout")
+				t.Error("Ready got a context without deadline, want the readiness timeout")
 			}
 			return boxoffice.Unavailable("redis", nethttp.ErrServerClosed)
 		}})
@@ -137,6 +138,81 @@ func TestReadyz(t *testing.T) {
 			t.Error("no Retry-After, want one")
 		}
 	})
+}
+
+func TestReadyzSlowOrDraining(t *testing.T) {
+	t.Run("Slow", func(t *testing.T) {
+		s, _ := bareServer(t, Options{Ready: func(ctx context.Context) error {
+			<-ctx.Done() // a backing service that does not answer
+			return ctx.Err()
+		}})
+		start := time.Now()
+		w := serve(s, httptest.NewRequest("GET", "/readyz", nil))
+		if w.Code != 503 {
+			t.Fatalf("status = %d, want 503", w.Code)
+		}
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("answered after %v, want within the readiness timeout (%v)", d, readyTimeout)
+		}
+		if p := decodeProblem(t, w); p.Code != boxoffice.CodeUnavailable {
+			t.Errorf("got %s, want UNAVAILABLE", p.Code)
+		}
+	})
+	t.Run("Draining", func(t *testing.T) {
+		called := false
+		s, _ := bareServer(t, Options{Ready: func(context.Context) error { called = true; return nil }})
+		s.Drain()
+		w := serve(s, httptest.NewRequest("GET", "/readyz", nil))
+		if w.Code != 503 {
+			t.Fatalf("status = %d, want 503 while draining", w.Code)
+		}
+		if p := decodeProblem(t, w); p.Code != boxoffice.CodeUnavailable || !strings.Contains(p.Detail, "draining") {
+			t.Errorf("got %s %q, want UNAVAILABLE saying draining", p.Code, p.Detail)
+		}
+		if called {
+			t.Error("Ready was asked while draining, want the answer at once")
+		}
+		// Requests are still served.
+		if w := serve(s, httptest.NewRequest("GET", "/healthz", nil)); w.Code != 200 {
+			t.Errorf("/healthz = %d while draining, want 200", w.Code)
+		}
+	})
+}
+
+func TestRequestTimeout(t *testing.T) {
+	var deadline time.Time
+	s, _ := bareServer(t, Options{RequestTimeout: 50 * time.Millisecond, Ready: func(ctx context.Context) error {
+		deadline, _ = ctx.Deadline()
+		return nil
+	}})
+	start := time.Now()
+	serve(s, httptest.NewRequest("GET", "/readyz", nil))
+	if deadline.IsZero() || deadline.Sub(start) > 60*time.Millisecond {
+		t.Errorf("handler deadline %v after the start, want the request timeout, 50ms", deadline.Sub(start))
+	}
+}
+
+// TestDeadlineNeverInternal: a context error no adapter classified is
+// UNAVAILABLE for a read and OUTCOME_UNKNOWN for a change, never INTERNAL.
+func TestDeadlineNeverInternal(t *testing.T) {
+	s, logs := bareServer(t, Options{})
+	for _, tc := range []struct {
+		method string
+		err    error
+		want   boxoffice.Code
+	}{
+		{"GET", context.DeadlineExceeded, boxoffice.CodeUnavailable},
+		{"POST", fmt.Errorf("hold: %w", context.DeadlineExceeded), boxoffice.CodeOutcomeUnknown},
+		{"DELETE", context.Canceled, boxoffice.CodeOutcomeUnknown},
+	} {
+		p := s.problem(tc.method, "/x", tc.err)
+		if p.Code != tc.want || p.Status != 503 || p.retryAfter == 0 {
+			t.Errorf("%s %v: got %s %d retry %d, want %s 503 with Retry-After", tc.method, tc.err, p.Code, p.Status, p.retryAfter, tc.want)
+		}
+	}
+	if strings.Contains(logs.String(), "internal error") {
+		t.Errorf("logged as internal: %s", logs)
+	}
 }
 
 func TestRateLimit(t *testing.T) {

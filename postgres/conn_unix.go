@@ -22,11 +22,13 @@ func endedByServer(conn net.Conn) bool {
 		return false
 	}
 	ended := false
-	_ = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: the driver may have a read of its own pending on
+	// the connection, and Read would wait for it. A peek that does not
+	// wait takes nothing from that read.
+	_ = rc.Control(func(fd uintptr) {
 		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ended = err == nil || !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) || n > 0
-		return true
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ended = err == nil || !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)
 	})
 	return ended
 }

@@ -43,6 +43,7 @@ type Main struct {
 	log      *slog.Logger
 	db       *database
 	room     *waitingRoom
+	api      *http.Server
 	server   *nethttp.Server
 	listener net.Listener
 	pprof    *nethttp.Server
@@ -216,6 +217,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Limiter:        room.limiter,
 		TrustedProxies: m.Config.TrustedProxies,
 		MaxStreams:     m.Config.MaxStreams,
+		RequestTimeout: m.Config.RequestTimeout,
 		Ready: func(ctx context.Context) error {
 			if err := db.ping(ctx); err != nil {
 				return boxoffice.Unavailable("database", err)
@@ -227,6 +229,7 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 	})
 	queues.OnStep = srv.ObserveAdmission
+	m.api = srv
 	if db.journal != nil {
 		queues.Journal = db.journal
 		queues.RoomOf = func(ctx context.Context, concertID string) (queue.Room, error) {
@@ -359,6 +362,9 @@ func (m *Main) PrintBanner(w io.Writer) {
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
+		if m.api != nil {
+			m.api.Drain() // /readyz answers UNAVAILABLE while requests drain
+		}
 		if m.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 			if err := m.server.Shutdown(ctx); err != nil {

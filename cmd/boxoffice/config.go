@@ -33,6 +33,7 @@ type Config struct {
 	AdmitTick      time.Duration
 	SweepEvery     time.Duration
 	ShutdownGrace  time.Duration
+	RequestTimeout time.Duration // deadline of every API request but the event stream
 	LogLevel       string
 	LogFormat      string
 	PprofAddr      string // empty: no profiling endpoint
@@ -43,18 +44,19 @@ type Config struct {
 func DefaultConfig() Config {
 	limits := wallet.DefaultLimits()
 	return Config{
-		Addr:          ":8080",
-		DataFile:      "boxoffice.db",
-		RateLimit:     50,
-		AccessTTL:     30 * 24 * time.Hour,
-		MaxCharge:     limits.MaxCharge,
-		MaxBalance:    limits.MaxBalance,
-		AdmitTick:     100 * time.Millisecond,
-		SweepEvery:    30 * time.Second,
-		ShutdownGrace: 15 * time.Second,
-		LogLevel:      "info",
-		LogFormat:     "text",
-		MaxStreams:    http.DefaultMaxStreams,
+		Addr:           ":8080",
+		DataFile:       "boxoffice.db",
+		RateLimit:      50,
+		AccessTTL:      30 * 24 * time.Hour,
+		MaxCharge:      limits.MaxCharge,
+		MaxBalance:     limits.MaxBalance,
+		AdmitTick:      100 * time.Millisecond,
+		SweepEvery:     30 * time.Second,
+		ShutdownGrace:  15 * time.Second,
+		RequestTimeout: http.DefaultRequestTimeout,
+		LogLevel:       "info",
+		LogFormat:      "text",
+		MaxStreams:     http.DefaultMaxStreams,
 	}
 }
 
@@ -151,6 +153,7 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_ADMIT_TICK", "admit-tick", "interval of waiting-room admission steps", dur(&c.AdmitTick)},
 		{"BOXOFFICE_SWEEP_EVERY", "sweep-every", "interval of tidying lapsed holds", dur(&c.SweepEvery)},
 		{"BOXOFFICE_SHUTDOWN_GRACE", "shutdown-grace", "how long shutdown waits for requests in flight", dur(&c.ShutdownGrace)},
+		{"BOXOFFICE_REQUEST_TIMEOUT", "request-timeout", "deadline of every API request (not the event stream); a slower backing service is answered UNAVAILABLE or OUTCOME_UNKNOWN", dur(&c.RequestTimeout)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
 		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", func(v string) error {
@@ -220,6 +223,6 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v",
-		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies)
+	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v",
+		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies, c.RequestTimeout)
 }

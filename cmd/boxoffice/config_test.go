@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !c.Embedded() || !c.Demo || c.Addr != ":8080" || c.DataFile != "boxoffice.db" || c.RateLimit != 50 ||
-			c.MaxStreams != http.DefaultMaxStreams || c.AccessTTL != 30*24*time.Hour {
+			c.MaxStreams != http.DefaultMaxStreams || c.AccessTTL != 30*24*time.Hour || c.RequestTimeout != 10*time.Second {
 			t.Errorf("defaults: got %+v", c)
 		}
 	})
@@ -48,6 +48,20 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("RequestTimeout", func(t *testing.T) {
+		c, err := LoadConfig("serve", nil, env("BOXOFFICE_REQUEST_TIMEOUT", "2500ms"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RequestTimeout != 2500*time.Millisecond {
+			t.Errorf("got RequestTimeout %v, want 2.5s", c.RequestTimeout)
+		}
+		c, err = LoadConfig("serve", []string{"-request-timeout", "3s"}, env("BOXOFFICE_REQUEST_TIMEOUT", "2500ms"))
+		if err != nil || c.RequestTimeout != 3*time.Second {
+			t.Errorf("got %v, %v; want the flag's 3s", c.RequestTimeout, err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -61,6 +75,7 @@ func TestLoadConfig(t *testing.T) {
 		{"ChargeAboveBalance", []string{"BOXOFFICE_MAX_CHARGE", "200", "BOXOFFICE_MAX_BALANCE", "100"}, nil, "BOXOFFICE_MAX_CHARGE"},
 		{"BadProxy", []string{"BOXOFFICE_TRUSTED_PROXIES", "lb.internal"}, nil, "BOXOFFICE_TRUSTED_PROXIES"},
 		{"LogFormat", []string{"BOXOFFICE_LOG_FORMAT", "xml"}, nil, "BOXOFFICE_LOG_FORMAT"},
+		{"RequestTimeoutZero", []string{"BOXOFFICE_REQUEST_TIMEOUT", "0s"}, nil, "BOXOFFICE_REQUEST_TIMEOUT"},
 		{"ExtraArgument", nil, []string{"now"}, "unexpected argument"},
 	} {
 		t.Run("Err"+tc.name, func(t *testing.T) {
