@@ -79,13 +79,16 @@ SELECT known, found, free, mine, prices, amount FROM chk`
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
-	if !boxoffice.ValidID(req.ConcertID) || !validDay(req.Day) {
+	concertID, ok := boxoffice.CanonID(req.ConcertID)
+	if !ok || !validDay(req.Day) {
 		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
-	if !boxoffice.ValidID(req.ReservationID) || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
+	req.ConcertID, req.ReservationID = concertID, id
 	numbers := make([]int16, len(seats))
 	for i, n := range seats {
 		numbers[i] = int16(n)
@@ -173,7 +176,8 @@ func scanReservation(row pgx.Row, extra ...any) (r booking.Reservation, ok bool,
 // Reservation returns a reservation with its stored status.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return booking.Reservation{}, reservationNotFound(id)
 	}
 	r, ok, err := scanReservation(s.db.pool.QueryRow(ctx,
@@ -220,7 +224,8 @@ FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
 // Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
-	if !boxoffice.ValidID(id) {
+	id, valid := boxoffice.CanonID(id)
+	if !valid {
 		return booking.Reservation{}, reservationNotFound(id)
 	}
 	b := &pgx.Batch{}
@@ -316,12 +321,15 @@ FROM (SELECT) AS one LEFT JOIN r ON true`
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
 // INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
-	if !boxoffice.ValidID(req.ReservationID) {
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok {
 		return booking.Payment{}, reservationNotFound(req.ReservationID)
 	}
-	if !boxoffice.ValidID(req.PaymentID) {
+	paymentID, ok := boxoffice.CanonID(req.PaymentID)
+	if !ok {
 		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
 	}
+	req.ReservationID, req.PaymentID = id, paymentID
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
@@ -352,7 +360,6 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	if err != nil {
 		return booking.Payment{}, s.db.wrap("pay", err)
 	}
-	id := req.ReservationID
 	switch {
 	case owner == nil:
 		return booking.Payment{}, reservationNotFound(id)
@@ -424,7 +431,8 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 // Inventory counts a concert's seats at now and sums its payments.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
-	if !boxoffice.ValidID(concertID) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
 		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	var inv booking.Inventory

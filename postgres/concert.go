@@ -109,7 +109,8 @@ func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
 
 // Concert returns a concert with its grades and dates. Errors: NOT_FOUND.
 func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert, error) {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return concert.Concert{}, concert.NotFound(id)
 	}
 	var grades []byte
@@ -160,7 +161,8 @@ func (s *ConcertStore) Concerts(ctx context.Context) ([]concert.Concert, error) 
 // SetWaitingRoom replaces a concert's waiting room settings.
 // Errors: NOT_FOUND.
 func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue.Settings) error {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return concert.NotFound(id)
 	}
 	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, concert.RoomJSON(room))
@@ -176,7 +178,8 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 // Dates lists the dates that start after now and have a seat not sold, with
 // the seats available at now. Errors: NOT_FOUND.
 func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Time) ([]concert.Date, error) {
-	if !boxoffice.ValidID(concertID) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
 		return nil, concert.NotFound(concertID)
 	}
 	return s.dates.Do(ctx, concertID, now)
@@ -234,7 +237,8 @@ func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []t
 // Seats returns the seats of one date with their status at now.
 // Errors: NOT_FOUND.
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
-	if !boxoffice.ValidID(concertID) || !validDay(day) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok || !validDay(day) {
 		return nil, concert.DateNotFound(concertID, day)
 	}
 	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})

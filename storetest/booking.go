@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -470,6 +471,53 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 		e.wantBalance(a, 910_000)
 		if ps := e.payments(a); len(ps) != 1 {
 			t.Errorf("PAYMENT entries: got %d, want 1", len(ps))
+		}
+	})
+
+	t.Run("Pay/ReplayWithIDInAnotherCase", func(t *testing.T) {
+		// A UUID is one id whatever the case of its hex digits.
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		a := e.user(1_000_000)
+		r := e.mustHold(a, Day1, now, 12)
+		first := e.mustPay(a, strings.ToUpper(r.ID), "pay-1", now)
+		if first.ReservationID != r.ID {
+			t.Errorf("Pay: got reservation id %s, want %s", first.ReservationID, r.ID)
+		}
+		for _, id := range []string{r.ID, strings.ToUpper(r.ID)} {
+			again, err := e.pay(a, id, "pay-1", now)
+			noErr(t, "Pay replayed with id "+id, err)
+			if !samePayment(again, first) {
+				t.Errorf("Pay replayed with id %s: got %+v, want the first payment %+v", id, again, first)
+			}
+		}
+		e.wantBalance(a, 910_000)
+	})
+
+	t.Run("IDsInAnyCase", func(t *testing.T) {
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		a := e.user(0)
+		req := e.holdReq(a, Day1, now, 7)
+		req.ConcertID = strings.ToUpper(e.c.ID)
+		req.ReservationID = strings.ToUpper(req.ReservationID)
+		r, err := e.Bookings.Hold(ctx, req)
+		noErr(t, "Hold with upper-case ids", err)
+		if r.ID != strings.ToLower(req.ReservationID) || r.ConcertID != e.c.ID {
+			t.Errorf("Hold: got ids %s and %s, want %s and %s", r.ID, r.ConcertID, strings.ToLower(req.ReservationID), e.c.ID)
+		}
+		got, err := e.Bookings.Reservation(ctx, strings.ToUpper(r.ID))
+		noErr(t, "Reservation with an upper-case id", err)
+		if got.ID != r.ID || got.ConcertID != e.c.ID {
+			t.Errorf("Reservation: got ids %s and %s, want %s and %s", got.ID, got.ConcertID, r.ID, e.c.ID)
+		}
+		inv, err := e.Bookings.Inventory(ctx, strings.ToUpper(e.c.ID), now)
+		noErr(t, "Inventory with an upper-case id", err)
+		if inv.Held != 1 {
+			t.Errorf("Inventory: got %d held, want 1", inv.Held)
+		}
+		c, err := e.Bookings.Cancel(ctx, strings.ToUpper(r.ID), a, now)
+		noErr(t, "Cancel with an upper-case id", err)
+		if c.ID != r.ID || c.Status != booking.Cancelled {
+			t.Errorf("Cancel: got %s %s, want %s %s", c.ID, c.Status, r.ID, booking.Cancelled)
 		}
 	})
 

@@ -168,8 +168,11 @@ func (s *Service) History(ctx context.Context, userID, before string, limit int)
 	if limit < 1 || limit > MaxHistory {
 		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be between 1 and %d", MaxHistory)
 	}
-	if before != "" && !boxoffice.ValidID(before) {
-		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+	if before != "" {
+		var ok bool
+		if before, ok = boxoffice.CanonID(before); !ok {
+			return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+		}
 	}
 	return s.store.History(ctx, userID, before, limit)
 }
