@@ -58,7 +58,8 @@ func (s *WalletStore) Balance(ctx context.Context, userID string) (boxoffice.Mon
 // chargeSQL runs once the wallet row is locked, so its snapshot sees every
 // charge of this user that committed before: the idempotency lookup is
 // exact. The credit happens only without an earlier charge under the key and
-// within the cap; the ledger entry only with the credit.
+// within the cap; the ledger entry only with the credit. The cap is checked
+// as amount <= cap - balance, which cannot overflow (0 <= balance <= cap).
 const chargeSQL = `
 WITH prior AS MATERIALIZED (
 	SELECT id, amount, balance_after, at FROM ledger
@@ -66,7 +67,7 @@ WITH prior AS MATERIALIZED (
 ),
 credit AS (
 	UPDATE wallets SET balance = balance + $3, entries = entries + 1
-	WHERE user_id = $1 AND balance + $3 <= $4 AND NOT EXISTS (SELECT 1 FROM prior)
+	WHERE user_id = $1 AND $3 <= $4 - balance AND NOT EXISTS (SELECT 1 FROM prior)
 	RETURNING balance, entries
 ),
 entry AS (

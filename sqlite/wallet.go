@@ -107,7 +107,8 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 				return err
 			}
 		}
-		if balance+req.Amount > req.MaxBalance {
+		if req.Amount > req.MaxBalance-balance { // balance+amount could overflow
+
 			return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", req.MaxBalance)
 		}
 		var seq int64

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -116,6 +117,29 @@ func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		// The refused charge did not use up its key.
 		_, err = charge(s, u, 1000, "k", BaseTime)
 		noErr(t, "Charge with the key of a refused charge", err)
+	})
+
+	t.Run("Charge/ErrInvalidRequest/NoOverflow", func(t *testing.T) {
+		// A cap past any configurable one: balance + amount would not fit
+		// in 64 bits, and the store must refuse rather than wrap or fail.
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		top := boxoffice.Money(math.MaxInt64)
+		_, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: top - 5, MaxBalance: top, Now: BaseTime})
+		noErr(t, "Charge to near the largest int64", err)
+		_, err = s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: 10, MaxBalance: top, IdempotencyKey: "over", Now: BaseTime})
+		wantErr(t, "Charge past the largest int64", err, boxoffice.ErrInvalidRequest)
+		if b := balanceOf(t, s, u); b != top-5 {
+			t.Errorf("Balance: got %d, want %d", b, top-5)
+		}
+		r, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: 5, MaxBalance: top, Now: BaseTime})
+		noErr(t, "Charge up to the largest int64", err)
+		if r.Balance != top {
+			t.Errorf("Charge up to the largest int64: got balance %d, want %d", r.Balance, top)
+		}
 	})
 
 	t.Run("Charge/Replay", func(t *testing.T) {
