@@ -391,6 +391,29 @@ func TestPay(t *testing.T) {
 			t.Errorf("balance %d, want 100000 untouched", b.Balance)
 		}
 	})
+	t.Run("ErrInsufficientBalanceReplayed", func(t *testing.T) {
+		poor := e.admitted(t, "Poor", 80_000, c.ConcertID)
+		r := e.hold(t, poor, c.ConcertID, day2, 7)
+		pay := func() answer {
+			return e.do(t, "POST", "/v1/payments", `{"reservationId":"`+r.ReservationID+`"}`,
+				"Authorization", bearer(poor.access), "Queue-Token", poor.queue, "Idempotency-Key", "poor-1")
+		}
+		first := pay()
+		wantProblem(t, first, 409, boxoffice.CodeInsufficientBalance)
+		if _, err := e.client.Charge(ctx, poor.access, poor.id, 100_000, ""); err != nil {
+			t.Fatal(err)
+		}
+		// Enough money now, but the key's answer is the first one.
+		if again := pay(); again.status != 409 || string(again.body) != string(first.body) {
+			t.Errorf("retry: got %d %s, want 409 %s", again.status, again.body, first.body)
+		}
+		if b, _ := e.client.Balance(ctx, poor.access, poor.id); b.Balance != 180_000 {
+			t.Errorf("balance %d, want 180000 untouched by the retry", b.Balance)
+		}
+		if _, err := e.client.Pay(ctx, poor.access, poor.queue, r.ReservationID, "poor-2"); err != nil {
+			t.Errorf("pay with a new key: %v", err)
+		}
+	})
 	t.Run("ErrForbidden", func(t *testing.T) {
 		lee := e.admitted(t, "Lee", 1_000_000, c.ConcertID)
 		r := e.hold(t, kim, c.ConcertID, day2, 5)

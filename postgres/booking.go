@@ -259,7 +259,9 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 // snapshot is current for both and for the user's payments. The seats are
 // locked in number order and must all still be held by the reservation;
 // with them and enough balance, it debits, sells, marks paid and writes the
-// payment and its ledger entry, or else changes nothing.
+// payment and its ledger entry. Otherwise it changes nothing, except that a
+// refusal the data decided (ALREADY_PAID, HOLD_EXPIRED, INSUFFICIENT_BALANCE)
+// is kept under the key, if any, so that a retry gets it again.
 const paySQL = `
 WITH r AS MATERIALIZED (
 	SELECT id, user_id, concert_id, day, seat_numbers, amount, status, expires_at
@@ -268,12 +270,17 @@ WITH r AS MATERIALIZED (
 keyed AS MATERIALIZED (
 	SELECT reservation_id FROM payments WHERE user_id = $2 AND idempotency_key = $3
 ),
+failed AS MATERIALIZED (
+	SELECT reservation_id, code, message FROM idempotency_failures
+	WHERE user_id = $2 AND kind = 'PAYMENT' AND idempotency_key = $3
+),
 w AS MATERIALIZED (
 	SELECT balance FROM wallets WHERE user_id = $2
 ),
 live AS MATERIALIZED (
 	SELECT * FROM r
-	WHERE user_id = $2 AND status = 'HELD' AND expires_at > $4 AND NOT EXISTS (SELECT 1 FROM keyed)
+	WHERE user_id = $2 AND status = 'HELD' AND expires_at > $4
+	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
 ),
 locked AS MATERIALIZED (
 	SELECT s.number, s.reservation_id, s.status, s.hold_expires_at
@@ -289,6 +296,24 @@ held AS MATERIALIZED (
 ok AS MATERIALIZED (
 	SELECT live.* FROM live, held, w
 	WHERE held.n = cardinality(live.seat_numbers) AND w.balance >= live.amount
+),
+refusal AS MATERIALIZED (
+	SELECT v.code, CASE v.code
+	         WHEN 'ALREADY_PAID' THEN format('reservation %s is already paid', r.id)
+	         WHEN 'HOLD_EXPIRED' THEN format('the hold of reservation %s has lapsed or was released', r.id)
+	         ELSE format('balance %s is less than the %s due', w.balance, r.amount)
+	       END AS message
+	FROM r, w, held, LATERAL (SELECT CASE
+		WHEN r.status = 'PAID' THEN 'ALREADY_PAID'
+		WHEN r.status <> 'HELD' OR r.expires_at <= $4 OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
+		WHEN w.balance < r.amount THEN 'INSUFFICIENT_BALANCE'
+	END AS code) v
+	WHERE r.user_id = $2 AND v.code IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
+),
+remember AS (
+	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, reservation_id, code, message, at)
+	SELECT $2, 'PAYMENT', $3, $1, code, message, $4 FROM refusal WHERE $3::text IS NOT NULL
 ),
 debit AS (
 	UPDATE wallets SET balance = wallets.balance - ok.amount, entries = wallets.entries + 1 FROM ok
@@ -314,8 +339,10 @@ SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.
        (SELECT reservation_id FROM keyed),
        (SELECT balance FROM w),
        (SELECT n FROM held),
-       (SELECT balance FROM debit)
-FROM (SELECT) AS one LEFT JOIN r ON true`
+       (SELECT balance FROM debit),
+       f.reservation_id, f.code, f.message,
+       (SELECT code FROM refusal), (SELECT message FROM refusal)
+FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
 
 // Pay debits, sells, marks paid and records the payment in one
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
@@ -346,10 +373,13 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		keyedRes                 *string
 		balance, debited         *int64
 		held                     *int
+		failedRes                *string
+		failedCode, failedMsg    *string
+		refusedCode, refusedMsg  *string
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
 		return row.Scan(&owner, &status, &expires, &amount, &concertID, &seats,
-			&keyedRes, &balance, &held, &debited)
+			&keyedRes, &balance, &held, &debited, &failedRes, &failedCode, &failedMsg, &refusedCode, &refusedMsg)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
@@ -369,17 +399,14 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		return s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
 	case keyedRes != nil:
 		return booking.Payment{}, payKeyReused()
-	case booking.Status(*status) == booking.Paid:
-		return booking.Payment{}, alreadyPaid(id)
-	case booking.Status(*status) != booking.Held || !req.Now.Before(*expires):
-		return booking.Payment{}, holdExpired(id)
+	case failedRes != nil && *failedRes == id:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*failedCode), Message: *failedMsg}
+	case failedRes != nil:
+		return booking.Payment{}, payKeyReused()
 	case balance == nil:
 		return booking.Payment{}, userNotFound(req.UserID)
-	case held == nil || *held < *seats:
-		return booking.Payment{}, holdExpired(id)
-	case *balance < *amount:
-		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
-			"balance %d is less than the %d due", *balance, *amount)
+	case refusedCode != nil:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*refusedCode), Message: *refusedMsg}
 	case debited == nil:
 		return booking.Payment{}, fmt.Errorf("pay reservation %s: nothing was debited", id)
 	}
@@ -390,7 +417,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 }
 
 // afterConflict answers a payment stopped by a unique constraint from the
-// payment that won.
+// payment, or the refusal under its key, that won.
 func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
 	if req.IdempotencyKey != "" {
 		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
@@ -401,6 +428,19 @@ func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest
 			return booking.Payment{}, payKeyReused()
 		case !errors.Is(err, boxoffice.ErrNotFound):
 			return booking.Payment{}, err
+		}
+		var res, code, message string
+		err = s.db.pool.QueryRow(ctx, `
+			SELECT reservation_id, code, message FROM idempotency_failures
+			WHERE user_id = $1 AND kind = 'PAYMENT' AND idempotency_key = $2`,
+			req.UserID, req.IdempotencyKey).Scan(&res, &code, &message)
+		switch {
+		case err == nil && res == req.ReservationID:
+			return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(code), Message: message}
+		case err == nil:
+			return booking.Payment{}, payKeyReused()
+		case !errors.Is(err, pgx.ErrNoRows):
+			return booking.Payment{}, s.db.wrap("pay", err)
 		}
 	}
 	return booking.Payment{}, alreadyPaid(req.ReservationID)

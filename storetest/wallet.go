@@ -108,15 +108,46 @@ func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 	t.Run("Charge/ErrInvalidRequest", func(t *testing.T) {
 		s := newStore(t)
 		u := createUser(t, s, 0)
-		_, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
+		_, first := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
 			MaxBalance: 999, IdempotencyKey: "k", Now: BaseTime})
-		wantErr(t, "Charge", err, boxoffice.ErrInvalidRequest)
+		wantErr(t, "Charge", first, boxoffice.ErrInvalidRequest)
 		if b := balanceOf(t, s, u); b != 0 {
 			t.Errorf("Balance: got %d, want 0", b)
 		}
-		// The refused charge did not use up its key.
-		_, err = charge(s, u, 1000, "k", BaseTime)
-		noErr(t, "Charge with the key of a refused charge", err)
+		// The refusal is the key's answer: a retry of the same charge gets
+		// it again even where it would now pass; another amount is a reuse.
+		_, err := charge(s, u, 1000, "k", BaseTime.Add(time.Second))
+		if err == nil || err.Error() != first.Error() {
+			t.Errorf("Charge retried with the key of a refused charge: got %v, want the first answer %v", err, first)
+		}
+		_, err = charge(s, u, 2000, "k", BaseTime)
+		wantErr(t, "Charge of another amount with the key of a refused charge", err, boxoffice.ErrIdempotencyKeyReused)
+		if b := balanceOf(t, s, u); b != 0 {
+			t.Errorf("Balance: got %d, want 0", b)
+		}
+		// Keys are per user, and another key is another charge.
+		other := createUser(t, s, 0)
+		_, err = charge(s, other, 1000, "k", BaseTime)
+		noErr(t, "Charge by another user with the same key", err)
+		_, err = charge(s, u, 1000, "k2", BaseTime)
+		noErr(t, "Charge with another key", err)
+	})
+
+	t.Run("Charge/CancelledIsNotRemembered", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := s.Charge(cancelled, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
+			MaxBalance: maxBalance, IdempotencyKey: "k", Now: BaseTime})
+		if err == nil {
+			t.Fatalf("Charge with a cancelled context: got no error, want one")
+		}
+		r, err := charge(s, u, 1000, "k", BaseTime)
+		noErr(t, "Charge retried after a cancelled attempt", err)
+		if r.Balance != 1000 {
+			t.Errorf("Charge retried: got balance %d, want 1000", r.Balance)
+		}
 	})
 
 	t.Run("Charge/ErrInvalidRequest/NoOverflow", func(t *testing.T) {
