@@ -38,11 +38,14 @@ const lockWallet = `SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`
 // lockReservation comes before any other lock of the same change.
 const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 
-// holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7
-// until $8, at $5, when all of them are free and the user stays within $6
-// seats of the date. The seat rows are locked in number order. The user's
-// own seats are counted with the statement's snapshot, which is current
-// because the wallet lock keeps the user's other holds and payments out.
+// holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7,
+// when all of them are free and the user stays within $6 seats of the date.
+// The seat rows are locked in number order. The instant it decides at is $5
+// and the hold lapses at $8 or, when $9 is true, the instant is read from the
+// database's clock once those locks are held and the hold lapses $10
+// microseconds after it. The user's own seats are counted with the
+// statement's snapshot, which is current because the wallet lock keeps the
+// user's other holds and payments out.
 const holdSQL = `
 WITH locked AS MATERIALIZED (
 	SELECT number, price, status, hold_expires_at FROM seats
@@ -50,14 +53,19 @@ WITH locked AS MATERIALIZED (
 	ORDER BY number
 	FOR UPDATE
 ),
+clock AS MATERIALIZED (
+	SELECT t.now, CASE WHEN $9::bool THEN t.now + $10::int8 * interval '1 microsecond' ELSE $8::timestamptz END AS expires
+	FROM (SELECT CASE WHEN $9::bool THEN clock_timestamp() ELSE $5::timestamptz END AS now
+	      FROM (SELECT count(*) FROM locked) AS after_locks) AS t
+),
 chk AS MATERIALIZED (
 	SELECT count(*) AS found,
-	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $5)) AS free,
+	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))) AS free,
 	       coalesce(array_agg(price ORDER BY number), '{}') AS prices,
 	       coalesce(sum(price), 0)::int8 AS amount,
 	       (SELECT count(*) FROM seats
 	        WHERE concert_id = $2 AND day = $3 AND user_id = $1
-	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > $5))) AS mine,
+	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)))) AS mine,
 	       EXISTS (SELECT 1 FROM wallets WHERE user_id = $1) AS known
 	FROM locked
 ),
@@ -66,15 +74,15 @@ ok AS MATERIALIZED (
 	WHERE known AND found = cardinality($4::int2[]) AND free = found AND mine + found <= $6
 ),
 take AS (
-	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = $8
+	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = (SELECT expires FROM clock)
 	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[]) AND EXISTS (SELECT 1 FROM ok)
 ),
 ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
-	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', $8, $5 FROM ok
+	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
 )
-SELECT known, found, free, mine, prices, amount FROM chk`
+SELECT known, found, free, mine, prices, amount, clock.now, clock.expires FROM chk, clock`
 
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
@@ -96,15 +104,16 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	b := &pgx.Batch{}
 	b.Queue(lockWallet, req.UserID)
 	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
-		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt)
+		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds())
 	var (
 		known             bool
 		found, free, mine int
 		prices            []int64
 		amount            int64
+		now, expires      time.Time
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&known, &found, &free, &mine, &prices, &amount)
+		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires)
 	})
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap("hold seats", err)
@@ -126,7 +135,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	r := booking.Reservation{
 		ID: req.ReservationID, UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
 		Seats: make([]booking.Seat, len(seats)), Amount: boxoffice.Money(amount),
-		Status: booking.Held, ExpiresAt: utc(req.ExpiresAt), CreatedAt: utc(req.Now),
+		Status: booking.Held, ExpiresAt: expires.UTC(), CreatedAt: now.UTC(),
 	}
 	for i, n := range seats {
 		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(prices[i])}
@@ -191,21 +200,29 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 	return r, nil
 }
 
-// cancelSQL releases reservation $1 for user $2 at $3 when it is a live
-// hold, freeing the seats it still holds in number order, and returns the
-// reservation as it stands after.
+// cancelSQL releases reservation $1 for user $2 when it is a live hold,
+// freeing the seats it still holds in number order, and returns the
+// reservation as it stands after. It decides at $3 or, when $4 is true, at
+// the database's clock read once the seats are locked.
 const cancelSQL = `
 WITH r0 AS MATERIALIZED (
 	SELECT * FROM reservations WHERE id = $1
 ),
-live AS MATERIALIZED (
-	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD' AND expires_at > $3
+cand AS MATERIALIZED (
+	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD'
 ),
 locked AS MATERIALIZED (
-	SELECT s.number FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
-	WHERE s.number = ANY (live.seat_numbers) AND s.reservation_id = live.id AND s.status = 'HELD'
+	SELECT s.number FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
+	WHERE s.number = ANY (cand.seat_numbers) AND s.reservation_id = cand.id AND s.status = 'HELD'
 	ORDER BY s.number
 	FOR UPDATE OF s
+),
+clock AS MATERIALIZED (
+	SELECT CASE WHEN $4::bool THEN clock_timestamp() ELSE $3::timestamptz END AS now
+	FROM (SELECT count(*) FROM locked) AS after_locks
+),
+live AS MATERIALIZED (
+	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
 ),
 free AS (
 	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
@@ -230,7 +247,7 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, id)
-	b.Queue(cancelSQL, id, userID, now)
+	b.Queue(cancelSQL, id, userID, now, s.db.dbClock)
 	var r booking.Reservation
 	var ok bool
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) (err error) {
@@ -254,14 +271,16 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	}
 }
 
-// paySQL pays reservation $1 by user $2 with key $3 at $4 as payment $5.
+// paySQL pays reservation $1 by user $2 with key $3 as payment $5, at $4
+// or, when $6 is true, at the database's clock read once every lock is held.
 // It runs with the reservation and the payer's wallet locked, so its
 // snapshot is current for both and for the user's payments. The seats are
-// locked in number order and must all still be held by the reservation;
-// with them and enough balance, it debits, sells, marks paid and writes the
-// payment and its ledger entry. Otherwise it changes nothing, except that a
-// refusal the data decided (ALREADY_PAID, HOLD_EXPIRED, INSUFFICIENT_BALANCE)
-// is kept under the key, if any, so that a retry gets it again.
+// locked in number order and must all still be held by the reservation,
+// unexpired; with them and enough balance, it debits, sells, marks paid and
+// writes the payment and its ledger entry. Otherwise it changes nothing,
+// except that a refusal the data decided (ALREADY_PAID, HOLD_EXPIRED,
+// INSUFFICIENT_BALANCE) is kept under the key, if any, so that a retry gets
+// it again.
 const paySQL = `
 WITH r AS MATERIALIZED (
 	SELECT id, user_id, concert_id, day, seat_numbers, amount, status, expires_at
@@ -277,21 +296,28 @@ failed AS MATERIALIZED (
 w AS MATERIALIZED (
 	SELECT balance FROM wallets WHERE user_id = $2
 ),
-live AS MATERIALIZED (
+cand AS MATERIALIZED (
 	SELECT * FROM r
-	WHERE user_id = $2 AND status = 'HELD' AND expires_at > $4
+	WHERE user_id = $2 AND status = 'HELD'
 	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
 ),
 locked AS MATERIALIZED (
 	SELECT s.number, s.reservation_id, s.status, s.hold_expires_at
-	FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
-	WHERE s.number = ANY (live.seat_numbers)
+	FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
+	WHERE s.number = ANY (cand.seat_numbers)
 	ORDER BY s.number
 	FOR UPDATE OF s
 ),
+clock AS MATERIALIZED (
+	SELECT CASE WHEN $6::bool THEN clock_timestamp() ELSE $4::timestamptz END AS now
+	FROM (SELECT count(*) FROM locked) AS after_locks
+),
+live AS MATERIALIZED (
+	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
+),
 held AS MATERIALIZED (
-	SELECT count(*) AS n FROM locked
-	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > $4
+	SELECT count(*) AS n FROM locked, clock
+	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > clock.now
 ),
 ok AS MATERIALIZED (
 	SELECT live.* FROM live, held, w
@@ -303,9 +329,9 @@ refusal AS MATERIALIZED (
 	         WHEN 'HOLD_EXPIRED' THEN format('the hold of reservation %s has lapsed or was released', r.id)
 	         ELSE format('balance %s is less than the %s due', w.balance, r.amount)
 	       END AS message
-	FROM r, w, held, LATERAL (SELECT CASE
+	FROM r, w, held, clock, LATERAL (SELECT CASE
 		WHEN r.status = 'PAID' THEN 'ALREADY_PAID'
-		WHEN r.status <> 'HELD' OR r.expires_at <= $4 OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
+		WHEN r.status <> 'HELD' OR r.expires_at <= clock.now OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
 		WHEN w.balance < r.amount THEN 'INSUFFICIENT_BALANCE'
 	END AS code) v
 	WHERE r.user_id = $2 AND v.code IS NOT NULL
@@ -313,7 +339,7 @@ refusal AS MATERIALIZED (
 ),
 remember AS (
 	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, reservation_id, code, message, at)
-	SELECT $2, 'PAYMENT', $3, $1, code, message, $4 FROM refusal WHERE $3::text IS NOT NULL
+	SELECT $2, 'PAYMENT', $3, $1, code, message, clock.now FROM refusal, clock WHERE $3::text IS NOT NULL
 ),
 debit AS (
 	UPDATE wallets SET balance = wallets.balance - ok.amount, entries = wallets.entries + 1 FROM ok
@@ -325,15 +351,15 @@ sell AS (
 	WHERE s.concert_id = ok.concert_id AND s.day = ok.day AND s.number = ANY (ok.seat_numbers)
 ),
 mark AS (
-	UPDATE reservations SET status = 'PAID', paid_at = $4 FROM ok WHERE reservations.id = ok.id
+	UPDATE reservations SET status = 'PAID', paid_at = clock.now FROM ok, clock WHERE reservations.id = ok.id
 ),
 pay AS (
 	INSERT INTO payments (id, reservation_id, user_id, concert_id, amount, balance_after, paid_at, idempotency_key)
-	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, $4, $3 FROM ok, debit
+	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, clock.now, $3 FROM ok, debit, clock
 ),
 entry AS (
 	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at)
-	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, $4 FROM ok, debit
+	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, clock.now FROM ok, debit, clock
 )
 SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
        (SELECT reservation_id FROM keyed),
@@ -341,7 +367,8 @@ SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.
        (SELECT n FROM held),
        (SELECT balance FROM debit),
        f.reservation_id, f.code, f.message,
-       (SELECT code FROM refusal), (SELECT message FROM refusal)
+       (SELECT code FROM refusal), (SELECT message FROM refusal),
+       (SELECT now FROM clock)
 FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
 
 // Pay debits, sells, marks paid and records the payment in one
@@ -364,7 +391,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, req.ReservationID)
 	b.Queue(lockWallet, req.UserID)
-	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID)
+	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID, s.db.dbClock)
 	var (
 		owner, status, concertID *string
 		expires                  *time.Time
@@ -376,10 +403,11 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		failedRes                *string
 		failedCode, failedMsg    *string
 		refusedCode, refusedMsg  *string
+		now                      time.Time
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
 		return row.Scan(&owner, &status, &expires, &amount, &concertID, &seats,
-			&keyedRes, &balance, &held, &debited, &failedRes, &failedCode, &failedMsg, &refusedCode, &refusedMsg)
+			&keyedRes, &balance, &held, &debited, &failedRes, &failedCode, &failedMsg, &refusedCode, &refusedMsg, &now)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
@@ -412,7 +440,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	}
 	return booking.Payment{
 		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *concertID,
-		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: utc(req.Now),
+		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: now.UTC(),
 	}, nil
 }
 
@@ -478,13 +506,14 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 	var inv booking.Inventory
 	var exists bool
 	err := s.db.pool.QueryRow(ctx, `
+		WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
 		       count(*),
-		       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $2)),
-		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > $2),
+		       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))),
+		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)),
 		       count(*) FILTER (WHERE status = 'SOLD'),
 		       (SELECT coalesce(sum(amount), 0)::int8 FROM payments WHERE concert_id = $1)
-		FROM seats WHERE concert_id = $1`, concertID, now).
+		FROM seats WHERE concert_id = $1`, concertID, now, s.db.dbClock).
 		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
 	if err != nil {
 		return booking.Inventory{}, s.db.wrap("count inventory", err)
@@ -495,14 +524,18 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 	return inv, nil
 }
 
-// sweepSQL expires up to $2 holds lapsed at $1, skipping reservations that
+// sweepSQL expires up to $2 holds lapsed at $1 (with $3, at the database's
+// clock: a lapse read before the locks stays a lapse after), skipping reservations that
 // another transaction has locked (a payer, a canceller or another
 // sweeper), and frees the seats they still hold, locked in (concert, day,
 // number) order like every other change.
 const sweepSQL = `
-WITH lapsed AS MATERIALIZED (
+WITH clock AS MATERIALIZED (
+	SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $1::timestamptz END AS now
+),
+lapsed AS MATERIALIZED (
 	SELECT id, concert_id, day, seat_numbers FROM reservations
-	WHERE status = 'HELD' AND expires_at <= $1
+	WHERE status = 'HELD' AND expires_at <= (SELECT now FROM clock)
 	ORDER BY expires_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
@@ -532,7 +565,7 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 		return 0, nil
 	}
 	var n int
-	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit).Scan(&n); err != nil {
+	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit, s.db.dbClock).Scan(&n); err != nil {
 		return 0, s.db.wrap("sweep holds", err)
 	}
 	return n, nil

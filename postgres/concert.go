@@ -191,18 +191,19 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []time.Time) ([][]concert.Date, error) {
 	now := slices.MaxFunc(nows, time.Time.Compare)
 	rows, err := s.db.pool.Query(ctx, `
+		WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 		SELECT d.day, d.starts_at, d.available
 		FROM concerts c
 		LEFT JOIN LATERAL (
 			SELECT d.day, d.starts_at,
-			       count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.hold_expires_at <= $2)) AS available
+			       count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.hold_expires_at <= (SELECT now FROM clock))) AS available
 			FROM concert_dates d JOIN seats s ON s.concert_id = d.concert_id AND s.day = d.day
-			WHERE d.concert_id = c.id AND d.starts_at > $2
+			WHERE d.concert_id = c.id AND d.starts_at > (SELECT now FROM clock)
 			GROUP BY d.day, d.starts_at
 			HAVING bool_or(s.status <> 'SOLD')
 		) d ON true
 		WHERE c.id = $1
-		ORDER BY d.starts_at, d.day`, concertID, now)
+		ORDER BY d.starts_at, d.day`, concertID, now, s.db.dbClock)
 	if err != nil {
 		return nil, s.db.wrap("list dates", err)
 	}
@@ -259,7 +260,7 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 		}
 	}
 	rows, err := s.db.pool.Query(ctx, `
-		SELECT day::text, number, grade, price, status, hold_expires_at
+		SELECT day::text, number, grade, price, status, hold_expires_at, (SELECT clock_timestamp())
 		FROM seats WHERE concert_id = $1 AND day = ANY ($2::date[]) ORDER BY day, number`, concertID, days)
 	if err != nil {
 		return nil, s.db.wrap("list seats", err)
@@ -272,10 +273,11 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 	}
 	byDay := make(map[string]*stored, len(days))
 	var day string
+	var dbNow time.Time // the database's clock as the query ran
 	for rows.Next() {
 		var st concert.Seat
 		var exp *time.Time
-		if err := rows.Scan(&day, &st.Number, &st.Grade, &st.Price, &st.Status, &exp); err != nil {
+		if err := rows.Scan(&day, &st.Number, &st.Grade, &st.Price, &st.Status, &exp, &dbNow); err != nil {
 			return nil, s.db.wrap("list seats", err)
 		}
 		d := byDay[day]
@@ -297,6 +299,10 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 	// slice, which also lets the server reuse what it rendered from it.
 	out := make([][]concert.Seat, len(reads))
 	for i, r := range reads {
+		if s.db.dbClock {
+			// Every reader arrived before the query ran.
+			r.now = dbNow
+		}
 		d := byDay[r.day]
 		if d == nil {
 			continue // answered NOT_FOUND below
