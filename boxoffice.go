@@ -4,6 +4,7 @@
 package boxoffice
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -21,13 +22,31 @@ func NewID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
 
-// ValidID reports whether s is an identifier in canonical UUID form.
+// ValidID reports whether s is an identifier in UUID form (8-4-4-4-12 hex
+// digits, in either case).
 func ValidID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
 	_, err := uuid.Parse(s)
 	return err == nil
+}
+
+// CanonID returns the canonical form of the identifier s, its lowercase
+// UUID form, and whether s is an identifier at all (if not, s comes back as
+// it was). A UUID is one identifier whatever the case of its hex digits, so
+// every id that enters the service is compared, stored and looked up in
+// this form.
+func CanonID(s string) (string, bool) {
+	if !ValidID(s) {
+		return s, false
+	}
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'F' {
+			return strings.ToLower(s), true
+		}
+	}
+	return s, true
 }
 
 // Clock tells the time. Every rule that depends on time takes it from a Clock

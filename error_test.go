@@ -99,3 +99,23 @@ func TestNewID(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonID(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"Lowercase", "01890a5d-ac96-774b-bcce-b302099a8057", "01890a5d-ac96-774b-bcce-b302099a8057", true},
+		{"Uppercase", "01890A5D-AC96-774B-BCCE-B302099A8057", "01890a5d-ac96-774b-bcce-b302099a8057", true},
+		{"Mixed", "01890a5D-Ac96-774b-bcce-b302099a8057", "01890a5d-ac96-774b-bcce-b302099a8057", true},
+		{"ErrNotAnID", "Not-An-ID", "Not-An-ID", false},
+		{"ErrBraces", "{01890a5d-ac96-774b-bcce-b302099a8057}", "{01890a5d-ac96-774b-bcce-b302099a8057}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := boxoffice.CanonID(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("CanonID(%q): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -159,7 +159,8 @@ type Concerts interface {
 	Concert(ctx context.Context, id string) (concert.Concert, error)
 }
 
-// Service applies the booking rules on a Store.
+// Service applies the booking rules on a Store. Ids it is given may be in
+// either case; it hands the Store their canonical form (boxoffice.CanonID).
 type Service struct {
 	store    Store
 	concerts Concerts
@@ -198,6 +199,7 @@ func CheckSeats(seats []int, maxPerUser int) ([]int, error) {
 // hold time. Errors: INVALID_REQUEST, NOT_FOUND (concert, or a date that
 // does not exist or has started), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
 func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats []int) (Reservation, error) {
+	concertID, _ = boxoffice.CanonID(concertID)
 	c, err := s.concerts.Concert(ctx, concertID)
 	if err != nil {
 		return Reservation{}, err
@@ -229,6 +231,7 @@ func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats
 // Reservation returns userID's reservation with its status now.
 // Errors: NOT_FOUND, FORBIDDEN.
 func (s *Service) Reservation(ctx context.Context, id, userID string) (Reservation, error) {
+	id, _ = boxoffice.CanonID(id)
 	r, err := s.store.Reservation(ctx, id)
 	if err != nil {
 		return Reservation{}, err
@@ -243,11 +246,13 @@ func (s *Service) Reservation(ctx context.Context, id, userID string) (Reservati
 // Cancel releases userID's hold at once. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *Service) Cancel(ctx context.Context, id, userID string) (Reservation, error) {
+	id, _ = boxoffice.CanonID(id)
 	return s.store.Cancel(ctx, id, userID, s.clock.Now())
 }
 
 // Pay pays userID's reservation from their wallet. Errors: see Store.Pay.
 func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
+	reservationID, _ = boxoffice.CanonID(reservationID)
 	return s.store.Pay(ctx, PayRequest{
 		PaymentID:      boxoffice.NewID(),
 		ReservationID:  reservationID,
@@ -262,6 +267,7 @@ func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey
 // its first answer. Errors: NOT_FOUND when there is none;
 // IDEMPOTENCY_KEY_REUSED when the key paid another reservation.
 func (s *Service) Replay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
+	reservationID, _ = boxoffice.CanonID(reservationID)
 	p, err := s.store.PaymentByKey(ctx, userID, idempotencyKey)
 	if err != nil {
 		return Payment{}, err
@@ -274,6 +280,7 @@ func (s *Service) Replay(ctx context.Context, reservationID, userID, idempotency
 
 // Inventory counts a concert's seats now. Errors: NOT_FOUND.
 func (s *Service) Inventory(ctx context.Context, concertID string) (Inventory, error) {
+	concertID, _ = boxoffice.CanonID(concertID)
 	return s.store.Inventory(ctx, concertID, s.clock.Now())
 }
 

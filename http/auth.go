@@ -115,7 +115,8 @@ func (s *Server) pass(ctx context.Context, tok, user, concertID string) (queue.T
 // self checks that the path's user is the caller. Errors: NOT_FOUND for an
 // id that cannot exist, FORBIDDEN.
 func self(ctx context.Context, pathUser string) (string, error) {
-	if !boxoffice.ValidID(pathUser) {
+	pathUser, ok := boxoffice.CanonID(pathUser)
+	if !ok {
 		return "", notFound("user")
 	}
 	user := userOf(ctx)

@@ -138,6 +138,7 @@ func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], erro
 
 func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 	user := userOf(ctx)
+	in.Body.ConcertID, _ = boxoffice.CanonID(in.Body.ConcertID)
 	if _, err := s.pass(ctx, in.QueueToken, user, in.Body.ConcertID); err != nil {
 		return nil, err
 	}
@@ -193,8 +194,9 @@ func (s *Server) cancel(ctx context.Context, in *cancelInput) (*struct{}, error)
 }
 
 func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
-	user, id, key := userOf(ctx), in.Body.ReservationID, in.IdempotencyKey
-	if !boxoffice.ValidID(id) {
+	user, key := userOf(ctx), in.IdempotencyKey
+	id, ok := boxoffice.CanonID(in.Body.ReservationID)
+	if !ok {
 		return nil, notFound("reservation")
 	}
 	if err := boxoffice.CheckIdempotencyKey(key); err != nil {

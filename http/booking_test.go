@@ -391,6 +391,29 @@ func TestPay(t *testing.T) {
 			t.Errorf("balance %d, want 100000 untouched", b.Balance)
 		}
 	})
+	t.Run("ErrInsufficientBalanceReplayed", func(t *testing.T) {
+		poor := e.admitted(t, "Poor", 80_000, c.ConcertID)
+		r := e.hold(t, poor, c.ConcertID, day2, 7)
+		pay := func() answer {
+			return e.do(t, "POST", "/v1/payments", `{"reservationId":"`+r.ReservationID+`"}`,
+				"Authorization", bearer(poor.access), "Queue-Token", poor.queue, "Idempotency-Key", "poor-1")
+		}
+		first := pay()
+		wantProblem(t, first, 409, boxoffice.CodeInsufficientBalance)
+		if _, err := e.client.Charge(ctx, poor.access, poor.id, 100_000, ""); err != nil {
+			t.Fatal(err)
+		}
+		// Enough money now, but the key's answer is the first one.
+		if again := pay(); again.status != 409 || string(again.body) != string(first.body) {
+			t.Errorf("retry: got %d %s, want 409 %s", again.status, again.body, first.body)
+		}
+		if b, _ := e.client.Balance(ctx, poor.access, poor.id); b.Balance != 180_000 {
+			t.Errorf("balance %d, want 180000 untouched by the retry", b.Balance)
+		}
+		if _, err := e.client.Pay(ctx, poor.access, poor.queue, r.ReservationID, "poor-2"); err != nil {
+			t.Errorf("pay with a new key: %v", err)
+		}
+	})
 	t.Run("ErrForbidden", func(t *testing.T) {
 		lee := e.admitted(t, "Lee", 1_000_000, c.ConcertID)
 		r := e.hold(t, kim, c.ConcertID, day2, 5)
@@ -471,4 +494,90 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestIDsInAnyCase sends every id of the API in upper case: a UUID is one
+// id whatever its case, so each is answered as its lowercase form is.
+func TestIDsInAnyCase(t *testing.T) {
+	e := newEnv(t)
+	c := e.concert(t, spec())
+	kim := e.admitted(t, "Kim", 1_000_000, c.ConcertID)
+	up := strings.ToUpper
+	auth := func(f *fan) []string { return []string{"Authorization", bearer(f.access), "Queue-Token", f.queue} }
+
+	t.Run("Concert", func(t *testing.T) {
+		a := e.do(t, "GET", "/v1/concerts/"+up(c.ConcertID), "")
+		if got := decode[boxhttp.ConcertDetail](t, a); a.status != 200 || got.ConcertID != c.ConcertID {
+			t.Errorf("got %d %s, want 200 and concertId %s", a.status, a.body, c.ConcertID)
+		}
+		a = e.do(t, "GET", "/v1/concerts/"+up(c.ConcertID)+"/dates", "", auth(kim)...)
+		if a.status != 200 {
+			t.Errorf("dates: got %d %s, want 200", a.status, a.body)
+		}
+		a = e.do(t, "GET", "/v1/concerts/"+up(c.ConcertID)+"/dates/"+day1+"/seats", "", auth(kim)...)
+		if a.status != 200 {
+			t.Errorf("seats: got %d %s, want 200", a.status, a.body)
+		}
+		a = e.do(t, "GET", "/v1/admin/concerts/"+up(c.ConcertID)+"/stats", "", "Authorization", bearer(adminKey))
+		if got := decode[boxhttp.ConcertStats](t, a); a.status != 200 || got.Admitted != 1 {
+			t.Errorf("stats: got %d %s, want 200 with 1 admitted", a.status, a.body)
+		}
+	})
+	t.Run("User", func(t *testing.T) {
+		a := e.do(t, "POST", "/v1/users/"+up(kim.id)+"/balance/charges", `{"amount":1000}`,
+			"Authorization", bearer(kim.access), "Idempotency-Key", "charge-up")
+		if got := decode[boxhttp.Charge](t, a); a.status != 200 || got.UserID != kim.id {
+			t.Errorf("charge: got %d %s, want 200 for user %s", a.status, a.body, kim.id)
+		}
+		a = e.do(t, "GET", "/v1/users/"+up(kim.id)+"/balance", "", "Authorization", bearer(kim.access))
+		if got := decode[boxhttp.Balance](t, a); a.status != 200 || got.UserID != kim.id || got.Balance != 1_001_000 {
+			t.Errorf("balance: got %d %s, want 200 with 1001000 for user %s", a.status, a.body, kim.id)
+		}
+		h, err := e.client.History(context.Background(), kim.access, kim.id, 1, "")
+		if err != nil || h.NextCursor == nil {
+			t.Fatalf("history: got %+v, %v; want a cursor", h, err)
+		}
+		a = e.do(t, "GET", "/v1/users/"+up(kim.id)+"/balance/history?limit=1&cursor="+up(*h.NextCursor), "", "Authorization", bearer(kim.access))
+		if got := decode[boxhttp.History](t, a); a.status != 200 || len(got.Entries) != 1 {
+			t.Errorf("history after an upper-case cursor: got %d %s, want 200 with 1 entry", a.status, a.body)
+		}
+	})
+
+	var r boxhttp.Reservation
+	t.Run("Hold", func(t *testing.T) {
+		a := e.do(t, "POST", "/v1/reservations", `{"concertId":"`+up(c.ConcertID)+`","date":"`+day1+`","seatNumbers":[1]}`, auth(kim)...)
+		r = decode[boxhttp.Reservation](t, a)
+		if a.status != 201 || r.ConcertID != c.ConcertID || r.ReservationID != strings.ToLower(r.ReservationID) {
+			t.Fatalf("got %d %s, want 201 for concert %s with a lowercase id", a.status, a.body, c.ConcertID)
+		}
+		a = e.do(t, "GET", "/v1/reservations/"+up(r.ReservationID), "", "Authorization", bearer(kim.access))
+		if got := decode[boxhttp.Reservation](t, a); a.status != 200 || got.ReservationID != r.ReservationID {
+			t.Errorf("read: got %d %s, want 200 for %s", a.status, a.body, r.ReservationID)
+		}
+	})
+	t.Run("PayReplayedInAnotherCase", func(t *testing.T) {
+		pay := func(id string) answer {
+			return e.do(t, "POST", "/v1/payments", `{"reservationId":"`+id+`"}`, append(auth(kim), "Idempotency-Key", "pay-up")...)
+		}
+		first := pay(r.ReservationID)
+		if first.status != 201 {
+			t.Fatalf("pay: got %d %s, want 201", first.status, first.body)
+		}
+		for _, id := range []string{up(r.ReservationID), r.ReservationID} {
+			if a := pay(id); a.status != 201 || string(a.body) != string(first.body) {
+				t.Errorf("replay with %s: got %d %s, want 201 %s", id, a.status, a.body, first.body)
+			}
+		}
+		e.join(t, kim, c.ConcertID)
+		e.admit()
+		if a := pay(up(r.ReservationID)); a.status != 201 || string(a.body) != string(first.body) {
+			t.Errorf("replay in a new session: got %d %s, want 201 %s", a.status, a.body, first.body)
+		}
+	})
+	t.Run("Cancel", func(t *testing.T) {
+		r := e.hold(t, kim, c.ConcertID, day2, 2)
+		if a := e.do(t, "DELETE", "/v1/reservations/"+up(r.ReservationID), "", auth(kim)...); a.status != 204 {
+			t.Errorf("cancel: got %d %s, want 204", a.status, a.body)
+		}
+	})
 }

@@ -302,6 +302,7 @@ type out[T any] struct {
 // request's duration.
 func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
+	r = canonicalIDs(r)
 	if r.URL.Path != eventsRoute { // a stream lasts as long as the fan waits
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
@@ -340,6 +341,37 @@ func (s *Server) finish(rec *recorder, r *nethttp.Request, start time.Time) {
 	}
 	*rec = recorder{}
 	recorderPool.Put(rec)
+}
+
+// canonicalIDs returns r with every id of its path in canonical form: a
+// UUID is one id whatever the case of its hex digits, so every route sees
+// one spelling of it. r itself comes back when its path has none to change.
+func canonicalIDs(r *nethttp.Request) *nethttp.Request {
+	p := r.URL.Path
+	var b []byte
+	for i := 0; i < len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p) - i
+		}
+		if seg := p[i : i+j]; j == 36 {
+			if id, ok := boxoffice.CanonID(seg); ok && id != seg {
+				if b == nil {
+					b = []byte(p)
+				}
+				copy(b[i:], id)
+			}
+		}
+		i += j + 1
+	}
+	if b == nil {
+		return r
+	}
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = string(b), ""
+	r2.URL = &u
+	return &r2
 }
 
 // rateLimited reports whether r is limited per client: writes outside

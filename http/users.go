@@ -98,7 +98,8 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*out[History], 
 	if err != nil {
 		return nil, err
 	}
-	entries, err := s.wallet.History(ctx, user, in.Cursor, in.Limit)
+	cursor, _ := boxoffice.CanonID(in.Cursor)
+	entries, err := s.wallet.History(ctx, user, cursor, in.Limit)
 	if err != nil {
 		return nil, err
 	}

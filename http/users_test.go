@@ -117,6 +117,22 @@ func TestBalanceAndCharges(t *testing.T) {
 			t.Errorf("balance = %d, want 99500000 unchanged", b.Balance)
 		}
 	})
+	t.Run("ErrBalanceCapReplayed", func(t *testing.T) {
+		rich := e.fan(t, "Rich", 99_500_000)
+		path := "/v1/users/" + rich.id + "/balance/charges"
+		first := e.do(t, "POST", path, `{"amount":600000}`, "Authorization", bearer(rich.access), "Idempotency-Key", "over")
+		wantProblem(t, first, 422, boxoffice.CodeInvalidRequest)
+		again := e.do(t, "POST", path, `{"amount":600000}`, "Authorization", bearer(rich.access), "Idempotency-Key", "over")
+		if again.status != first.status || string(again.body) != string(first.body) {
+			t.Errorf("retry: got %d %s, want %d %s", again.status, again.body, first.status, first.body)
+		}
+		// A charge that would pass is another request under the same key.
+		other := e.do(t, "POST", path, `{"amount":1000}`, "Authorization", bearer(rich.access), "Idempotency-Key", "over")
+		wantProblem(t, other, 422, boxoffice.CodeIdempotencyKeyReused)
+		if b, _ := e.client.Balance(ctx, rich.access, rich.id); b.Balance != 99_500_000 {
+			t.Errorf("balance = %d, want 99500000 unchanged", b.Balance)
+		}
+	})
 	t.Run("ErrForbidden", func(t *testing.T) {
 		_, err := e.client.Balance(ctx, lee.access, kim.id)
 		wantCode(t, err, 403, boxoffice.CodeForbidden)

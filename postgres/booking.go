@@ -38,11 +38,14 @@ const lockWallet = `SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`
 // lockReservation comes before any other lock of the same change.
 const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 
-// holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7
-// until $8, at $5, when all of them are free and the user stays within $6
-// seats of the date. The seat rows are locked in number order. The user's
-// own seats are counted with the statement's snapshot, which is current
-// because the wallet lock keeps the user's other holds and payments out.
+// holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7,
+// when all of them are free and the user stays within $6 seats of the date.
+// The seat rows are locked in number order. The instant it decides at is $5
+// and the hold lapses at $8 or, when $9 is true, the instant is read from the
+// database's clock once those locks are held and the hold lapses $10
+// microseconds after it. The user's own seats are counted with the
+// statement's snapshot, which is current because the wallet lock keeps the
+// user's other holds and payments out.
 const holdSQL = `
 WITH locked AS MATERIALIZED (
 	SELECT number, price, status, hold_expires_at FROM seats
@@ -50,14 +53,19 @@ WITH locked AS MATERIALIZED (
 	ORDER BY number
 	FOR UPDATE
 ),
+clock AS MATERIALIZED (
+	SELECT t.now, CASE WHEN $9::bool THEN t.now + $10::int8 * interval '1 microsecond' ELSE $8::timestamptz END AS expires
+	FROM (SELECT CASE WHEN $9::bool THEN clock_timestamp() ELSE $5::timestamptz END AS now
+	      FROM (SELECT count(*) FROM locked) AS after_locks) AS t
+),
 chk AS MATERIALIZED (
 	SELECT count(*) AS found,
-	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $5)) AS free,
+	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))) AS free,
 	       coalesce(array_agg(price ORDER BY number), '{}') AS prices,
 	       coalesce(sum(price), 0)::int8 AS amount,
 	       (SELECT count(*) FROM seats
 	        WHERE concert_id = $2 AND day = $3 AND user_id = $1
-	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > $5))) AS mine,
+	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)))) AS mine,
 	       EXISTS (SELECT 1 FROM wallets WHERE user_id = $1) AS known
 	FROM locked
 ),
@@ -66,26 +74,29 @@ ok AS MATERIALIZED (
 	WHERE known AND found = cardinality($4::int2[]) AND free = found AND mine + found <= $6
 ),
 take AS (
-	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = $8
+	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = (SELECT expires FROM clock)
 	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[]) AND EXISTS (SELECT 1 FROM ok)
 ),
 ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
-	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', $8, $5 FROM ok
+	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
 )
-SELECT known, found, free, mine, prices, amount FROM chk`
+SELECT known, found, free, mine, prices, amount, clock.now, clock.expires FROM chk, clock`
 
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
-	if !boxoffice.ValidID(req.ConcertID) || !validDay(req.Day) {
+	concertID, ok := boxoffice.CanonID(req.ConcertID)
+	if !ok || !validDay(req.Day) {
 		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
-	if !boxoffice.ValidID(req.ReservationID) || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
+	req.ConcertID, req.ReservationID = concertID, id
 	numbers := make([]int16, len(seats))
 	for i, n := range seats {
 		numbers[i] = int16(n)
@@ -93,15 +104,16 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	b := &pgx.Batch{}
 	b.Queue(lockWallet, req.UserID)
 	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
-		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt)
+		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds())
 	var (
 		known             bool
 		found, free, mine int
 		prices            []int64
 		amount            int64
+		now, expires      time.Time
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&known, &found, &free, &mine, &prices, &amount)
+		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires)
 	})
 	if err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("hold seats", err)
@@ -123,7 +135,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	r := booking.Reservation{
 		ID: req.ReservationID, UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
 		Seats: make([]booking.Seat, len(seats)), Amount: boxoffice.Money(amount),
-		Status: booking.Held, ExpiresAt: utc(req.ExpiresAt), CreatedAt: utc(req.Now),
+		Status: booking.Held, ExpiresAt: expires.UTC(), CreatedAt: now.UTC(),
 	}
 	for i, n := range seats {
 		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(prices[i])}
@@ -173,7 +185,8 @@ func scanReservation(row pgx.Row, extra ...any) (r booking.Reservation, ok bool,
 // Reservation returns a reservation with its stored status.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return booking.Reservation{}, reservationNotFound(id)
 	}
 	r, ok, err := scanReservation(s.db.pool.QueryRow(ctx,
@@ -187,21 +200,29 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 	return r, nil
 }
 
-// cancelSQL releases reservation $1 for user $2 at $3 when it is a live
-// hold, freeing the seats it still holds in number order, and returns the
-// reservation as it stands after.
+// cancelSQL releases reservation $1 for user $2 when it is a live hold,
+// freeing the seats it still holds in number order, and returns the
+// reservation as it stands after. It decides at $3 or, when $4 is true, at
+// the database's clock read once the seats are locked.
 const cancelSQL = `
 WITH r0 AS MATERIALIZED (
 	SELECT * FROM reservations WHERE id = $1
 ),
-live AS MATERIALIZED (
-	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD' AND expires_at > $3
+cand AS MATERIALIZED (
+	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD'
 ),
 locked AS MATERIALIZED (
-	SELECT s.number FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
-	WHERE s.number = ANY (live.seat_numbers) AND s.reservation_id = live.id AND s.status = 'HELD'
+	SELECT s.number FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
+	WHERE s.number = ANY (cand.seat_numbers) AND s.reservation_id = cand.id AND s.status = 'HELD'
 	ORDER BY s.number
 	FOR UPDATE OF s
+),
+clock AS MATERIALIZED (
+	SELECT CASE WHEN $4::bool THEN clock_timestamp() ELSE $3::timestamptz END AS now
+	FROM (SELECT count(*) FROM locked) AS after_locks
+),
+live AS MATERIALIZED (
+	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
 ),
 free AS (
 	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
@@ -220,12 +241,13 @@ FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
 // Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
-	if !boxoffice.ValidID(id) {
+	id, valid := boxoffice.CanonID(id)
+	if !valid {
 		return booking.Reservation{}, reservationNotFound(id)
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, id)
-	b.Queue(cancelSQL, id, userID, now)
+	b.Queue(cancelSQL, id, userID, now, s.db.dbClock)
 	var r booking.Reservation
 	var ok bool
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) (err error) {
@@ -249,12 +271,16 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	}
 }
 
-// paySQL pays reservation $1 by user $2 with key $3 at $4 as payment $5.
+// paySQL pays reservation $1 by user $2 with key $3 as payment $5, at $4
+// or, when $6 is true, at the database's clock read once every lock is held.
 // It runs with the reservation and the payer's wallet locked, so its
 // snapshot is current for both and for the user's payments. The seats are
-// locked in number order and must all still be held by the reservation;
-// with them and enough balance, it debits, sells, marks paid and writes the
-// payment and its ledger entry, or else changes nothing.
+// locked in number order and must all still be held by the reservation,
+// unexpired; with them and enough balance, it debits, sells, marks paid and
+// writes the payment and its ledger entry. Otherwise it changes nothing,
+// except that a refusal the data decided (ALREADY_PAID, HOLD_EXPIRED,
+// INSUFFICIENT_BALANCE) is kept under the key, if any, so that a retry gets
+// it again.
 const paySQL = `
 WITH r AS MATERIALIZED (
 	SELECT id, user_id, concert_id, day, seat_numbers, amount, status, expires_at
@@ -263,27 +289,57 @@ WITH r AS MATERIALIZED (
 keyed AS MATERIALIZED (
 	SELECT reservation_id FROM payments WHERE user_id = $2 AND idempotency_key = $3
 ),
+failed AS MATERIALIZED (
+	SELECT reservation_id, code, message FROM idempotency_failures
+	WHERE user_id = $2 AND kind = 'PAYMENT' AND idempotency_key = $3
+),
 w AS MATERIALIZED (
 	SELECT balance FROM wallets WHERE user_id = $2
 ),
-live AS MATERIALIZED (
+cand AS MATERIALIZED (
 	SELECT * FROM r
-	WHERE user_id = $2 AND status = 'HELD' AND expires_at > $4 AND NOT EXISTS (SELECT 1 FROM keyed)
+	WHERE user_id = $2 AND status = 'HELD'
+	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
 ),
 locked AS MATERIALIZED (
 	SELECT s.number, s.reservation_id, s.status, s.hold_expires_at
-	FROM seats s JOIN live ON s.concert_id = live.concert_id AND s.day = live.day
-	WHERE s.number = ANY (live.seat_numbers)
+	FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
+	WHERE s.number = ANY (cand.seat_numbers)
 	ORDER BY s.number
 	FOR UPDATE OF s
 ),
+clock AS MATERIALIZED (
+	SELECT CASE WHEN $6::bool THEN clock_timestamp() ELSE $4::timestamptz END AS now
+	FROM (SELECT count(*) FROM locked) AS after_locks
+),
+live AS MATERIALIZED (
+	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
+),
 held AS MATERIALIZED (
-	SELECT count(*) AS n FROM locked
-	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > $4
+	SELECT count(*) AS n FROM locked, clock
+	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > clock.now
 ),
 ok AS MATERIALIZED (
 	SELECT live.* FROM live, held, w
 	WHERE held.n = cardinality(live.seat_numbers) AND w.balance >= live.amount
+),
+refusal AS MATERIALIZED (
+	SELECT v.code, CASE v.code
+	         WHEN 'ALREADY_PAID' THEN format('reservation %s is already paid', r.id)
+	         WHEN 'HOLD_EXPIRED' THEN format('the hold of reservation %s has lapsed or was released', r.id)
+	         ELSE format('balance %s is less than the %s due', w.balance, r.amount)
+	       END AS message
+	FROM r, w, held, clock, LATERAL (SELECT CASE
+		WHEN r.status = 'PAID' THEN 'ALREADY_PAID'
+		WHEN r.status <> 'HELD' OR r.expires_at <= clock.now OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
+		WHEN w.balance < r.amount THEN 'INSUFFICIENT_BALANCE'
+	END AS code) v
+	WHERE r.user_id = $2 AND v.code IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
+),
+remember AS (
+	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, reservation_id, code, message, at)
+	SELECT $2, 'PAYMENT', $3, $1, code, message, clock.now FROM refusal, clock WHERE $3::text IS NOT NULL
 ),
 debit AS (
 	UPDATE wallets SET balance = wallets.balance - ok.amount, entries = wallets.entries + 1 FROM ok
@@ -295,33 +351,39 @@ sell AS (
 	WHERE s.concert_id = ok.concert_id AND s.day = ok.day AND s.number = ANY (ok.seat_numbers)
 ),
 mark AS (
-	UPDATE reservations SET status = 'PAID', paid_at = $4 FROM ok WHERE reservations.id = ok.id
+	UPDATE reservations SET status = 'PAID', paid_at = clock.now FROM ok, clock WHERE reservations.id = ok.id
 ),
 pay AS (
 	INSERT INTO payments (id, reservation_id, user_id, concert_id, amount, balance_after, paid_at, idempotency_key)
-	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, $4, $3 FROM ok, debit
+	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, clock.now, $3 FROM ok, debit, clock
 ),
 entry AS (
 	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at)
-	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, $4 FROM ok, debit
+	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, clock.now FROM ok, debit, clock
 )
 SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
        (SELECT reservation_id FROM keyed),
        (SELECT balance FROM w),
        (SELECT n FROM held),
-       (SELECT balance FROM debit)
-FROM (SELECT) AS one LEFT JOIN r ON true`
+       (SELECT balance FROM debit),
+       f.reservation_id, f.code, f.message,
+       (SELECT code FROM refusal), (SELECT message FROM refusal),
+       (SELECT now FROM clock)
+FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
 
 // Pay debits, sells, marks paid and records the payment in one
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
 // INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
-	if !boxoffice.ValidID(req.ReservationID) {
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok {
 		return booking.Payment{}, reservationNotFound(req.ReservationID)
 	}
-	if !boxoffice.ValidID(req.PaymentID) {
+	paymentID, ok := boxoffice.CanonID(req.PaymentID)
+	if !ok {
 		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
 	}
+	req.ReservationID, req.PaymentID = id, paymentID
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
@@ -329,7 +391,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, req.ReservationID)
 	b.Queue(lockWallet, req.UserID)
-	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID)
+	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID, s.db.dbClock)
 	var (
 		owner, status, concertID *string
 		expires                  *time.Time
@@ -338,10 +400,14 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		keyedRes                 *string
 		balance, debited         *int64
 		held                     *int
+		failedRes                *string
+		failedCode, failedMsg    *string
+		refusedCode, refusedMsg  *string
+		now                      time.Time
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
 		return row.Scan(&owner, &status, &expires, &amount, &concertID, &seats,
-			&keyedRes, &balance, &held, &debited)
+			&keyedRes, &balance, &held, &debited, &failedRes, &failedCode, &failedMsg, &refusedCode, &refusedMsg, &now)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
@@ -352,7 +418,6 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	if err != nil {
 		return booking.Payment{}, s.db.wrapWrite("pay", err)
 	}
-	id := req.ReservationID
 	switch {
 	case owner == nil:
 		return booking.Payment{}, reservationNotFound(id)
@@ -362,28 +427,25 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 		return s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
 	case keyedRes != nil:
 		return booking.Payment{}, payKeyReused()
-	case booking.Status(*status) == booking.Paid:
-		return booking.Payment{}, alreadyPaid(id)
-	case booking.Status(*status) != booking.Held || !req.Now.Before(*expires):
-		return booking.Payment{}, holdExpired(id)
+	case failedRes != nil && *failedRes == id:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*failedCode), Message: *failedMsg}
+	case failedRes != nil:
+		return booking.Payment{}, payKeyReused()
 	case balance == nil:
 		return booking.Payment{}, userNotFound(req.UserID)
-	case held == nil || *held < *seats:
-		return booking.Payment{}, holdExpired(id)
-	case *balance < *amount:
-		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
-			"balance %d is less than the %d due", *balance, *amount)
+	case refusedCode != nil:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*refusedCode), Message: *refusedMsg}
 	case debited == nil:
 		return booking.Payment{}, fmt.Errorf("pay reservation %s: nothing was debited", id)
 	}
 	return booking.Payment{
 		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *concertID,
-		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: utc(req.Now),
+		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: now.UTC(),
 	}, nil
 }
 
 // afterConflict answers a payment stopped by a unique constraint from the
-// payment that won.
+// payment, or the refusal under its key, that won.
 func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
 	if req.IdempotencyKey != "" {
 		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
@@ -394,6 +456,19 @@ func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest
 			return booking.Payment{}, payKeyReused()
 		case !errors.Is(err, boxoffice.ErrNotFound):
 			return booking.Payment{}, err
+		}
+		var res, code, message string
+		err = s.db.pool.QueryRow(ctx, `
+			SELECT reservation_id, code, message FROM idempotency_failures
+			WHERE user_id = $1 AND kind = 'PAYMENT' AND idempotency_key = $2`,
+			req.UserID, req.IdempotencyKey).Scan(&res, &code, &message)
+		switch {
+		case err == nil && res == req.ReservationID:
+			return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(code), Message: message}
+		case err == nil:
+			return booking.Payment{}, payKeyReused()
+		case !errors.Is(err, pgx.ErrNoRows):
+			return booking.Payment{}, s.db.wrap("pay", err)
 		}
 	}
 	return booking.Payment{}, alreadyPaid(req.ReservationID)
@@ -424,19 +499,21 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 // Inventory counts a concert's seats at now and sums its payments.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
-	if !boxoffice.ValidID(concertID) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
 		return booking.Inventory{}, concert.NotFound(concertID)
 	}
 	var inv booking.Inventory
 	var exists bool
 	err := s.db.pool.QueryRow(ctx, `
+		WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
 		       count(*),
-		       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= $2)),
-		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > $2),
+		       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))),
+		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)),
 		       count(*) FILTER (WHERE status = 'SOLD'),
 		       (SELECT coalesce(sum(amount), 0)::int8 FROM payments WHERE concert_id = $1)
-		FROM seats WHERE concert_id = $1`, concertID, now).
+		FROM seats WHERE concert_id = $1`, concertID, now, s.db.dbClock).
 		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
 	if err != nil {
 		return booking.Inventory{}, s.db.wrap("count inventory", err)
@@ -447,14 +524,18 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 	return inv, nil
 }
 
-// sweepSQL expires up to $2 holds lapsed at $1, skipping reservations that
+// sweepSQL expires up to $2 holds lapsed at $1 (with $3, at the database's
+// clock: a lapse read before the locks stays a lapse after), skipping reservations that
 // another transaction has locked (a payer, a canceller or another
 // sweeper), and frees the seats they still hold, locked in (concert, day,
 // number) order like every other change.
 const sweepSQL = `
-WITH lapsed AS MATERIALIZED (
+WITH clock AS MATERIALIZED (
+	SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $1::timestamptz END AS now
+),
+lapsed AS MATERIALIZED (
 	SELECT id, concert_id, day, seat_numbers FROM reservations
-	WHERE status = 'HELD' AND expires_at <= $1
+	WHERE status = 'HELD' AND expires_at <= (SELECT now FROM clock)
 	ORDER BY expires_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
@@ -484,7 +565,7 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 		return 0, nil
 	}
 	var n int
-	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit).Scan(&n); err != nil {
+	if err := s.db.pool.QueryRow(ctx, sweepSQL, now, limit, s.db.dbClock).Scan(&n); err != nil {
 		return 0, s.db.wrapWrite("sweep holds", err)
 	}
 	return n, nil

@@ -109,7 +109,8 @@ func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
 
 // Concert returns a concert with its grades and dates. Errors: NOT_FOUND.
 func (s *ConcertStore) Concert(ctx context.Context, id string) (concert.Concert, error) {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return concert.Concert{}, concert.NotFound(id)
 	}
 	var grades []byte
@@ -160,7 +161,8 @@ func (s *ConcertStore) Concerts(ctx context.Context) ([]concert.Concert, error) 
 // SetWaitingRoom replaces a concert's waiting room settings.
 // Errors: NOT_FOUND.
 func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue.Settings) error {
-	if !boxoffice.ValidID(id) {
+	id, ok := boxoffice.CanonID(id)
+	if !ok {
 		return concert.NotFound(id)
 	}
 	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, concert.RoomJSON(room))
@@ -176,7 +178,8 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 // Dates lists the dates that start after now and have a seat not sold, with
 // the seats available at now. Errors: NOT_FOUND.
 func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Time) ([]concert.Date, error) {
-	if !boxoffice.ValidID(concertID) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
 		return nil, concert.NotFound(concertID)
 	}
 	dates, err := s.dates.Do(ctx, concertID, now)
@@ -192,18 +195,19 @@ func (s *ConcertStore) Dates(ctx context.Context, concertID string, now time.Tim
 func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []time.Time) ([][]concert.Date, error) {
 	now := slices.MaxFunc(nows, time.Time.Compare)
 	rows, err := s.db.pool.Query(ctx, `
+		WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 		SELECT d.day, d.starts_at, d.available
 		FROM concerts c
 		LEFT JOIN LATERAL (
 			SELECT d.day, d.starts_at,
-			       count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.hold_expires_at <= $2)) AS available
+			       count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.hold_expires_at <= (SELECT now FROM clock))) AS available
 			FROM concert_dates d JOIN seats s ON s.concert_id = d.concert_id AND s.day = d.day
-			WHERE d.concert_id = c.id AND d.starts_at > $2
+			WHERE d.concert_id = c.id AND d.starts_at > (SELECT now FROM clock)
 			GROUP BY d.day, d.starts_at
 			HAVING bool_or(s.status <> 'SOLD')
 		) d ON true
 		WHERE c.id = $1
-		ORDER BY d.starts_at, d.day`, concertID, now)
+		ORDER BY d.starts_at, d.day`, concertID, now, s.db.dbClock)
 	if err != nil {
 		return nil, s.db.wrap("list dates", err)
 	}
@@ -238,7 +242,8 @@ func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []t
 // Seats returns the seats of one date with their status at now.
 // Errors: NOT_FOUND.
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
-	if !boxoffice.ValidID(concertID) || !validDay(day) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok || !validDay(day) {
 		return nil, concert.DateNotFound(concertID, day)
 	}
 	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})
@@ -262,7 +267,7 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 		}
 	}
 	rows, err := s.db.pool.Query(ctx, `
-		SELECT day::text, number, grade, price, status, hold_expires_at
+		SELECT day::text, number, grade, price, status, hold_expires_at, (SELECT clock_timestamp())
 		FROM seats WHERE concert_id = $1 AND day = ANY ($2::date[]) ORDER BY day, number`, concertID, days)
 	if err != nil {
 		return nil, s.db.wrap("list seats", err)
@@ -275,10 +280,11 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 	}
 	byDay := make(map[string]*stored, len(days))
 	var day string
+	var dbNow time.Time // the database's clock as the query ran
 	for rows.Next() {
 		var st concert.Seat
 		var exp *time.Time
-		if err := rows.Scan(&day, &st.Number, &st.Grade, &st.Price, &st.Status, &exp); err != nil {
+		if err := rows.Scan(&day, &st.Number, &st.Grade, &st.Price, &st.Status, &exp, &dbNow); err != nil {
 			return nil, s.db.wrap("list seats", err)
 		}
 		d := byDay[day]
@@ -300,6 +306,10 @@ func (s *ConcertStore) readSeats(ctx context.Context, concertID string, reads []
 	// slice, which also lets the server reuse what it rendered from it.
 	out := make([][]concert.Seat, len(reads))
 	for i, r := range reads {
+		if s.db.dbClock {
+			// Every reader arrived before the query ran.
+			r.now = dbNow
+		}
 		d := byDay[r.day]
 		if d == nil {
 			continue // answered NOT_FOUND below

@@ -50,7 +50,7 @@ func (j *QueueJournal) writeJoins(ctx context.Context, concertID string, ps []qu
 		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[])
 		ON CONFLICT DO NOTHING`, concertID, seqs, users, keys, at)
 	if err != nil {
-		return nil, j.db.wrap("journal joins", err)
+		return nil, j.db.wrapWrite("journal joins", err)
 	}
 	return make([]struct{}, len(ps)), nil
 }
@@ -61,7 +61,7 @@ func (j *QueueJournal) Admitted(ctx context.Context, concertID string, first int
 		UPDATE queue_places q SET admitted_n = $3 + u.i - 1, admitted_at = $4
 		FROM unnest($2::bigint[]) WITH ORDINALITY AS u (seq, i)
 		WHERE q.concert_id = $1 AND q.seq = u.seq`, concertID, seqs, first, utc(at))
-	return j.db.wrap("journal admissions", err)
+	return j.db.wrapWrite("journal admissions", err)
 }
 
 // Ended records ended places and sessions.
@@ -72,7 +72,7 @@ func (j *QueueJournal) Ended(ctx context.Context, concertID string, seqs []int64
 	_, err := j.db.pool.Exec(ctx, `
 		UPDATE queue_places SET ended = true
 		WHERE concert_id = $1 AND seq = ANY($2::bigint[]) AND NOT ended`, concertID, seqs)
-	return j.db.wrap("journal ended places", err)
+	return j.db.wrapWrite("journal ended places", err)
 }
 
 // Drawn records the room's draw, once.
@@ -80,7 +80,7 @@ func (j *QueueJournal) Drawn(ctx context.Context, concertID string, users []stri
 	_, err := j.db.pool.Exec(ctx, `
 		INSERT INTO queue_draws (concert_id, drawn_at, users) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, concertID, utc(at), users)
-	return j.db.wrap("journal draw", err)
+	return j.db.wrapWrite("journal draw", err)
 }
 
 // Load reads the room's record in one snapshot of the database.

@@ -37,7 +37,22 @@ var migrations embed.FS
 type DB struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	// dbClock: decide with the database's clock; see UseDatabaseClock.
+	dbClock bool
 }
+
+// UseDatabaseClock makes the stores of db take the instants that decide
+// something for everyone from the database's own clock, read once the
+// statement's locks are held, instead of from the instants their callers
+// pass: whether a hold is free, lapsed or live at hold, pay, cancel and
+// sweep time, a new hold's expiry (the database's time plus the hold length
+// the caller asked for, ExpiresAt − Now), a payment's time, and the instant
+// seat maps, dates and inventories are read at. The instants decided come
+// back in what the stores return. Every instance of a deployment then
+// agrees whatever its own clock says. Call it before the stores are used;
+// without it the stores use the caller's instants, which lets tests decide
+// at exact instants.
+func (db *DB) UseDatabaseClock() { db.dbClock = true }
 
 // Open connects to the database at url, a postgres:// URL or key=value
 // string that may carry pool_max_conns and search_path. Errors: UNAVAILABLE

@@ -57,26 +57,43 @@ func (s *WalletStore) Balance(ctx context.Context, userID string) (boxoffice.Mon
 
 // chargeSQL runs once the wallet row is locked, so its snapshot sees every
 // charge of this user that committed before: the idempotency lookup is
-// exact. The credit happens only without an earlier charge under the key and
-// within the cap; the ledger entry only with the credit.
+// exact. The credit happens only without an earlier charge or refusal under
+// the key and within the cap; the ledger entry only with the credit. A
+// charge past the cap with a key is refused, and the refusal kept under
+// the key, by the same statement. The cap is checked as amount <= cap -
+// balance, which cannot overflow (0 <= balance).
 const chargeSQL = `
 WITH prior AS MATERIALIZED (
 	SELECT id, amount, balance_after, at FROM ledger
 	WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2
 ),
+failed AS MATERIALIZED (
+	SELECT amount, code, message FROM idempotency_failures
+	WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2
+),
+fresh AS MATERIALIZED (
+	SELECT balance FROM wallets
+	WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM failed)
+),
 credit AS (
-	UPDATE wallets SET balance = balance + $3, entries = entries + 1
-	WHERE user_id = $1 AND balance + $3 <= $4 AND NOT EXISTS (SELECT 1 FROM prior)
-	RETURNING balance, entries
+	UPDATE wallets SET balance = wallets.balance + $3::int8, entries = entries + 1 FROM fresh
+	WHERE user_id = $1 AND $3::int8 <= $4::int8 - fresh.balance
+	RETURNING wallets.balance, entries
 ),
 entry AS (
 	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at, idempotency_key)
-	SELECT $5::uuid, $1, entries, 'CHARGE', $3, balance, $6::timestamptz, $2 FROM credit
+	SELECT $5::uuid, $1, entries, 'CHARGE', $3::int8, balance, $6::timestamptz, $2 FROM credit
+),
+refuse AS (
+	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, amount, code, message, at)
+	SELECT $1, 'CHARGE', $2, $3::int8, 'INVALID_REQUEST', 'balance would exceed ' || $4::int8, $6::timestamptz
+	FROM fresh WHERE $2::text IS NOT NULL AND $3::int8 > $4::int8 - fresh.balance
 )
 SELECT (SELECT balance FROM wallets WHERE user_id = $1),
        p.id, p.amount, p.balance_after, p.at,
-       (SELECT balance FROM credit)
-FROM (SELECT) AS one LEFT JOIN prior p ON true`
+       (SELECT balance FROM credit),
+       f.amount, f.code, f.message
+FROM (SELECT) AS one LEFT JOIN prior p ON true LEFT JOIN failed f ON true`
 
 // Charge adds req.Amount to the wallet and writes its CHARGE entry.
 // Errors: NOT_FOUND, INVALID_REQUEST, IDEMPOTENCY_KEY_REUSED.
@@ -100,9 +117,12 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		priorID                   *string
 		priorAmount, priorBalance *int64
 		priorAt                   *time.Time
+		failedAmount              *int64
+		failedCode, failedMessage *string
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&balance, &priorID, &priorAmount, &priorBalance, &priorAt, &credited)
+		return row.Scan(&balance, &priorID, &priorAmount, &priorBalance, &priorAt, &credited,
+			&failedAmount, &failedCode, &failedMessage)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && key != nil {
@@ -120,30 +140,51 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		}
 		return wallet.Receipt{ChargeID: *priorID, UserID: req.UserID, Amount: req.Amount,
 			Balance: boxoffice.Money(*priorBalance), At: priorAt.UTC()}, nil
+	case failedCode != nil:
+		if boxoffice.Money(*failedAmount) != req.Amount {
+			return wallet.Receipt{}, chargeKeyReused()
+		}
+		return wallet.Receipt{}, &boxoffice.Error{Code: boxoffice.Code(*failedCode), Message: *failedMessage}
 	case credited == nil:
-		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest,
-			"balance would exceed %d", req.MaxBalance)
+		return wallet.Receipt{}, overCap(req.MaxBalance)
 	}
 	return wallet.Receipt{ChargeID: req.ChargeID, UserID: req.UserID, Amount: req.Amount,
 		Balance: boxoffice.Money(*credited), At: utc(req.Now)}, nil
 }
 
+// overCap is the refusal of a charge past maxBalance; chargeSQL keeps the
+// same message.
+func overCap(maxBalance boxoffice.Money) error {
+	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", maxBalance)
+}
+
 // replayCharge answers a charge that lost a race on its idempotency key from
-// the winner's entry.
+// the winner's entry or refusal.
 func (s *WalletStore) replayCharge(ctx context.Context, req wallet.ChargeRequest) (wallet.Receipt, error) {
 	r := wallet.Receipt{UserID: req.UserID}
 	var amount boxoffice.Money
+	var code, message *string
+	var at *time.Time
+	var id *string
+	var balance *boxoffice.Money
 	err := s.db.pool.QueryRow(ctx, `
-		SELECT id, amount, balance_after, at FROM ledger
-		WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2`,
-		req.UserID, req.IdempotencyKey).Scan(&r.ChargeID, &amount, &r.Balance, &r.At)
+		SELECT id, amount, balance_after, at, NULL, NULL FROM ledger
+		WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2
+		UNION ALL
+		SELECT NULL, amount, NULL, at, code, message FROM idempotency_failures
+		WHERE user_id = $1 AND kind = 'CHARGE' AND idempotency_key = $2
+		LIMIT 1`,
+		req.UserID, req.IdempotencyKey).Scan(&id, &amount, &balance, &at, &code, &message)
 	if err != nil {
 		return wallet.Receipt{}, s.db.wrap("charge", err)
 	}
-	if amount != req.Amount {
+	switch {
+	case amount != req.Amount:
 		return wallet.Receipt{}, chargeKeyReused()
+	case code != nil:
+		return wallet.Receipt{}, &boxoffice.Error{Code: boxoffice.Code(*code), Message: *message}
 	}
-	r.Amount, r.At = amount, r.At.UTC()
+	r.ChargeID, r.Amount, r.Balance, r.At = *id, amount, *balance, at.UTC()
 	return r, nil
 }
 

@@ -311,7 +311,15 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	}
 	now := micros(req.Now)
 	var p booking.Payment
+	var refusal error // decided and kept under the key: the transaction commits
 	err := s.db.update(ctx, "pay", func(tx *sql.Tx) error {
+		refuse := func(err error) error {
+			if key == nil {
+				return err
+			}
+			refusal = err
+			return keepFailure(ctx, tx, req.UserID, "PAYMENT", *key, 0, id, err, req.Now)
+		}
 		r, err := s.lockedReservation(ctx, tx, id)
 		if err != nil {
 			return err
@@ -330,12 +338,21 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 			case !errors.Is(err, boxoffice.ErrNotFound):
 				return err
 			}
+			f, found, err := failureByKey(ctx, tx, req.UserID, "PAYMENT", *key)
+			switch {
+			case err != nil:
+				return err
+			case found && f.reservationID.String != id:
+				return payKeyReused()
+			case found:
+				return f.err()
+			}
 		}
 		switch {
 		case r.Status == booking.Paid:
-			return alreadyPaid(req.ReservationID)
+			return refuse(alreadyPaid(id))
 		case r.StatusAt(req.Now) != booking.Held:
-			return holdExpired(req.ReservationID)
+			return refuse(holdExpired(id))
 		}
 		var balance boxoffice.Money
 		err = tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
@@ -352,11 +369,11 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 			return err
 		}
 		if held < len(r.Seats) {
-			return holdExpired(req.ReservationID)
+			return refuse(holdExpired(id))
 		}
 		if balance < r.Amount {
-			return boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
-				"balance %d is less than the %d due", balance, r.Amount)
+			return refuse(boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
+				"balance %d is less than the %d due", balance, r.Amount))
 		}
 		var seq int64
 		if err := tx.StmtContext(ctx, s.db.st.debit).QueryRowContext(ctx, req.UserID, int64(r.Amount)).Scan(&balance, &seq); err != nil {
@@ -384,6 +401,9 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	})
 	if err != nil {
 		return booking.Payment{}, err
+	}
+	if refusal != nil {
+		return booking.Payment{}, refusal
 	}
 	return p, nil
 }

@@ -268,12 +268,7 @@ func utc(t time.Time) time.Time { return at(micros(t)) }
 
 // canonID returns id in the form the schema keeps UUIDs in, and whether it
 // is a UUID at all.
-func canonID(id string) (string, bool) {
-	if !boxoffice.ValidID(id) {
-		return "", false
-	}
-	return strings.ToLower(id), true
-}
+func canonID(id string) (string, bool) { return boxoffice.CanonID(id) }
 
 // statements are prepared once, when the DB opens: the hot paths, and
 // what the write transactions run.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"time"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/wallet"
@@ -81,6 +82,7 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		key = &req.IdempotencyKey
 	}
 	var r wallet.Receipt
+	var refusal error // decided and kept under the key: the transaction commits
 	err := s.db.update(ctx, "charge", func(tx *sql.Tx) error {
 		var balance boxoffice.Money
 		err := tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
@@ -106,9 +108,22 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
+			f, found, err := failureByKey(ctx, tx, req.UserID, "CHARGE", *key)
+			switch {
+			case err != nil:
+				return err
+			case found && boxoffice.Money(f.amount.Int64) != req.Amount:
+				return chargeKeyReused()
+			case found:
+				return f.err()
+			}
 		}
-		if balance+req.Amount > req.MaxBalance {
-			return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", req.MaxBalance)
+		if req.Amount > req.MaxBalance-balance { // balance+amount could overflow
+			refusal = boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", req.MaxBalance)
+			if key == nil {
+				return refusal
+			}
+			return keepFailure(ctx, tx, req.UserID, "CHARGE", *key, int64(req.Amount), "", refusal, req.Now)
 		}
 		var seq int64
 		err = tx.QueryRowContext(ctx, `
@@ -125,7 +140,53 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 	if err != nil {
 		return wallet.Receipt{}, err
 	}
+	if refusal != nil {
+		return wallet.Receipt{}, refusal
+	}
 	return r, nil
+}
+
+// failure is a refusal kept under an idempotency key.
+type failure struct {
+	amount        sql.NullInt64  // CHARGE
+	reservationID sql.NullString // PAYMENT
+	code, message string
+}
+
+func (f failure) err() error {
+	return &boxoffice.Error{Code: boxoffice.Code(f.code), Message: f.message}
+}
+
+// failureByKey reads the refusal kept under (userID, kind, key), if any.
+func failureByKey(ctx context.Context, tx *sql.Tx, userID, kind, key string) (failure, bool, error) {
+	var f failure
+	err := tx.QueryRowContext(ctx, `
+		SELECT amount, reservation_id, code, message FROM idempotency_failures
+		WHERE user_id = ? AND kind = ? AND idempotency_key = ?`, userID, kind, key).
+		Scan(&f.amount, &f.reservationID, &f.code, &f.message)
+	if errors.Is(err, sql.ErrNoRows) {
+		return failure{}, false, nil
+	}
+	return f, err == nil, err
+}
+
+// keepFailure keeps refusal, a *boxoffice.Error, under (userID, kind, key)
+// with what was asked: amount for a charge, reservationID for a payment.
+func keepFailure(ctx context.Context, tx *sql.Tx, userID, kind, key string, amount int64, reservationID string, refusal error, now time.Time) error {
+	var be *boxoffice.Error
+	if !errors.As(refusal, &be) {
+		return refusal
+	}
+	var a, res any
+	if kind == "CHARGE" {
+		a = amount
+	} else {
+		res = reservationID
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO idempotency_failures (user_id, kind, idempotency_key, amount, reservation_id, code, message, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, userID, kind, key, a, res, string(be.Code), be.Message, micros(now))
+	return err
 }
 
 // History returns up to limit ledger entries older than before, newest

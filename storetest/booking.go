@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -473,6 +474,53 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 		}
 	})
 
+	t.Run("Pay/ReplayWithIDInAnotherCase", func(t *testing.T) {
+		// A UUID is one id whatever the case of its hex digits.
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		a := e.user(1_000_000)
+		r := e.mustHold(a, Day1, now, 12)
+		first := e.mustPay(a, strings.ToUpper(r.ID), "pay-1", now)
+		if first.ReservationID != r.ID {
+			t.Errorf("Pay: got reservation id %s, want %s", first.ReservationID, r.ID)
+		}
+		for _, id := range []string{r.ID, strings.ToUpper(r.ID)} {
+			again, err := e.pay(a, id, "pay-1", now)
+			noErr(t, "Pay replayed with id "+id, err)
+			if !samePayment(again, first) {
+				t.Errorf("Pay replayed with id %s: got %+v, want the first payment %+v", id, again, first)
+			}
+		}
+		e.wantBalance(a, 910_000)
+	})
+
+	t.Run("IDsInAnyCase", func(t *testing.T) {
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		a := e.user(0)
+		req := e.holdReq(a, Day1, now, 7)
+		req.ConcertID = strings.ToUpper(e.c.ID)
+		req.ReservationID = strings.ToUpper(req.ReservationID)
+		r, err := e.Bookings.Hold(ctx, req)
+		noErr(t, "Hold with upper-case ids", err)
+		if r.ID != strings.ToLower(req.ReservationID) || r.ConcertID != e.c.ID {
+			t.Errorf("Hold: got ids %s and %s, want %s and %s", r.ID, r.ConcertID, strings.ToLower(req.ReservationID), e.c.ID)
+		}
+		got, err := e.Bookings.Reservation(ctx, strings.ToUpper(r.ID))
+		noErr(t, "Reservation with an upper-case id", err)
+		if got.ID != r.ID || got.ConcertID != e.c.ID {
+			t.Errorf("Reservation: got ids %s and %s, want %s and %s", got.ID, got.ConcertID, r.ID, e.c.ID)
+		}
+		inv, err := e.Bookings.Inventory(ctx, strings.ToUpper(e.c.ID), now)
+		noErr(t, "Inventory with an upper-case id", err)
+		if inv.Held != 1 {
+			t.Errorf("Inventory: got %d held, want 1", inv.Held)
+		}
+		c, err := e.Bookings.Cancel(ctx, strings.ToUpper(r.ID), a, now)
+		noErr(t, "Cancel with an upper-case id", err)
+		if c.ID != r.ID || c.Status != booking.Cancelled {
+			t.Errorf("Cancel: got %s %s, want %s %s", c.ID, c.Status, r.ID, booking.Cancelled)
+		}
+	})
+
 	t.Run("Pay/ErrAlreadyPaid", func(t *testing.T) {
 		e := newBookingEnv(t, newStores, ConcertSpec())
 		a := e.user(1_000_000)
@@ -508,11 +556,14 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 		e := newBookingEnv(t, newStores, ConcertSpec())
 		a, b := e.user(1_000_000), e.user(1_000_000)
 		r := e.mustHold(a, Day1, now, 12)
-		_, err := e.pay(b, r.ID, "", now)
+		_, err := e.pay(b, r.ID, "k", now)
 		wantErr(t, "Pay by another user", err, boxoffice.ErrForbidden)
+		// Nothing was decided for b's key: it is free for b's own payment.
+		rb := e.mustHold(b, Day1, now, 13)
+		e.mustPay(b, rb.ID, "k", now)
+		e.wantBalance(b, 910_000)
 		e.wantStatus(r.ID, booking.Held)
 		e.wantBalance(a, 1_000_000)
-		e.wantBalance(b, 1_000_000)
 	})
 
 	t.Run("Pay/ErrHoldExpired", func(t *testing.T) {
@@ -535,10 +586,16 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 			{"Cancelled", cancelled.ID, now},
 			{"Swept", swept.ID, now},
 		} {
-			_, err := e.pay(a, tc.id, "key-"+tc.name, tc.at)
-			wantErr(t, "Pay "+tc.name, err, boxoffice.ErrHoldExpired)
-			_, err = e.Bookings.PaymentByKey(ctx, a, "key-"+tc.name)
+			_, first := e.pay(a, tc.id, "key-"+tc.name, tc.at)
+			wantErr(t, "Pay "+tc.name, first, boxoffice.ErrHoldExpired)
+			_, err := e.Bookings.PaymentByKey(ctx, a, "key-"+tc.name)
 			wantErr(t, "PaymentByKey "+tc.name, err, boxoffice.ErrNotFound)
+			// Retried with the key, even at an instant the hold was live,
+			// the payment gets its first answer.
+			_, err = e.pay(a, tc.id, "key-"+tc.name, now)
+			if err == nil || err.Error() != first.Error() {
+				t.Errorf("Pay %s retried: got %v, want the first answer %v", tc.name, err, first)
+			}
 		}
 		e.wantBalance(a, 1_000_000)
 		if ps := e.payments(a); len(ps) != 0 {
@@ -561,13 +618,40 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 		if ps := e.payments(a); len(ps) != 0 {
 			t.Errorf("PAYMENT entries: got %d, want 0", len(ps))
 		}
+		first := err
 		_, err = e.Wallets.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: a,
 			Amount: 1, MaxBalance: wallet.DefaultLimits().MaxBalance, Now: now})
 		noErr(t, "Charge", err)
-		p := e.mustPay(a, r.ID, "k", now)
+		// The key's answer is the refusal, even now that the balance would do.
+		_, err = e.pay(a, r.ID, "k", now)
+		if err == nil || err.Error() != first.Error() {
+			t.Errorf("Pay retried with the key: got %v, want the first answer %v", err, first)
+		}
+		r2 := e.mustHold(a, Day1, now, 13)
+		_, err = e.pay(a, r2.ID, "k", now)
+		wantErr(t, "Pay of another reservation with the key", err, boxoffice.ErrIdempotencyKeyReused)
+		e.wantBalance(a, 240_000)
+		_, err = e.Bookings.Cancel(ctx, r2.ID, a, now)
+		noErr(t, "Cancel", err)
+		p := e.mustPay(a, r.ID, "k2", now)
 		if p.Balance != 0 {
 			t.Errorf("Pay: got balance %d, want 0", p.Balance)
 		}
+	})
+
+	t.Run("Pay/CancelledIsNotRemembered", func(t *testing.T) {
+		e := newBookingEnv(t, newStores, ConcertSpec())
+		a := e.user(1_000_000)
+		r := e.mustHold(a, Day1, now, 12)
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := e.Bookings.Pay(cancelled, booking.PayRequest{PaymentID: boxoffice.NewID(),
+			ReservationID: r.ID, UserID: a, IdempotencyKey: "k", Now: now})
+		if err == nil {
+			t.Fatalf("Pay with a cancelled context: got no error, want one")
+		}
+		e.mustPay(a, r.ID, "k", now)
+		e.wantBalance(a, 910_000)
 	})
 
 	t.Run("Pay/ErrNotFound", func(t *testing.T) {

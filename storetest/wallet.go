@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -107,15 +108,69 @@ func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 	t.Run("Charge/ErrInvalidRequest", func(t *testing.T) {
 		s := newStore(t)
 		u := createUser(t, s, 0)
-		_, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
+		_, first := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
 			MaxBalance: 999, IdempotencyKey: "k", Now: BaseTime})
-		wantErr(t, "Charge", err, boxoffice.ErrInvalidRequest)
+		wantErr(t, "Charge", first, boxoffice.ErrInvalidRequest)
 		if b := balanceOf(t, s, u); b != 0 {
 			t.Errorf("Balance: got %d, want 0", b)
 		}
-		// The refused charge did not use up its key.
-		_, err = charge(s, u, 1000, "k", BaseTime)
-		noErr(t, "Charge with the key of a refused charge", err)
+		// The refusal is the key's answer: a retry of the same charge gets
+		// it again even where it would now pass; another amount is a reuse.
+		_, err := charge(s, u, 1000, "k", BaseTime.Add(time.Second))
+		if err == nil || err.Error() != first.Error() {
+			t.Errorf("Charge retried with the key of a refused charge: got %v, want the first answer %v", err, first)
+		}
+		_, err = charge(s, u, 2000, "k", BaseTime)
+		wantErr(t, "Charge of another amount with the key of a refused charge", err, boxoffice.ErrIdempotencyKeyReused)
+		if b := balanceOf(t, s, u); b != 0 {
+			t.Errorf("Balance: got %d, want 0", b)
+		}
+		// Keys are per user, and another key is another charge.
+		other := createUser(t, s, 0)
+		_, err = charge(s, other, 1000, "k", BaseTime)
+		noErr(t, "Charge by another user with the same key", err)
+		_, err = charge(s, u, 1000, "k2", BaseTime)
+		noErr(t, "Charge with another key", err)
+	})
+
+	t.Run("Charge/CancelledIsNotRemembered", func(t *testing.T) {
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := s.Charge(cancelled, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u, Amount: 1000,
+			MaxBalance: maxBalance, IdempotencyKey: "k", Now: BaseTime})
+		if err == nil {
+			t.Fatalf("Charge with a cancelled context: got no error, want one")
+		}
+		r, err := charge(s, u, 1000, "k", BaseTime)
+		noErr(t, "Charge retried after a cancelled attempt", err)
+		if r.Balance != 1000 {
+			t.Errorf("Charge retried: got balance %d, want 1000", r.Balance)
+		}
+	})
+
+	t.Run("Charge/ErrInvalidRequest/NoOverflow", func(t *testing.T) {
+		// A cap past any configurable one: balance + amount would not fit
+		// in 64 bits, and the store must refuse rather than wrap or fail.
+		s := newStore(t)
+		u := createUser(t, s, 0)
+		top := boxoffice.Money(math.MaxInt64)
+		_, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: top - 5, MaxBalance: top, Now: BaseTime})
+		noErr(t, "Charge to near the largest int64", err)
+		_, err = s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: 10, MaxBalance: top, IdempotencyKey: "over", Now: BaseTime})
+		wantErr(t, "Charge past the largest int64", err, boxoffice.ErrInvalidRequest)
+		if b := balanceOf(t, s, u); b != top-5 {
+			t.Errorf("Balance: got %d, want %d", b, top-5)
+		}
+		r, err := s.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u,
+			Amount: 5, MaxBalance: top, Now: BaseTime})
+		noErr(t, "Charge up to the largest int64", err)
+		if r.Balance != top {
+			t.Errorf("Charge up to the largest int64: got balance %d, want %d", r.Balance, top)
+		}
 	})
 
 	t.Run("Charge/Replay", func(t *testing.T) {

@@ -4,6 +4,7 @@ package wallet
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,6 +64,24 @@ func DefaultLimits() Limits {
 	return Limits{MaxCharge: 1_000_000, MaxBalance: 100_000_000}
 }
 
+// MaxLimit bounds MaxBalance, and so every balance and charge: 10^12 won.
+// With it no sum the service computes can overflow an int64 (a balance plus
+// a charge is at most 2×10^12; the balances of 9 million wallets at the cap
+// still fit), and every amount stays exact in a JSON number read as a
+// float64 (2^53 ≈ 9×10^15). See docs/design.md.
+const MaxLimit boxoffice.Money = 1_000_000_000_000
+
+// Validate checks that 1 <= MaxCharge <= MaxBalance <= MaxLimit.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxBalance < 1 || l.MaxBalance > MaxLimit:
+		return fmt.Errorf("the largest balance must be between 1 and %d won, got %d", MaxLimit, l.MaxBalance)
+	case l.MaxCharge < 1 || l.MaxCharge > l.MaxBalance:
+		return fmt.Errorf("the largest charge must be between 1 and the largest balance (%d won), got %d", l.MaxBalance, l.MaxCharge)
+	}
+	return nil
+}
+
 // ChargeRequest asks a Store to add Amount to UserID's wallet.
 type ChargeRequest struct {
 	ChargeID       string // id of the new ledger entry
@@ -119,7 +138,8 @@ type Service struct {
 	limits Limits
 }
 
-// NewService returns a Service with the given limits.
+// NewService returns a Service with the given limits, which must pass
+// Limits.Validate.
 func NewService(store Store, clock boxoffice.Clock, limits Limits) *Service {
 	return &Service{store: store, clock: clock, limits: limits}
 }
@@ -168,8 +188,11 @@ func (s *Service) History(ctx context.Context, userID, before string, limit int)
 	if limit < 1 || limit > MaxHistory {
 		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be between 1 and %d", MaxHistory)
 	}
-	if before != "" && !boxoffice.ValidID(before) {
-		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+	if before != "" {
+		var ok bool
+		if before, ok = boxoffice.CanonID(before); !ok {
+			return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed cursor")
+		}
 	}
 	return s.store.History(ctx, userID, before, limit)
 }

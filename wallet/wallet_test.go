@@ -3,6 +3,7 @@ package wallet_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,27 @@ func TestServiceLimits(t *testing.T) {
 	}
 	if _, err := svc.History(ctx, "u", "not-a-cursor", 10); !errors.Is(err, boxoffice.ErrInvalidRequest) {
 		t.Errorf("bad cursor: got %v, want INVALID_REQUEST", err)
+	}
+}
+
+func TestLimitsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		l    wallet.Limits
+		ok   bool
+	}{
+		{"OKDefault", wallet.DefaultLimits(), true},
+		{"OKLargest", wallet.Limits{MaxCharge: wallet.MaxLimit, MaxBalance: wallet.MaxLimit}, true},
+		{"ErrBalanceAboveBound", wallet.Limits{MaxCharge: 1, MaxBalance: wallet.MaxLimit + 1}, false},
+		{"ErrBalanceOverflows", wallet.Limits{MaxCharge: 1, MaxBalance: math.MaxInt64}, false},
+		{"ErrBalanceZero", wallet.Limits{MaxCharge: 0, MaxBalance: 0}, false},
+		{"ErrChargeAboveBalance", wallet.Limits{MaxCharge: 101, MaxBalance: 100}, false},
+		{"ErrChargeZero", wallet.Limits{MaxCharge: 0, MaxBalance: 100}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.l.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate(%+v): got %v, want ok=%v", tc.l, err, tc.ok)
+			}
+		})
 	}
 }

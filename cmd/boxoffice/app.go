@@ -113,6 +113,9 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			db.Close()
 			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
 		}
+		// Several instances share these stores: the instants that decide
+		// for everyone come from one clock, the database's.
+		db.UseDatabaseClock()
 		return &database{
 			concerts: postgres.NewConcertStore(db),
 			wallets:  postgres.NewWalletStore(db),

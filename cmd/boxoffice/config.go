@@ -204,8 +204,14 @@ func (c Config) validate() error {
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		return errors.New("BOXOFFICE_ADMIN_KEY must be at least 16 characters")
 	}
+	if c.MaxBalance > wallet.MaxLimit {
+		return fmt.Errorf("BOXOFFICE_MAX_BALANCE must be at most %d won, so that no sum of money can overflow", wallet.MaxLimit)
+	}
 	if c.MaxCharge > c.MaxBalance {
 		return errors.New("BOXOFFICE_MAX_CHARGE must not exceed BOXOFFICE_MAX_BALANCE")
+	}
+	if err := (wallet.Limits{MaxCharge: c.MaxCharge, MaxBalance: c.MaxBalance}).Validate(); err != nil {
+		return fmt.Errorf("BOXOFFICE_MAX_BALANCE, BOXOFFICE_MAX_CHARGE: %w", err)
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -29,6 +29,13 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("LargestLimits", func(t *testing.T) {
+		c, err := LoadConfig("serve", nil, env("BOXOFFICE_MAX_BALANCE", "1000000000000", "BOXOFFICE_MAX_CHARGE", "1000000000000"))
+		if err != nil || c.MaxBalance != 1_000_000_000_000 || c.MaxCharge != 1_000_000_000_000 {
+			t.Errorf("got %v, %v; want both limits at 10^12", c.MaxBalance, err)
+		}
+	})
+
 	t.Run("EnvironmentThenFlags", func(t *testing.T) {
 		c, err := LoadConfig("serve", []string{"-max-streams", "50000", "-addr", ":9090"}, env(
 			"BOXOFFICE_DATABASE_URL", "postgres://db/boxoffice",
@@ -73,6 +80,9 @@ func TestLoadConfig(t *testing.T) {
 		{"RateLimitNegative", []string{"BOXOFFICE_RATE_LIMIT", "-1"}, nil, "BOXOFFICE_RATE_LIMIT"},
 		{"ShortSecret", []string{"BOXOFFICE_SECRET", "short"}, nil, "BOXOFFICE_SECRET"},
 		{"ChargeAboveBalance", []string{"BOXOFFICE_MAX_CHARGE", "200", "BOXOFFICE_MAX_BALANCE", "100"}, nil, "BOXOFFICE_MAX_CHARGE"},
+		{"MaxBalanceOverflows", []string{"BOXOFFICE_MAX_BALANCE", "9223372036854775807"}, nil, "BOXOFFICE_MAX_BALANCE"},
+		{"MaxBalanceAboveBound", []string{"BOXOFFICE_MAX_BALANCE", "1000000000001"}, nil, "BOXOFFICE_MAX_BALANCE"},
+		{"MaxBalanceNotInt64", []string{"BOXOFFICE_MAX_BALANCE", "9223372036854775808"}, nil, "BOXOFFICE_MAX_BALANCE"},
 		{"BadProxy", []string{"BOXOFFICE_TRUSTED_PROXIES", "lb.internal"}, nil, "BOXOFFICE_TRUSTED_PROXIES"},
 		{"LogFormat", []string{"BOXOFFICE_LOG_FORMAT", "xml"}, nil, "BOXOFFICE_LOG_FORMAT"},
 		{"RequestTimeoutZero", []string{"BOXOFFICE_REQUEST_TIMEOUT", "0s"}, nil, "BOXOFFICE_REQUEST_TIMEOUT"},

@@ -106,12 +106,16 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("held seats show %s, %s; want HELD", seats.Seats[16].Status, seats.Seats[17].Status)
 			}
 
-			// Not enough money yet: nothing is debited.
-			if _, err := c.Pay(ctx, u.AccessToken, qt, r.ReservationID, "pay-1"); boxoffice.ErrorCode(err) != boxoffice.CodeInsufficientBalance {
+			// Not enough money yet: nothing is debited, and the refusal is
+			// the answer of its key from then on.
+			if _, err := c.Pay(ctx, u.AccessToken, qt, r.ReservationID, "pay-0"); boxoffice.ErrorCode(err) != boxoffice.CodeInsufficientBalance {
 				t.Fatalf("pay with no money: got %v, want INSUFFICIENT_BALANCE", err)
 			}
 			if _, err := c.Charge(ctx, u.AccessToken, u.UserID, 200000, "charge-1"); err != nil {
 				t.Fatalf("charge: %v", err)
+			}
+			if _, err := c.Pay(ctx, u.AccessToken, qt, r.ReservationID, "pay-0"); boxoffice.ErrorCode(err) != boxoffice.CodeInsufficientBalance {
+				t.Fatalf("pay retried with the refused key: got %v, want INSUFFICIENT_BALANCE again", err)
 			}
 			p, err := c.Pay(ctx, u.AccessToken, qt, r.ReservationID, "pay-1")
 			if err != nil {

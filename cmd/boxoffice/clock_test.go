@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/boxoffice/boxoffice"
+	boxhttp "github.com/boxoffice/boxoffice/http"
+)
+
+// skewedClock is the system clock off by a fixed amount.
+type skewedClock time.Duration
+
+func (c skewedClock) Now() time.Time { return time.Now().UTC().Add(time.Duration(c)) }
+
+// dbNow reads PostgreSQL's own clock.
+func dbNow(t *testing.T) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var now time.Time
+	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	return now
+}
+
+// TestHoldsKeepTheDatabaseClock runs three instances whose clocks disagree
+// by a minute each way: holds lapse at the database's instant whichever
+// instance serves them.
+func TestHoldsKeepTheDatabaseClock(t *testing.T) {
+	const holdSeconds = 1
+	cfg := production.config(t)
+	cfg.AdminKey = "admin-" + randomHex(16)
+	cfg.Secret = "secret-" + randomHex(16)
+	skews := []time.Duration{time.Minute, 0, -time.Minute}
+	clients := make([]*boxhttp.Client, len(skews))
+	for i, d := range skews {
+		clients[i] = testClient(t, startMain(t, cfg, skewedClock(d)).URL())
+	}
+	ahead, behind := clients[0], clients[2]
+	ctx := context.Background()
+	spec := fastRoom(testSpec(time.Now().Add(-2 * time.Minute)))
+	spec.HoldSeconds = holdSeconds
+	concertID := createConcert(t, clients[1], cfg.AdminKey, spec)
+	day := spec.Dates[0].Format("2006-01-02")
+	fans := admittedFans(t, clients, concertID, 2, nil)
+	a, b := fans[0], fans[1]
+	if _, err := a.c.Charge(ctx, a.accessToken, a.userID, 1_000_000, ""); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(c *boxhttp.Client, f fan, seat int) (boxhttp.Reservation, error) {
+		return c.Hold(ctx, f.accessToken, f.queueToken, boxhttp.HoldRequest{ConcertID: concertID, Date: day, SeatNumbers: []int{seat}})
+	}
+
+	t.Run("ExpiryIsDatabaseTimePlusHold", func(t *testing.T) {
+		before := dbNow(t)
+		r, err := hold(ahead, a, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := dbNow(t)
+		lo, hi := before.Add(holdSeconds*time.Second), after.Add(holdSeconds*time.Second+5*time.Millisecond)
+		if r.ExpiresAt.Before(lo) || r.ExpiresAt.After(hi) {
+			t.Errorf("expiresAt %v, want within [%v, %v]: the database's now + %ds", r.ExpiresAt, lo, hi, holdSeconds)
+		}
+	})
+
+	t.Run("LapsedInDatabaseTime", func(t *testing.T) {
+		r, err := hold(ahead, a, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for dbNow(t).Before(r.ExpiresAt) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The instance a minute behind still thinks the hold is live.
+		_, err = behind.Pay(ctx, a.accessToken, a.queueToken, r.ReservationID, "")
+		if !errors.Is(err, boxoffice.ErrHoldExpired) {
+			t.Errorf("pay through the instance behind: got %v, want HOLD_EXPIRED", err)
+		}
+		for i, c := range clients {
+			seats, err := c.Seats(ctx, b.accessToken, b.queueToken, concertID, day)
+			if err != nil || seats.Seats[1].Status != "AVAILABLE" {
+				t.Errorf("instance %d (%v): seat 2 shows %+v, %v; want AVAILABLE", i, skews[i], seats.Seats[1], err)
+			}
+		}
+		if _, err := hold(ahead, b, 2); err != nil {
+			t.Errorf("another fan's hold through the instance ahead: got %v, want it held", err)
+		}
+		if bal, _ := a.c.Balance(ctx, a.accessToken, a.userID); bal.Balance != 1_000_000 {
+			t.Errorf("balance %d, want 1000000: nothing paid", bal.Balance)
+		}
+	})
+
+	t.Run("LiveInDatabaseTime", func(t *testing.T) {
+		r, err := hold(behind, a, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The instance a minute ahead thinks the hold lapsed long ago.
+		p, err := ahead.Pay(ctx, a.accessToken, a.queueToken, r.ReservationID, "")
+		if err != nil {
+			t.Fatalf("pay through the instance ahead: got %v, want it paid", err)
+		}
+		if p.PaidAt.After(r.ExpiresAt) || p.PaidAt.Before(r.ExpiresAt.Add(-holdSeconds*time.Second)) {
+			t.Errorf("paidAt %v, want the database's time, within the hold ending %v", p.PaidAt, r.ExpiresAt)
+		}
+	})
+}
