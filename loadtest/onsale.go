@@ -123,7 +123,7 @@ type saleFan struct {
 	joinSent     time.Time
 	joinRecv     time.Time
 	joinPosition int64
-	drawn        bool // joined before the opening
+	drawn        bool      // joined before the opening
 	lastWaiting  time.Time // sending of the last request answered still waiting
 	admittedAt   time.Time // receipt of the first answer admitted
 	outcome      string
