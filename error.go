@@ -26,6 +26,7 @@ const (
 	CodeSoldOut              Code = "SOLD_OUT"
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnavailable          Code = "UNAVAILABLE"
+	CodeOutcomeUnknown       Code = "OUTCOME_UNKNOWN"
 	CodeInternal             Code = "INTERNAL"
 )
 
@@ -65,6 +66,16 @@ func Unavailable(what string, err error) *Error {
 	return &Error{Code: CodeUnavailable, Message: what + " unavailable", Cause: err}
 }
 
+// OutcomeUnknown wraps err, a failure that left a change's outcome unknown,
+// as an *Error with CodeOutcomeUnknown: the change was sent to what
+// (the "database") but no answer came back (the connection broke or the
+// deadline passed), so it may or may not have been made. The client learns
+// which by retrying with the same Idempotency-Key or by reading the
+// resource.
+func OutcomeUnknown(what string, err error) *Error {
+	return &Error{Code: CodeOutcomeUnknown, Message: what + " did not answer; the change may or may not have been made: retry with the same Idempotency-Key or read the resource", Cause: err}
+}
+
 // Is reports whether target is an *Error with the same code.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
@@ -102,6 +113,7 @@ var (
 	ErrSoldOut              = &Error{Code: CodeSoldOut}
 	ErrRateLimited          = &Error{Code: CodeRateLimited}
 	ErrUnavailable          = &Error{Code: CodeUnavailable}
+	ErrOutcomeUnknown       = &Error{Code: CodeOutcomeUnknown}
 )
 
 // MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.

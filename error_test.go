@@ -34,6 +34,7 @@ func TestErrorCode(t *testing.T) {
 		{"Plain", errors.New("boom"), boxoffice.CodeInternal},
 		{"Wrapped", fmt.Errorf("x: %w", boxoffice.ErrNotFound), boxoffice.CodeNotFound},
 		{"Unavailable", boxoffice.Unavailable("database", cause), boxoffice.CodeUnavailable},
+		{"OutcomeUnknown", boxoffice.OutcomeUnknown("database", cause), boxoffice.CodeOutcomeUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +46,15 @@ func TestErrorCode(t *testing.T) {
 	t.Run("UnavailableKeepsCause", func(t *testing.T) {
 		if err := boxoffice.Unavailable("redis", cause); !errors.Is(err, cause) {
 			t.Errorf("errors.Is(%v, cause) = false, want true", err)
+		}
+	})
+	t.Run("OutcomeUnknownKeepsCause", func(t *testing.T) {
+		err := boxoffice.OutcomeUnknown("database", cause)
+		if !errors.Is(err, cause) || !errors.Is(err, boxoffice.ErrOutcomeUnknown) {
+			t.Errorf("errors.Is(%v, cause / ErrOutcomeUnknown) = false, want true", err)
+		}
+		if errors.Is(err, boxoffice.ErrUnavailable) {
+			t.Errorf("errors.Is(%v, ErrUnavailable) = true, want false: UNAVAILABLE promises nothing changed", err)
 		}
 	})
 }

@@ -36,6 +36,7 @@ var codes = map[boxoffice.Code]codeInfo{
 	boxoffice.CodeSoldOut:              {nethttp.StatusConflict, "Sold out"},
 	boxoffice.CodeRateLimited:          {nethttp.StatusTooManyRequests, "Rate limited"},
 	boxoffice.CodeUnavailable:          {nethttp.StatusServiceUnavailable, "Unavailable"},
+	boxoffice.CodeOutcomeUnknown:       {nethttp.StatusServiceUnavailable, "Outcome unknown"},
 	boxoffice.CodeInternal:             {nethttp.StatusInternalServerError, "Internal error"},
 }
 
@@ -48,7 +49,8 @@ func StatusOf(code boxoffice.Code) int {
 	return nethttp.StatusInternalServerError
 }
 
-// unavailableRetry is the Retry-After, in seconds, of UNAVAILABLE answers.
+// unavailableRetry is the Retry-After, in seconds, of UNAVAILABLE and
+// OUTCOME_UNKNOWN answers.
 const unavailableRetry = 1
 
 // Problem is the RFC 9457 body of every non-2xx answer.
@@ -56,7 +58,7 @@ type Problem struct {
 	Type   string         `json:"type" doc:"Always about:blank."`
 	Title  string         `json:"title" doc:"Short summary of the error code."`
 	Status int            `json:"status" doc:"HTTP status code."`
-	Code   boxoffice.Code `json:"code" enum:"INVALID_REQUEST,UNAUTHENTICATED,FORBIDDEN,QUEUE_TOKEN_INVALID,QUEUE_TOKEN_EXPIRED,NOT_ADMITTED,NOT_FOUND,SEAT_UNAVAILABLE,SEAT_LIMIT_EXCEEDED,HOLD_EXPIRED,ALREADY_PAID,INSUFFICIENT_BALANCE,IDEMPOTENCY_KEY_REUSED,SOLD_OUT,RATE_LIMITED,UNAVAILABLE,INTERNAL" doc:"Machine-readable error code."`
+	Code   boxoffice.Code `json:"code" enum:"INVALID_REQUEST,UNAUTHENTICATED,FORBIDDEN,QUEUE_TOKEN_INVALID,QUEUE_TOKEN_EXPIRED,NOT_ADMITTED,NOT_FOUND,SEAT_UNAVAILABLE,SEAT_LIMIT_EXCEEDED,HOLD_EXPIRED,ALREADY_PAID,INSUFFICIENT_BALANCE,IDEMPOTENCY_KEY_REUSED,SOLD_OUT,RATE_LIMITED,UNAVAILABLE,OUTCOME_UNKNOWN,INTERNAL" doc:"Machine-readable error code."`
 	Detail string         `json:"detail" doc:"What went wrong in this occurrence."`
 	// Position is the caller's place in the waiting room, with NOT_ADMITTED.
 	Position int64 `json:"position,omitempty" doc:"Place in the waiting room (NOT_ADMITTED only)."`
@@ -133,7 +135,7 @@ func newProblem(code boxoffice.Code, detail string) *Problem {
 	}
 	p := &Problem{Type: "about:blank", Title: ci.title, Status: ci.status, Code: code, Detail: detail}
 	switch code {
-	case boxoffice.CodeUnavailable:
+	case boxoffice.CodeUnavailable, boxoffice.CodeOutcomeUnknown:
 		p.retryAfter = unavailableRetry
 	case boxoffice.CodeRateLimited:
 		p.retryAfter = 1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	nethttp "net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,6 +36,7 @@ func TestStatusOf(t *testing.T) {
 		{boxoffice.CodeSoldOut, 409},
 		{boxoffice.CodeRateLimited, 429},
 		{boxoffice.CodeUnavailable, 503},
+		{boxoffice.CodeOutcomeUnknown, 503},
 		{boxoffice.CodeInternal, 500},
 		{"SOMETHING_ELSE", 500},
 	}
@@ -46,8 +48,19 @@ func TestStatusOf(t *testing.T) {
 		})
 	}
 	// Every code of the API is in the table.
-	if len(codes) != 17 {
-		t.Errorf("code table has %d codes, want 17", len(codes))
+	if len(codes) != 18 {
+		t.Errorf("code table has %d codes, want 18", len(codes))
+	}
+	// The OpenAPI enum of Problem.code lists exactly the table's codes.
+	f, _ := reflect.TypeFor[Problem]().FieldByName("Code")
+	enum := strings.Split(f.Tag.Get("enum"), ",")
+	if len(enum) != len(codes) {
+		t.Errorf("Problem.code enum has %d codes, want %d", len(enum), len(codes))
+	}
+	for _, c := range enum {
+		if _, ok := codes[boxoffice.Code(c)]; !ok {
+			t.Errorf("Problem.code enum lists %s, which the table lacks", c)
+		}
 	}
 }
 
@@ -147,6 +160,7 @@ func TestWriteProblem(t *testing.T) {
 		{"RateLimited", rateLimitedProblem(3), 429, "3", false},
 		{"RateLimitedAtLeastOneSecond", rateLimitedProblem(0), 429, "1", false},
 		{"Unavailable", newProblem(boxoffice.CodeUnavailable, "database unavailable"), 503, "1", false},
+		{"OutcomeUnknown", newProblem(boxoffice.CodeOutcomeUnknown, "database did not answer"), 503, "1", false},
 		{"Unauthenticated", newProblem(boxoffice.CodeUnauthenticated, "no token"), 401, "", true},
 		{"QueueTokenInvalidHasNoChallenge", newProblem(boxoffice.CodeQueueTokenInvalid, "forged"), 401, "", false},
 		{"BadRequest", badRequest("malformed"), 400, "", false},

@@ -257,8 +257,8 @@ func (s *Server) problem(method, route string, err error) *Problem {
 	switch {
 	case internal:
 		s.log.Error("internal error", "method", method, "route", route, "err", err)
-	case p.Code == boxoffice.CodeUnavailable:
-		s.log.Warn("backing service unavailable", "method", method, "route", route, "err", err)
+	case p.Code == boxoffice.CodeUnavailable, p.Code == boxoffice.CodeOutcomeUnknown:
+		s.log.Warn("backing service unavailable", "method", method, "route", route, "code", p.Code, "err", err)
 	}
 	return p
 }

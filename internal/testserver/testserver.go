@@ -1,0 +1,54 @@
+// Package testserver starts PostgreSQL and Redis servers that a test owns,
+// on free ports of 127.0.0.1, so that the test may stop, crash and restart
+// them without disturbing the shared servers other tests use.
+//
+// A server is removed, data and all, when the test ends. When the server's
+// binaries are missing the test is skipped, or failed when CI=true: CI must
+// never pass by skipping.
+package testserver
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to accept connections
+// (PostgreSQL's crash recovery included).
+const startTimeout = 30 * time.Second
+
+// missing skips t, or fails it when CI=true, because what is not installed.
+func missing(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("testserver: %s: %v", what, err)
+	}
+	t.Skipf("testserver: %s (%v); tests that need it fail instead of skipping when CI=true", what, err)
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitFor calls ready until it succeeds or startTimeout passes.
+func waitFor(what string, ready func() error) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %v: %w", what, startTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
