@@ -24,7 +24,7 @@ import (
 
 // codeOutcomeUnknown is the 503 of a change whose outcome the server
 // could not learn; the same request with the same Idempotency-Key tells.
-const codeOutcomeUnknown boxoffice.Code = "OUTCOME_UNKNOWN"
+const codeOutcomeUnknown = boxoffice.CodeOutcomeUnknown
 
 // Backoff of robust fans.
 const (
