@@ -39,12 +39,14 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 	})
 	var mapsLost string
 	if err != nil {
-		if !e.opts.Robust || !lostPlace(err, true) {
+		if !e.opts.Robust || !(lostPlace(err, true) || boxoffice.ErrorCode(err) == boxoffice.CodeSoldOut) {
 			return nil, fmt.Errorf("audit: seat maps (read with a session admitted at the opening): %w", err)
 		}
-		// The auditor's session did not survive a fault, and a sold-out
-		// room admits nobody new: the other checks go on without maps.
-		mapsLost = fmt.Sprintf("the seat maps could not be read: the auditor's session, admitted at the opening, was lost (%s)", boxoffice.ErrorCode(err))
+		// The auditor's session did not survive a fault, or (in the
+		// opening's draw with --prequeue) it was not admitted before the
+		// sale sold out; a sold-out room admits nobody new, so the other
+		// checks go on without maps.
+		mapsLost = fmt.Sprintf("the seat maps could not be read with the auditor's queue token (%s): its session was lost, or it was never admitted", boxoffice.ErrorCode(err))
 		maps = nil
 	}
 	balances := make([]int64, len(fans))

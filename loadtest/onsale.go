@@ -387,6 +387,11 @@ func (e *engine) watch(ctx context.Context, s *sale, opens time.Time) {
 			if time.Since(lastUse) >= keepAlive && time.Now().After(opens) {
 				lastUse = time.Now()
 				a := s.auditor
+				// A waiting place is kept by polling, a session by use.
+				_ = e.observe(ctx, e.other, routeQueueStatus, func(c *boxhttp.Client) error {
+					_, err := c.QueueStatus(ctx, a.access, a.queueToken)
+					return err
+				})
 				_ = e.observe(ctx, e.other, routeDates, func(c *boxhttp.Client) error {
 					_, err := c.Dates(ctx, a.access, a.queueToken, s.concert.ConcertID)
 					return err

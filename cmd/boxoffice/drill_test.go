@@ -157,7 +157,9 @@ func TestFaultDrill(t *testing.T) {
 		"--connections", strconv.Itoa(plan.connections),
 		"--strategy", "RATE_AND_MAX_ACTIVE", "--admit-per-second", fmt.Sprint(plan.admitPerSecond),
 		"--max-active", strconv.FormatInt(plan.maxActive, 10), "--hold-seconds", strconv.Itoa(plan.holdSeconds),
-		"--prequeue", "1s", "--join-window", "3s", "--request-timeout", "10s",
+		// A tenth of the fans, the auditor among them, join before the
+		// opening and are in its draw.
+		"--prequeue", "300ms", "--join-window", "3s", "--request-timeout", "10s",
 		"--sale-timeout", plan.saleTimeout.String(),
 		"--faults", faultsFile, "--fault-grace", drillGrace.String(),
 		"--out", filepath.Join(out, "onsale.json"), "--svg-dir", out,
