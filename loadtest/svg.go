@@ -375,7 +375,7 @@ func (r *Result) WriteStatusSVG(w io.Writer) error {
 		}
 	}
 	for i, f := range o.Faults {
-		c.text(top.px(f.StartS)+3, top.y0+top.h-8-float64(i%3)*14, "start", 10, f.Name)
+		c.text(top.px(f.StartS)+3, top.y0+14+float64(i%3)*13, "start", 10, f.Name)
 	}
 	top.axes("seconds from the opening", "answers per second", xt, xfmt)
 	var labels, colors []string

@@ -704,8 +704,8 @@ func readFile(path string) string {
 // tail is the end of a log file.
 func tail(path string) string {
 	b := readFile(path)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
+	if len(b) > 1500 {
+		b = b[len(b)-1500:]
 	}
 	return b
 }
