@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	nethttp "net/http"
 	"net/url"
@@ -72,6 +73,25 @@ type Options struct {
 	// Timeout bounds the on-sale from its opening.
 	Timeout time.Duration
 	Seed    uint64
+	// Prequeue makes the on-sale's fans start joining this long before
+	// the opening, so that those joining before it are in its draw.
+	Prequeue time.Duration
+
+	// Robust makes the on-sale's fans ride out faults: they repeat what
+	// was answered unavailable (503, 502, 504, 429, no answer) after a
+	// capped backoff honouring Retry-After, move to another target when
+	// theirs stops answering, repeat payments with their Idempotency-Key,
+	// and join again only when told their place ended, which is counted.
+	// The checks then allow 503s within the faults' windows (and
+	// FaultGrace after each) instead of failing on any 5xx.
+	Robust bool
+	// Faults are windows of faults injected during the on-sale;
+	// FaultsFile, when set, names a file (see ReadFaults) read for more
+	// once the sale has been read back, so that whoever injects them can
+	// write it during the sale.
+	Faults     []Fault
+	FaultsFile string
+	FaultGrace time.Duration
 
 	// Progress receives the progress line; Terminal redraws it in place.
 	Progress io.Writer
@@ -99,6 +119,7 @@ func DefaultOptions() Options {
 		JoinWindow:     time.Second,
 		Think:          200 * time.Millisecond,
 		Timeout:        5 * time.Minute,
+		FaultGrace:     2 * time.Second,
 	}
 }
 
@@ -142,6 +163,12 @@ func (o Options) validate() error {
 		return errors.New("session-seconds must be at least 1")
 	case o.RequestTimeout <= 0:
 		return errors.New("request timeout must be positive")
+	case o.Prequeue < 0:
+		return errors.New("prequeue must not be negative")
+	case o.FaultGrace < 0:
+		return errors.New("fault grace must not be negative")
+	case (len(o.Faults) > 0 || o.FaultsFile != "") && o.Scenario != "onsale":
+		return errors.New("faults are reported by the onsale scenario only")
 	}
 	return nil
 }
@@ -235,7 +262,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Checks = append(res.Checks, e.no5xx())
+	if opts.Robust && res.Onsale != nil {
+		checks, err := e.faultChecks(res.Onsale)
+		if err != nil {
+			return nil, err
+		}
+		res.Checks = append(res.Checks, checks...)
+	} else {
+		res.Checks = append(res.Checks, e.no5xx())
+	}
 	res.Other = e.other.summary(0)
 	res.Warnings = append(res.Warnings, e.warnings()...)
 	res.Goals = goals(res)
@@ -267,6 +302,8 @@ type engine struct {
 	// recorders of every phase, for the 5xx and 429 checks.
 	mu        sync.Mutex
 	recorders []*Recorder
+	// series counts the on-sale's answers by status per second.
+	series *statusSeries
 }
 
 func newEngine(opts Options) *engine {
@@ -397,6 +434,32 @@ func (e *engine) no5xx() Check {
 			"raise BOXOFFICE_MAX_STREAMS or add instances", count(refused))
 	}
 	return Check{Name: "no 5xx answers", OK: n == 0, Detail: detail}
+}
+
+// faultChecks completes o with the faults and the status timeline, and
+// returns the checks of a robust on-sale.
+func (e *engine) faultChecks(o *Onsale) ([]Check, error) {
+	faults := slices.Clone(e.opts.Faults)
+	if e.opts.FaultsFile != "" {
+		more, err := ReadFaults(e.opts.FaultsFile)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("faults: %w", err)
+		}
+		faults = append(faults, more...)
+	}
+	o.Faults = windowsFrom(faults, o.OpensAt)
+	o.FaultGraceS = e.opts.FaultGrace.Seconds()
+	if e.series != nil {
+		o.StatusTimeline = e.series.seconds()
+	}
+	e.mu.Lock()
+	var total500, unavailable int64
+	for _, r := range e.recorders {
+		total500 += r.countStatus(500, 500)
+		unavailable += r.countStatus(501, 599) + r.countStatus(0, 0)
+	}
+	e.mu.Unlock()
+	return faultChecks(o, total500, unavailable), nil
 }
 
 // warnings are things the operator should know about the run.

@@ -48,6 +48,26 @@ type Onsale struct {
 	Timeline []Sample `json:"timeline"`
 	// Order compares the order of admissions with the order of joins.
 	Order OrderCheck `json:"admissionOrder"`
+
+	// Robust fans rode out faults; the rest is theirs.
+	Robust bool `json:"robust,omitempty"`
+	// Resent counts requests repeated after an answer that the service
+	// was unavailable, Moved the fans' moves to another target.
+	Resent int64 `json:"resent,omitempty"`
+	Moved  int64 `json:"moved,omitempty"`
+	// Rejoins counts fans who had to join again (RejoinTimes the times),
+	// LostHolds fans who lost a live hold.
+	Rejoins     int        `json:"rejoins"`
+	RejoinTimes int        `json:"rejoinTimes"`
+	LostHolds   int        `json:"lostHolds"`
+	Incidents   []Incident `json:"incidents,omitempty"`
+	// Faults are the faults injected during the sale; 5xx answers are
+	// allowed within them and FaultGraceS seconds after each.
+	Faults      []FaultWindow `json:"faults,omitempty"`
+	FaultGraceS float64       `json:"faultGraceSeconds,omitempty"`
+	// StatusTimeline counts every answer of the sale and its read-back by
+	// status, per second from the opening.
+	StatusTimeline []StatusSecond `json:"statusTimeline,omitempty"`
 }
 
 // Wait summarises waiting times, in milliseconds.
@@ -103,10 +123,13 @@ type saleFan struct {
 	joinSent     time.Time
 	joinRecv     time.Time
 	joinPosition int64
+	drawn        bool      // joined before the opening
 	lastWaiting  time.Time // sending of the last request answered still waiting
 	admittedAt   time.Time // receipt of the first answer admitted
 	outcome      string
 	holds        []saleHold
+	rejoins      int // times the fan had to join again
+	lostHolds    int // live holds the fan lost
 }
 
 // saleHold is a hold a fan got and what became of it.
@@ -131,6 +154,10 @@ type sale struct {
 	retries  atomic.Int64
 	maxSeats int
 	connWait Histogram
+	// Of robust fans: requests repeated, moves to another target, and
+	// rejoins and lost holds.
+	resent, moved atomic.Int64
+	incidents     *incidents
 
 	mu       sync.Mutex
 	timeline []Sample
@@ -177,7 +204,7 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		round.Phases = append(round.Phases, c)
 	}
 
-	opens := time.Now().Add(openingLead)
+	opens := time.Now().Add(openingLead + o.Prequeue)
 	room := &boxhttp.WaitingRoom{
 		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive,
 		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds,
@@ -189,7 +216,12 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	s := &sale{
 		concert: c, days: days(c), rec: e.track(newRecorder()), auditor: auditor,
 		soldOut: make(chan struct{}), ended: make(chan struct{}), maxSeats: maxSeats,
+		incidents: newIncidents(opens),
 	}
+	// Every answer from here on is counted per second for the status
+	// timeline, the read-back's included.
+	e.series = newStatusSeries(opens)
+	s.rec.series, e.other.series = e.series, e.series
 	// The auditor joins before the opening, so it is admitted first and can
 	// read the seat maps after the sale.
 	err = e.call(ctx, e.other, 0, routeJoin, func(cl *boxhttp.Client) error {
@@ -206,7 +238,7 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		}
 	}
 	for i, f := range fans {
-		f.joinAt = opens.Add(time.Duration(float64(o.JoinWindow) * float64(i) / float64(n)))
+		f.joinAt = opens.Add(-o.Prequeue + time.Duration(float64(o.JoinWindow)*float64(i)/float64(n)))
 	}
 
 	saleCtx, cancel := context.WithTimeout(ctx, time.Until(opens)+o.Timeout)
@@ -281,6 +313,7 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		ConcertID: c.ConcertID, Fans: n, Dates: o.Dates, Seats: o.Dates * seatsPerDate, OpensAt: opens.UTC(),
 		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive, HoldSeconds: o.HoldSeconds,
 		Stream: o.Stream, Outcomes: map[string]int{}, HoldRetries: s.retries.Load(),
+		Robust: o.Robust, Resent: s.resent.Load(), Moved: s.moved.Load(),
 	}
 	w := s.connWait.Snapshot()
 	report.ConnWait = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
@@ -290,6 +323,11 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	for _, f := range fans {
 		report.Outcomes[f.outcome]++
 	}
+	report.Rejoins, report.RejoinTimes = s.incidents.fansWith(incRejoin)
+	report.LostHolds, _ = s.incidents.fansWith(incLostHold)
+	s.incidents.mu.Lock()
+	report.Incidents = slices.Clone(s.incidents.list)
+	s.incidents.mu.Unlock()
 	checks, err := e.audit(ctx, s, fans, report, opens)
 	if err != nil {
 		return err
@@ -349,6 +387,11 @@ func (e *engine) watch(ctx context.Context, s *sale, opens time.Time) {
 			if time.Since(lastUse) >= keepAlive && time.Now().After(opens) {
 				lastUse = time.Now()
 				a := s.auditor
+				// A waiting place is kept by polling, a session by use.
+				_ = e.observe(ctx, e.other, routeQueueStatus, func(c *boxhttp.Client) error {
+					_, err := c.QueueStatus(ctx, a.access, a.queueToken)
+					return err
+				})
 				_ = e.observe(ctx, e.other, routeDates, func(c *boxhttp.Client) error {
 					_, err := c.Dates(ctx, a.access, a.queueToken, s.concert.ConcertID)
 					return err
@@ -434,10 +477,24 @@ func (e *engine) visit(ctx context.Context, s *sale, f *saleFan) {
 	}
 	if f.plan == outLapsed {
 		f.outcome = outLapsed
+		if e.opts.Robust {
+			e.watchHold(ctx, s, f, r)
+		}
 		return
 	}
 	e.pause(ctx, f)
+	if e.opts.Robust {
+		e.payRobust(ctx, s, f, r)
+		return
+	}
 	e.pay(ctx, s, f, r)
+}
+
+func waitingOrAdmitted(f *saleFan) string {
+	if f.admittedAt.IsZero() {
+		return "waiting"
+	}
+	return "admitted"
 }
 
 func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueStatus, bool) {
@@ -445,7 +502,7 @@ func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueSt
 	var err error
 	for attempt := range 4 {
 		sent := time.Now()
-		err = e.fanCall(ctx, s, f, routeJoin, func(c *boxhttp.Client) error {
+		err = e.fanDo(ctx, s, f, routeJoin, func(c *boxhttp.Client) error {
 			var err error
 			st, _, err = c.Join(ctx, f.access, s.concert.ConcertID)
 			return err
@@ -453,6 +510,7 @@ func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueSt
 		if err == nil {
 			if !f.joined {
 				f.joined, f.joinSent, f.joinRecv, f.joinPosition = true, sent, time.Now(), st.Position
+				f.drawn = st.Status == "PREQUEUE"
 				s.joined.Add(1)
 			}
 			f.queueToken = st.Token
@@ -505,8 +563,15 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 			f.outcome = outSoldOut
 			return false
 		case "EXPIRED":
-			f.outcome = outDropped
-			return false
+			if !e.opts.Robust {
+				f.outcome = outDropped
+				return false
+			}
+			var ok bool
+			if st, ok = e.joinAgain(ctx, s, f, "queue status EXPIRED while "+waitingOrAdmitted(f)); !ok {
+				return false
+			}
+			continue
 		}
 		if f.abandonWaiting && polls > 0 {
 			e.leave(ctx, s, f)
@@ -526,7 +591,7 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 		polls++
 		sent := time.Now()
 		next := st
-		err := e.fanCall(ctx, s, f, routeQueueStatus, func(c *boxhttp.Client) error {
+		err := e.fanDo(ctx, s, f, routeQueueStatus, func(c *boxhttp.Client) error {
 			var err error
 			next, err = c.QueueStatus(ctx, f.access, f.queueToken)
 			return err
@@ -540,6 +605,11 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 		case ctx.Err() != nil:
 			f.outcome = outWaiting
 			return false
+		case e.opts.Robust && lostPlace(err, false):
+			var ok bool
+			if st, ok = e.joinAgain(ctx, s, f, fmt.Sprintf("queue status answered %s while %s", boxoffice.ErrorCode(err), waitingOrAdmitted(f))); !ok {
+				return false
+			}
 		case !transient(err):
 			f.outcome = outFailed
 			return false
@@ -599,6 +669,10 @@ func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxht
 	case "SOLD_OUT":
 		f.outcome = outSoldOut
 	default:
+		if e.opts.Robust {
+			// The polling loop joins again.
+			return false, st, true
+		}
 		f.outcome = outDropped
 	}
 	return false, st, false
@@ -652,13 +726,13 @@ func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reser
 			return r, false
 		}
 		var dates boxhttp.DateList
-		err := e.fanCall(ctx, s, f, routeDates, func(c *boxhttp.Client) error {
+		err := e.fanDo(ctx, s, f, routeDates, func(c *boxhttp.Client) error {
 			var err error
 			dates, err = c.Dates(ctx, f.access, f.queueToken, s.concert.ConcertID)
 			return err
 		})
 		if err != nil {
-			if ok := e.stepFailed(ctx, f, err); !ok {
+			if ok := e.stepFailed(ctx, s, f, routeDates, err); !ok {
 				return r, false
 			}
 			continue
@@ -688,13 +762,13 @@ func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reser
 			day = open[f.rng.IntN(len(open))].Date
 		}
 		var m boxhttp.SeatMap
-		err = e.fanCall(ctx, s, f, routeSeats, func(c *boxhttp.Client) error {
+		err = e.fanDo(ctx, s, f, routeSeats, func(c *boxhttp.Client) error {
 			var err error
 			m, err = c.Seats(ctx, f.access, f.queueToken, s.concert.ConcertID, day)
 			return err
 		})
 		if err != nil {
-			if ok := e.stepFailed(ctx, f, err); !ok {
+			if ok := e.stepFailed(ctx, s, f, routeSeats, err); !ok {
 				return r, false
 			}
 			continue
@@ -704,7 +778,7 @@ func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reser
 			continue
 		}
 		req := boxhttp.HoldRequest{ConcertID: s.concert.ConcertID, Date: day, SeatNumbers: want}
-		err = e.fanCall(ctx, s, f, routeHold, func(c *boxhttp.Client) error {
+		err = e.fanDo(ctx, s, f, routeHold, func(c *boxhttp.Client) error {
 			var err error
 			r, err = c.Hold(ctx, f.access, f.queueToken, req)
 			return err
@@ -717,7 +791,7 @@ func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reser
 			s.retries.Add(1)
 			continue
 		}
-		if ok := e.stepFailed(ctx, f, err); !ok {
+		if ok := e.stepFailed(ctx, s, f, routeHold, err); !ok {
 			return r, false
 		}
 	}
@@ -727,11 +801,13 @@ func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reser
 }
 
 // stepFailed decides whether a failed step may be tried again, setting the
-// outcome when not.
-func (e *engine) stepFailed(ctx context.Context, f *saleFan, err error) bool {
+// outcome when not. A robust fan whose session was lost joins again first.
+func (e *engine) stepFailed(ctx context.Context, s *sale, f *saleFan, rt route, err error) bool {
 	switch {
 	case ctx.Err() != nil:
 		f.outcome = outWaiting
+	case e.opts.Robust && lostPlace(err, true):
+		return e.readmit(ctx, s, f, fmt.Sprintf("%s answered %s while admitted", rt, boxoffice.ErrorCode(err)))
 	case boxoffice.ErrorCode(err) == boxoffice.CodeQueueTokenExpired:
 		f.outcome = outSessionEnd
 	case transient(err), boxoffice.ErrorCode(err) == boxoffice.CodeSeatLimitExceeded:

@@ -19,6 +19,9 @@ type joinObservation struct {
 	Position           int64
 	LastWaiting        time.Time
 	Admitted           time.Time
+	// Drawn is true for a fan who joined before the opening: the draw,
+	// not the join, orders it among those who did too.
+	Drawn bool
 }
 
 // OrderCheck is the result of comparing admissions with joins: the
@@ -103,7 +106,10 @@ func admissionOrder(fans []joinObservation, log []boxhttp.AdmissionRecord) Order
 			seen = true
 			k++
 		}
-		if !seen {
+		if !seen || b.Drawn {
+			// Only fans who joined before b, and so before the
+			// opening, could be ahead of a drawn fan: the draw orders
+			// them.
 			continue
 		}
 		c.Compared++
@@ -162,7 +168,7 @@ func checkLog(fans []joinObservation, log []boxhttp.AdmissionRecord) OrderCheck 
 			highest = max(highest, ahead[k].seq)
 			k++
 		}
-		if highest > b.seq {
+		if highest > b.seq && !b.Drawn {
 			c.Misnumbered++
 		}
 	}

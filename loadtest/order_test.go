@@ -20,6 +20,7 @@ func TestAdmissionOrder(t *testing.T) {
 		}
 		return o
 	}
+	drawn := func(o joinObservation) joinObservation { o.Drawn = true; return o }
 	tests := []struct {
 		name          string
 		fans          []joinObservation
@@ -32,6 +33,8 @@ func TestAdmissionOrder(t *testing.T) {
 		{"ConcurrentJoins", []joinObservation{fan(0, 30, 5000, 6010), fan(20, 40, 1000, 2010)}, 0, 0},
 		{"AheadLeftWaiting", []joinObservation{fan(0, 10, 1000, -1), fan(20, 30, 1000, 2010)}, 0, 1},
 		{"NotJoined", []joinObservation{{}, fan(20, 30, 1000, 2010)}, 0, 0},
+		{"DrawnInAnyOrder", []joinObservation{drawn(fan(0, 10, 5000, 6010)), drawn(fan(20, 30, 1000, 2010))}, 0, 0},
+		{"DrawnAheadOfLaterJoins", []joinObservation{drawn(fan(0, 10, 5000, 6010)), fan(20, 30, 1000, 2010)}, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ var knownCodes = [...]string{
 	"INVALID_REQUEST", "UNAUTHENTICATED", "FORBIDDEN", "QUEUE_TOKEN_INVALID", "QUEUE_TOKEN_EXPIRED",
 	"NOT_ADMITTED", "NOT_FOUND", "SEAT_UNAVAILABLE", "SEAT_LIMIT_EXCEEDED", "HOLD_EXPIRED",
 	"ALREADY_PAID", "INSUFFICIENT_BALANCE", "IDEMPOTENCY_KEY_REUSED", "SOLD_OUT", "RATE_LIMITED",
-	"UNAVAILABLE", "INTERNAL", codeNetwork, codeTimeout,
+	"UNAVAILABLE", "INTERNAL", string(codeOutcomeUnknown), codeNetwork, codeTimeout,
 }
 
 var knownCodeIndex = func() map[string]int {
@@ -120,12 +120,17 @@ func (e *endpoint) observe(d time.Duration, status int, code []byte) {
 // concurrent use.
 type Recorder struct {
 	endpoints [numRoutes]endpoint
+	// series, when set, also counts the answers by status per second.
+	series *statusSeries
 }
 
 func newRecorder() *Recorder { return new(Recorder) }
 
 func (r *Recorder) observe(rt route, d time.Duration, status int, code []byte) {
 	r.endpoints[rt].observe(d, status, code)
+	if r.series != nil {
+		r.series.observe(time.Now(), status, code)
+	}
 }
 
 // requests returns the number of requests recorded so far.

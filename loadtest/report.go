@@ -337,6 +337,9 @@ func writeOnsale(b *strings.Builder, o *Onsale) {
 	}
 	sort.Strings(outs)
 	fmt.Fprintf(b, "  fans              %s\n", strings.Join(outs, "; "))
+	if o.Robust || len(o.StatusTimeline) > 0 {
+		writeFaults(b, o)
+	}
 	b.WriteString("  admission timeline (admin stats)\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\tt s\twaiting\tadmitted\tactive\theld\tsold\t\n")
@@ -357,4 +360,68 @@ func downsample(s []Sample, n int) []Sample {
 		out = append(out, s[int(float64(i)*step+0.5)])
 	}
 	return out
+}
+
+// writeFaults writes what robust fans met: faults, answers by status over
+// time, rejoins and lost holds.
+func writeFaults(b *strings.Builder, o *Onsale) {
+	fmt.Fprintf(b, "  robust fans       %s requests repeated after 503/502/504/429 or no answer; %s moves to another target\n", count(o.Resent), count(o.Moved))
+	fmt.Fprintf(b, "  had to join again %s fans (%s times); lost a live hold: %s fans\n", count(int64(o.Rejoins)), count(int64(o.RejoinTimes)), count(int64(o.LostHolds)))
+	for _, in := range o.Incidents {
+		fmt.Fprintf(b, "    %6.1f s  %s  %s: %s\n", in.T, in.UserID, in.Kind, in.Detail)
+	}
+	if len(o.Faults) == 0 {
+		b.WriteString("  faults            none given\n")
+	}
+	for _, w := range o.Faults {
+		fmt.Fprintf(b, "  fault             %-28s %6.1f s to %6.1f s (%.1f s; 5xx allowed until %.1f s)\n", w.Name, w.StartS, w.EndS, w.EndS-w.StartS, w.EndS+o.FaultGraceS)
+	}
+	total := map[string]int64{}
+	codes := map[string]int64{}
+	for _, sec := range o.StatusTimeline {
+		for k, n := range sec.Status {
+			total[k] += n
+		}
+		for k, n := range sec.Codes {
+			codes[k] += n
+		}
+	}
+	fmt.Fprintf(b, "  answers by status %s\n", errorList(total))
+	if len(codes) > 0 {
+		fmt.Fprintf(b, "  5xx and no answer %s\n", errorList(codes))
+	}
+	var rows []StatusSecond
+	for _, sec := range o.StatusTimeline {
+		if len(sec.Codes) > 0 {
+			rows = append(rows, sec)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("  seconds with 5xx or no answer (answers received in [t, t+1) s from the opening)\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "    t s\t2xx\t4xx\t5xx and no answer\twindow\t\n")
+	const maxRows = 40
+	for i, sec := range rows {
+		if i == maxRows {
+			fmt.Fprintf(tw, "    …\t%d more seconds\t\t\t\t\n", len(rows)-maxRows)
+			break
+		}
+		var ok, client int64
+		for k, n := range sec.Status {
+			switch k[0] {
+			case '2':
+				ok += n
+			case '4':
+				client += n
+			}
+		}
+		window := "OUTSIDE"
+		if inWindow(sec.T, o.Faults, o.FaultGraceS) {
+			window = "in"
+		}
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t\n", sec.T, count(ok), count(client), errorList(sec.Codes), window)
+	}
+	tw.Flush()
 }

@@ -120,15 +120,20 @@ func (e *engine) parallel(ctx context.Context, label string, n int, f func(ctx c
 
 // setup runs one request of setup or read-back on target, recorded with
 // the other requests outside the measured phases. It is tried up to four
-// times while it fails transiently (without an answer, or with a 5xx or
-// 429); other errors are final.
+// times (sixteen for robust fans) while it fails transiently (without an
+// answer, or with a 5xx or 429); other errors are final.
 func (e *engine) setup(ctx context.Context, target int, rt route, f func(c *boxhttp.Client) error) error {
+	attempts := 4
+	if e.opts.Robust {
+		// Long enough to ride out a fault.
+		attempts = 16
+	}
 	var err error
-	for attempt := range 4 {
+	for attempt := range attempts {
 		if err = e.call(ctx, e.other, target, rt, f); err == nil || ctx.Err() != nil || !transient(err) {
 			return err
 		}
-		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+		time.Sleep(min(time.Duration(100<<attempt)*time.Millisecond, robustMaxBackoff))
 	}
 	return err
 }

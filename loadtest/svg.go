@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -299,4 +300,128 @@ func (r *Result) WriteLatencySVG(w io.Writer) error {
 		c.text(p.x0+26, y, "start", 11, l)
 	}
 	return c.finish(w)
+}
+
+// WriteStatusSVG plots the on-sale's answers per second by status: 2xx and
+// 4xx above, 5xx by status and error code and unanswered requests below,
+// with the fault windows shaded and their grace hatched.
+func (r *Result) WriteStatusSVG(w io.Writer) error {
+	o := r.Onsale
+	if o == nil || len(o.StatusTimeline) == 0 {
+		return fmt.Errorf("no status timeline in this result")
+	}
+	tl := o.StatusTimeline
+	tmin, tmax := float64(tl[0].T), float64(tl[len(tl)-1].T+1)
+	for _, f := range o.Faults {
+		tmin, tmax = math.Min(tmin, math.Floor(f.StartS)), math.Max(tmax, math.Ceil(f.EndS+o.FaultGraceS))
+	}
+	title := fmt.Sprintf("Answers per second by status: %s fans", count(int64(o.Fans)))
+	if len(o.Faults) > 0 {
+		title += fmt.Sprintf(", %d faults", len(o.Faults))
+	}
+	// Series of the lower panel: every status and code seen, most first.
+	totals := map[string]int64{}
+	for _, s := range tl {
+		for k, n := range s.Codes {
+			totals[k] += n
+		}
+	}
+	var lower []string
+	for k := range totals {
+		lower = append(lower, k)
+	}
+	sort.Slice(lower, func(i, j int) bool {
+		if totals[lower[i]] != totals[lower[j]] {
+			return totals[lower[i]] > totals[lower[j]]
+		}
+		return lower[i] < lower[j]
+	})
+	c := newCanvas(860, 640+16*max(len(lower)-4, 0), title)
+	xt := niceTicks(tmin, tmax, 8)
+	xfmt := func(x float64) string { return shortNumber(x) }
+	class := func(s StatusSecond, digit byte) float64 {
+		var n int64
+		for k, v := range s.Status {
+			if k[0] == digit && len(k) == 3 {
+				n += v
+			}
+		}
+		return float64(n)
+	}
+	upper := []struct {
+		name string
+		get  func(StatusSecond) float64
+	}{
+		{"2xx", func(s StatusSecond) float64 { return class(s, '2') }},
+		{"4xx", func(s StatusSecond) float64 { return class(s, '4') }},
+	}
+	ymax := 1.0
+	for _, s := range tl {
+		ymax = max(ymax, class(s, '2'), class(s, '4'))
+	}
+	top := &panel{c: c, x0: 80, y0: 50, w: 740, h: 220, xmin: tmin, xmax: tmax, ymin: 0, ymax: niceCeil(ymax)}
+	lymax := 1.0
+	for _, s := range tl {
+		for _, n := range s.Codes {
+			lymax = max(lymax, float64(n))
+		}
+	}
+	bottom := &panel{c: c, x0: 80, y0: 340, w: 740, h: 220, xmin: tmin, xmax: tmax, ymin: 0, ymax: niceCeil(lymax)}
+	for _, p := range []*panel{top, bottom} {
+		for _, f := range o.Faults {
+			x0, x1, x2 := p.px(f.StartS), p.px(f.EndS), p.px(f.EndS+o.FaultGraceS)
+			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.15"/>`+"\n", x0, p.y0, math.Max(x1-x0, 1), p.h)
+			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.06"/>`+"\n", x1, p.y0, x2-x1, p.h)
+		}
+	}
+	for i, f := range o.Faults {
+		c.text(top.px(f.StartS)+3, top.y0+14+float64(i%3)*13, "start", 10, f.Name)
+	}
+	top.axes("seconds from the opening", "answers per second", xt, xfmt)
+	var labels, colors []string
+	for i, s := range upper {
+		xs, ys := statusSeriesXY(top, tl, s.get)
+		c.polyline(xs, ys, palette[[]int{2, 0}[i]], "")
+		labels, colors = append(labels, s.name), append(colors, palette[[]int{2, 0}[i]])
+	}
+	top.legend(labels, colors)
+
+	bottom.axes("seconds from the opening", "5xx and unanswered per second", xt, xfmt)
+	labels, colors = nil, nil
+	for i, k := range lower {
+		color := palette[(i+1)%len(palette)]
+		if strings.HasPrefix(k, "500 ") {
+			color = "#000"
+		}
+		xs, ys := statusSeriesXY(bottom, tl, func(s StatusSecond) float64 { return float64(s.Codes[k]) })
+		c.polyline(xs, ys, color, "")
+		label := k
+		if rest, ok := strings.CutPrefix(k, "0 "); ok {
+			label = "no answer: " + rest
+		}
+		labels, colors = append(labels, fmt.Sprintf("%s (%s)", label, count(totals[k]))), append(colors, color)
+	}
+	if len(lower) == 0 {
+		c.text(bottom.x0+bottom.w/2, bottom.y0+bottom.h/2, "middle", 13, "none")
+	}
+	for i, l := range labels {
+		y := bottom.y0 + bottom.h + 52 + float64(i)*16
+		c.line(bottom.x0, y-4, bottom.x0+20, y-4, colors[i], 2, "")
+		c.text(bottom.x0+26, y, "start", 11, l)
+	}
+	note := "shaded: fault windows; lighter: the grace after each"
+	if o.FaultGraceS > 0 {
+		note += fmt.Sprintf(" (%.0f s)", o.FaultGraceS)
+	}
+	c.text(bottom.x0+bottom.w, bottom.y0+bottom.h+52, "end", 11, note)
+	return c.finish(w)
+}
+
+// statusSeriesXY places each second's count at the middle of the second.
+func statusSeriesXY(p *panel, tl []StatusSecond, get func(StatusSecond) float64) (xs, ys []float64) {
+	for _, s := range tl {
+		xs = append(xs, p.px(float64(s.T)+0.5))
+		ys = append(ys, p.py(get(s)))
+	}
+	return xs, ys
 }

@@ -24,7 +24,8 @@ Scenarios:
   pay      admitted fans pay their holds
   onsale   a whole sale: fans join in the first second, wait, choose, hold,
            retry, abandon, let holds lapse or pay; the invariants are then
-           checked through the API
+           checked through the API; with --robust the fans ride out faults
+           (see docs/benchmarks.md, "Fault drill")
 
 The server must run with BOXOFFICE_RATE_LIMIT=0 (or trust the load
 generator's proxy). Exit status is 1 when a check fails or any request was
@@ -65,6 +66,18 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.BoolVar(&o.Stream, "stream", false, "onsale fans wait on the queue's event stream instead of polling")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
+	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
+	fs.BoolVar(&o.Robust, "robust", false, "onsale fans retry 503s and unanswered requests with backoff, move to another target, "+
+		"and count rejoins and lost holds; 5xx are then allowed inside fault windows only")
+	fs.Func("fault", "a fault window NAME=START,END (RFC 3339 times) in the onsale report (repeatable)", func(v string) error {
+		f, err := loadtest.ParseFault(v)
+		if err == nil {
+			o.Faults = append(o.Faults, f)
+		}
+		return err
+	})
+	fs.StringVar(&o.FaultsFile, "faults", "", "JSON file of fault windows [{\"name\",\"start\",\"end\"}], read when the onsale has been read back")
+	fs.DurationVar(&o.FaultGrace, "fault-grace", o.FaultGrace, "5xx answers allowed this long after each fault window")
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		o.Scenario, args = args[0], args[1:]
@@ -113,6 +126,9 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		plots := map[string]func(io.Writer) error{"latency.svg": res.WriteLatencySVG}
 		if res.Onsale != nil {
 			plots["timeline.svg"] = res.WriteTimelineSVG
+		}
+		if res.Onsale != nil && len(res.Onsale.StatusTimeline) > 0 {
+			plots["status.svg"] = res.WriteStatusSVG
 		}
 		for name, write := range plots {
 			p := filepath.Join(*svgDir, name)
