@@ -35,6 +35,10 @@ func TestFaults(t *testing.T) {
 	defer admin.Close()
 	s := NewQueueStore(c, "fault:")
 	room := queue.Room{ConcertID: boxoffice.NewID(), OpensAt: time.Now().Add(-time.Minute), Settings: queue.DefaultSettings()}
+	empty := func(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }
+	if err := s.Restore(ctx, room, empty, "test", time.Minute, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	st, _, err := s.Join(ctx, room, "fan-0", time.Now())
 	if err != nil {
 		t.Fatal(err)
