@@ -226,13 +226,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		tw.Flush()
 	}
 	b.WriteString("\nchecks\n")
-	for _, c := range r.Checks {
-		mark := "ok  "
-		if !c.OK {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(&b, "  %s  %s: %s\n", mark, c.Name, c.Detail)
-	}
+	WriteChecks(&b, r.Checks)
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(&b, "\nWARNING: %s\n", wn)
 	}
@@ -424,4 +418,15 @@ func writeFaults(b *strings.Builder, o *Onsale) {
 		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t\n", sec.T, count(ok), count(client), errorList(sec.Codes), window)
 	}
 	tw.Flush()
+}
+
+// WriteChecks writes one line per check, marked ok or FAIL.
+func WriteChecks(b *strings.Builder, checks []Check) {
+	for _, c := range checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(b, "  %s  %s: %s\n", mark, c.Name, c.Detail)
+	}
 }

@@ -52,30 +52,23 @@ func (e *faultEnv) charge(userID string, amount boxoffice.Money) wallet.ChargeRe
 
 // lockWallet holds userID's wallet row locked until the test ends or the
 // returned function is called, so that changes of that wallet wait.
-func (e *faultEnv) lockWallet(t *testing.T, userID string) (release func()) {
+func (e *faultEnv) lockWallet(t *testing.T, userID string) *testserver.Locked {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, e.pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", userID); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	release = func() {
-		if !done {
-			done = true
-			tx.Rollback(ctx)
-			conn.Close(ctx)
-		}
-	}
-	t.Cleanup(release)
-	return release
+	return e.pg.Lock(t, "SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", userID)
+}
+
+// chargeDuring charges userID's wallet, whose lock another transaction
+// holds, and runs fault once the charge waits on the lock.
+func (e *faultEnv) chargeDuring(t *testing.T, ctx context.Context, userID string, fault func()) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.wallets.Charge(ctx, e.charge(userID, 1))
+		errc <- err
+	}()
+	e.waitForLockWaiter(t)
+	fault()
+	return <-errc
 }
 
 // waitForLockWaiter returns once a statement of the server waits on a lock.
@@ -145,14 +138,7 @@ func TestFaults(t *testing.T) {
 	t.Run("WriteLostWithServer", func(t *testing.T) {
 		u := e.user(t)
 		e.lockWallet(t, u)
-		errc := make(chan error, 1)
-		go func() {
-			_, err := e.wallets.Charge(ctx, e.charge(u, 1))
-			errc <- err
-		}()
-		e.waitForLockWaiter(t)
-		e.pg.Kill()
-		err := <-errc
+		err := e.chargeDuring(t, ctx, u, e.pg.Kill)
 		e.pg.Start()
 		wantCode(t, err, boxoffice.CodeOutcomeUnknown)
 		// The pool recovers by itself.
@@ -167,14 +153,7 @@ func TestFaults(t *testing.T) {
 		// succeeded, or its outcome is unknown; never UNAVAILABLE.
 		u := e.user(t)
 		e.lockWallet(t, u)
-		errc := make(chan error, 1)
-		go func() {
-			_, err := e.wallets.Charge(ctx, e.charge(u, 1))
-			errc <- err
-		}()
-		e.waitForLockWaiter(t)
-		e.pg.Stop()
-		err := <-errc
+		err := e.chargeDuring(t, ctx, u, e.pg.Stop)
 		e.pg.Start()
 		got := e.balance(t, u)
 		switch boxoffice.ErrorCode(err) {
@@ -197,12 +176,12 @@ func TestFaults(t *testing.T) {
 	t.Run("WriteDeadlineCancelled", func(t *testing.T) {
 		// The server cancels the statement when asked: nothing changed.
 		u := e.user(t)
-		release := e.lockWallet(t, u)
+		lock := e.lockWallet(t, u)
 		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		_, err := e.wallets.Charge(tctx, e.charge(u, 1))
 		wantCode(t, err, boxoffice.CodeUnavailable)
-		release()
+		lock.Unlock()
 		if got := e.balance(t, u); got != 1000 {
 			t.Fatalf("got balance %d, want 1000: UNAVAILABLE changed nothing", got)
 		}
@@ -213,37 +192,17 @@ func TestFaults(t *testing.T) {
 		// and here it is.
 		u := e.user(t)
 		e.waitForNoLockWaiter(t)
-		conn, err := pgx.Connect(ctx, e.pg.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", u); err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
+		lock := e.lockWallet(t, u)
 		tctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		go func() {
-			_, err := e.wallets.Charge(tctx, e.charge(u, 1))
-			errc <- err
-		}()
-		e.waitForLockWaiter(t)
-		e.pg.Pause()
-		err = <-errc
+		err := e.chargeDuring(t, tctx, u, e.pg.Pause)
 		wantCode(t, err, boxoffice.CodeOutcomeUnknown)
 		// Release the lock while the server still takes no cancel request:
 		// the charge the client gave up on commits.
-		if err := tx.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
+		lock.Unlock()
 		var got int64
 		for range 500 {
-			if err := conn.QueryRow(ctx, "SELECT balance FROM wallets WHERE user_id = $1", u).Scan(&got); err != nil {
+			if err := lock.Conn.QueryRow(ctx, "SELECT balance FROM wallets WHERE user_id = $1", u).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			if got == 1001 {
@@ -258,22 +217,10 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("ReadDeadline", func(t *testing.T) {
-		conn, err := pgx.Connect(ctx, e.pg.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "LOCK TABLE wallets IN ACCESS EXCLUSIVE MODE"); err != nil {
-			t.Fatal(err)
-		}
+		e.pg.Lock(t, "LOCK TABLE wallets IN ACCESS EXCLUSIVE MODE")
 		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
-		_, err = e.wallets.Balance(tctx, boxoffice.NewID())
+		_, err := e.wallets.Balance(tctx, boxoffice.NewID())
 		wantCode(t, err, boxoffice.CodeUnavailable)
 	})
 }
@@ -284,23 +231,18 @@ func TestFaultsPoolExhausted(t *testing.T) {
 	e := newFaultEnv(t, "1")
 	ctx := context.Background()
 	u, other := e.user(t), e.user(t)
-	release := e.lockWallet(t, u)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := e.wallets.Charge(ctx, e.charge(u, 1)) // holds the only connection
-		errc <- err
-	}()
-	e.waitForLockWaiter(t)
-
-	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	_, err := e.wallets.Charge(tctx, e.charge(other, 1))
-	wantCode(t, err, boxoffice.CodeUnavailable)
-	_, err = e.wallets.Balance(tctx, other)
-	wantCode(t, err, boxoffice.CodeUnavailable)
-
-	release()
-	if err := <-errc; err != nil {
+	lock := e.lockWallet(t, u)
+	// The charge of u waits on the lock and holds the only connection.
+	err := e.chargeDuring(t, ctx, u, func() {
+		tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, err := e.wallets.Charge(tctx, e.charge(other, 1))
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		_, err = e.wallets.Balance(tctx, other)
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		lock.Unlock()
+	})
+	if err != nil {
 		t.Fatalf("Charge: %v", err)
 	}
 	if got := e.balance(t, other); got != 1000 {

@@ -45,10 +45,17 @@ func (j *QueueJournal) writeJoins(ctx context.Context, concertID string, ps []qu
 	for i, p := range ps {
 		seqs[i], keys[i], users[i], at[i] = p.Seq, p.Key, p.UserID, utc(p.JoinedAt)
 	}
+	// A user's newer ticket ends their older ones, so that each user has at
+	// most one live row.
 	_, err := j.db.pool.Exec(ctx, `
-		INSERT INTO queue_places (concert_id, seq, user_id, key, joined_at)
-		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[])
-		ON CONFLICT DO NOTHING`, concertID, seqs, users, keys, at)
+		WITH joined AS (
+			INSERT INTO queue_places (concert_id, seq, user_id, key, joined_at)
+			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[])
+			ON CONFLICT DO NOTHING
+			RETURNING user_id, seq)
+		UPDATE queue_places q SET ended = true FROM joined
+		WHERE q.concert_id = $1 AND q.user_id = joined.user_id AND q.seq < joined.seq AND NOT q.ended`,
+		concertID, seqs, users, keys, at)
 	if err != nil {
 		return nil, j.db.wrapWrite("journal joins", err)
 	}
@@ -94,10 +101,8 @@ func (j *QueueJournal) Load(ctx context.Context, concertID string) (queue.Snapsh
 			return err
 		}
 		rows, err := tx.Query(ctx, `
-			SELECT user_id, seq, key, joined_at, admitted_n IS NOT NULL FROM (
-				SELECT DISTINCT ON (user_id) * FROM queue_places WHERE concert_id = $1
-				ORDER BY user_id, seq DESC) latest
-			WHERE NOT ended`, concertID)
+			SELECT user_id, seq, key, joined_at, admitted_n IS NOT NULL FROM queue_places
+			WHERE concert_id = $1 AND NOT ended`, concertID)
 		if err != nil {
 			return err
 		}

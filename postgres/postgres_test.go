@@ -18,6 +18,7 @@ import (
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/postgres"
+	"github.com/boxoffice/boxoffice/queue"
 	"github.com/boxoffice/boxoffice/storetest"
 	"github.com/boxoffice/boxoffice/wallet"
 )
@@ -236,4 +237,10 @@ func TestContextCanceled(t *testing.T) {
 	if boxoffice.ErrorCode(err) == boxoffice.CodeUnavailable {
 		t.Errorf("Hold with a cancelled context: got %s, want a context error", boxoffice.CodeUnavailable)
 	}
+}
+
+func TestQueueJournal(t *testing.T) {
+	storetest.RunQueueJournal(t, func(t *testing.T) queue.Journal {
+		return postgres.NewQueueJournal(newDB(t))
+	})
 }

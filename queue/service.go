@@ -125,37 +125,23 @@ func (s *Service) Join(ctx context.Context, room Room, userID string) (Status, b
 
 // Status returns t's standing and keeps a waiting place alive.
 func (s *Service) Status(ctx context.Context, t Ticket) (Status, error) {
-	st, err := s.store.Status(ctx, t, s.clock.Now())
-	if missing(err) && s.rebuild(ctx, t.ConcertID, nil) == nil {
-		st, err = s.store.Status(ctx, t, s.clock.Now())
-	}
-	return st, err
+	return rebuilt(s, ctx, t.ConcertID, func() (Status, error) { return s.store.Status(ctx, t, s.clock.Now()) })
 }
 
 // Statuses is Status for many tickets of one room. Errors: NOT_FOUND.
 func (s *Service) Statuses(ctx context.Context, concertID string, tickets []Ticket) ([]Status, error) {
-	sts, err := s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
-	if missing(err) && s.rebuild(ctx, concertID, nil) == nil {
-		sts, err = s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
-	}
-	return sts, err
+	return rebuilt(s, ctx, concertID, func() ([]Status, error) {
+		return s.store.Statuses(ctx, concertID, tickets, s.clock.Now())
+	})
 }
 
 // Use checks that t is an admitted live session and extends it.
 // Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED (with Position), SOLD_OUT.
 func (s *Service) Use(ctx context.Context, t Ticket) (Status, error) {
-	st, err := s.store.Use(ctx, t, s.clock.Now())
+	st, err := rebuilt(s, ctx, t.ConcertID, func() (Status, error) { return s.store.Use(ctx, t, s.clock.Now()) })
 	if missing(err) {
-		if rerr := s.rebuild(ctx, t.ConcertID, nil); rerr != nil {
-			if missing(rerr) {
-				return Status{}, SessionEndedError()
-			}
-			return Status{}, rerr
-		}
-		st, err = s.store.Use(ctx, t, s.clock.Now())
-		if missing(err) {
-			err = SessionEndedError()
-		}
+		// No room, and none to rebuild: no session either.
+		err = SessionEndedError()
 	}
 	return st, err
 }
@@ -182,11 +168,26 @@ func (s *Service) Configure(ctx context.Context, room Room) error {
 
 // Stats describes a room now.
 func (s *Service) Stats(ctx context.Context, concertID string) (Stats, error) {
-	st, err := s.store.Stats(ctx, concertID, s.clock.Now())
-	if missing(err) && s.rebuild(ctx, concertID, nil) == nil {
-		st, err = s.store.Stats(ctx, concertID, s.clock.Now())
+	return rebuilt(s, ctx, concertID, func() (Stats, error) { return s.store.Stats(ctx, concertID, s.clock.Now()) })
+}
+
+// rebuilt runs call, a store call about concertID's room; if the store
+// lacks the room, it rebuilds it and runs call again. The store's NOT_FOUND
+// is kept when there is nothing to rebuild; an error of the rebuild is
+// returned instead.
+func rebuilt[T any](s *Service, ctx context.Context, concertID string, call func() (T, error)) (T, error) {
+	v, err := call()
+	if !missing(err) {
+		return v, err
 	}
-	return st, err
+	if rerr := s.rebuild(ctx, concertID, nil); rerr != nil {
+		if missing(rerr) {
+			return v, err
+		}
+		var zero T
+		return zero, rerr
+	}
+	return call()
 }
 
 // missing reports whether err is the store's NOT_FOUND of a room it does
@@ -270,12 +271,22 @@ func (s *Service) Lottery(room Room) (commitment string, seed []byte) {
 // Draw returns the user IDs of the room's draw in order, nil before it is
 // made, and when it was made. Errors: NOT_FOUND.
 func (s *Service) Draw(ctx context.Context, concertID string) ([]string, time.Time, error) {
-	return s.store.Draw(ctx, concertID)
+	type draw struct {
+		users []string
+		at    time.Time
+	}
+	d, err := rebuilt(s, ctx, concertID, func() (draw, error) {
+		users, at, err := s.store.Draw(ctx, concertID)
+		return draw{users, at}, err
+	})
+	return d.users, d.at, err
 }
 
 // Admissions returns a page of the room's admission log. Errors: NOT_FOUND.
 func (s *Service) Admissions(ctx context.Context, concertID string, from int64, limit int) ([]AdmissionRecord, error) {
-	return s.store.Admissions(ctx, concertID, from, limit)
+	return rebuilt(s, ctx, concertID, func() ([]AdmissionRecord, error) {
+		return s.store.Admissions(ctx, concertID, from, limit)
+	})
 }
 
 // Rooms lists the rooms that have places or sessions.

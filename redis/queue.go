@@ -205,7 +205,8 @@ const restoreChunk = 1000
 // Restore builds the room from the snapshot load returns if Redis does not
 // have it: it claims the room, clears what an earlier attempt left, writes
 // the places, sessions, draw and log in runs of restoreChunk records,
-// indexes the room, and writes its meta hash last, which makes it exist.
+// and writes its meta hash last, which makes it exist. The room is indexed
+// before anything else.
 // Errors: UNAVAILABLE while another owner's claim lasts.
 func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(context.Context) (queue.Snapshot, error), owner string, lease time.Duration, now time.Time) error {
 	k := s.roomKeys(room.ConcertID)
@@ -219,6 +220,11 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 			return "", queue.RebuildingError()
 		}
 		return res, nil
+	}
+	// Indexed first: a room that exists is always indexed, and a lost
+	// index comes back with the next rebuild of each room.
+	if err := s.client.SAdd(ctx, s.index, room.ConcertID).Err(); err != nil {
+		return fail("index waiting room", err)
 	}
 	res, err := run("begin", lease.Milliseconds())
 	switch {
@@ -278,9 +284,6 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	}
 	if err := flush(true); err != nil {
 		return err
-	}
-	if err := s.client.SAdd(ctx, s.index, room.ConcertID).Err(); err != nil {
-		return fail("index waiting room", err)
 	}
 	fields := append(settingsFields(room), "ver", room.Version, "seq", snap.Seq, "admitted", snap.Admitted)
 	if snap.Drawn {

@@ -629,13 +629,7 @@ func (r drillReport) String() string {
 		b.WriteString("\n")
 	}
 	b.WriteString("checks\n")
-	for _, c := range r.Checks {
-		mark := "ok  "
-		if !c.OK {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(&b, "  %s  %s: %s\n", mark, c.Name, c.Detail)
-	}
+	loadtest.WriteChecks(&b, r.Checks)
 	return b.String()
 }
 

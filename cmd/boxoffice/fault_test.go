@@ -354,18 +354,7 @@ func TestSlowBackend(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	baseline := runtime.NumGoroutine()
 
-	conn, err := pgx.Connect(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", u.UserID); err != nil {
-		t.Fatal(err)
-	}
+	lock := pg.Lock(t, "SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", u.UserID)
 	const n = 40
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -379,9 +368,7 @@ func TestSlowBackend(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	lock.Unlock()
 	want := int64(1000)
 	for i, err := range errs {
 		code := boxoffice.ErrorCode(err)
@@ -403,7 +390,7 @@ func TestSlowBackend(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var total, busy int
-		if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state <> 'idle')
+		if err := lock.Conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state <> 'idle')
 			FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).
 			Scan(&total, &busy); err != nil {
 			t.Fatal(err)

@@ -26,6 +26,19 @@ type fan struct {
 	queueToken  string
 }
 
+// newFan creates a user through c and joins them to the concert.
+func newFan(ctx context.Context, c *boxhttp.Client, concertID, name string) (fan, error) {
+	u, err := c.CreateUser(ctx, name)
+	if err != nil {
+		return fan{}, fmt.Errorf("create user: %w", err)
+	}
+	st, _, err := c.Join(ctx, u.AccessToken, concertID)
+	if err != nil {
+		return fan{}, fmt.Errorf("join: %w", err)
+	}
+	return fan{c: c, userID: u.UserID, accessToken: u.AccessToken, queueToken: st.Token}, nil
+}
+
 // admittedFans creates n users, spread over the instances, joins each to the
 // concert and waits until all are admitted. advance, if set, moves the
 // deployment's clock while waiting.
@@ -36,18 +49,11 @@ func admittedFans(t *testing.T, clients []*boxhttp.Client, concertID string, n i
 	var wg sync.WaitGroup
 	for i := range fans {
 		wg.Go(func() {
-			c := clients[i%len(clients)]
-			u, err := c.CreateUser(ctx, fmt.Sprintf("fan %d", i))
+			f, err := newFan(ctx, clients[i%len(clients)], concertID, fmt.Sprintf("fan %d", i))
 			if err != nil {
-				t.Errorf("create user: %v", err)
-				return
+				t.Error(err)
 			}
-			st, _, err := c.Join(ctx, u.AccessToken, concertID)
-			if err != nil {
-				t.Errorf("join: %v", err)
-				return
-			}
-			fans[i] = fan{c: c, userID: u.UserID, accessToken: u.AccessToken, queueToken: st.Token}
+			fans[i] = f
 		})
 	}
 	wg.Wait()
@@ -417,16 +423,9 @@ func TestFIFOAcrossInstances(t *testing.T) {
 	const n = 30
 	fans := make([]fan, n)
 	for i := range fans {
-		c := clients[i%3]
-		u, err := c.CreateUser(ctx, fmt.Sprintf("fan %d", i))
-		if err != nil {
+		if fans[i], err = newFan(ctx, clients[i%3], concertID, fmt.Sprintf("fan %d", i)); err != nil {
 			t.Fatal(err)
 		}
-		st, _, err := c.Join(ctx, u.AccessToken, concertID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fans[i] = fan{c: c, userID: u.UserID, accessToken: u.AccessToken, queueToken: st.Token}
 	}
 	// Tickets are numbered in join order with no gaps, whichever instance
 	// took the join.

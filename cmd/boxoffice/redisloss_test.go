@@ -55,16 +55,11 @@ func TestRedisLoss(t *testing.T) {
 	}
 	var fans []fanState
 	join := func(i int) fanState {
-		c := clients[i%3]
-		u, err := c.CreateUser(ctx, fmt.Sprintf("fan %d", i))
+		f, err := newFan(ctx, clients[i%3], concertID, fmt.Sprintf("fan %d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _, err := c.Join(ctx, u.AccessToken, concertID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fanState{fan{c: c, userID: u.UserID, accessToken: u.AccessToken, queueToken: st.Token}, i % 3}
+		return fanState{f, i % 3}
 	}
 	for i := range 12 { // in the draw
 		fans = append(fans, join(i))

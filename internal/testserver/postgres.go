@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -300,4 +301,41 @@ func procStat(pid int) (ppid int, state string, ok bool) {
 	}
 	ppid, err = strconv.Atoi(f[1])
 	return ppid, f[0], err == nil
+}
+
+// Locked is a transaction of a connection of its own that holds locks.
+type Locked struct {
+	// Conn stays open, for the test's own statements, until the test ends
+	// (even while the server takes no new connections).
+	Conn *pgx.Conn
+	tx   pgx.Tx
+	once sync.Once
+}
+
+// Lock runs sql, a statement that takes locks (SELECT … FOR UPDATE, LOCK
+// TABLE), in a transaction of a connection of its own, and keeps the locks
+// until Unlock.
+func (p *Postgres) Lock(t testing.TB, sql string, args ...any) *Locked {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, sql, args...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Locked{Conn: conn, tx: tx}
+	t.Cleanup(l.Unlock)
+	return l
+}
+
+// Unlock ends the transaction, releasing its locks; later calls do nothing.
+func (l *Locked) Unlock() {
+	l.once.Do(func() { _ = l.tx.Rollback(context.Background()) })
 }

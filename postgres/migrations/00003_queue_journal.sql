@@ -15,7 +15,7 @@ CREATE TABLE queue_places (
     ended       boolean NOT NULL DEFAULT false,
     PRIMARY KEY (concert_id, seq)
 );
-CREATE INDEX queue_places_live ON queue_places (concert_id) WHERE NOT ended;
+CREATE INDEX queue_places_live ON queue_places (concert_id, user_id) WHERE NOT ended;
 CREATE INDEX queue_places_log ON queue_places (concert_id, admitted_n) WHERE admitted_n IS NOT NULL;
 
 -- A room's draw, as made at its first step from the opening.
