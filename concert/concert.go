@@ -86,7 +86,9 @@ type Concert struct {
 	Grades          []Grade
 	Dates           []Date
 	WaitingRoom     queue.Settings
-	CreatedAt       time.Time
+	// RoomVersion counts the changes of WaitingRoom: 1 at creation.
+	RoomVersion int64
+	CreatedAt   time.Time
 	// SoldOut is true when every seat of every date is sold; the store
 	// computes it when reading.
 	SoldOut bool
@@ -97,7 +99,7 @@ func (c Concert) Hold() time.Duration { return time.Duration(c.HoldSeconds) * ti
 
 // Room is the concert's waiting room.
 func (c Concert) Room() queue.Room {
-	return queue.Room{ConcertID: c.ID, OpensAt: c.SalesOpenAt, Settings: c.WaitingRoom}
+	return queue.Room{ConcertID: c.ID, OpensAt: c.SalesOpenAt, Settings: c.WaitingRoom, Version: c.RoomVersion}
 }
 
 // Seats returns the SeatsPerDate seats of a date, all Available, with the
@@ -166,6 +168,7 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 		HoldSeconds:     spec.HoldSeconds,
 		MaxSeatsPerUser: spec.MaxSeatsPerUser,
 		WaitingRoom:     queue.DefaultSettings(),
+		RoomVersion:     1,
 		CreatedAt:       now.UTC(),
 	}
 	if spec.SalesOpenAt.IsZero() {

@@ -24,6 +24,9 @@ type roomJSON struct {
 	MaxActive      int64   `json:"maxActive"`
 	SessionSeconds int     `json:"sessionSeconds"`
 	IdleSeconds    int     `json:"idleSeconds"`
+	// Version counts the settings' changes: 1 at creation (and when
+	// absent), one more at each SetWaitingRoom.
+	Version int64 `json:"version,omitempty"`
 }
 
 // GradesJSON is grades as a store keeps them: a JSON array.
@@ -50,6 +53,8 @@ func ParseGradesJSON(b []byte) ([]Grade, error) {
 }
 
 // RoomJSON is waiting room settings as a store keeps them: a JSON object.
+// The version is not written: a new concert's settings are version 1, and
+// SetWaitingRoom counts up in the database, under the row's lock.
 func RoomJSON(s queue.Settings) string {
 	b, _ := json.Marshal(roomJSON{
 		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
@@ -58,16 +63,16 @@ func RoomJSON(s queue.Settings) string {
 	return string(b)
 }
 
-// ParseRoomJSON reads what RoomJSON wrote.
-func ParseRoomJSON(b []byte) (queue.Settings, error) {
+// ParseRoomJSON reads what RoomJSON wrote, and the settings' version.
+func ParseRoomJSON(b []byte) (queue.Settings, int64, error) {
 	var r roomJSON
 	if err := json.Unmarshal(b, &r); err != nil {
-		return queue.Settings{}, fmt.Errorf("decode waiting room: %w", err)
+		return queue.Settings{}, 0, fmt.Errorf("decode waiting room: %w", err)
 	}
 	return queue.Settings{
 		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
 		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
-	}, nil
+	}, max(1, r.Version), nil
 }
 
 // NotFound is the NOT_FOUND error of a store for an unknown concert.

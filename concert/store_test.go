@@ -30,11 +30,14 @@ func TestRoomJSON(t *testing.T) {
 	if got := concert.RoomJSON(room); got != want {
 		t.Errorf("RoomJSON: got %s, want %s", got, want)
 	}
-	got, err := concert.ParseRoomJSON([]byte(want))
-	if err != nil || got != room {
-		t.Errorf("ParseRoomJSON: got %+v, %v, want %+v", got, err, room)
+	got, version, err := concert.ParseRoomJSON([]byte(want))
+	if err != nil || got != room || version != 1 {
+		t.Errorf("ParseRoomJSON: got %+v version %d, %v, want %+v version 1", got, version, err, room)
 	}
-	if _, err := concert.ParseRoomJSON([]byte(`{`)); err == nil {
+	if _, version, err := concert.ParseRoomJSON([]byte(`{"strategy":"RATE","version":7}`)); err != nil || version != 7 {
+		t.Errorf("ParseRoomJSON of version 7: got %d, %v", version, err)
+	}
+	if _, _, err := concert.ParseRoomJSON([]byte(`{`)); err == nil {
 		t.Errorf("ParseRoomJSON of malformed JSON: got no error, want one")
 	}
 }

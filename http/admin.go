@@ -78,18 +78,20 @@ func (s *Server) setWaitingRoom(ctx context.Context, in *waitingRoomInput) (*out
 	if err := settings.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := s.concerts.Concert(ctx, in.ConcertID)
-	if err != nil {
+	if err := s.concerts.SetWaitingRoom(ctx, in.ConcertID, settings); err != nil {
 		return nil, err
 	}
-	if err := s.concerts.SetWaitingRoom(ctx, c.ID, settings); err != nil {
-		return nil, err
+	s.concertCache.Forget(in.ConcertID)
+	// The database has the settings, numbered: they are the room's from
+	// now on. Handing them to the live room is only quicker than its
+	// leader, which hands the database's settings to the room every
+	// queue.SupplyEvery; the room takes no older settings than it has, so
+	// two admins racing leave it with the database's last.
+	if c, err := s.concerts.Concert(ctx, in.ConcertID); err != nil {
+		s.log.Warn("read back waiting room settings", "concert", in.ConcertID, "err", err)
+	} else if err := s.queue.Configure(ctx, c.Room()); err != nil {
+		s.log.Warn("hand waiting room settings to the room", "concert", in.ConcertID, "err", err)
 	}
-	c.WaitingRoom = settings
-	if err := s.queue.Configure(ctx, c.Room()); err != nil {
-		return nil, err
-	}
-	s.concertCache.Forget(c.ID)
 	return &out[WaitingRoom]{Body: waitingRoom(settings)}, nil
 }
 

@@ -100,7 +100,7 @@ func scanConcert(row pgx.Row, extra ...any) (concert.Concert, error) {
 		return concert.Concert{}, err
 	}
 	var err error
-	if c.WaitingRoom, err = concert.ParseRoomJSON(room); err != nil {
+	if c.WaitingRoom, c.RoomVersion, err = concert.ParseRoomJSON(room); err != nil {
 		return concert.Concert{}, err
 	}
 	c.SalesOpenAt, c.CreatedAt = c.SalesOpenAt.UTC(), c.CreatedAt.UTC()
@@ -165,7 +165,10 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 	if !ok {
 		return concert.NotFound(id)
 	}
-	tag, err := s.db.pool.Exec(ctx, `UPDATE concerts SET waiting_room = $2::text::jsonb WHERE id = $1`, id, concert.RoomJSON(room))
+	tag, err := s.db.pool.Exec(ctx, `
+		UPDATE concerts SET waiting_room = $2::text::jsonb ||
+			jsonb_build_object('version', coalesce((waiting_room->>'version')::bigint, 1) + 1)
+		WHERE id = $1`, id, concert.RoomJSON(room))
 	if err != nil {
 		return s.db.wrapWrite("set waiting room", err)
 	}

@@ -310,8 +310,8 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Step runs one admission step on every room. Before admitting a room that
-// this instance led at its previous step, it reports the room's supply,
-// at most every SupplyEvery.
+// this instance led at its previous step, it refreshes the room's supply
+// and settings, at most every SupplyEvery.
 func (s *Service) Step(ctx context.Context) {
 	rooms, err := s.store.Rooms(ctx)
 	if err != nil {
@@ -326,7 +326,7 @@ func (s *Service) Step(ctx context.Context) {
 		if !s.save(ctx, id, nil) {
 			continue
 		}
-		s.reportSupply(ctx, id)
+		s.refresh(ctx, id)
 		a, err := s.store.Admit(ctx, id, s.owner, s.Lease, s.clock.Now())
 		if missing(err) {
 			err = s.rebuild(ctx, id, nil)
@@ -466,8 +466,12 @@ func (s *Service) forget(listed []string) {
 	}
 }
 
-func (s *Service) reportSupply(ctx context.Context, id string) {
-	if s.supply == nil {
+// refresh reports the room's supply and hands the room its current
+// definition (RoomOf's: a change that reached the database but not the
+// store gets there this way), if this instance led the room at its
+// previous step and SupplyEvery has passed since the last refresh.
+func (s *Service) refresh(ctx context.Context, id string) {
+	if s.supply == nil && s.RoomOf == nil {
 		return
 	}
 	now := s.clock.Now()
@@ -481,11 +485,22 @@ func (s *Service) reportSupply(ctx context.Context, id string) {
 	if !due {
 		return
 	}
-	sup, err := s.supply(ctx, id)
-	if err == nil {
-		err = s.store.SetSupply(ctx, id, sup, now)
+	if s.supply != nil {
+		sup, err := s.supply(ctx, id)
+		if err == nil {
+			err = s.store.SetSupply(ctx, id, sup, now)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("report supply", "concert", id, "err", err)
+		}
 	}
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("report supply", "concert", id, "err", err)
+	if s.RoomOf != nil {
+		room, err := s.RoomOf(ctx, id)
+		if err == nil {
+			err = s.store.Configure(ctx, room)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("refresh waiting room settings", "concert", id, "err", err)
+		}
 	}
 }

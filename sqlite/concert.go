@@ -97,7 +97,7 @@ func scanConcert(row interface{ Scan(...any) error }, extra ...any) (concert.Con
 		return concert.Concert{}, err
 	}
 	var err error
-	if c.WaitingRoom, err = concert.ParseRoomJSON([]byte(room)); err != nil {
+	if c.WaitingRoom, c.RoomVersion, err = concert.ParseRoomJSON([]byte(room)); err != nil {
 		return concert.Concert{}, err
 	}
 	c.SalesOpenAt, c.CreatedAt = at(salesOpen), at(created)
@@ -173,7 +173,9 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 		return concert.NotFound(id)
 	}
 	return s.db.update(ctx, "set waiting room", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE concerts SET waiting_room = ? WHERE id = ?`, concert.RoomJSON(room), key)
+		res, err := tx.ExecContext(ctx, `
+			UPDATE concerts SET waiting_room = json_set(?, '$.version', coalesce(json_extract(waiting_room, '$.version'), 1) + 1)
+			WHERE id = ?`, concert.RoomJSON(room), key)
 		if err != nil {
 			return err
 		}

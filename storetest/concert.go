@@ -89,16 +89,19 @@ func RunConcertStore(t *testing.T, newStore func(t *testing.T) concert.Store) {
 		c := create(t, s, ConcertSpec())
 		other := create(t, s, ConcertSpec())
 		room := queue.Settings{Strategy: queue.MaxActive, MaxActive: 77, SessionSeconds: 120, IdleSeconds: 30}
-		noErr(t, "SetWaitingRoom", s.SetWaitingRoom(ctx, c.ID, room))
-		got, err := s.Concert(ctx, c.ID)
-		noErr(t, "Concert", err)
-		if got.WaitingRoom != room {
-			t.Errorf("WaitingRoom: got %+v, want %+v", got.WaitingRoom, room)
+		for version := int64(2); version <= 3; version++ {
+			noErr(t, "SetWaitingRoom", s.SetWaitingRoom(ctx, c.ID, room))
+			got, err := s.Concert(ctx, c.ID)
+			noErr(t, "Concert", err)
+			if got.WaitingRoom != room || got.RoomVersion != version {
+				t.Errorf("WaitingRoom: got %+v version %d, want %+v version %d", got.WaitingRoom, got.RoomVersion, room, version)
+			}
+			room.MaxActive++
 		}
-		got, err = s.Concert(ctx, other.ID)
+		got, err := s.Concert(ctx, other.ID)
 		noErr(t, "Concert", err)
-		if got.WaitingRoom != other.WaitingRoom {
-			t.Errorf("other concert's WaitingRoom: got %+v, want %+v", got.WaitingRoom, other.WaitingRoom)
+		if got.WaitingRoom != other.WaitingRoom || got.RoomVersion != 1 {
+			t.Errorf("other concert's WaitingRoom: got %+v version %d, want %+v version 1", got.WaitingRoom, got.RoomVersion, other.WaitingRoom)
 		}
 	})
 

@@ -165,6 +165,7 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run := subRunner(t, newStore)
 		run("JoinKeysDrawWithSeed", testServiceSeed)
 		run("ReportsSupplyOfLedRooms", testServiceSupply)
+		run("RefreshesSettingsOfLedRooms", testServiceSettings)
 	})
 	t.Run("Race", func(t *testing.T) {
 		run := subRunner(t, newStore)

@@ -212,3 +212,30 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 		t.Errorf("admission log: got %d entries, want %d", len(log), st.AdmittedTotal)
 	}
 }
+
+// testServiceSettings checks that the leader hands the room the settings
+// RoomOf gives, a change the store missed, and that a stale copy of older
+// settings changes nothing.
+func testServiceSettings(t *testing.T, q *queueStore) {
+	clock := boxoffice.NewManualClock(qT0)
+	room := openRoom(rateSettings(10))
+	room.Version = 1
+	ts := q.joinAll(room, 2, qT0)
+	current := room
+	svc := queue.NewService(q.s, clock, "a", 100*time.Millisecond, nil, nil, nil)
+	svc.RoomOf = func(context.Context, string) (queue.Room, error) { return current, nil }
+	step := func(d time.Duration) {
+		clock.Set(qAt(d))
+		svc.Step(t.Context())
+	}
+	step(0) // leads from now on
+	current = openRoom(maxActiveSettings(4))
+	current.Version = 2
+	step(100 * time.Millisecond)
+	wantRoom(t, "after a step with newer settings", q.status(ts[1], qAt(100*time.Millisecond)).Room, current)
+	newer := current
+	current = openRoom(rateSettings(1))
+	current.Version = 1
+	step(time.Second)
+	wantRoom(t, "after a step with older settings", q.status(ts[1], qAt(time.Second)).Room, newer)
+}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/token"
@@ -487,5 +490,66 @@ func TestFIFOAcrossInstances(t *testing.T) {
 	}
 	if prev != n {
 		t.Errorf("admitted %d of %d", prev, n)
+	}
+}
+
+// TestRaceWaitingRoomChanges has admins change one waiting room at once
+// through two instances: the room in Redis ends with the settings the
+// database kept last, within the leader's refresh.
+func TestRaceWaitingRoomChanges(t *testing.T) {
+	var cfg Config
+	clients, admin := cluster(t, production, 2, nil, func(c *Config) { cfg = *c })
+	ctx := context.Background()
+	concertID := createConcert(t, clients[0], admin, fastRoom(testSpec(time.Now().Add(-time.Minute))))
+	if _, err := newFan(ctx, clients[0], concertID, "fan"); err != nil { // the room exists
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			wr := boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: float64(i + 1), SessionSeconds: 600, IdleSeconds: 600}
+			if _, err := clients[i%2].SetWaitingRoom(ctx, admin, concertID, wr); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	db, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var want struct {
+		aps     float64
+		version int64
+	}
+	if err := db.QueryRow(ctx, `SELECT (waiting_room->>'admitPerSecond')::float8, (waiting_room->>'version')::bigint
+		FROM concerts WHERE id = $1`, concertID).Scan(&want.aps, &want.version); err != nil {
+		t.Fatal(err)
+	}
+	if want.version != 41 {
+		t.Errorf("version in the database: got %d, want 41 (1 + 40 changes)", want.version)
+	}
+	opts, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	meta := cfg.RedisPrefix + "wr:{" + concertID + "}:meta"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := rdb.HMGet(ctx, meta, "aps", "ver").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got[0]) == fmt.Sprint(want.aps) && fmt.Sprint(got[1]) == fmt.Sprint(want.version) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("room in Redis: got admitPerSecond %v version %v, want %v version %d as in the database", got[0], got[1], want.aps, want.version)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
