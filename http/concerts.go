@@ -83,7 +83,7 @@ func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertD
 			QueueLength:          st.Waiting,
 			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.clock.Now()),
 		},
-		Lottery: lotteryCommit(s.queue.Lottery(c.Room())),
+		Lottery: lotteryCommit(s.queue.Lottery(c.Room(), st.Drawn)),
 	}
 	return &out[ConcertDetail]{Body: d}, nil
 }
@@ -119,15 +119,12 @@ func (s *Server) lottery(ctx context.Context, in *concertPath) (*out[Lottery], e
 	if err != nil {
 		return nil, err
 	}
-	commitment, seed := s.queue.Lottery(c.Room())
-	l := Lottery{ConcertID: c.ID, OpensAt: c.SalesOpenAt.UTC(), Commitment: commitment, Seed: hexPtr(seed)}
-	if seed == nil {
-		return &out[Lottery]{Body: l}, nil
-	}
 	draw, at, err := s.queue.Draw(ctx, c.ID)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
+	commitment, seed := s.queue.Lottery(c.Room(), draw != nil)
+	l := Lottery{ConcertID: c.ID, OpensAt: c.SalesOpenAt.UTC(), Commitment: commitment, Seed: hexPtr(seed)}
 	if draw == nil {
 		return &out[Lottery]{Body: l}, nil
 	}

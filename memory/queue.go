@@ -453,6 +453,7 @@ func (s *QueueStore) Stats(_ context.Context, concertID string, now time.Time) (
 		Waits:          r.waits,
 		Paused:         r.paused(),
 		SoldOut:        r.soldOut(),
+		Drawn:          r.drawn,
 	}, nil
 }
 

@@ -187,6 +187,9 @@ type Stats struct {
 	// Paused is set while no seat is available: admission waits for seats
 	// to come back. SoldOut is set when no seat is available or held.
 	Paused, SoldOut bool
+	// Drawn is set once the room's draw is made: at its first admission
+	// step from the opening, on the store's clock.
+	Drawn bool
 }
 
 // Supply is what a concert has left to sell: seats available now and seats

@@ -258,11 +258,13 @@ func (s *Service) runRebuild(ctx context.Context, concertID string, rooms []*Roo
 	return make([]struct{}, len(rooms)), nil
 }
 
-// Lottery returns the commitment to room's draw seed and, from the
-// opening on, the seed itself (nil before).
-func (s *Service) Lottery(room Room) (commitment string, seed []byte) {
+// Lottery returns the commitment to room's draw seed and, once the draw
+// is made (drawn, as Stats or Draw tell), the seed itself (nil before).
+// The store's draw decides, not this instance's clock: until the draw is
+// frozen, the seed could tell a fan whether to join.
+func (s *Service) Lottery(room Room, drawn bool) (commitment string, seed []byte) {
 	sd := s.seed(room.ConcertID)
-	if s.clock.Now().Before(room.OpensAt) {
+	if !drawn {
 		return Commitment(sd), nil
 	}
 	return Commitment(sd), sd

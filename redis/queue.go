@@ -19,6 +19,8 @@ import (
 )
 
 var (
+	//go:embed lua/clock.lua
+	clockLua string
 	//go:embed lua/room.lua
 	roomLua string
 	//go:embed lua/join.lua
@@ -42,16 +44,16 @@ var (
 	//go:embed lua/restore.lua
 	restoreLua string
 
-	joinScript       = goredis.NewScript(constantsLua() + roomLua + joinLua)
-	statusesScript   = goredis.NewScript(roomLua + statusesLua)
-	useScript        = goredis.NewScript(roomLua + useLua)
+	joinScript       = goredis.NewScript(clockLua + constantsLua() + roomLua + joinLua)
+	statusesScript   = goredis.NewScript(clockLua + roomLua + statusesLua)
+	useScript        = goredis.NewScript(clockLua + roomLua + useLua)
 	leaveScript      = goredis.NewScript(roomLua + leaveLua)
-	admitScript      = goredis.NewScript(constantsLua() + admitLua)
-	statsScript      = goredis.NewScript(statsLua)
-	supplyScript     = goredis.NewScript(supplyLua)
+	admitScript      = goredis.NewScript(clockLua + constantsLua() + admitLua)
+	statsScript      = goredis.NewScript(clockLua + statsLua)
+	supplyScript     = goredis.NewScript(clockLua + supplyLua)
 	admissionsScript = goredis.NewScript(admissionsLua)
 	configureScript  = goredis.NewScript(configureLua)
-	restoreScript    = goredis.NewScript(restoreLua)
+	restoreScript    = goredis.NewScript(clockLua + restoreLua)
 )
 
 // constantsLua declares the queue package's constants the scripts share:
@@ -102,9 +104,29 @@ type QueueStore struct {
 	uses     *batch.Group[string, ticketReq, ticketResp]
 
 	sweepBatch, admitLimit, logLen int
+
+	// serverTime: decide with Redis's clock, not the callers'.
+	serverTime bool
 }
 
 var _ queue.Store = (*QueueStore)(nil)
+
+// UseServerTime makes the store decide every instant with Redis's own
+// clock (TIME, read inside each script) instead of the now its callers
+// pass: session ends, idle drops, the opening's boundary between the draw
+// and first come, first served, and the admission period are then one
+// clock for every instance, whatever each instance's clock says. Call it
+// before the store is used.
+func (s *QueueStore) UseServerTime() { s.serverTime = true }
+
+// instant is the script argument of now: its milliseconds, or T for
+// Redis's clock.
+func (s *QueueStore) instant(now time.Time) any {
+	if s.serverTime {
+		return "T"
+	}
+	return now.UnixMilli()
+}
 
 // NewQueueStore returns a store keeping its keys under prefix, which must
 // not contain braces.
@@ -211,7 +233,7 @@ const restoreChunk = 1000
 func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(context.Context) (queue.Snapshot, error), owner string, lease time.Duration, now time.Time) error {
 	k := s.roomKeys(room.ConcertID)
 	run := func(step string, args ...any) (string, error) {
-		a := append([]any{step, owner, now.UnixMilli()}, args...)
+		a := append([]any{step, owner, s.instant(now)}, args...)
 		res, err := restoreScript.Run(ctx, s.client, k, a...).Text()
 		if err != nil {
 			return "", fail("rebuild waiting room", err)
@@ -239,14 +261,14 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	if err != nil {
 		return err
 	}
-	sessionEnd := now.Add(room.Settings.Session()).UnixMilli()
-	recs := make([]any, 0, 4*restoreChunk)
+	recs := make([]any, 0, 1+4*restoreChunk)
+	recs = append(recs, room.Settings.Session().Milliseconds())
 	flush := func(force bool) error {
-		if len(recs) == 0 || (!force && len(recs) < 4*restoreChunk) {
+		if len(recs) == 1 || (!force && len(recs) < 1+4*restoreChunk) {
 			return nil
 		}
 		_, err := run("add", recs...)
-		recs = recs[:0]
+		recs = recs[:1]
 		return err
 	}
 	add := func(kind string, a, b, c any) error {
@@ -256,7 +278,7 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	for _, p := range snap.Places {
 		ticket := strconv.FormatInt(p.Seq, 10) + ":" + strconv.FormatInt(p.JoinedAt.UnixMilli(), 10)
 		if p.Admitted {
-			err = add("A", p.UserID, ticket, sessionEnd)
+			err = add("A", p.UserID, ticket, "-")
 		} else {
 			err = add("W", p.UserID, p.Key, ticket)
 		}
@@ -285,15 +307,16 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	if err := flush(true); err != nil {
 		return err
 	}
-	fields := append(settingsFields(room), "ver", room.Version, "seq", snap.Seq, "admitted", snap.Admitted)
+	// Credit empty and the window full: a rebuilt room admits no more in
+	// its first period than the period allows.
+	var limit any = "-"
+	if snap.Seq > 0 {
+		limit = room.Settings.RateLimit()
+	}
+	fields := append([]any{limit}, settingsFields(room)...)
+	fields = append(fields, "ver", room.Version, "seq", snap.Seq, "admitted", snap.Admitted)
 	if snap.Drawn {
 		fields = append(fields, "drawn", "1", "drawnAt", snap.DrawnAt.UnixMilli())
-	}
-	if snap.Seq > 0 {
-		// Credit empty and the window full: a rebuilt room admits no more in
-		// its first period than the period allows.
-		fields = append(fields, "credit", "0", "last", now.UnixMilli(),
-			"win", strconv.FormatInt(now.UnixMilli(), 10)+":"+strconv.FormatInt(room.Settings.RateLimit(), 10))
 	}
 	_, err = run("finish", fields...)
 	return err
@@ -317,7 +340,7 @@ func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []join
 	args := make([]any, 0, 3*len(reqs))
 	for _, r := range reqs {
 		key := queue.DrawKey(r.room.Seed, queue.EntryID(concertID, r.userID))
-		args = append(args, r.userID, r.now.UnixMilli(), strconv.FormatUint(key, 10))
+		args = append(args, r.userID, s.instant(r.now), strconv.FormatUint(key, 10))
 	}
 	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], args...).StringSlice()
 	if err != nil {
@@ -393,21 +416,21 @@ func (s *QueueStore) Statuses(ctx context.Context, concertID string, tks []queue
 
 // ticketArgs lists user, seq, nowMs of each request. A ticket of another
 // room gets seq 0, which no live place has.
-func ticketArgs(concertID string, reqs []ticketReq) []any {
+func (s *QueueStore) ticketArgs(concertID string, reqs []ticketReq) []any {
 	args := make([]any, 0, 3*len(reqs))
 	for _, r := range reqs {
 		seq := r.t.Seq
 		if r.t.ConcertID != concertID {
 			seq = 0
 		}
-		args = append(args, r.t.UserID, seq, r.now.UnixMilli())
+		args = append(args, r.t.UserID, seq, s.instant(r.now))
 	}
 	return args
 }
 
 // runStatuses runs the statuses script for reqs, all of one room.
 func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []ticketReq) ([]ticketResp, error) {
-	res, err := statusesScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], ticketArgs(concertID, reqs)...).StringSlice()
+	res, err := statusesScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], s.ticketArgs(concertID, reqs)...).StringSlice()
 	if err != nil {
 		return nil, fail("queue status", err)
 	}
@@ -450,7 +473,7 @@ func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (qu
 
 // runUses runs the use script for reqs, all of one room.
 func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticketReq) ([]ticketResp, error) {
-	res, err := useScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], ticketArgs(concertID, reqs)...).StringSlice()
+	res, err := useScript.Run(ctx, s.client, s.roomKeys(concertID)[:kUsers+1], s.ticketArgs(concertID, reqs)...).StringSlice()
 	if err != nil {
 		return nil, fail("use queue session", err)
 	}
@@ -505,7 +528,7 @@ func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) err
 // Admit runs one admission step if owner holds or takes the room's lease.
 // Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease time.Duration, now time.Time) (queue.Admission, error) {
-	res, err := admitScript.Run(ctx, s.client, s.roomKeys(concertID)[:kLog+1], owner, lease.Milliseconds(), now.UnixMilli(),
+	res, err := admitScript.Run(ctx, s.client, s.roomKeys(concertID)[:kLog+1], owner, lease.Milliseconds(), s.instant(now),
 		s.sweepBatch, queue.RateHalfLife.Seconds(), s.admitLimit, s.logLen).StringSlice()
 	if err != nil {
 		return queue.Admission{}, fail("admission step", err)
@@ -551,7 +574,7 @@ func parseSeqs(v string) (seqs []int64, bad bool) {
 
 // SetSupply records what the concert has left to sell. Errors: NOT_FOUND.
 func (s *QueueStore) SetSupply(ctx context.Context, concertID string, sup queue.Supply, now time.Time) error {
-	res, err := supplyScript.Run(ctx, s.client, s.roomKeys(concertID)[:kMeta+1], sup.Available, sup.Held, now.UnixMilli()).Text()
+	res, err := supplyScript.Run(ctx, s.client, s.roomKeys(concertID)[:kMeta+1], sup.Available, sup.Held, s.instant(now)).Text()
 	if err != nil {
 		return fail("set supply", err)
 	}
@@ -563,7 +586,7 @@ func (s *QueueStore) SetSupply(ctx context.Context, concertID string, sup queue.
 
 // Stats describes the room at now. Errors: NOT_FOUND for an unknown room.
 func (s *QueueStore) Stats(ctx context.Context, concertID string, now time.Time) (queue.Stats, error) {
-	res, err := statsScript.Run(ctx, s.client, s.roomKeys(concertID)[:kWaits+1], now.UnixMilli()).Text()
+	res, err := statsScript.Run(ctx, s.client, s.roomKeys(concertID)[:kWaits+1], s.instant(now)).Text()
 	if err != nil {
 		return queue.Stats{}, fail("waiting room stats", err)
 	}
@@ -580,6 +603,7 @@ func (s *QueueStore) Stats(ctx context.Context, concertID string, now time.Time)
 		st.Paused = a <= 0
 		st.SoldOut = a <= 0 && h <= 0
 	}
+	st.Drawn = f.next() == "1"
 	for f.s != "" && !f.bad {
 		b, c := f.int(), f.int()
 		if b < 0 || b >= int64(len(st.Waits)) {

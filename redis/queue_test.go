@@ -313,3 +313,91 @@ func TestQueueStoreLimits(t *testing.T) {
 		return s
 	})
 }
+
+// TestServerTime checks that a store on Redis's clock decides every
+// instant on it, whatever now its callers pass: callers here are hours
+// off, in both directions.
+func TestServerTime(t *testing.T) {
+	ctx := t.Context()
+	c := testClient(t)
+	s := NewQueueStore(c, testPrefix(t, c))
+	s.UseServerTime()
+	empty := func(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }
+	ahead, behind := time.Now().Add(2*time.Hour), time.Now().Add(-2*time.Hour)
+	newRoom := func(opensIn time.Duration, st queue.Settings) queue.Room {
+		room := queue.Room{ConcertID: boxoffice.NewID(), OpensAt: time.Now().Add(opensIn), Settings: st, Seed: []byte("seed")}
+		if err := s.Restore(ctx, room, empty, "test", time.Minute, behind); err != nil {
+			t.Fatal(err)
+		}
+		return room
+	}
+	join := func(room queue.Room, user string, now time.Time) queue.Status {
+		t.Helper()
+		st, _, err := s.Join(ctx, room, user, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	t.Run("OpeningBoundary", func(t *testing.T) {
+		closed := newRoom(time.Hour, queue.DefaultSettings())
+		if st := join(closed, "early", ahead); st.State != queue.Prequeue || st.Key >= queue.DrawSpan {
+			t.Errorf("join before the opening by a caller past it: got %s key %d, want PREQUEUE in the draw", st.State, st.Key)
+		}
+		open := newRoom(-time.Minute, queue.DefaultSettings())
+		if st := join(open, "late", behind); st.State != queue.Waiting || st.Key < queue.DrawSpan {
+			t.Errorf("join after the opening by a caller before it: got %s key %d, want WAITING first come, first served", st.State, st.Key)
+		}
+	})
+
+	t.Run("SessionEnd", func(t *testing.T) {
+		room := newRoom(-time.Minute, queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 1, SessionSeconds: 600, IdleSeconds: 60})
+		tk := join(room, "fan", ahead).Ticket
+		a, err := s.Admit(ctx, room.ConcertID, "leader", time.Second, behind)
+		if err != nil || a.Admitted != 1 {
+			t.Fatalf("admit: got %+v, %v, want 1 admitted", a, err)
+		}
+		if d := a.At.Sub(time.Now()); d < -time.Second || d > time.Second {
+			t.Errorf("admission instant: got %v, want Redis's now, about %v", a.At, time.Now())
+		}
+		st, err := s.Use(ctx, tk, ahead.Add(24*time.Hour))
+		if err != nil {
+			t.Fatalf("Use by a caller a day ahead: %v, want the session alive", err)
+		}
+		if d := st.SessionExpiresAt.Sub(time.Now().Add(600 * time.Second)); d < -time.Second || d > time.Second {
+			t.Errorf("session end: got %v, want Redis's now + 600 s", st.SessionExpiresAt)
+		}
+	})
+
+	t.Run("IdleDrop", func(t *testing.T) {
+		room := newRoom(-time.Minute, queue.Settings{Strategy: queue.MaxActive, MaxActive: 1, SessionSeconds: 600, IdleSeconds: 1})
+		tk := join(room, "fan", ahead).Ticket
+		if st, err := s.Status(ctx, tk, ahead.Add(time.Hour)); err != nil || st.State != queue.Waiting {
+			t.Errorf("status at once by a caller hours ahead: got %s, %v, want WAITING", st.State, err)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		if st, err := s.Status(ctx, tk, behind); err != nil || st.State != queue.Expired {
+			t.Errorf("status after the idle limit by a caller hours behind: got %s, %v, want EXPIRED", st.State, err)
+		}
+	})
+
+	t.Run("AdmissionPeriod", func(t *testing.T) {
+		room := newRoom(-time.Minute, queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 2, SessionSeconds: 600, IdleSeconds: 60})
+		for i := range 10 {
+			join(room, fmt.Sprintf("fan-%d", i), behind)
+		}
+		start := time.Now()
+		var admitted int64
+		for i := range 5 { // callers who think an hour passes between steps
+			a, err := s.Admit(ctx, room.ConcertID, "leader", time.Second, ahead.Add(time.Duration(i)*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			admitted += a.Admitted
+		}
+		if time.Since(start) < time.Second && admitted > 2 {
+			t.Errorf("admitted within one second of Redis's clock: got %d, want at most 2", admitted)
+		}
+	})
+}

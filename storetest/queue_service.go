@@ -28,12 +28,25 @@ func testServiceSeed(t *testing.T, q *queueStore) {
 		}
 		ts[i] = st.Ticket
 	}
-	if c, revealed := svc.Lottery(room); c != queue.Commitment(seed) || revealed != nil {
+	drawn := func() bool {
+		st, err := svc.Stats(t.Context(), room.ConcertID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Drawn
+	}
+	clock.Set(qAt(10*time.Second - time.Millisecond))
+	svc.Step(t.Context())
+	if c, revealed := svc.Lottery(room, drawn()); c != queue.Commitment(seed) || revealed != nil {
 		t.Errorf("lottery before the opening: got %s and seed %q, want %s and no seed", c, revealed, queue.Commitment(seed))
 	}
 	clock.Set(qAt(10 * time.Second))
-	if c, revealed := svc.Lottery(room); c != queue.Commitment(seed) || !bytes.Equal(revealed, seed) {
-		t.Errorf("lottery from the opening: got %s and seed %q, want %s and %q", c, revealed, queue.Commitment(seed), seed)
+	if c, revealed := svc.Lottery(room, drawn()); revealed != nil {
+		t.Errorf("lottery at the opening, before its first step: got %s and seed %q, want no seed until the draw is made", c, revealed)
+	}
+	svc.Step(t.Context())
+	if c, revealed := svc.Lottery(room, drawn()); c != queue.Commitment(seed) || !bytes.Equal(revealed, seed) {
+		t.Errorf("lottery once drawn: got %s and seed %q, want %s and %q", c, revealed, queue.Commitment(seed), seed)
 	}
 	rank := drawRanksWith(seed, ts)
 	if maps.Equal(rank, drawRanks(ts)) {
@@ -44,7 +57,11 @@ func testServiceSeed(t *testing.T, q *queueStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantState(t, tk.UserID, st, queue.Waiting, rank[tk.UserID])
+		if rank[tk.UserID] == 1 { // admitted by the step that drew
+			wantState(t, tk.UserID, st, queue.Admitted, 0)
+		} else {
+			wantState(t, tk.UserID, st, queue.Waiting, rank[tk.UserID]-1)
+		}
 	}
 }
 

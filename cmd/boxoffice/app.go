@@ -145,8 +145,11 @@ func openWaitingRoom(ctx context.Context, cfg Config) (*waitingRoom, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open Redis: %w", err)
 		}
+		store := redis.NewQueueStore(client, cfg.RedisPrefix)
+		// Every instance decides the room's instants on Redis's clock.
+		store.UseServerTime()
 		wr := &waitingRoom{
-			store: redis.NewQueueStore(client, cfg.RedisPrefix),
+			store: store,
 			ping:  func(ctx context.Context) error { return client.Ping(ctx).Err() },
 			Close: client.Close,
 		}

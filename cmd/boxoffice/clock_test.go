@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -115,4 +116,74 @@ func TestHoldsKeepTheDatabaseClock(t *testing.T) {
 			t.Errorf("paidAt %v, want the database's time, within the hold ending %v", p.PaidAt, r.ExpiresAt)
 		}
 	})
+}
+
+// TestWaitingRoomKeepsTheSharedClock runs three instances whose clocks
+// disagree by a minute each way: the opening's boundary between the draw
+// and first come, first served, the seed's publication and session ends
+// follow Redis's clock, whichever instance serves.
+func TestWaitingRoomKeepsTheSharedClock(t *testing.T) {
+	cfg := production.config(t)
+	cfg.AdminKey = "admin-" + randomHex(16)
+	cfg.Secret = "secret-" + randomHex(16)
+	skews := []time.Duration{time.Minute, 0, -time.Minute}
+	clients := make([]*boxhttp.Client, len(skews))
+	for i, d := range skews {
+		clients[i] = testClient(t, startMain(t, cfg, skewedClock(d)).URL())
+	}
+	ahead, behind := clients[0], clients[2]
+	ctx := context.Background()
+	opening := time.Now().Add(1500 * time.Millisecond)
+	spec := testSpec(opening)
+	spec.WaitingRoom = &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 50, SessionSeconds: 600, IdleSeconds: 600}
+	concertID := createConcert(t, clients[1], cfg.AdminKey, spec)
+
+	early, err := newFan(ctx, ahead, concertID, "early")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ahead.QueueStatus(ctx, early.accessToken, early.queueToken); err != nil || st.Status != "PREQUEUE" {
+		t.Errorf("join before the opening through the instance a minute ahead: got %+v, %v, want PREQUEUE", st, err)
+	}
+	if l, err := ahead.Lottery(ctx, concertID); err != nil || l.Seed != nil {
+		t.Errorf("lottery before the opening through the instance a minute ahead: got %+v, %v, want no seed", l, err)
+	}
+	time.Sleep(time.Until(opening) + 300*time.Millisecond)
+	late, err := newFan(ctx, behind, concertID, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := behind.QueueStatus(ctx, late.accessToken, late.queueToken); err != nil || st.Status == "PREQUEUE" {
+		t.Errorf("join after the opening through the instance a minute behind: got %+v, %v, want first come, first served", st, err)
+	}
+	var lottery boxhttp.Lottery
+	for i, c := range clients {
+		l, err := c.Lottery(ctx, concertID)
+		if err != nil || l.Seed == nil || len(l.Entries) != 1 {
+			t.Errorf("lottery after the draw through instance %d: got %+v, %v, want the seed and the early fan", i, l, err)
+		}
+		if i > 0 && !reflect.DeepEqual(l, lottery) {
+			t.Errorf("lottery through instance %d: got %+v, want %+v as through instance 0", i, l, lottery)
+		}
+		lottery = l
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, f := range []fan{early, late} {
+		for {
+			st, err := ahead.QueueStatus(ctx, f.accessToken, f.queueToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Status == "ADMITTED" {
+				if d := st.SessionExpiresAt.Sub(time.Now().Add(600 * time.Second)); d < -5*time.Second || d > 5*time.Second {
+					t.Errorf("session end through the instance a minute ahead: got %v, want Redis's now + 600 s (off by %v)", st.SessionExpiresAt, d)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fan not admitted after 10 s: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }

@@ -7,7 +7,7 @@
 -- the seqs comma-separated in order.
 local meta, waiting, seen, active, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local draw, waits, lease, log = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local owner, now, batch, halfLife = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local owner, now, batch, halfLife = ARGV[1], instant(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local admitLimit, logLen = tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- seconds converts a positive number of milliseconds to seconds with the
@@ -214,7 +214,7 @@ while admitted < limit do
     add[#add + 1] = u
     taken[#taken + 1] = u
     seqs[#seqs + 1] = seq
-    entries[#entries + 1] = seq .. '|' .. ARGV[3] .. '|' .. prequeue .. '|' .. u
+    entries[#entries + 1] = seq .. '|' .. now .. '|' .. prequeue .. '|' .. u
   end
   if #taken > 0 then
     redis.call('ZREM', waiting, unpack(taken))

@@ -10,7 +10,7 @@ end
 local drawn = m[12] == '1'
 
 local function join(user, nowMs, drawKey)
-  local now = tonumber(nowMs)
+  local now = instant(nowMs)
   local count = counter(now, m)
   local cur = ticketOf(user)
   if cur then
@@ -53,7 +53,7 @@ local function join(user, nowMs, drawKey)
   end
   redis.call('ZADD', waiting, key, user)
   redis.call('ZADD', seen, now, user)
-  redis.call('HSET', users, user, seq .. ':' .. nowMs)
+  redis.call('HSET', users, user, seq .. ':' .. now)
   return waitingPlace(user, seq, now, m, count) .. '|1|' .. key
 end
 

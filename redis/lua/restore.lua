@@ -5,14 +5,16 @@
 --   begin  leaseMs: E when the room exists; B while another owner's claim
 --          lasts; else G: the claim is taken and what an earlier attempt
 --          left is cleared.
---   add    records of 4 fields: W user key seq:joinedMs (a waiting place,
---          heartbeat now), A user seq:joinedMs sessionEndMs (a session),
---          D user drawKey - (a draw entry), L entry - - (an admission log
---          entry): L when the claim is no longer ours, else G.
---   finish field, value pairs of the meta hash: as add; the room exists
---          once it returns G.
+--   add    sessionMs, then records of 4 fields: W user key seq:joinedMs (a
+--          waiting place, heartbeat now), A user seq:joinedMs - (a session
+--          ending sessionMs from now), D user drawKey - (a draw entry), L
+--          entry - - (an admission log entry): L when the claim is no
+--          longer ours, else G.
+--   finish rateLimit, then field, value pairs of the meta hash: as add;
+--          with a rateLimit (not -) the admission credit starts empty now
+--          and the window full; the room exists once it returns G.
 local claim = KEYS[10]
-local step, owner, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local step, owner, now = ARGV[1], ARGV[2], instant(ARGV[3])
 if step == 'begin' then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return 'E'
@@ -29,19 +31,23 @@ if redis.call('HGET', claim, 'owner') ~= owner or redis.call('EXISTS', KEYS[1]) 
   return 'L'
 end
 if step == 'finish' then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+  if ARGV[4] ~= '-' then
+    redis.call('HSET', KEYS[1], 'credit', '0', 'last', now, 'win', now .. ':' .. ARGV[4])
+  end
   redis.call('DEL', claim)
   return 'G'
 end
 local log = {}
-for i = 4, #ARGV, 4 do
+local sessionEnd = now + tonumber(ARGV[4])
+for i = 5, #ARGV, 4 do
   local kind, a, b, c = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'W' then
     redis.call('ZADD', KEYS[2], b, a)
     redis.call('ZADD', KEYS[3], now, a)
     redis.call('HSET', KEYS[5], a, c)
   elseif kind == 'A' then
-    redis.call('ZADD', KEYS[4], c, a)
+    redis.call('ZADD', KEYS[4], sessionEnd, a)
     redis.call('HSET', KEYS[5], a, b)
   elseif kind == 'D' then
     redis.call('ZADD', KEYS[6], b, a)

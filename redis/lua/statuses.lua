@@ -6,7 +6,7 @@ if not m[1] then
 end
 local out, counters = {roomPart(m)}, {}
 for i = 1, #ARGV, 3 do
-  local now = tonumber(ARGV[i + 2])
+  local now = instant(ARGV[i + 2])
   local count = counters[now]
   if not count then
     count = counter(now, m)

@@ -4,8 +4,9 @@ local m = redis.call('HMGET', KEYS[1], 'st', 'sat')
 if not m[1] then
   return 'F'
 end
-if m[2] and tonumber(ARGV[3]) < tonumber(m[2]) then
+local now = instant(ARGV[3])
+if m[2] and now < tonumber(m[2]) then
   return '0'
 end
-redis.call('HSET', KEYS[1], 'avail', ARGV[1], 'held', ARGV[2], 'sat', ARGV[3])
+redis.call('HSET', KEYS[1], 'avail', ARGV[1], 'held', ARGV[2], 'sat', now)
 return '1'

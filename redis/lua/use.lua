@@ -37,6 +37,6 @@ local function use(user, seq, now)
 end
 
 for i = 1, #ARGV, 3 do
-  out[#out + 1] = use(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  out[#out + 1] = use(ARGV[i], ARGV[i + 1], instant(ARGV[i + 2]))
 end
 return out
