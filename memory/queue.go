@@ -168,17 +168,27 @@ func (s *QueueStore) Restore(ctx context.Context, cfg queue.Room, load func(cont
 	return nil
 }
 
-// Join gives userID a place at the back of the room or returns the live
-// place or session the user has. Errors: NOT_FOUND for an unknown room,
-// SOLD_OUT.
-func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
+// Join gives each user a place at the back of the room or returns the
+// live place or session they have. Errors: NOT_FOUND for an unknown room;
+// per user, SOLD_OUT.
+func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userIDs []string, now time.Time) ([]queue.Joined, error) {
 	r := s.room(cfg.ConcertID)
 	if r == nil {
-		return queue.Status{}, false, queue.NoRoomError(cfg.ConcertID)
+		return nil, queue.NoRoomError(cfg.ConcertID)
 	}
 	t := ms(now)
+	out := make([]queue.Joined, len(userIDs))
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for i, u := range userIDs {
+		st, created, err := r.join(cfg.Seed, u, t)
+		out[i] = queue.Joined{Status: st, Created: created, Err: err}
+	}
+	return out, nil
+}
+
+// join is Join of one user in r, whose lock is held.
+func (r *room) join(seed []byte, userID string, t int64) (queue.Status, bool, error) {
 	if p := r.users[userID]; p != nil {
 		if r.live(p, t) {
 			if !p.admitted {
@@ -201,7 +211,7 @@ func (s *QueueStore) Join(_ context.Context, cfg queue.Room, userID string, now 
 	r.seq++
 	p := &place{user: userID, seq: r.seq, key: queue.DrawSpan + r.seq, joined: t, at: t}
 	if t < r.opensAt && !r.drawn {
-		p.key = int64(queue.DrawKey(cfg.Seed, queue.EntryID(r.id, userID)))
+		p.key = int64(queue.DrawKey(seed, queue.EntryID(r.id, userID)))
 	}
 	p.w.p, p.t.p = p, p
 	r.waiting.Insert(&p.w, p.key, p.seq)

@@ -14,9 +14,9 @@ import (
 // session a fresh SessionSeconds, since nobody could poll while the room
 // was gone.
 type Journal interface {
-	// Joined records a place of concertID's room that Join answered. A
+	// Joined records places of concertID's room that Join answered. A
 	// place already recorded is left as it is.
-	Joined(ctx context.Context, concertID string, p Place) error
+	Joined(ctx context.Context, concertID string, ps []Place) error
 
 	// Admitted records that the places with seqs were admitted at at, the
 	// first numbered first in the room's admission log and the others after

@@ -124,6 +124,13 @@ type Ticket struct {
 	Seq       int64
 }
 
+// Joined is the answer of Store.Join for one user.
+type Joined struct {
+	Status
+	Created bool
+	Err     error // SOLD_OUT
+}
+
 // Status is a ticket's standing.
 type Status struct {
 	Ticket
@@ -254,15 +261,17 @@ type Store interface {
 	// recorded; new joins numbered after snap.Seq; admission credit empty
 	// at now. A room the store has is left alone and load is not called.
 	// One owner restores a room at a time: meanwhile another gets
-	// UNAVAILABLE, until the restore ends or its claim lapses after lease.
+	// UNAVAILABLE, until the restore ends or its claim lapses, lease after
+	// the restore's last write.
 	Restore(ctx context.Context, room Room, load func(context.Context) (Snapshot, error), owner string, lease time.Duration, now time.Time) error
 
-	// Join gives userID a place at the back of the room (see Order), or
-	// returns the live place or session the user already has (created is
-	// then false). A room keeps its own settings. Errors: NOT_FOUND for a
-	// room the store does not have (see Restore); SOLD_OUT when the room
-	// is sold out and the user has no admitted session.
-	Join(ctx context.Context, room Room, userID string, now time.Time) (st Status, created bool, err error)
+	// Join gives each of userIDs, in order, a place at the back of the room
+	// (see Order), or returns the live place or session the user already
+	// has (Created is then false): one answer per user. A room keeps its
+	// own settings. Errors: NOT_FOUND for a room the store does not have
+	// (see Restore); per user, SOLD_OUT when the room is sold out and the
+	// user has no admitted session.
+	Join(ctx context.Context, room Room, userIDs []string, now time.Time) ([]Joined, error)
 
 	// Status returns t's standing and, for a waiting place, records a
 	// heartbeat at now. A ticket whose place or session has ended, or that a

@@ -42,6 +42,7 @@ type Service struct {
 	Journal Journal
 	RoomOf  func(ctx context.Context, concertID string) (Room, error)
 
+	joins    *batch.Group[string, joinReq, Joined]
 	rebuilds *batch.Group[string, *Room, struct{}]
 	checked  time.Time // when Step last asked the journal for rooms
 
@@ -79,48 +80,97 @@ func NewService(store Store, clock boxoffice.Clock, owner string, tick time.Dura
 	s := &Service{store: store, clock: clock, owner: owner, tick: tick, log: log, seed: seed, supply: supply,
 		Lease: 5 * tick, rooms: make(map[string]*led)}
 	s.rebuilds = batch.New(1<<20, rebuildTimeout, s.runRebuild)
+	s.joins = batch.New(joinBatch, joinTimeout, s.runJoins)
 	return s
 }
 
-// rebuildTimeout bounds the rebuilding of one room; a request waits up to
+// joinBatch bounds the joins one store call and journal write serve;
+// joinTimeout bounds the call.
+const (
+	joinBatch   = 128
+	joinTimeout = 5 * time.Second
+)
+
+// rebuildTimeout bounds the rebuilding of one room. Its claim lasts
+// rebuildLease from its last write, so that an instance that dies while
+// rebuilding holds the room up for seconds only. A request waits up to
 // rebuildWait, polling every rebuildPoll, for another instance to finish
 // rebuilding it.
 const (
 	rebuildTimeout = time.Minute
+	rebuildLease   = 10 * time.Second
 	rebuildWait    = 2 * time.Second
 	rebuildPoll    = 20 * time.Millisecond
 )
 
 // Join places userID in room, or returns the place or session the user
-// already holds (created false). With a Journal the place is recorded
-// before it is answered; a new place that cannot be recorded is taken back.
+// already holds (created false). Concurrent joins of one room are one
+// store call and, with a Journal, one journal write, made before any of
+// them is answered; if the write fails, the new places are taken back.
 // Errors: SOLD_OUT; UNAVAILABLE.
 func (s *Service) Join(ctx context.Context, room Room, userID string) (Status, bool, error) {
 	room.Seed = s.seed(room.ConcertID)
-	st, created, err := s.store.Join(ctx, room, userID, s.clock.Now())
+	j, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID})
+	var abandoned *batch.AbandonedError
+	switch {
+	case errors.As(err, &abandoned) && !errors.Is(err, context.Canceled):
+		// The request's deadline passed while it waited for its call.
+		if abandoned.Called {
+			return Status{}, false, boxoffice.OutcomeUnknown("waiting room", err)
+		}
+		return Status{}, false, boxoffice.Unavailable("waiting room", err)
+	case err != nil:
+		return Status{}, false, err
+	}
+	return j.Status, j.Created, j.Err
+}
+
+// joinReq is a request of Join: the room as its caller knows it.
+type joinReq struct {
+	room   Room
+	userID string
+}
+
+// runJoins makes the joins of reqs, all of one room, building the room
+// first if the store does not have it.
+func (s *Service) runJoins(ctx context.Context, concertID string, reqs []joinReq) ([]Joined, error) {
+	room := reqs[0].room
+	users := make([]string, len(reqs))
+	for i, r := range reqs {
+		users[i] = r.userID
+	}
+	now := s.clock.Now()
+	js, err := s.store.Join(ctx, room, users, now)
 	if missing(err) {
-		if err = s.rebuild(ctx, room.ConcertID, &room); err == nil {
-			st, created, err = s.store.Join(ctx, room, userID, s.clock.Now())
+		if err = s.rebuild(ctx, concertID, &room); err == nil {
+			js, err = s.store.Join(ctx, room, users, now)
 		}
 	}
 	if err != nil || s.Journal == nil {
-		return st, created, err
+		return js, err
 	}
-	switch st.State {
-	case Waiting, Prequeue, Admitted:
-	default:
-		return st, created, nil
+	places := make([]Place, 0, len(js))
+	for _, j := range js {
+		switch {
+		case j.Err != nil:
+		case j.State == Waiting, j.State == Prequeue, j.State == Admitted:
+			places = append(places, Place{UserID: j.UserID, Seq: j.Seq, Key: j.Key, JoinedAt: now, Admitted: j.State == Admitted})
+		}
 	}
-	p := Place{UserID: userID, Seq: st.Seq, Key: st.Key, JoinedAt: s.clock.Now(), Admitted: st.State == Admitted}
-	if err := s.Journal.Joined(ctx, room.ConcertID, p); err != nil {
-		if created {
-			if lerr := s.store.Leave(context.WithoutCancel(ctx), st.Ticket, s.clock.Now()); lerr != nil {
-				s.log.Warn("take back an unrecorded place", "ticket", st.Ticket, "err", lerr)
+	if len(places) == 0 {
+		return js, nil
+	}
+	if err := s.Journal.Joined(ctx, concertID, places); err != nil {
+		for _, j := range js {
+			if j.Created {
+				if lerr := s.store.Leave(context.WithoutCancel(ctx), j.Ticket, now); lerr != nil {
+					s.log.Warn("take back an unrecorded place", "ticket", j.Ticket, "err", lerr)
+				}
 			}
 		}
-		return Status{}, false, err
+		return nil, err
 	}
-	return st, created, nil
+	return js, nil
 }
 
 // Status returns t's standing and keeps a waiting place alive.
@@ -237,7 +287,7 @@ func (s *Service) runRebuild(ctx context.Context, concertID string, rooms []*Roo
 	// Another instance rebuilding the room is usually done within
 	// milliseconds: wait for it a little before answering UNAVAILABLE.
 	for wait := time.Duration(0); ; wait += rebuildPoll {
-		err := s.store.Restore(ctx, r, load, s.owner, rebuildTimeout, s.clock.Now())
+		err := s.store.Restore(ctx, r, load, s.owner, rebuildLease, s.clock.Now())
 		if err == nil {
 			break
 		}

@@ -39,7 +39,7 @@ func TestFaults(t *testing.T) {
 	if err := s.Restore(ctx, room, empty, "test", time.Minute, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := s.Join(ctx, room, "fan-0", time.Now())
+	st, _, err := joinOne(ctx, s, room, "fan-0", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,16 +52,18 @@ func TestFaults(t *testing.T) {
 		}
 		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
+		// Joins are gathered by the service, as in production.
+		svc := queue.NewService(s, boxoffice.SystemClock{}, "test", time.Second, nil, nil, nil)
 		firstc := make(chan error, 1)
 		go func() {
-			_, _, err := s.Join(tctx, room, "fan-1", time.Now())
+			_, _, err := svc.Join(tctx, room, "fan-1")
 			firstc <- err
 		}()
 		time.Sleep(50 * time.Millisecond)
 		// Gathered behind the join in flight: never sent.
 		short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancelShort()
-		_, _, err := s.Join(short, room, "fan-2", time.Now())
+		_, _, err := svc.Join(short, room, "fan-2")
 		wantCode(t, err, boxoffice.CodeUnavailable)
 		wantCode(t, <-firstc, boxoffice.CodeOutcomeUnknown)
 		_, err = s.Status(tctx, ticket, time.Now())
@@ -76,7 +78,7 @@ func TestFaults(t *testing.T) {
 	t.Run("Down", func(t *testing.T) {
 		srv.Kill()
 		defer srv.Start()
-		_, _, err := s.Join(ctx, room, "fan-3", time.Now())
+		_, _, err := joinOne(ctx, s, room, "fan-3", time.Now())
 		wantCode(t, err, boxoffice.CodeUnavailable)
 		_, err = s.Status(ctx, ticket, time.Now())
 		wantCode(t, err, boxoffice.CodeUnavailable)

@@ -99,7 +99,6 @@ type QueueStore struct {
 
 	// The hot calls of concurrent requests for one room are gathered into
 	// one script run each: see package batch.
-	joins    *batch.Group[string, joinReq, joinResp]
 	statuses *batch.Group[string, ticketReq, ticketResp]
 	uses     *batch.Group[string, ticketReq, ticketResp]
 
@@ -133,7 +132,6 @@ func (s *QueueStore) instant(now time.Time) any {
 func NewQueueStore(client goredis.UniversalClient, prefix string) *QueueStore {
 	s := &QueueStore{client: client, prefix: prefix, index: prefix + "wr:rooms",
 		sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
-	s.joins = batch.New(hotBatch, hotTimeout, s.runJoins)
 	s.statuses = batch.New(hotBatch, hotTimeout, s.runStatuses)
 	s.uses = batch.New(hotBatch, hotTimeout, s.runUses)
 	return s
@@ -146,19 +144,9 @@ const (
 	hotTimeout = 5 * time.Second
 )
 
-// joinReq and ticketReq are requests of the batched calls; joinResp and
-// ticketResp their answers.
+// ticketReq is a request of the batched calls; ticketResp its answer.
+// (Joins are gathered by queue.Service, which journals them too.)
 type (
-	joinReq struct {
-		room   queue.Room
-		userID string
-		now    time.Time
-	}
-	joinResp struct {
-		st      queue.Status
-		created bool
-		err     error
-	}
 	ticketReq struct {
 		t   queue.Ticket
 		now time.Time
@@ -322,58 +310,62 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	return err
 }
 
-// Join gives userID a place at the back of the room or returns the live
-// place or session the user has. Concurrent joins of one room run as one
-// script, in the order they arrived. Errors: SOLD_OUT.
-func (s *QueueStore) Join(ctx context.Context, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
-	r, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID, now: now})
-	if err != nil {
-		return queue.Status{}, false, failWrite("join waiting room", err)
+// Join gives each of users a place at the back of the room, in order, or
+// returns the live place or session the user has; one script run serves
+// each hotBatch of them. Errors: NOT_FOUND for an unknown room; per user,
+// SOLD_OUT.
+func (s *QueueStore) Join(ctx context.Context, room queue.Room, users []string, now time.Time) ([]queue.Joined, error) {
+	out := make([]queue.Joined, 0, len(users))
+	for start := 0; start < len(users); start += hotBatch {
+		js, err := s.join(ctx, room, users[start:min(start+hotBatch, len(users))], now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, js...)
 	}
-	return r.st, r.created, r.err
+	return out, nil
 }
 
-// runJoins runs the join script for reqs, all of one room; the room, if
-// new, gets the settings of the first.
-func (s *QueueStore) runJoins(ctx context.Context, concertID string, reqs []joinReq) ([]joinResp, error) {
-	k := s.roomKeys(concertID)
-	args := make([]any, 0, 3*len(reqs))
-	for _, r := range reqs {
-		key := queue.DrawKey(r.room.Seed, queue.EntryID(concertID, r.userID))
-		args = append(args, r.userID, s.instant(r.now), strconv.FormatUint(key, 10))
+// join runs the join script for users.
+func (s *QueueStore) join(ctx context.Context, room queue.Room, users []string, now time.Time) ([]queue.Joined, error) {
+	concertID := room.ConcertID
+	args := make([]any, 0, 3*len(users))
+	for _, u := range users {
+		key := queue.DrawKey(room.Seed, queue.EntryID(concertID, u))
+		args = append(args, u, s.instant(now), strconv.FormatUint(key, 10))
 	}
-	res, err := joinScript.Run(ctx, s.client, k[:kDraw+1], args...).StringSlice()
+	res, err := joinScript.Run(ctx, s.client, s.roomKeys(concertID)[:kDraw+1], args...).StringSlice()
 	if err != nil {
 		return nil, failWrite("join waiting room", err)
 	}
 	if len(res) == 1 && res[0] == "F" {
 		return nil, queue.NoRoomError(concertID)
 	}
-	if len(res) != len(reqs)+1 {
+	if len(res) != len(users)+1 {
 		return nil, malformed("join", strings.Join(res, "\n"))
 	}
-	var room queue.Status
+	var base queue.Status
 	f := fields{s: res[0]}
-	parseRoom(&f, concertID, &room)
+	parseRoom(&f, concertID, &base)
 	if f.bad || f.s != "" {
 		return nil, malformed("join", res[0])
 	}
-	out := make([]joinResp, len(reqs))
-	for i, r := range reqs {
+	out := make([]queue.Joined, len(users))
+	for i, u := range users {
 		v := res[i+1]
 		if v == "S" {
-			out[i].err = queue.SoldOutError()
+			out[i].Err = queue.SoldOutError()
 			continue
 		}
-		st := room
+		st := base
 		f := fields{s: v}
-		parsePlace(&f, &st, concertID, r.userID)
+		parsePlace(&f, &st, concertID, u)
 		created := f.next()
 		st.Key = f.int()
 		if f.bad || f.s != "" || created == "" {
 			return nil, malformed("join", v)
 		}
-		out[i] = joinResp{st: st, created: created == "1"}
+		out[i] = queue.Joined{Status: st, Created: created == "1"}
 	}
 	return out, nil
 }

@@ -167,16 +167,16 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 	snap := queue.Snapshot{Seq: 1, Places: []queue.Place{{UserID: "z", Seq: 1, Key: queue.DrawSpan + 1, JoinedAt: now}}}
 	must(s.Restore(ctx, room, func(context.Context) (queue.Snapshot, error) { return snap, nil }, "owner", time.Minute, now))
 	must(s.Configure(ctx, room))
-	a, _, err := s.Join(ctx, room, "a", now) // a prequeue place: draw set
+	a, _, err := joinOne(ctx, s, room, "a", now) // a prequeue place: draw set
 	must(err)
-	b, _, err := s.Join(ctx, room, "b", now)
+	b, _, err := joinOne(ctx, s, room, "b", now)
 	must(err)
-	_, _, err = s.Join(ctx, room, "c", now)
+	_, _, err = joinOne(ctx, s, room, "c", now)
 	must(err)
 	must(s.SetSupply(ctx, cid, queue.Supply{Available: 5}, now))
 	_, err = s.Admit(ctx, cid, "owner", time.Second, now.Add(time.Second)) // draw, admission, log, waits
 	must(err)
-	_, _, err = s.Join(ctx, room, "d", now.Add(time.Second)) // keeps waiting and seen
+	_, _, err = joinOne(ctx, s, room, "d", now.Add(time.Second)) // keeps waiting and seen
 	must(err)
 	_, err = s.Status(ctx, b.Ticket, now)
 	must(err)
@@ -232,7 +232,7 @@ func TestUnavailable(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	room := queue.Room{ConcertID: "c", Settings: queue.DefaultSettings()}
 	tk := queue.Ticket{ConcertID: "c", UserID: "u", Seq: 1}
-	_, _, joinErr := s.Join(ctx, room, "u", now)
+	_, _, joinErr := joinOne(ctx, s, room, "u", now)
 	_, statusErr := s.Status(ctx, tk, now)
 	_, useErr := s.Use(ctx, tk, now)
 	_, admitErr := s.Admit(ctx, "c", "o", time.Second, now)
@@ -333,7 +333,7 @@ func TestServerTime(t *testing.T) {
 	}
 	join := func(room queue.Room, user string, now time.Time) queue.Status {
 		t.Helper()
-		st, _, err := s.Join(ctx, room, user, now)
+		st, _, err := joinOne(ctx, s, room, user, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,4 +400,13 @@ func TestServerTime(t *testing.T) {
 			t.Errorf("admitted within one second of Redis's clock: got %d, want at most 2", admitted)
 		}
 	})
+}
+
+// joinOne is Join of one user.
+func joinOne(ctx context.Context, s *QueueStore, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
+	js, err := s.Join(ctx, room, []string{userID}, now)
+	if err != nil {
+		return queue.Status{}, false, err
+	}
+	return js[0].Status, js[0].Created, js[0].Err
 }

@@ -46,6 +46,7 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run := subRunner(t, newStore)
 		run("Created", testJoinCreated)
 		run("SeqInArrivalOrder", testJoinArrivalOrder)
+		run("ManyInOneCall", testJoinMany)
 		run("Existing", testJoinExisting)
 		run("KnownRoomKeepsSettings", testJoinKeepsSettings)
 		run("NewSeqAfterLeave", testJoinAfterLeave)
@@ -229,10 +230,10 @@ type queueStore struct {
 // nothing) if the store does not have it.
 func (q *queueStore) join(room queue.Room, userID string, now time.Time) (queue.Status, bool) {
 	q.t.Helper()
-	st, created, err := q.s.Join(q.t.Context(), room, userID, now)
+	st, created, err := joinOne(q.t.Context(), q.s, room, userID, now)
 	if boxoffice.ErrorCode(err) == boxoffice.CodeNotFound {
 		q.create(room, now)
-		st, created, err = q.s.Join(q.t.Context(), room, userID, now)
+		st, created, err = joinOne(q.t.Context(), q.s, room, userID, now)
 	}
 	if err != nil {
 		q.t.Fatalf("Join(%s) at %v: %v", userID, now, err)
@@ -1141,7 +1142,7 @@ func testRaceDistinctUsers(t *testing.T, q *queueStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			st, created, err := q.s.Join(t.Context(), room, fanID(i), qT0)
+			st, created, err := joinOne(t.Context(), q.s, room, fanID(i), qT0)
 			if err != nil || !created {
 				t.Errorf("Join(%s): got created %v, %v, want created", fanID(i), created, err)
 			}
@@ -1174,7 +1175,7 @@ func testRaceSameUser(t *testing.T, q *queueStore) {
 	var wg sync.WaitGroup
 	for i := range seqs {
 		wg.Go(func() {
-			st, c, err := q.s.Join(t.Context(), room, fanID(1), qT0)
+			st, c, err := joinOne(t.Context(), q.s, room, fanID(1), qT0)
 			if err != nil {
 				t.Errorf("Join: %v", err)
 			}

@@ -67,13 +67,12 @@ func testJournalUnknown(t *testing.T, j queue.Journal) {
 func testJournalPlaces(t *testing.T, j queue.Journal) {
 	ps := []queue.Place{journalPlace(1, 1), journalPlace(2, 2), journalPlace(3, 3)}
 	ps[1].Key = 12345 // a drawn place
-	for _, p := range ps {
-		must(t, "Joined", j.Joined(t.Context(), qRoomID, p))
-	}
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, ps[:2]))
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, ps[2:]))
 	// Recording a place again changes nothing.
 	again := ps[0]
 	again.JoinedAt = qAt(time.Hour)
-	must(t, "Joined again", j.Joined(t.Context(), qRoomID, again))
+	must(t, "Joined again", j.Joined(t.Context(), qRoomID, []queue.Place{again}))
 	snap := load(t, j, qRoomID)
 	if snap.Seq != 3 || snap.Empty() || !slices.Equal(sortedPlaces(snap.Places), ps) {
 		t.Errorf("Load: got seq %d, places %+v, want 3 and %+v", snap.Seq, snap.Places, ps)
@@ -85,9 +84,9 @@ func testJournalPlaces(t *testing.T, j queue.Journal) {
 }
 
 func testJournalNewerTicket(t *testing.T, j queue.Journal) {
-	must(t, "Joined", j.Joined(t.Context(), qRoomID, journalPlace(1, 1)))
-	must(t, "Joined", j.Joined(t.Context(), qRoomID, journalPlace(2, 2)))
-	must(t, "Joined", j.Joined(t.Context(), qRoomID, journalPlace(1, 3)))
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, []queue.Place{journalPlace(1, 1)}))
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, []queue.Place{journalPlace(2, 2)}))
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, []queue.Place{journalPlace(1, 3)}))
 	snap := load(t, j, qRoomID)
 	if want := []queue.Place{journalPlace(2, 2), journalPlace(1, 3)}; !slices.Equal(sortedPlaces(snap.Places), want) {
 		t.Errorf("places after a newer ticket: got %+v, want %+v", snap.Places, want)
@@ -98,8 +97,8 @@ func testJournalNewerTicket(t *testing.T, j queue.Journal) {
 		t.Errorf("places after the newer ticket ended: got %+v (seq %d), want seq 2 only, seq 3", snap.Places, snap.Seq)
 	}
 	// A room whose only user's newer ticket ended has nothing live.
-	must(t, "Joined", j.Joined(t.Context(), qOther, journalPlace(1, 1)))
-	must(t, "Joined", j.Joined(t.Context(), qOther, journalPlace(1, 2)))
+	must(t, "Joined", j.Joined(t.Context(), qOther, []queue.Place{journalPlace(1, 1)}))
+	must(t, "Joined", j.Joined(t.Context(), qOther, []queue.Place{journalPlace(1, 2)}))
 	must(t, "Ended", j.Ended(t.Context(), qOther, []int64{2}))
 	wantRooms(t, j, qRoomID)
 }
@@ -110,7 +109,7 @@ func testJournalAdmitted(t *testing.T, j queue.Journal) {
 		if i == 0 {
 			p.Key = 7 // drawn
 		}
-		must(t, "Joined", j.Joined(t.Context(), qRoomID, p))
+		must(t, "Joined", j.Joined(t.Context(), qRoomID, []queue.Place{p}))
 	}
 	must(t, "Admitted", j.Admitted(t.Context(), qRoomID, 1, []int64{1, 3}, qAt(time.Second)))
 	must(t, "Admitted", j.Admitted(t.Context(), qRoomID, 3, []int64{2}, qAt(2*time.Second)))
@@ -136,8 +135,8 @@ func testJournalAdmitted(t *testing.T, j queue.Journal) {
 }
 
 func testJournalEnded(t *testing.T, j queue.Journal) {
-	must(t, "Joined", j.Joined(t.Context(), qRoomID, journalPlace(1, 1)))
-	must(t, "Joined", j.Joined(t.Context(), qOther, journalPlace(1, 1)))
+	must(t, "Joined", j.Joined(t.Context(), qRoomID, []queue.Place{journalPlace(1, 1)}))
+	must(t, "Joined", j.Joined(t.Context(), qOther, []queue.Place{journalPlace(1, 1)}))
 	must(t, "Ended", j.Ended(t.Context(), qRoomID, []int64{1, 99}))
 	if snap := load(t, j, qRoomID); len(snap.Places) != 0 || snap.Seq != 1 || snap.Empty() {
 		t.Errorf("after the only place ended: got %+v, want no places, seq 1", snap)

@@ -220,7 +220,7 @@ func testRacePrequeue(t *testing.T, q *queueStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			st, _, err := q.s.Join(t.Context(), room, fanID(i), qT0)
+			st, _, err := joinOne(t.Context(), q.s, room, fanID(i), qT0)
 			if err != nil {
 				t.Errorf("Join(%s): %v", fanID(i), err)
 			}

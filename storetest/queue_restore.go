@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func testRestoreOtherOwner(t *testing.T, q *queueStore) {
 	var inner error
 	load := func(ctx context.Context) (queue.Snapshot, error) {
 		inner = q.s.Restore(ctx, room, snapshotOf(t, queue.Snapshot{}), "other", time.Minute, qT0)
-		if _, _, err := q.s.Join(ctx, room, fanID(1), qT0); boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
+		if _, _, err := joinOne(ctx, q.s, room, fanID(1), qT0); boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 			t.Errorf("join while the room is rebuilt: got %v, want NOT_FOUND", err)
 		}
 		return queue.Snapshot{Seq: 1, Places: []queue.Place{{UserID: fanID(1), Seq: 1, Key: queue.DrawSpan + 1, JoinedAt: qT0}}}, nil
@@ -247,4 +248,41 @@ func usersInDrawOrder(room queue.Room, users []string) []string {
 		out[rank[u]-1] = u
 	}
 	return out
+}
+
+// joinOne is Store.Join of one user.
+func joinOne(ctx context.Context, s queue.Store, room queue.Room, userID string, now time.Time) (queue.Status, bool, error) {
+	js, err := s.Join(ctx, room, []string{userID}, now)
+	if err != nil {
+		return queue.Status{}, false, err
+	}
+	if len(js) != 1 {
+		return queue.Status{}, false, fmt.Errorf("Join of one user: got %d answers", len(js))
+	}
+	return js[0].Status, js[0].Created, js[0].Err
+}
+
+// testJoinMany checks one Join of several users: answers in order, seqs
+// in order, a user twice in one call gets one place.
+func testJoinMany(t *testing.T, q *queueStore) {
+	room := openRoom(rateSettings(10))
+	q.create(room, qT0)
+	q.join(room, fanID(9), qT0)
+	js, err := q.s.Join(t.Context(), room, []string{fanID(1), fanID(9), fanID(2), fanID(1)}, qT0)
+	if err != nil || len(js) != 4 {
+		t.Fatalf("Join of four: got %d answers, %v, want 4", len(js), err)
+	}
+	want := []struct {
+		user     string
+		seq      int64
+		created  bool
+		position int64
+	}{{fanID(1), 2, true, 2}, {fanID(9), 1, false, 1}, {fanID(2), 3, true, 3}, {fanID(1), 2, false, 2}}
+	for i, w := range want {
+		j := js[i]
+		if j.Err != nil || j.UserID != w.user || j.Seq != w.seq || j.Created != w.created || j.Position != w.position {
+			t.Errorf("answer %d: got %s seq %d created %v position %d (%v), want %s seq %d created %v position %d",
+				i, j.UserID, j.Seq, j.Created, j.Position, j.Err, w.user, w.seq, w.created, w.position)
+		}
+	}
 }

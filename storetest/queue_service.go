@@ -121,7 +121,7 @@ func testServiceSupply(t *testing.T, q *queueStore) {
 		if i == 1 {
 			// The first report said sold out, before that step admitted.
 			wantState(t, "waiting fan", q.status(ts[19], qAt(s.at)), queue.SoldOut, 0)
-			_, _, err := q.s.Join(t.Context(), room, "newcomer", qAt(s.at))
+			_, _, err := joinOne(t.Context(), q.s, room, "newcomer", qAt(s.at))
 			wantQueueCode(t, "join", err, boxoffice.CodeSoldOut)
 			if st := q.stats(qAt(s.at)); st.AdmittedTotal != 1 {
 				t.Errorf("admitted while sold out: got %d in all, want the 1 of the first step", st.AdmittedTotal)

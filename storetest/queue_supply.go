@@ -71,9 +71,9 @@ func testSupplySoldOut(t *testing.T, q *queueStore) {
 	wantQueueCode(t, "Use in the prequeue", err, boxoffice.CodeSoldOut)
 	wantState(t, "Use of a session", q.use(ts[0], now), queue.Admitted, 0)
 
-	_, _, err = q.s.Join(t.Context(), room, fanID(9), now)
+	_, _, err = joinOne(t.Context(), q.s, room, fanID(9), now)
 	wantQueueCode(t, "new join", err, boxoffice.CodeSoldOut)
-	_, _, err = q.s.Join(t.Context(), room, fanID(2), now)
+	_, _, err = joinOne(t.Context(), q.s, room, fanID(2), now)
 	wantQueueCode(t, "join of a waiting fan", err, boxoffice.CodeSoldOut)
 	if st, created := q.join(room, fanID(1), now); created || st.Ticket != ts[0] || st.State != queue.Admitted {
 		t.Errorf("join of an admitted fan: got %v %s created %v, want %v admitted", st.Ticket, st.State, created, ts[0])

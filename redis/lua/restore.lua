@@ -4,7 +4,7 @@
 -- ARGV: step, owner, nowMs, then the step's arguments:
 --   begin  leaseMs: E when the room exists; B while another owner's claim
 --          lasts; else G: the claim is taken and what an earlier attempt
---          left is cleared.
+--          left is cleared. Each later step extends the claim by leaseMs.
 --   add    sessionMs, then records of 4 fields: W user key seq:joinedMs (a
 --          waiting place, heartbeat now), A user seq:joinedMs - (a session
 --          ending sessionMs from now), D user drawKey - (a draw entry), L
@@ -24,12 +24,14 @@ if step == 'begin' then
     return 'B'
   end
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
-  redis.call('HSET', claim, 'owner', owner, 'until', now + tonumber(ARGV[4]))
+  redis.call('HSET', claim, 'owner', owner, 'until', now + tonumber(ARGV[4]), 'lease', ARGV[4])
   return 'G'
 end
-if redis.call('HGET', claim, 'owner') ~= owner or redis.call('EXISTS', KEYS[1]) == 1 then
+local c = redis.call('HMGET', claim, 'owner', 'lease')
+if c[1] ~= owner or redis.call('EXISTS', KEYS[1]) == 1 then
   return 'L'
 end
+redis.call('HSET', claim, 'until', now + tonumber(c[2]))
 if step == 'finish' then
   redis.call('HSET', KEYS[1], unpack(ARGV, 5))
   if ARGV[4] ~= '-' then
