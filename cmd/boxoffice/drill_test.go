@@ -42,6 +42,12 @@ type drillPlan struct {
 	admitPerSecond           float64
 	maxActive                int64
 	holdSeconds              int
+	// prequeue: the fans who join in this part of the 3 s join window
+	// join before the opening and are in its draw, the auditor among them.
+	// The draw is kept to about 200 fans, fewer than the sale admits
+	// before its seats run out, so that the auditor, wherever the draw
+	// puts it, is admitted and can read the seat maps afterwards.
+	prequeue time.Duration
 	// killAt: one instance gets kill -9; a replacement starts killFor later.
 	killAt, killFor time.Duration
 	// redisAt: Redis is killed and a fresh, empty one starts redisFor later.
@@ -55,14 +61,16 @@ type drillPlan struct {
 var (
 	shortDrill = drillPlan{
 		fans: 2000, dates: 10, connections: 300, admitPerSecond: 15, maxActive: 200, holdSeconds: 10,
-		killAt: 4 * time.Second, killFor: 3 * time.Second,
+		prequeue: 300 * time.Millisecond,
+		killAt:   4 * time.Second, killFor: 3 * time.Second,
 		redisAt: 11 * time.Second, redisFor: time.Second,
 		postgresAt: 18 * time.Second, postgresFor: time.Second,
 		saleTimeout: 2 * time.Minute,
 	}
 	fullDrill = drillPlan{
 		fans: 20000, dates: 20, connections: 600, admitPerSecond: 25, maxActive: 500, holdSeconds: 10,
-		killAt: 10 * time.Second, killFor: 5 * time.Second,
+		prequeue: 30 * time.Millisecond,
+		killAt:   10 * time.Second, killFor: 5 * time.Second,
 		redisAt: 25 * time.Second, redisFor: 2 * time.Second,
 		postgresAt: 40 * time.Second, postgresFor: 2 * time.Second,
 		saleTimeout: 5 * time.Minute,
@@ -157,9 +165,7 @@ func TestFaultDrill(t *testing.T) {
 		"--connections", strconv.Itoa(plan.connections),
 		"--strategy", "RATE_AND_MAX_ACTIVE", "--admit-per-second", fmt.Sprint(plan.admitPerSecond),
 		"--max-active", strconv.FormatInt(plan.maxActive, 10), "--hold-seconds", strconv.Itoa(plan.holdSeconds),
-		// A tenth of the fans, the auditor among them, join before the
-		// opening and are in its draw.
-		"--prequeue", "300ms", "--join-window", "3s", "--request-timeout", "10s",
+		"--prequeue", plan.prequeue.String(), "--join-window", "3s", "--request-timeout", "10s",
 		"--sale-timeout", plan.saleTimeout.String(),
 		"--faults", faultsFile, "--fault-grace", drillGrace.String(),
 		"--out", filepath.Join(out, "onsale.json"), "--svg-dir", out,
