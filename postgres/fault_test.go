@@ -74,6 +74,19 @@ func (e *faultEnv) chargeDuring(t *testing.T, ctx context.Context, userID string
 // waitForLockWaiter returns once a statement of the server waits on a lock.
 func (e *faultEnv) waitForLockWaiter(t *testing.T) {
 	t.Helper()
+	e.waitForLockWaiters(t, func(n int) bool { return n > 0 }, "no statement came to wait on the lock")
+}
+
+// waitForNoLockWaiter returns once no statement waits on a lock.
+func (e *faultEnv) waitForNoLockWaiter(t *testing.T) {
+	t.Helper()
+	e.waitForLockWaiters(t, func(n int) bool { return n == 0 }, "a statement still waits on a lock")
+}
+
+// waitForLockWaiters polls the number of statements waiting on a lock
+// until done says so, for up to five seconds.
+func (e *faultEnv) waitForLockWaiters(t *testing.T, done func(n int) bool, failure string) {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, e.pg.URL())
 	if err != nil {
@@ -85,12 +98,12 @@ func (e *faultEnv) waitForLockWaiter(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
+		if done(n) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("no statement came to wait on the lock")
+	t.Fatal(failure)
 }
 
 func (e *faultEnv) balance(t *testing.T, userID string) boxoffice.Money {
@@ -250,23 +263,3 @@ func TestFaultsPoolExhausted(t *testing.T) {
 	}
 }
 
-func (e *faultEnv) waitForNoLockWaiter(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, e.pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for range 500 {
-		var n int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("a statement still waits on a lock")
-}

@@ -18,6 +18,24 @@ type skewedClock time.Duration
 
 func (c skewedClock) Now() time.Time { return time.Now().UTC().Add(time.Duration(c)) }
 
+// skews are the clocks of skewedCluster's instances, off the system's.
+var skews = []time.Duration{time.Minute, 0, -time.Minute}
+
+// skewedCluster starts three instances of one deployment on the shared
+// PostgreSQL and Redis whose clocks are a minute ahead, right, and a
+// minute behind, and returns a client of each and the configuration.
+func skewedCluster(t *testing.T) ([]*boxhttp.Client, Config) {
+	t.Helper()
+	cfg := production.config(t)
+	cfg.AdminKey = "admin-" + randomHex(16)
+	cfg.Secret = "secret-" + randomHex(16)
+	clients := make([]*boxhttp.Client, len(skews))
+	for i, d := range skews {
+		clients[i] = testClient(t, startMain(t, cfg, skewedClock(d)).URL())
+	}
+	return clients, cfg
+}
+
 // dbNow reads PostgreSQL's own clock.
 func dbNow(t *testing.T) time.Time {
 	t.Helper()
@@ -39,14 +57,7 @@ func dbNow(t *testing.T) time.Time {
 // instance serves them.
 func TestHoldsKeepTheDatabaseClock(t *testing.T) {
 	const holdSeconds = 1
-	cfg := production.config(t)
-	cfg.AdminKey = "admin-" + randomHex(16)
-	cfg.Secret = "secret-" + randomHex(16)
-	skews := []time.Duration{time.Minute, 0, -time.Minute}
-	clients := make([]*boxhttp.Client, len(skews))
-	for i, d := range skews {
-		clients[i] = testClient(t, startMain(t, cfg, skewedClock(d)).URL())
-	}
+	clients, cfg := skewedCluster(t)
 	ahead, behind := clients[0], clients[2]
 	ctx := context.Background()
 	spec := fastRoom(testSpec(time.Now().Add(-2 * time.Minute)))
@@ -123,14 +134,7 @@ func TestHoldsKeepTheDatabaseClock(t *testing.T) {
 // and first come, first served, the seed's publication and session ends
 // follow Redis's clock, whichever instance serves.
 func TestWaitingRoomKeepsTheSharedClock(t *testing.T) {
-	cfg := production.config(t)
-	cfg.AdminKey = "admin-" + randomHex(16)
-	cfg.Secret = "secret-" + randomHex(16)
-	skews := []time.Duration{time.Minute, 0, -time.Minute}
-	clients := make([]*boxhttp.Client, len(skews))
-	for i, d := range skews {
-		clients[i] = testClient(t, startMain(t, cfg, skewedClock(d)).URL())
-	}
+	clients, cfg := skewedCluster(t)
 	ahead, behind := clients[0], clients[2]
 	ctx := context.Background()
 	opening := time.Now().Add(1500 * time.Millisecond)
