@@ -262,4 +262,3 @@ func TestFaultsPoolExhausted(t *testing.T) {
 		t.Fatalf("got balance %d, want 1000", got)
 	}
 }
-
