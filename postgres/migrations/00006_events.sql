@@ -1,0 +1,72 @@
+-- +goose Up
+
+-- The transactional outbox (event.Store). A change writes its event into
+-- outbox in its own transaction; n, taken from a sequence once the change's
+-- locks are held, orders the events of the transactions that committed
+-- before a given snapshot in the order they happened. After commit the
+-- relay moves them into events, giving each its feed position and its seq
+-- within its concert; no row is shared by the changes, so holds and
+-- payments of one concert never wait on one another for their events.
+CREATE TABLE outbox (
+    n          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         uuid NOT NULL,
+    type       text NOT NULL,
+    concert_id uuid,
+    at         timestamptz NOT NULL,
+    data       jsonb NOT NULL
+);
+
+-- Numbered events, what the feed serves, kept for BOXOFFICE_EVENTS_KEEP.
+-- concert_key is the concert, or the nil UUID for events of no concert.
+CREATE TABLE events (
+    position    bigint PRIMARY KEY,
+    id          uuid NOT NULL UNIQUE,
+    type        text NOT NULL,
+    concert_id  uuid,
+    concert_key uuid NOT NULL GENERATED ALWAYS AS (coalesce(concert_id, '00000000-0000-0000-0000-000000000000')) STORED,
+    seq         bigint NOT NULL CHECK (seq > 0),
+    at          timestamptz NOT NULL,
+    data        jsonb NOT NULL
+);
+CREATE UNIQUE INDEX events_concert_seq ON events (concert_key, seq);
+CREATE INDEX events_concert_position ON events (concert_key, position);
+
+-- The last seq given in each concert (the nil UUID: events of no
+-- concert), and whether its SoldOut event was written. Written by the relay
+-- alone. check_sold_out: a sale was numbered in a truncated batch, so
+-- whether it sold the last seat is still to be seen.
+CREATE TABLE event_heads (
+    concert_key    uuid PRIMARY KEY,
+    seq            bigint NOT NULL,
+    sold_out       boolean NOT NULL DEFAULT false,
+    check_sold_out boolean NOT NULL DEFAULT false
+);
+
+-- The last position numbered and the last relayed to the stream.
+CREATE TABLE event_relay (
+    part     integer PRIMARY KEY,
+    numbered bigint NOT NULL,
+    relayed  bigint NOT NULL
+);
+INSERT INTO event_relay (part, numbered, relayed) VALUES (0, 0, 0);
+
+-- A UUIDv7 made now: 48 bits of Unix milliseconds, then random bits with
+-- the version 7 and the RFC 9562 variant.
+-- +goose StatementBegin
+CREATE FUNCTION event_id() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+    SELECT encode(
+        set_bit(set_bit(
+            overlay(uuid_send(gen_random_uuid())
+                    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::int8) FROM 3)
+                    FROM 1 FOR 6),
+            52, 1), 53, 1),
+        'hex')::uuid
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP FUNCTION event_id();
+DROP TABLE event_relay;
+DROP TABLE event_heads;
+DROP TABLE events;
+DROP TABLE outbox;

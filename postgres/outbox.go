@@ -1,0 +1,335 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/event"
+)
+
+// EventStore is event.Store on PostgreSQL: the outbox every change writes
+// its events into, in its own transaction (see writeEventSQL), and the
+// numbered events the feed serves.
+//
+// Numbering runs after commit, in one REPEATABLE READ transaction of the
+// relay holding the claim: it takes the outbox rows its snapshot sees, in
+// the order of n, and moves them into events with the next positions and
+// per-concert seqs. n is drawn from a sequence inside the change's own
+// statement once its locks are held, so a change that saw another's effect
+// has a larger n; a change still in flight when a batch is numbered commits
+// after every change of that batch and is numbered in a later one. The
+// positions therefore follow commit order wherever one change could see
+// another, and no gap is ever left: events are numbered only once their
+// transaction committed, and a rolled-back change leaves no row.
+type EventStore struct{ db *DB }
+
+var _ event.Store = (*EventStore)(nil)
+
+// NewEventStore returns the event store of db.
+func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
+
+// Append writes evs into the outbox in one transaction.
+func (s *EventStore) Append(ctx context.Context, evs ...event.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, e := range evs {
+		var concertID *string
+		if e.ConcertID != "" {
+			concertID = &e.ConcertID
+		}
+		b.Queue(`INSERT INTO outbox (id, type, concert_id, at, data) VALUES ($1, $2, $3, $4, $5)`,
+			e.ID, string(e.Type), concertID, utc(e.At), []byte(e.Data))
+	}
+	return s.db.wrapWrite("append events", s.db.pool.SendBatch(ctx, b).Close())
+}
+
+const eventColumns = `position, id, type, concert_id, seq, at, data`
+
+func scanEvents(rows pgx.Rows) ([]event.Event, error) {
+	defer rows.Close()
+	var evs []event.Event
+	for rows.Next() {
+		var (
+			e         event.Event
+			typ       string
+			concertID *string
+			data      []byte
+		)
+		if err := rows.Scan(&e.Position, &e.ID, &typ, &concertID, &e.Seq, &e.At, &data); err != nil {
+			return nil, err
+		}
+		e.Type, e.At, e.Data = event.Type(typ), e.At.UTC(), json.RawMessage(data)
+		if concertID != nil {
+			e.ConcertID = *concertID
+		}
+		evs = append(evs, e)
+	}
+	return evs, rows.Err()
+}
+
+// Events returns a page of numbered events. Errors: INVALID_REQUEST,
+// UNAVAILABLE.
+func (s *EventStore) Events(ctx context.Context, q event.Query) ([]event.Event, error) {
+	if q.Limit < 1 || q.Limit > event.MaxLimit {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be 1..%d", event.MaxLimit)
+	}
+	var typ *string
+	if q.Type != "" {
+		t := string(q.Type)
+		typ = &t
+	}
+	var rows pgx.Rows
+	var err error
+	if q.ConcertID == "" {
+		rows, err = s.db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE position > $1 AND ($2::text IS NULL OR type = $2)
+			ORDER BY position LIMIT $3`, q.After, typ, q.Limit)
+	} else {
+		key, ok := boxoffice.CanonID(q.ConcertID)
+		if !ok {
+			return nil, nil // no event is about it
+		}
+		rows, err = s.db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE concert_key = $1 AND position > $2 AND ($3::text IS NULL OR type = $3)
+			ORDER BY position LIMIT $4`, key, q.After, typ, q.Limit)
+	}
+	if err != nil {
+		return nil, s.db.wrap("read events", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, s.db.wrap("read events", err)
+	}
+	return evs, nil
+}
+
+// Backlog measures the outbox and the events kept.
+func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
+	var b event.Backlog
+	var oldest *time.Time
+	err := s.db.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM outbox),
+		       r.numbered - r.relayed,
+		       coalesce(r.numbered - (SELECT min(position) FROM events) + 1, 0),
+		       least((SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1))
+		FROM event_relay r WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &oldest)
+	if err != nil {
+		return event.Backlog{}, s.db.wrap("measure outbox", err)
+	}
+	if oldest != nil {
+		b.OldestUnrelayed = oldest.UTC()
+	}
+	return b, nil
+}
+
+// Claim takes the relay's advisory lock, on a connection of its own that
+// holds it for as long as it lives. It returns nil when another session
+// holds the lock.
+func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, s.db.wrap("claim events", err)
+	}
+	var got bool
+	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('boxoffice events ' || coalesce(current_schema(), ''), 0))`).Scan(&got)
+	if err != nil || !got {
+		conn.Close(context.Background())
+		return nil, s.db.wrap("claim events", err)
+	}
+	return &eventClaim{db: s.db, conn: conn}, nil
+}
+
+// eventClaim is a held claim: every statement runs on the connection that
+// holds the lock, so none runs once the lock is lost with its session.
+type eventClaim struct {
+	db   *DB
+	conn *pgx.Conn
+}
+
+func (c *eventClaim) Release() { c.conn.Close(context.Background()) }
+
+// Number numbers up to limit events of the outbox, in one transaction.
+func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := pgx.BeginTxFunc(ctx, c.conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var err error
+		n, err = c.number(ctx, tx, limit)
+		return err
+	})
+	if err != nil {
+		return 0, c.db.wrap("number events", err)
+	}
+	return n, nil
+}
+
+func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
+	rows, err := tx.Query(ctx, `SELECT n, id, type, concert_id, at, data FROM outbox ORDER BY n LIMIT $1`, limit)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		ns  []int64
+		evs []event.Event
+	)
+	for rows.Next() {
+		var (
+			n         int64
+			e         event.Event
+			typ       string
+			concertID *string
+			data      []byte
+		)
+		if err := rows.Scan(&n, &e.ID, &typ, &concertID, &e.At, &data); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		e.Type, e.Data = event.Type(typ), data
+		if concertID != nil {
+			e.ConcertID = *concertID
+		}
+		ns, evs = append(ns, n), append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	var numbered int64
+	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
+		return 0, err
+	}
+
+	b := event.NewBatch(evs, len(evs) == limit)
+	rows, err = tx.Query(ctx, `SELECT concert_key::text, seq, sold_out, check_sold_out FROM event_heads
+		WHERE concert_key = ANY ($1::uuid[]) OR check_sold_out`, b.Keys())
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var h event.Head
+		if err := rows.Scan(&h.Key, &h.Seq, &h.SoldOut, &h.Check); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		b.SetHead(h)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if cands := b.SoldOutCandidates(); len(cands) > 0 {
+		// The snapshot is the one the outbox was read with: a concert sold
+		// out in it had every sale committed, and so numbered by now.
+		var sold []string
+		var now time.Time
+		rows, err := tx.Query(ctx, `
+			SELECT coalesce(array_agg(c::text), '{}'), now() FROM unnest($1::uuid[]) AS c
+			WHERE EXISTS (SELECT 1 FROM seats WHERE concert_id = c)
+			  AND NOT EXISTS (SELECT 1 FROM seats WHERE concert_id = c AND status <> 'SOLD')`, cands)
+		if err != nil {
+			return 0, err
+		}
+		_, err = pgx.ForEachRow(rows, []any{&sold, &now}, func() error { return nil })
+		if err != nil {
+			return 0, err
+		}
+		b.SoldOut(cands, sold, now.UTC())
+	}
+	out := b.Number(numbered)
+
+	var (
+		positions, seqs []int64
+		ids, types      []string
+		concerts        []*string
+		ats             []time.Time
+		datas           [][]byte
+	)
+	for _, e := range out {
+		var concertID *string
+		if e.ConcertID != "" {
+			concertID = &e.ConcertID
+		}
+		positions, seqs = append(positions, e.Position), append(seqs, e.Seq)
+		ids, types = append(ids, e.ID), append(types, string(e.Type))
+		concerts, ats, datas = append(concerts, concertID), append(ats, e.At), append(datas, e.Data)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO events (position, id, type, concert_id, seq, at, data)
+		SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::timestamptz[], $7::jsonb[])`,
+		positions, ids, types, concerts, seqs, ats, datas); err != nil {
+		return 0, err
+	}
+	var (
+		keys          []string
+		hseq          []int64
+		hsold, hcheck []bool
+	)
+	for _, h := range b.Heads() {
+		keys, hseq = append(keys, h.Key), append(hseq, h.Seq)
+		hsold, hcheck = append(hsold, h.SoldOut), append(hcheck, h.Check)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO event_heads (concert_key, seq, sold_out, check_sold_out)
+		SELECT * FROM unnest($1::uuid[], $2::int8[], $3::bool[], $4::bool[])
+		ON CONFLICT (concert_key) DO UPDATE
+		SET seq = excluded.seq, sold_out = excluded.sold_out, check_sold_out = excluded.check_sold_out`,
+		keys, hseq, hsold, hcheck); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, out[len(out)-1].Position); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, ns); err != nil {
+		return 0, err
+	}
+	return len(out), nil
+}
+
+// Unrelayed returns numbered events past the relayed mark.
+func (c *eventClaim) Unrelayed(ctx context.Context, limit int) ([]event.Event, error) {
+	rows, err := c.conn.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE position > (SELECT relayed FROM event_relay WHERE part = 0)
+		ORDER BY position LIMIT $1`, limit)
+	if err != nil {
+		return nil, c.db.wrap("read unrelayed events", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, c.db.wrap("read unrelayed events", err)
+	}
+	return evs, nil
+}
+
+// Relayed moves the relayed mark up to position.
+func (c *eventClaim) Relayed(ctx context.Context, position int64) error {
+	_, err := c.conn.Exec(ctx, `UPDATE event_relay SET relayed = greatest(relayed, $1) WHERE part = 0`, position)
+	return c.db.wrap("mark events relayed", err)
+}
+
+// trimBatch bounds the rows one statement of Trim deletes.
+const trimBatch = 5000
+
+// Trim deletes old events, a batch at a time.
+func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (int, error) {
+	total := 0
+	for {
+		tag, err := c.conn.Exec(ctx, `
+			DELETE FROM events WHERE position IN (
+				SELECT position FROM events
+				WHERE at < $1 AND (NOT $2 OR position <= (SELECT relayed FROM event_relay WHERE part = 0))
+				ORDER BY position LIMIT $3)`, utc(before), relayed, trimBatch)
+		if err != nil {
+			return total, c.db.wrap("trim events", err)
+		}
+		total += int(tag.RowsAffected())
+		if tag.RowsAffected() < trimBatch {
+			return total, nil
+		}
+	}
+}

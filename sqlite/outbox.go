@@ -1,0 +1,337 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/event"
+)
+
+// EventStore is event.Store on SQLite: the outbox every change writes its
+// events into, in its own write transaction (see writeEvents), and the
+// numbered events the feed serves. SQLite has one writer, so the rowid
+// order of the outbox is the commit order; numbering moves the rows into
+// events in that order.
+type EventStore struct {
+	db *DB
+	// claimed: one relay at a time; the file lock already keeps other
+	// processes out.
+	mu      sync.Mutex
+	claimed bool
+}
+
+var _ event.Store = (*EventStore)(nil)
+
+// NewEventStore returns the event store of db.
+func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
+
+const insertOutboxSQL = `INSERT INTO outbox (id, type, concert_id, at, data) VALUES (?, ?, ?, ?, ?)`
+
+// writeEvents writes evs into the outbox within tx, the transaction of the
+// change they describe.
+func writeEvents(ctx context.Context, tx *sql.Tx, evs ...event.Event) error {
+	for _, e := range evs {
+		var concertID any
+		if e.ConcertID != "" {
+			concertID = e.ConcertID
+		}
+		if _, err := tx.ExecContext(ctx, insertOutboxSQL, e.ID, string(e.Type), concertID, micros(e.At), string(e.Data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeEvent makes an event of type t about concertID ("" for none) at at
+// with data, and writes it into the outbox within tx.
+func writeEvent(ctx context.Context, tx *sql.Tx, t event.Type, concertID string, at time.Time, data any) error {
+	e, err := event.New(t, concertID, at, data)
+	if err != nil {
+		return err
+	}
+	return writeEvents(ctx, tx, e)
+}
+
+// Append writes evs into the outbox in one transaction.
+func (s *EventStore) Append(ctx context.Context, evs ...event.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return s.db.update(ctx, "append events", func(tx *sql.Tx) error { return writeEvents(ctx, tx, evs...) })
+}
+
+const eventColumns = `position, id, type, concert_id, seq, at, data`
+
+func scanEvents(rows *sql.Rows) ([]event.Event, error) {
+	defer rows.Close()
+	var evs []event.Event
+	for rows.Next() {
+		var (
+			e         event.Event
+			typ, data string
+			concertID sql.NullString
+			at        int64
+		)
+		if err := rows.Scan(&e.Position, &e.ID, &typ, &concertID, &e.Seq, &at, &data); err != nil {
+			return nil, err
+		}
+		e.Type, e.At, e.Data, e.ConcertID = event.Type(typ), time.UnixMicro(at).UTC(), json.RawMessage(data), concertID.String
+		evs = append(evs, e)
+	}
+	return evs, rows.Err()
+}
+
+// Events returns a page of numbered events. Errors: INVALID_REQUEST,
+// UNAVAILABLE.
+func (s *EventStore) Events(ctx context.Context, q event.Query) ([]event.Event, error) {
+	if q.Limit < 1 || q.Limit > event.MaxLimit {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be 1..%d", event.MaxLimit)
+	}
+	var typ any
+	if q.Type != "" {
+		typ = string(q.Type)
+	}
+	var rows *sql.Rows
+	var err error
+	if q.ConcertID == "" {
+		rows, err = s.db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE position > ?1 AND (?2 IS NULL OR type = ?2)
+			ORDER BY position LIMIT ?3`, q.After, typ, q.Limit)
+	} else {
+		key, ok := canonID(q.ConcertID)
+		if !ok {
+			return nil, nil // no event is about it
+		}
+		rows, err = s.db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE concert_key = ?1 AND position > ?2 AND (?3 IS NULL OR type = ?3)
+			ORDER BY position LIMIT ?4`, key, q.After, typ, q.Limit)
+	}
+	if err != nil {
+		return nil, s.db.wrap(ctx, "read events", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, s.db.wrap(ctx, "read events", err)
+	}
+	return evs, nil
+}
+
+// Backlog measures the outbox and the events kept.
+func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
+	var b event.Backlog
+	var oldest sql.NullInt64
+	err := s.db.read.QueryRowContext(ctx, `
+		SELECT (SELECT count(*) FROM outbox),
+		       r.numbered - r.relayed,
+		       coalesce(r.numbered - (SELECT min(position) FROM events) + 1, 0),
+		       coalesce(min((SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1)),
+		                (SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1))
+		FROM event_relay r WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &oldest)
+	if err != nil {
+		return event.Backlog{}, s.db.wrap(ctx, "measure outbox", err)
+	}
+	if oldest.Valid {
+		b.OldestUnrelayed = at(oldest.Int64)
+	}
+	return b, nil
+}
+
+// Claim makes the caller the relay until Release, or returns nil when
+// another relay of this process is.
+func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.db.closed.Load() {
+		return nil, boxoffice.Unavailable("database", sql.ErrConnDone)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimed {
+		return nil, nil
+	}
+	s.claimed = true
+	return &eventClaim{s: s}, nil
+}
+
+type eventClaim struct {
+	s    *EventStore
+	once sync.Once
+}
+
+func (c *eventClaim) Release() {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		c.s.claimed = false
+		c.s.mu.Unlock()
+	})
+}
+
+// Number numbers up to limit events of the outbox, in one write
+// transaction.
+func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := c.s.db.update(ctx, "number events", func(tx *sql.Tx) error {
+		var err error
+		n, err = number(ctx, tx, limit)
+		return err
+	})
+	return n, err
+}
+
+func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT n, id, type, concert_id, at, data FROM outbox ORDER BY n LIMIT ?`, limit)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		last int64
+		evs  []event.Event
+	)
+	for rows.Next() {
+		var (
+			e         event.Event
+			typ, data string
+			concertID sql.NullString
+			us        int64
+		)
+		if err := rows.Scan(&last, &e.ID, &typ, &concertID, &us, &data); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		e.Type, e.At, e.Data, e.ConcertID = event.Type(typ), at(us), json.RawMessage(data), concertID.String
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	var numbered int64
+	if err := tx.QueryRowContext(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
+		return 0, err
+	}
+	b := event.NewBatch(evs, len(evs) == limit)
+	keys := b.Keys()
+	keysJSON, _ := json.Marshal(keys)
+	rows, err = tx.QueryContext(ctx, `SELECT concert_key, seq, sold_out, check_sold_out FROM event_heads
+		WHERE concert_key IN (SELECT value FROM json_each(?)) OR check_sold_out`, string(keysJSON))
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var h event.Head
+		if err := rows.Scan(&h.Key, &h.Seq, &h.SoldOut, &h.Check); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		b.SetHead(h)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if cands := b.SoldOutCandidates(); len(cands) > 0 {
+		candsJSON, _ := json.Marshal(cands)
+		var sold sql.NullString
+		err := tx.QueryRowContext(ctx, `
+			SELECT group_concat(c.value, ',') FROM json_each(?) AS c
+			WHERE EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value)
+			  AND NOT EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value AND status <> 'SOLD')`,
+			string(candsJSON)).Scan(&sold)
+		if err != nil {
+			return 0, err
+		}
+		var soldIDs []string
+		if sold.Valid && sold.String != "" {
+			soldIDs = strings.Split(sold.String, ",")
+		}
+		b.SoldOut(cands, soldIDs, time.Now().UTC())
+	}
+	out := b.Number(numbered)
+	for _, e := range out {
+		var concertID any
+		if e.ConcertID != "" {
+			concertID = e.ConcertID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (position, id, type, concert_id, concert_key, seq, at, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Position, e.ID, string(e.Type), concertID, event.Key(e.ConcertID),
+			e.Seq, micros(e.At), string(e.Data)); err != nil {
+			return 0, err
+		}
+	}
+	for _, h := range b.Heads() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_heads (concert_key, seq, sold_out, check_sold_out) VALUES (?, ?, ?, ?)
+			ON CONFLICT (concert_key) DO UPDATE
+			SET seq = excluded.seq, sold_out = excluded.sold_out, check_sold_out = excluded.check_sold_out`,
+			h.Key, h.Seq, h.SoldOut, h.Check); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, out[len(out)-1].Position); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, last); err != nil {
+		return 0, err
+	}
+	return len(out), nil
+}
+
+// Unrelayed returns numbered events past the relayed mark.
+func (c *eventClaim) Unrelayed(ctx context.Context, limit int) ([]event.Event, error) {
+	rows, err := c.s.db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE position > (SELECT relayed FROM event_relay WHERE part = 0)
+		ORDER BY position LIMIT ?`, limit)
+	if err != nil {
+		return nil, c.s.db.wrap(ctx, "read unrelayed events", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, c.s.db.wrap(ctx, "read unrelayed events", err)
+	}
+	return evs, nil
+}
+
+// Relayed moves the relayed mark up to position.
+func (c *eventClaim) Relayed(ctx context.Context, position int64) error {
+	return c.s.db.update(ctx, "mark events relayed", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE event_relay SET relayed = max(relayed, ?) WHERE part = 0`, position)
+		return err
+	})
+}
+
+// trimBatch bounds the rows one transaction of Trim deletes, so that the
+// writer is not held long.
+const trimBatch = 5000
+
+// Trim deletes old events, a batch per write transaction.
+func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := c.s.db.update(ctx, "trim events", func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `
+				DELETE FROM events WHERE position IN (
+					SELECT position FROM events
+					WHERE at < ?1 AND (NOT ?2 OR position <= (SELECT relayed FROM event_relay WHERE part = 0))
+					ORDER BY position LIMIT ?3)`, micros(before), relayed, trimBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < trimBatch {
+			return total, nil
+		}
+	}
+}
