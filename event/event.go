@@ -204,7 +204,8 @@ type Backlog struct {
 	Unnumbered int64 // committed events waiting to be numbered
 	Unrelayed  int64 // numbered events not yet marked relayed
 	Kept       int64 // numbered events kept for the feed
-	// OldestUnrelayed is the instant of the oldest event not yet relayed
-	// (numbered or not); zero when none.
-	OldestUnrelayed time.Time
+	// OldestUnnumbered is the instant of the oldest event waiting to be
+	// numbered, OldestUnrelayed of the oldest not yet relayed (numbered or
+	// not); zero when none.
+	OldestUnnumbered, OldestUnrelayed time.Time
 }

@@ -112,18 +112,21 @@ func (s *EventStore) Events(ctx context.Context, q event.Query) ([]event.Event, 
 // Backlog measures the outbox and the events kept.
 func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
 	var b event.Backlog
-	var oldest *time.Time
+	var unnumbered, unrelayed *time.Time
 	err := s.db.pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM outbox),
-		       r.numbered - r.relayed,
+		WITH o AS (SELECT count(*) AS n, min(at) AS oldest FROM outbox)
+		SELECT o.n, r.numbered - r.relayed,
 		       coalesce(r.numbered - (SELECT min(position) FROM events) + 1, 0),
-		       least((SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1))
-		FROM event_relay r WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &oldest)
+		       o.oldest, least(o.oldest, (SELECT at FROM events WHERE position = r.relayed + 1))
+		FROM event_relay r, o WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &unnumbered, &unrelayed)
 	if err != nil {
 		return event.Backlog{}, s.db.wrap("measure outbox", err)
 	}
-	if oldest != nil {
-		b.OldestUnrelayed = oldest.UTC()
+	if unnumbered != nil {
+		b.OldestUnnumbered = unnumbered.UTC()
+	}
+	if unrelayed != nil {
+		b.OldestUnrelayed = unrelayed.UTC()
 	}
 	return b, nil
 }

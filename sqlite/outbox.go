@@ -124,19 +124,22 @@ func (s *EventStore) Events(ctx context.Context, q event.Query) ([]event.Event, 
 // Backlog measures the outbox and the events kept.
 func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
 	var b event.Backlog
-	var oldest sql.NullInt64
+	var unnumbered, unrelayed sql.NullInt64
 	err := s.db.read.QueryRowContext(ctx, `
-		SELECT (SELECT count(*) FROM outbox),
-		       r.numbered - r.relayed,
+		WITH o AS (SELECT count(*) AS n, min(at) AS oldest FROM outbox),
+		     e AS (SELECT at FROM events, event_relay r WHERE r.part = 0 AND position = r.relayed + 1)
+		SELECT o.n, r.numbered - r.relayed,
 		       coalesce(r.numbered - (SELECT min(position) FROM events) + 1, 0),
-		       coalesce(min((SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1)),
-		                (SELECT min(at) FROM outbox), (SELECT at FROM events WHERE position = r.relayed + 1))
-		FROM event_relay r WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &oldest)
+		       o.oldest, coalesce(min(o.oldest, (SELECT at FROM e)), o.oldest, (SELECT at FROM e))
+		FROM event_relay r, o WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &unnumbered, &unrelayed)
 	if err != nil {
 		return event.Backlog{}, s.db.wrap(ctx, "measure outbox", err)
 	}
-	if oldest.Valid {
-		b.OldestUnrelayed = at(oldest.Int64)
+	if unnumbered.Valid {
+		b.OldestUnnumbered = at(unnumbered.Int64)
+	}
+	if unrelayed.Valid {
+		b.OldestUnrelayed = at(unrelayed.Int64)
 	}
 	return b, nil
 }

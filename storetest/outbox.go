@@ -251,14 +251,14 @@ func testRelayedTrimmed(t *testing.T, s EventStores) {
 	}
 	bl, err := s.Events.Backlog(ctx)
 	noErr(t, "Backlog", err)
-	if bl.Unnumbered != 6 || !bl.OldestUnrelayed.Equal(BaseTime) {
+	if bl.Unnumbered != 6 || !bl.OldestUnrelayed.Equal(BaseTime) || !bl.OldestUnnumbered.Equal(BaseTime) {
 		t.Fatalf("backlog before numbering: got %+v, want 6 unnumbered, oldest at %v", bl, BaseTime)
 	}
 	c := claim(t, s.Events)
 	numberAll(t, c)
 	bl, err = s.Events.Backlog(ctx)
 	noErr(t, "Backlog", err)
-	if bl.Unnumbered != 0 || bl.Unrelayed != 6 || bl.Kept != 6 {
+	if bl.Unnumbered != 0 || bl.Unrelayed != 6 || bl.Kept != 6 || !bl.OldestUnnumbered.IsZero() || !bl.OldestUnrelayed.Equal(BaseTime) {
 		t.Fatalf("backlog after numbering: got %+v, want 0 unnumbered, 6 unrelayed, 6 kept", bl)
 	}
 	un, err := c.Unrelayed(ctx, 4)
