@@ -27,6 +27,7 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/queue"
 	"github.com/boxoffice/boxoffice/token"
 	"github.com/boxoffice/boxoffice/wallet"
@@ -73,6 +74,9 @@ type Options struct {
 	// service slower than it is answered UNAVAILABLE or OUTCOME_UNKNOWN;
 	// default DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Events is the outbox whose numbered events /v1/admin/events serves;
+	// nil leaves the route out.
+	Events event.Store
 	// StreamTick is how often event streams of fans near the head are
 	// refreshed; default queue.DefaultWatchTick. It must stay below half
 	// the shortest idle limit of the waiting rooms (500 ms).
@@ -96,6 +100,7 @@ type Server struct {
 	concertCache *concert.Cache
 	booking      *booking.Service
 	queue        *queue.Service
+	feed         event.Store
 	signer       *token.Signer
 	accessTTL    time.Duration
 	adminKey     []byte // SHA-256 of the admin key, nil when none
@@ -136,6 +141,7 @@ func NewServer(o Options) *Server {
 		concertCache: o.ConcertCache,
 		booking:      o.Booking,
 		queue:        o.Queue,
+		feed:         o.Events,
 		signer:       o.Signer,
 		accessTTL:    o.AccessTTL,
 		clock:        o.Clock,
@@ -244,6 +250,7 @@ func (s *Server) routes() {
 	s.queueRoutes()
 	s.bookingRoutes()
 	s.adminRoutes()
+	s.feedRoutes()
 	s.opsRoutes()
 }
 
