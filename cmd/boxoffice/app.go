@@ -23,8 +23,10 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/memory"
+	"github.com/boxoffice/boxoffice/nats"
 	"github.com/boxoffice/boxoffice/postgres"
 	"github.com/boxoffice/boxoffice/queue"
 	"github.com/boxoffice/boxoffice/redis"
@@ -49,6 +51,8 @@ type Main struct {
 	pprof    *nethttp.Server
 	stop     context.CancelFunc
 	loops    sync.WaitGroup
+	relay    *event.Relay
+	stream   *nats.Stream // nil when events are not relayed
 
 	adminKey          string
 	adminKeyGenerated bool
@@ -81,6 +85,8 @@ type database struct {
 	// journal keeps the waiting rooms so that a lost one is rebuilt; nil
 	// for the embedded store, whose in-process room ends with the process.
 	journal queue.Journal
+	// events is the outbox every store writes its events into.
+	events event.Store
 	// setting returns the value stored under key, storing generate()'s
 	// result first when there is none, atomically across instances.
 	setting func(ctx context.Context, key string, generate func() (string, error)) (string, error)
@@ -100,6 +106,7 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			concerts: sqlite.NewConcertStore(db),
 			wallets:  sqlite.NewWalletStore(db),
 			bookings: sqlite.NewBookingStore(db),
+			events:   sqlite.NewEventStore(db),
 			setting:  db.Setting,
 			ping:     db.Ping,
 			Close:    db.Close,
@@ -121,6 +128,7 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			wallets:  postgres.NewWalletStore(db),
 			bookings: postgres.NewBookingStore(db),
 			journal:  postgres.NewQueueJournal(db),
+			events:   postgres.NewEventStore(db),
 			setting:  db.Setting,
 			ping:     db.Ping,
 			Close:    db.Close,
@@ -224,6 +232,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedProxies: m.Config.TrustedProxies,
 		MaxStreams:     m.Config.MaxStreams,
 		RequestTimeout: m.Config.RequestTimeout,
+		Events:         db.events,
 		Ready: func(ctx context.Context) error {
 			if err := db.ping(ctx); err != nil {
 				return boxoffice.Unavailable("database", err)
@@ -272,6 +281,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.stop = stop
 	m.goLoop(func() { _ = queues.Run(loopCtx) })
 	m.goLoop(func() { bookings.RunSweeper(loopCtx, m.Config.SweepEvery, m.log) })
+	if err := m.startEvents(loopCtx, registry); err != nil {
+		return err
+	}
 	m.goLoop(func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.log.Error("serve", "err", err)
@@ -385,6 +397,9 @@ func (m *Main) Close() error {
 			m.stop()
 		}
 		m.loops.Wait()
+		if m.stream != nil {
+			m.stream.Close()
+		}
 		if m.room != nil {
 			errs = append(errs, m.room.Close())
 		}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/nats"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -38,6 +40,10 @@ type Config struct {
 	LogFormat      string
 	PprofAddr      string // empty: no profiling endpoint
 	MaxStreams     int    // open queue event streams per instance
+
+	NatsURL    string        // nats://… ; empty: events are not relayed
+	NatsStream string        // the JetStream stream events are relayed to
+	EventsKeep time.Duration // how long the event feed keeps events
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -57,6 +63,8 @@ func DefaultConfig() Config {
 		LogLevel:       "info",
 		LogFormat:      "text",
 		MaxStreams:     http.DefaultMaxStreams,
+		NatsStream:     nats.DefaultStream,
+		EventsKeep:     event.DefaultKeep,
 	}
 }
 
@@ -164,6 +172,9 @@ func (c *Config) settings() []setting {
 			c.MaxStreams = n
 			return nil
 		}},
+		{"BOXOFFICE_NATS_URL", "nats-url", "nats:// URL(s) of NATS with JetStream to relay every event to; empty: events are only served by the feed", str(&c.NatsURL)},
+		{"BOXOFFICE_NATS_STREAM", "nats-stream", "JetStream stream the events are relayed to (created if missing; subjects <lower-case name>.<concertId>.<type>)", str(&c.NatsStream)},
+		{"BOXOFFICE_EVENTS_KEEP", "events-keep", "how long the event feed keeps events (relayed ones, when relaying)", dur(&c.EventsKeep)},
 		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
 	}
 }
@@ -213,6 +224,9 @@ func (c Config) validate() error {
 	if err := (wallet.Limits{MaxCharge: c.MaxCharge, MaxBalance: c.MaxBalance}).Validate(); err != nil {
 		return fmt.Errorf("BOXOFFICE_MAX_BALANCE, BOXOFFICE_MAX_CHARGE: %w", err)
 	}
+	if c.NatsStream == "" || strings.ContainsAny(c.NatsStream, ".*> \t") {
+		return fmt.Errorf("BOXOFFICE_NATS_STREAM: want a stream name without '.', '*', '>' or spaces, got %q", c.NatsStream)
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -229,6 +243,10 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v",
-		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies, c.RequestTimeout)
+	nats := "off"
+	if c.NatsURL != "" {
+		nats = c.NatsStream
+	}
+	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v events_relay=%s events_keep=%v",
+		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies, c.RequestTimeout, nats, c.EventsKeep)
 }

@@ -4,6 +4,7 @@
 //	boxoffice migrate         apply database migrations and exit
 //	boxoffice verify-lottery  recompute a concert's published prequeue draw
 //	boxoffice loadtest        simulate an on-sale and benchmark against a bare handler
+//	boxoffice events tail     follow the sale's events
 //	boxoffice version         print the version
 package main
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return verifyLotteryCommand(ctx, args, stdout, stderr)
 	case "loadtest":
 		return loadtestCommand(ctx, args, stdout, stderr)
+	case "events":
+		return eventsCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "boxoffice", version)
 		return nil
@@ -84,6 +87,7 @@ Commands:
   migrate         apply database migrations and exit
   verify-lottery  recompute a concert's published prequeue draw and check it (-h)
   loadtest        run a load scenario (join, browse, hold, pay, onsale) against a server (-h)
+  events tail     follow the sale's events from the admin feed or the NATS stream (-h)
   version         print the version
 `)
 }
