@@ -39,12 +39,7 @@ func (s *EventStore) Append(ctx context.Context, evs ...event.Event) error {
 	}
 	b := &pgx.Batch{}
 	for _, e := range evs {
-		var concertID *string
-		if e.ConcertID != "" {
-			concertID = &e.ConcertID
-		}
-		b.Queue(`INSERT INTO outbox (id, type, concert_id, at, data) VALUES ($1, $2, $3, $4, $5)`,
-			e.ID, string(e.Type), concertID, utc(e.At), []byte(e.Data))
+		queueEvent(b, e)
 	}
 	return s.db.wrapWrite("append events", s.db.pool.SendBatch(ctx, b).Close())
 }
@@ -201,14 +196,8 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	if len(evs) == 0 {
-		return 0, nil
-	}
-	var numbered int64
-	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
-		return 0, err
-	}
-
+	// An empty batch still settles the concerts left to check for a
+	// sale of the last seat.
 	b := event.NewBatch(evs, len(evs) == limit)
 	rows, err = tx.Query(ctx, `SELECT concert_key::text, seq, sold_out, check_sold_out FROM event_heads
 		WHERE concert_key = ANY ($1::uuid[]) OR check_sold_out`, b.Keys())
@@ -244,6 +233,13 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		}
 		b.SoldOut(cands, sold, now.UTC())
 	}
+	if len(evs) == 0 && len(b.Heads()) == 0 {
+		return 0, nil
+	}
+	var numbered int64
+	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
+		return 0, err
+	}
 	out := b.Number(numbered)
 
 	var (
@@ -273,7 +269,7 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		hseq          []int64
 		hsold, hcheck []bool
 	)
-	for _, h := range b.Heads() {
+	for _, h := range b.Heads() { // Number moved the seqs on
 		keys, hseq = append(keys, h.Key), append(hseq, h.Seq)
 		hsold, hcheck = append(hsold, h.SoldOut), append(hcheck, h.Check)
 	}
@@ -285,7 +281,7 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		keys, hseq, hsold, hcheck); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, out[len(out)-1].Position); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, numbered+int64(len(out))); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, ns); err != nil {
@@ -335,4 +331,66 @@ func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (
 			return total, nil
 		}
 	}
+}
+
+// The events of the changes, written by the changes' own statements as one
+// more CTE each (so no round trip is added): the same data as the event
+// package makes (event.OfSeatsHeld…). Each names the CTE rows it is made
+// of.
+const (
+	insertOutbox = `INSERT INTO outbox (id, type, concert_id, at, data)`
+
+	// seatsHeldEventSQL: holdSQL's, from ok and clock.
+	seatsHeldEventSQL = insertOutbox + `
+	SELECT event_id(), 'SeatsHeld', $2, clock.now, jsonb_build_object(
+		'v', 1, 'reservationId', $7::uuid, 'userId', $1::text, 'date', to_char($3::date, 'YYYY-MM-DD'),
+		'seats', (SELECT jsonb_agg(jsonb_build_object('number', n, 'price', p) ORDER BY n)
+		          FROM unnest($4::int2[], ok.prices) AS s (n, p)),
+		'amount', ok.amount, 'expiresAt', event_time(clock.expires))
+	FROM ok, clock`
+
+	// holdReleasedEventSQL: a release by its holder, from the released
+	// reservation as live and clock.
+	holdReleasedEventSQL = insertOutbox + `
+	SELECT event_id(), 'HoldReleased', live.concert_id, clock.now, jsonb_build_object(
+		'v', 1, 'reservationId', live.id, 'userId', live.user_id, 'date', to_char(live.day, 'YYYY-MM-DD'),
+		'seats', to_jsonb(live.seat_numbers), 'reason', 'CANCELLED')`
+
+	// reservationPaidEventSQL: paySQL's, from ok, debit and clock.
+	reservationPaidEventSQL = insertOutbox + `
+	SELECT event_id(), 'ReservationPaid', ok.concert_id, clock.now, jsonb_build_object(
+		'v', 1, 'reservationId', ok.id, 'paymentId', $5::uuid, 'userId', $2::text, 'date', to_char(ok.day, 'YYYY-MM-DD'),
+		'seats', to_jsonb(ok.seat_numbers), 'amount', ok.amount)
+	FROM ok, debit, clock`
+
+	// lapsedEventSQL: sweepSQL's, from lapsed and clock. A lapse has no
+	// transaction of its own: its event is written when the sweeper tidies
+	// the hold.
+	lapsedEventSQL = insertOutbox + `
+	SELECT event_id(), 'HoldReleased', lapsed.concert_id, clock.now, jsonb_build_object(
+		'v', 1, 'reservationId', lapsed.id, 'userId', lapsed.user_id, 'date', to_char(lapsed.day, 'YYYY-MM-DD'),
+		'seats', to_jsonb(lapsed.seat_numbers), 'reason', 'LAPSED')
+	FROM lapsed, clock`
+
+	// balanceChargedEventSQL: chargeSQL's, from credit.
+	balanceChargedEventSQL = insertOutbox + `
+	SELECT event_id(), 'BalanceCharged', NULL, $6::timestamptz, jsonb_build_object(
+		'v', 1, 'userId', $1::text, 'chargeId', $5::uuid, 'amount', $3::int8, 'balance', credit.balance)
+	FROM credit`
+
+	// waitingRoomChangedEventSQL: SetWaitingRoom's, from the updated
+	// concert as up.
+	waitingRoomChangedEventSQL = insertOutbox + `
+	SELECT event_id(), 'WaitingRoomChanged', up.id, clock_timestamp(), jsonb_build_object(
+		'v', 1, 'version', (up.waiting_room->>'version')::int8, 'waitingRoom', up.waiting_room - 'version')
+	FROM up`
+)
+
+// queueEvent adds the writing of e to b, a change's batch.
+func queueEvent(b *pgx.Batch, e event.Event) {
+	var concertID *string
+	if e.ConcertID != "" {
+		concertID = &e.ConcertID
+	}
+	b.Queue(insertOutbox+` VALUES ($1, $2, $3, $4, $5)`, e.ID, string(e.Type), concertID, utc(e.At), []byte(e.Data))
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/event"
 )
 
@@ -47,14 +49,19 @@ func writeEvents(ctx context.Context, tx *sql.Tx, evs ...event.Event) error {
 	return nil
 }
 
-// writeEvent makes an event of type t about concertID ("" for none) at at
-// with data, and writes it into the outbox within tx.
-func writeEvent(ctx context.Context, tx *sql.Tx, t event.Type, concertID string, at time.Time, data any) error {
-	e, err := event.New(t, concertID, at, data)
-	if err != nil {
-		return err
+// writeLapsed writes the HoldReleased event of a hold that lapsed, tidied
+// at now by the sweeper: a lapse has no transaction of its own. numbers is
+// the reservation's seat numbers as stored, a JSON array.
+func writeLapsed(ctx context.Context, tx *sql.Tx, id, userID, concertID, day, numbers string, now time.Time) error {
+	var ns []int
+	if err := json.Unmarshal([]byte(numbers), &ns); err != nil {
+		return fmt.Errorf("reservation %s: seat numbers %q: %w", id, numbers, err)
 	}
-	return writeEvents(ctx, tx, e)
+	r := booking.Reservation{ID: id, UserID: userID, ConcertID: concertID, Day: day, Seats: make([]booking.Seat, len(ns))}
+	for i, n := range ns {
+		r.Seats[i].Number = n
+	}
+	return writeEvents(ctx, tx, event.OfHoldReleased(r, event.Lapsed, now))
 }
 
 // Append writes evs into the outbox in one transaction.
@@ -213,13 +220,8 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	if len(evs) == 0 {
-		return 0, nil
-	}
-	var numbered int64
-	if err := tx.QueryRowContext(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
-		return 0, err
-	}
+	// An empty batch still settles the concerts left to check for a
+	// sale of the last seat.
 	b := event.NewBatch(evs, len(evs) == limit)
 	keys := b.Keys()
 	keysJSON, _ := json.Marshal(keys)
@@ -256,6 +258,13 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 		}
 		b.SoldOut(cands, soldIDs, time.Now().UTC())
 	}
+	if len(evs) == 0 && len(b.Heads()) == 0 {
+		return 0, nil
+	}
+	var numbered int64
+	if err := tx.QueryRowContext(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
+		return 0, err
+	}
 	out := b.Number(numbered)
 	for _, e := range out {
 		var concertID any
@@ -276,7 +285,7 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 			return 0, err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, out[len(out)-1].Position); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, numbered+int64(len(out))); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, last); err != nil {

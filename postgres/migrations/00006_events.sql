@@ -64,7 +64,16 @@ CREATE FUNCTION event_id() RETURNS uuid LANGUAGE sql VOLATILE AS $$
 $$;
 -- +goose StatementEnd
 
+-- An instant as event data carries it: RFC 3339 in UTC, with as many
+-- fractional digits as it needs (Go's time.RFC3339Nano).
+-- +goose StatementBegin
+CREATE FUNCTION event_time(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT rtrim(rtrim(to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION event_time(timestamptz);
 DROP FUNCTION event_id();
 DROP TABLE event_relay;
 DROP TABLE event_heads;
