@@ -243,7 +243,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return nil
 		},
 	})
-	queues.OnStep = srv.ObserveAdmission
+	queues.OnStep = m.onStep(srv.ObserveAdmission, queues)
 	m.api = srv
 	if db.journal != nil {
 		queues.Journal = db.journal

@@ -16,6 +16,7 @@ import (
 	"github.com/boxoffice/boxoffice/event"
 	boxhttp "github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/nats"
+	"github.com/boxoffice/boxoffice/queue"
 )
 
 // startEvents starts the event relay: every instance runs one, and the one
@@ -36,6 +37,30 @@ func (m *Main) startEvents(ctx context.Context, reg prometheus.Registerer) error
 	}
 	m.goLoop(func() { m.relay.Run(ctx) })
 	return nil
+}
+
+// onStep is the admission loop's observer: observe, and in the embedded
+// mode, whose in-process room has no journal, the LotteryPublished event of
+// a draw (with PostgreSQL, the journal's record of the draw writes it).
+func (m *Main) onStep(observe func(string, queue.Admission), queues *queue.Service) func(string, queue.Admission) {
+	if m.db.journal != nil {
+		return observe
+	}
+	return func(concertID string, a queue.Admission) {
+		observe(concertID, a)
+		if !a.Drew {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		users, at, err := queues.Draw(ctx, concertID)
+		if err == nil && users != nil {
+			err = m.db.events.Append(ctx, event.OfLotteryPublished(concertID, at, len(users)))
+		}
+		if err != nil {
+			m.log.Warn("write the LotteryPublished event", "concert", concertID, "err", err)
+		}
+	}
 }
 
 // outboxCollector reports the outbox's size and the relay's lag at each
