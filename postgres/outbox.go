@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,13 @@ import (
 // positions therefore follow commit order wherever one change could see
 // another, and no gap is ever left: events are numbered only once their
 // transaction committed, and a rolled-back change leaves no row.
-type EventStore struct{ db *DB }
+type EventStore struct {
+	db *DB
+	// spare is the connection of the last Claim that found the lock
+	// taken, kept for the next try.
+	mu    sync.Mutex
+	spare *pgx.Conn
+}
 
 var _ event.Store = (*EventStore)(nil)
 
@@ -128,19 +135,47 @@ func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
 
 // Claim takes the relay's advisory lock, on a connection of its own that
 // holds it for as long as it lives. It returns nil when another session
-// holds the lock.
+// holds the lock; the connection is then kept for the next try.
 func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return nil, s.db.wrap("claim events", err)
+	s.mu.Lock()
+	conn := s.spare
+	s.spare = nil
+	s.mu.Unlock()
+	if conn == nil || conn.IsClosed() {
+		var err error
+		if conn, err = pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy()); err != nil {
+			return nil, s.db.wrap("claim events", err)
+		}
 	}
 	var got bool
-	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('boxoffice events ' || coalesce(current_schema(), ''), 0))`).Scan(&got)
-	if err != nil || !got {
+	err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('boxoffice events ' || coalesce(current_schema(), ''), 0))`).Scan(&got)
+	if err != nil {
 		conn.Close(context.Background())
 		return nil, s.db.wrap("claim events", err)
 	}
+	if !got {
+		s.mu.Lock()
+		if s.spare == nil && !s.db.closed.Load() {
+			s.spare, conn = conn, nil
+		}
+		s.mu.Unlock()
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+		return nil, nil
+	}
 	return &eventClaim{db: s.db, conn: conn}, nil
+}
+
+// Close closes the connection kept for claiming.
+func (s *EventStore) Close() {
+	s.mu.Lock()
+	conn := s.spare
+	s.spare = nil
+	s.mu.Unlock()
+	if conn != nil {
+		conn.Close(context.Background())
+	}
 }
 
 // eventClaim is a held claim: every statement runs on the connection that

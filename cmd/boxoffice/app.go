@@ -123,15 +123,16 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 		// Several instances share these stores: the instants that decide
 		// for everyone come from one clock, the database's.
 		db.UseDatabaseClock()
+		events := postgres.NewEventStore(db)
 		return &database{
 			concerts: postgres.NewConcertStore(db),
 			wallets:  postgres.NewWalletStore(db),
 			bookings: postgres.NewBookingStore(db),
 			journal:  postgres.NewQueueJournal(db),
-			events:   postgres.NewEventStore(db),
+			events:   events,
 			setting:  db.Setting,
 			ping:     db.Ping,
-			Close:    db.Close,
+			Close:    func() { events.Close(); db.Close() },
 		}, nil
 	}
 }

@@ -68,7 +68,9 @@ func pgEvents(t testing.TB, url string) *postgres.EventStore {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return postgres.NewEventStore(db)
+	s := postgres.NewEventStore(db)
+	t.Cleanup(s.Close)
+	return s
 }
 
 // appendEvents appends n events over three concerts and none, each
