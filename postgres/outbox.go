@@ -419,6 +419,13 @@ const (
 	SELECT event_id(), 'WaitingRoomChanged', up.id, clock_timestamp(), jsonb_build_object(
 		'v', 1, 'version', (up.waiting_room->>'version')::int8, 'waitingRoom', up.waiting_room - 'version')
 	FROM up`
+
+	// lotteryPublishedEventSQL: the journal's record of a draw, from the
+	// row written as d: the first record only.
+	lotteryPublishedEventSQL = insertOutbox + `
+	SELECT event_id(), 'LotteryPublished', d.concert_id, d.drawn_at, jsonb_build_object(
+		'v', 1, 'drawnAt', event_time(d.drawn_at), 'entries', cardinality(d.users))
+	FROM d`
 )
 
 // queueEvent adds the writing of e to b, a change's batch.
