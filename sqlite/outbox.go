@@ -185,8 +185,18 @@ func (c *eventClaim) Release() {
 // Number numbers up to limit events of the outbox, in one write
 // transaction.
 func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
+	// Look on a reader first: an idle relay does not take the writer.
+	var idle bool
+	err := c.s.db.read.QueryRowContext(ctx, `
+		SELECT NOT EXISTS (SELECT 1 FROM outbox) AND NOT EXISTS (SELECT 1 FROM event_heads WHERE check_sold_out)`).Scan(&idle)
+	if err != nil {
+		return 0, c.s.db.wrap(ctx, "number events", err)
+	}
+	if idle {
+		return 0, nil
+	}
 	var n int
-	err := c.s.db.update(ctx, "number events", func(tx *sql.Tx) error {
+	err = c.s.db.update(ctx, "number events", func(tx *sql.Tx) error {
 		var err error
 		n, err = number(ctx, tx, limit)
 		return err
@@ -266,16 +276,22 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 		return 0, err
 	}
 	out := b.Number(numbered)
-	for _, e := range out {
+	evRows := make([][8]any, len(out))
+	for i, e := range out {
 		var concertID any
 		if e.ConcertID != "" {
 			concertID = e.ConcertID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (position, id, type, concert_id, concert_key, seq, at, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Position, e.ID, string(e.Type), concertID, event.Key(e.ConcertID),
-			e.Seq, micros(e.At), string(e.Data)); err != nil {
-			return 0, err
-		}
+		evRows[i] = [8]any{e.Position, e.ID, string(e.Type), concertID, event.Key(e.ConcertID), e.Seq, micros(e.At), string(e.Data)}
+	}
+	batch, err := json.Marshal(evRows)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (position, id, type, concert_id, concert_key, seq, at, data)
+		SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?)`,
+		string(batch)); err != nil {
+		return 0, err
 	}
 	for _, h := range b.Heads() {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_heads (concert_key, seq, sold_out, check_sold_out) VALUES (?, ?, ?, ?)
