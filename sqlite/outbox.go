@@ -34,15 +34,16 @@ func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
 
 const insertOutboxSQL = `INSERT INTO outbox (id, type, concert_id, at, data) VALUES (?, ?, ?, ?, ?)`
 
-// writeEvents writes evs into the outbox within tx, the transaction of the
-// change they describe.
-func writeEvents(ctx context.Context, tx *sql.Tx, evs ...event.Event) error {
+// writeEvents writes evs into the outbox within tx, the write transaction
+// of the change they describe.
+func (db *DB) writeEvents(ctx context.Context, tx *sql.Tx, evs ...event.Event) error {
+	st := tx.StmtContext(ctx, db.st.insertOutbox)
 	for _, e := range evs {
 		var concertID any
 		if e.ConcertID != "" {
 			concertID = e.ConcertID
 		}
-		if _, err := tx.ExecContext(ctx, insertOutboxSQL, e.ID, string(e.Type), concertID, micros(e.At), string(e.Data)); err != nil {
+		if _, err := st.ExecContext(ctx, e.ID, string(e.Type), concertID, micros(e.At), string(e.Data)); err != nil {
 			return err
 		}
 	}
@@ -52,7 +53,7 @@ func writeEvents(ctx context.Context, tx *sql.Tx, evs ...event.Event) error {
 // writeLapsed writes the HoldReleased event of a hold that lapsed, tidied
 // at now by the sweeper: a lapse has no transaction of its own. numbers is
 // the reservation's seat numbers as stored, a JSON array.
-func writeLapsed(ctx context.Context, tx *sql.Tx, id, userID, concertID, day, numbers string, now time.Time) error {
+func (db *DB) writeLapsed(ctx context.Context, tx *sql.Tx, id, userID, concertID, day, numbers string, now time.Time) error {
 	var ns []int
 	if err := json.Unmarshal([]byte(numbers), &ns); err != nil {
 		return fmt.Errorf("reservation %s: seat numbers %q: %w", id, numbers, err)
@@ -61,7 +62,7 @@ func writeLapsed(ctx context.Context, tx *sql.Tx, id, userID, concertID, day, nu
 	for i, n := range ns {
 		r.Seats[i].Number = n
 	}
-	return writeEvents(ctx, tx, event.OfHoldReleased(r, event.Lapsed, now))
+	return db.writeEvents(ctx, tx, event.OfHoldReleased(r, event.Lapsed, now))
 }
 
 // Append writes evs into the outbox in one transaction.
@@ -69,7 +70,7 @@ func (s *EventStore) Append(ctx context.Context, evs ...event.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return s.db.update(ctx, "append events", func(tx *sql.Tx) error { return writeEvents(ctx, tx, evs...) })
+	return s.db.update(ctx, "append events", func(tx *sql.Tx) error { return s.db.writeEvents(ctx, tx, evs...) })
 }
 
 const eventColumns = `position, id, type, concert_id, seq, at, data`

@@ -283,6 +283,8 @@ type statements struct {
 	insertReservation, lockedReservation, paymentByKeyW,
 	heldSeats, debit, sellSeats, markPaid, insertPayment, insertEntry,
 	freeSeats, setStatus *sql.Stmt
+
+	insertOutbox *sql.Stmt // on the writer: every change's event
 }
 
 func (s *statements) prepare(ctx context.Context, db *DB) error {
@@ -314,6 +316,7 @@ func (s *statements) prepare(ctx context.Context, db *DB) error {
 		{&s.insertEntry, db.write, insertEntrySQL},
 		{&s.freeSeats, db.write, freeSeatsSQL},
 		{&s.setStatus, db.write, setStatusSQL},
+		{&s.insertOutbox, db.write, insertOutboxSQL},
 	} {
 		st, err := p.on.PrepareContext(ctx, p.query)
 		if err != nil {
