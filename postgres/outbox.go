@@ -391,6 +391,15 @@ const (
 		'v', 1, 'reservationId', live.id, 'userId', live.user_id, 'date', to_char(live.day, 'YYYY-MM-DD'),
 		'seats', to_jsonb(live.seat_numbers), 'reason', 'CANCELLED')`
 
+	// leftQueueEventSQL: the release of user $2's holds of concert $1
+	// when the user leaves the waiting room, from the released
+	// reservations as live and clock.
+	leftQueueEventSQL = insertOutbox + `
+	SELECT event_id(), 'HoldReleased', $1::uuid, clock.now, jsonb_build_object(
+		'v', 1, 'reservationId', live.id, 'userId', $2::text, 'date', to_char(live.day, 'YYYY-MM-DD'),
+		'seats', to_jsonb(live.seat_numbers), 'reason', 'LEFT_QUEUE')
+	FROM live, clock`
+
 	// reservationPaidEventSQL: paySQL's, from ok, debit and clock.
 	reservationPaidEventSQL = insertOutbox + `
 	SELECT event_id(), 'ReservationPaid', ok.concert_id, clock.now, jsonb_build_object(
