@@ -25,6 +25,10 @@ local function use(user, seq, now)
       -- from its first use.
       endsAt = now + maxSession * 1000
       redis.call('HSET', users, user, seq .. ':' .. (joined or now) .. ':' .. endsAt)
+      if sessionEnd > endsAt then
+        redis.call('ZADD', active, endsAt, user)
+        sessionEnd = endsAt
+      end
     end
     local extended = now + tonumber(m[4]) * 1000
     if endsAt and extended > endsAt then
