@@ -450,8 +450,8 @@ func waitingRoom(s queue.Settings) WaitingRoom {
 		MaxActive:      s.MaxActive,
 		SessionSeconds: s.SessionSeconds,
 		IdleSeconds:    s.IdleSeconds,
-		// Settings stored before the field have the default.
-		MaxSessionSeconds: cmp.Or(s.MaxSessionSeconds, queue.DefaultMaxSessionSeconds),
+		// Always set: stored settings without it read as the default.
+		MaxSessionSeconds: s.MaxSessionSeconds,
 	}
 }
 
