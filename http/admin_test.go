@@ -220,6 +220,15 @@ func TestSetWaitingRoom(t *testing.T) {
 		// session used all along still ends 45 s after its admission.
 		f := e.admitted(t, "Kim", 0, c.ConcertID)
 		admittedAt := e.clock.Now()
+		// What a hold's expiresAt is capped at: the end that the queue
+		// pass's Use reports.
+		tk, err := e.signer.VerifyQueue(f.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := e.queue.Use(ctx, tk); err != nil || !u.SessionEndsAt.Equal(admittedAt.Add(45*time.Second)) {
+			t.Errorf("Use: got end %v, %v, want %v", u.SessionEndsAt, err, admittedAt.Add(45*time.Second))
+		}
 		e.clock.Advance(30 * time.Second)
 		if _, err := e.client.Dates(ctx, f.access, f.queue, c.ConcertID); err != nil {
 			t.Fatalf("dates within the session: %v", err)
