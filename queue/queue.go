@@ -282,9 +282,9 @@ type Store interface {
 	// Restore builds the room of room.ConcertID from the Snapshot load
 	// returns, if the store does not have it: room's settings, opening and
 	// version; a heartbeat at now for every waiting place; every session
-	// ending SessionSeconds after now, or at Settings.SessionEnd of its
-	// Place.AdmittedAt (of now when that is zero) if that is earlier (a
-	// session whose end has passed has ended); the draw and the admission log as
+	// ending SessionSeconds after now or, if earlier, at Settings.SessionEnd
+	// of its Place.AdmittedAt (of now when that is zero), so that a session
+	// whose end has passed has ended; the draw and the admission log as
 	// recorded; new joins numbered after snap.Seq; admission credit empty
 	// at now. A room the store has is left alone and load is not called.
 	// One owner restores a room at a time: meanwhile another gets
@@ -311,9 +311,10 @@ type Store interface {
 	Statuses(ctx context.Context, concertID string, tickets []Ticket, now time.Time) ([]Status, error)
 
 	// Use checks that t is an admitted session alive at now and extends it to
-	// now+SessionSeconds, never past its SessionEndsAt. Errors: QUEUE_TOKEN_EXPIRED when it has ended;
-	// NOT_ADMITTED, with Position, while it waits; SOLD_OUT while it waits
-	// in a sold-out room; NOT_FOUND for an unknown room.
+	// now+SessionSeconds, never past its SessionEndsAt. Errors:
+	// QUEUE_TOKEN_EXPIRED when it has ended; NOT_ADMITTED, with Position,
+	// while it waits; SOLD_OUT while it waits in a sold-out room; NOT_FOUND
+	// for an unknown room.
 	Use(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
 	// Leave ends t's place or session at once. Leaving an ended ticket does

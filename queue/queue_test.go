@@ -166,7 +166,7 @@ func TestMeasureRate(t *testing.T) {
 func TestEstimateWait(t *testing.T) {
 	rate := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 10, SessionSeconds: 60, IdleSeconds: 60}
 	maxActive := queue.Settings{Strategy: queue.MaxActive, MaxActive: 100, SessionSeconds: 50, IdleSeconds: 60}
-	// Sessions last at most 20 s however used: 100 per 20 s.
+	// An unused session lasts 20 s, not 50: 100 per 20 s.
 	capped := maxActive
 	capped.MaxSessionSeconds = 20
 	tests := []struct {
