@@ -49,7 +49,7 @@ const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 // lock keeps the user's other holds, payments, cancels and releases out.
 //
 // The cooldown reads the user's holds of the date that are live or ended
-// within $12 microseconds (index reservations_concert_user): a hold ended
+// within $12 microseconds (index reservations_user): a hold ended
 // at ended_at when released, at expires_at when it lapsed.
 //
 // With a key $13 the answer kept under it, if any, is returned and nothing
