@@ -149,6 +149,10 @@ func runHoardingRules(t *testing.T, newStores func(t *testing.T) Stores) {
 		rb := e.mustHold(b, Day1, expiry, 5)
 		_, err = e.Bookings.Cancel(ctx, rb.ID, b, expiry.Add(time.Second))
 		noErr(t, "Cancel", err)
+		// Tidied by the sweeper or not, the lapse counts.
+		if n, err := e.Bookings.Sweep(ctx, expiry.Add(2*time.Second), 10); err != nil || n != 1 {
+			t.Fatalf("Sweep: got %d, %v, want 1 hold tidied", n, err)
+		}
 		_, err = e.hold(a, Day1, again.Add(-time.Microsecond), 5)
 		wantMessage(t, "Hold again just before the cooldown ends", err, refusal)
 		// Other seats, and the same seat of another date, at once.
