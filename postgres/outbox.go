@@ -154,17 +154,22 @@ func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
 		return nil, s.db.wrap("claim events", err)
 	}
 	if !got {
-		s.mu.Lock()
-		if s.spare == nil && !s.db.closed.Load() {
-			s.spare, conn = conn, nil
-		}
-		s.mu.Unlock()
-		if conn != nil {
-			conn.Close(context.Background())
-		}
+		s.keep(conn)
 		return nil, nil
 	}
-	return &eventClaim{db: s.db, conn: conn}, nil
+	return &eventClaim{s: s, db: s.db, conn: conn}, nil
+}
+
+// keep keeps conn, which holds no lock, for the next Claim, or closes it.
+func (s *EventStore) keep(conn *pgx.Conn) {
+	s.mu.Lock()
+	if s.spare == nil && !s.db.closed.Load() {
+		s.spare, conn = conn, nil
+	}
+	s.mu.Unlock()
+	if conn != nil {
+		conn.Close(context.Background())
+	}
 }
 
 // Close closes the connection kept for claiming.
@@ -181,11 +186,23 @@ func (s *EventStore) Close() {
 // eventClaim is a held claim: every statement runs on the connection that
 // holds the lock, so none runs once the lock is lost with its session.
 type eventClaim struct {
+	s    *EventStore
 	db   *DB
 	conn *pgx.Conn
 }
 
-func (c *eventClaim) Release() { c.conn.Close(context.Background()) }
+// Release unlocks before it returns, so that the next Claim, here or on
+// another instance, can take the lock at once; a connection that cannot
+// unlock is closed, which unlocks as its session ends.
+func (c *eventClaim) Release() {
+	ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
+	defer cancel()
+	if _, err := c.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+		c.conn.Close(context.Background())
+		return
+	}
+	c.s.keep(c.conn)
+}
 
 // Number numbers up to limit events of the outbox, in one transaction.
 func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
