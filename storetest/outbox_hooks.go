@@ -91,9 +91,8 @@ func testEveryChange(t *testing.T, s EventStores) {
 
 	room := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 7, SessionSeconds: 600, IdleSeconds: 60}
 	noErr(t, "SetWaitingRoom", s.Concerts.SetWaitingRoom(ctx, c.ID, room))
-	stored, err := s.Concerts.Concert(ctx, c.ID)
-	noErr(t, "Concert", err)
-	want = append(want, event.OfWaitingRoomChanged(c.ID, time.Time{}, 2, stored.WaitingRoom))
+	// The settings as set and stored (defaults are applied when read).
+	want = append(want, event.OfWaitingRoomChanged(c.ID, time.Time{}, 2, room))
 
 	u, err := wallet.NewUser(newUserID(), "Kim", BaseTime)
 	noErr(t, "wallet.NewUser", err)
@@ -133,7 +132,16 @@ func testEveryChange(t *testing.T, s EventStores) {
 	_, err = s.Bookings.Pay(ctx, pay) // a replay changes nothing
 	noErr(t, "Pay replayed", err)
 
-	r3 := hold([]int{20}, BaseTime.Add(4*time.Second), time.Minute)
+	r4 := hold([]int{30}, BaseTime.Add(4*time.Second), 5*time.Minute)
+	leftAt := BaseTime.Add(5 * time.Second)
+	released, err := s.Bookings.Release(ctx, u.ID, c.ID, leftAt)
+	noErr(t, "Release", err)
+	if len(released) != 1 || released[0].ID != r4.ID {
+		t.Fatalf("Release: got %d reservations, want the live hold %s", len(released), r4.ID)
+	}
+	want = append(want, event.OfHoldReleased(r4, event.LeftQueue, leftAt))
+
+	r3 := hold([]int{20}, BaseTime.Add(6*time.Second), time.Minute)
 	sweepAt := r3.ExpiresAt.Add(time.Second)
 	n, err := s.Bookings.Sweep(ctx, sweepAt, 10)
 	noErr(t, "Sweep", err)
