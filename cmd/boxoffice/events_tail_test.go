@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	nethttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,19 @@ func TestEventsTail(t *testing.T) {
 	go io.Copy(io.Discard, out)
 	if err := <-done; err != nil {
 		t.Fatalf("tail: %v", err)
+	}
+
+	// The outbox's metrics.
+	resp, err := nethttp.Get(m.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"boxoffice_events_outbox", "boxoffice_events_unrelayed", "boxoffice_events_kept 3",
+		"boxoffice_events_relay_lag_seconds", "boxoffice_events_numbered_total 3", "boxoffice_events_relay_holder 1"} {
+		if !strings.Contains(string(body), "\n"+name) {
+			t.Errorf("metrics: no %q", name)
+		}
 	}
 }
