@@ -312,7 +312,7 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO events (position, id, type, concert_id, seq, at, data)
-		SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::timestamptz[], $7::jsonb[])`,
+		SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::timestamptz[], $7::json[])`,
 		positions, ids, types, concerts, seqs, ats, datas); err != nil {
 		return 0, err
 	}
@@ -394,9 +394,9 @@ const (
 
 	// seatsHeldEventSQL: holdSQL's, from ok and clock.
 	seatsHeldEventSQL = insertOutbox + `
-	SELECT event_id(), 'SeatsHeld', $2, clock.now, jsonb_build_object(
+	SELECT event_id(), 'SeatsHeld', $2, clock.now, json_build_object(
 		'v', 1, 'reservationId', $7::uuid, 'userId', $1::text, 'date', to_char($3::date, 'YYYY-MM-DD'),
-		'seats', (SELECT jsonb_agg(jsonb_build_object('number', n, 'price', p) ORDER BY n)
+		'seats', (SELECT json_agg(json_build_object('number', n, 'price', p) ORDER BY n)
 		          FROM unnest($4::int2[], ok.prices) AS s (n, p)),
 		'amount', ok.amount, 'expiresAt', event_time(clock.expires))
 	FROM ok, clock`
@@ -404,52 +404,52 @@ const (
 	// holdReleasedEventSQL: a release by its holder, from the released
 	// reservation as live and clock.
 	holdReleasedEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', live.concert_id, clock.now, jsonb_build_object(
+	SELECT event_id(), 'HoldReleased', live.concert_id, clock.now, json_build_object(
 		'v', 1, 'reservationId', live.id, 'userId', live.user_id, 'date', to_char(live.day, 'YYYY-MM-DD'),
-		'seats', to_jsonb(live.seat_numbers), 'reason', 'CANCELLED')`
+		'seats', to_json(live.seat_numbers), 'reason', 'CANCELLED')`
 
 	// leftQueueEventSQL: the release of user $2's holds of concert $1
 	// when the user leaves the waiting room, from the released
 	// reservations as live and clock.
 	leftQueueEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', $1::uuid, clock.now, jsonb_build_object(
+	SELECT event_id(), 'HoldReleased', $1::uuid, clock.now, json_build_object(
 		'v', 1, 'reservationId', live.id, 'userId', $2::text, 'date', to_char(live.day, 'YYYY-MM-DD'),
-		'seats', to_jsonb(live.seat_numbers), 'reason', 'LEFT_QUEUE')
+		'seats', to_json(live.seat_numbers), 'reason', 'LEFT_QUEUE')
 	FROM live, clock`
 
 	// reservationPaidEventSQL: paySQL's, from ok, debit and clock.
 	reservationPaidEventSQL = insertOutbox + `
-	SELECT event_id(), 'ReservationPaid', ok.concert_id, clock.now, jsonb_build_object(
+	SELECT event_id(), 'ReservationPaid', ok.concert_id, clock.now, json_build_object(
 		'v', 1, 'reservationId', ok.id, 'paymentId', $5::uuid, 'userId', $2::text, 'date', to_char(ok.day, 'YYYY-MM-DD'),
-		'seats', to_jsonb(ok.seat_numbers), 'amount', ok.amount)
+		'seats', to_json(ok.seat_numbers), 'amount', ok.amount)
 	FROM ok, debit, clock`
 
 	// lapsedEventSQL: sweepSQL's, from lapsed and clock. A lapse has no
 	// transaction of its own: its event is written when the sweeper tidies
 	// the hold.
 	lapsedEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', lapsed.concert_id, clock.now, jsonb_build_object(
+	SELECT event_id(), 'HoldReleased', lapsed.concert_id, clock.now, json_build_object(
 		'v', 1, 'reservationId', lapsed.id, 'userId', lapsed.user_id, 'date', to_char(lapsed.day, 'YYYY-MM-DD'),
-		'seats', to_jsonb(lapsed.seat_numbers), 'reason', 'LAPSED')
+		'seats', to_json(lapsed.seat_numbers), 'reason', 'LAPSED')
 	FROM lapsed, clock`
 
 	// balanceChargedEventSQL: chargeSQL's, from credit.
 	balanceChargedEventSQL = insertOutbox + `
-	SELECT event_id(), 'BalanceCharged', NULL, $6::timestamptz, jsonb_build_object(
+	SELECT event_id(), 'BalanceCharged', NULL, $6::timestamptz, json_build_object(
 		'v', 1, 'userId', $1::text, 'chargeId', $5::uuid, 'amount', $3::int8, 'balance', credit.balance)
 	FROM credit`
 
 	// waitingRoomChangedEventSQL: SetWaitingRoom's, from the updated
 	// concert as up.
 	waitingRoomChangedEventSQL = insertOutbox + `
-	SELECT event_id(), 'WaitingRoomChanged', up.id, clock_timestamp(), jsonb_build_object(
-		'v', 1, 'version', (up.waiting_room->>'version')::int8, 'waitingRoom', up.waiting_room - 'version')
+	SELECT event_id(), 'WaitingRoomChanged', up.id, clock_timestamp(), json_build_object(
+		'v', 1, 'version', (up.waiting_room->>'version')::int8, 'waitingRoom', (up.waiting_room - 'version')::json)
 	FROM up`
 
 	// lotteryPublishedEventSQL: the journal's record of a draw, from the
 	// row written as d: the first record only.
 	lotteryPublishedEventSQL = insertOutbox + `
-	SELECT event_id(), 'LotteryPublished', d.concert_id, d.drawn_at, jsonb_build_object(
+	SELECT event_id(), 'LotteryPublished', d.concert_id, d.drawn_at, json_build_object(
 		'v', 1, 'drawnAt', event_time(d.drawn_at), 'entries', cardinality(d.users))
 	FROM d`
 )

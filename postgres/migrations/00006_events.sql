@@ -13,7 +13,7 @@ CREATE TABLE outbox (
     type       text NOT NULL,
     concert_id uuid,
     at         timestamptz NOT NULL,
-    data       jsonb NOT NULL
+    data       json NOT NULL
 );
 
 -- Numbered events, what the feed serves, kept for BOXOFFICE_EVENTS_KEEP.
@@ -26,7 +26,7 @@ CREATE TABLE events (
     concert_key uuid NOT NULL GENERATED ALWAYS AS (coalesce(concert_id, '00000000-0000-0000-0000-000000000000')) STORED,
     seq         bigint NOT NULL CHECK (seq > 0),
     at          timestamptz NOT NULL,
-    data        jsonb NOT NULL
+    data        json NOT NULL
 );
 CREATE UNIQUE INDEX events_concert_seq ON events (concert_key, seq);
 CREATE INDEX events_concert_position ON events (concert_key, position);
