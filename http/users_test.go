@@ -39,7 +39,7 @@ func TestCreateUser(t *testing.T) {
 	}{
 		{"EmptyName", `{"name":""}`, 422},
 		{"BlankName", `{"name":"   "}`, 422},
-		{"LongName", `{"name":"` + strings.Repeat("가", 101) + `"}`, 422},
+		{"LongName", `{"name":"` + strings.Repeat("가", 201) + `"}`, 422},
 		{"MissingName", `{}`, 422},
 		{"UnknownField", `{"name":"Kim","admin":true}`, 422},
 		{"NameNotString", `{"name":5}`, 422},
