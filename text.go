@@ -23,6 +23,9 @@ func CheckText(field, s string) (string, error) {
 		return "", Errorf(CodeInvalidRequest, "%s must be valid UTF-8 text", field)
 	}
 	for _, r := range s {
+		if r == utf8.RuneError {
+			return "", Errorf(CodeInvalidRequest, "%s must be valid UTF-8 text: U+FFFD, the mark of an invalid byte, is refused", field)
+		}
 		if forbidden(r) {
 			return "", Errorf(CodeInvalidRequest, "%s must not contain the control or invisible character %U", field, r)
 		}
@@ -43,7 +46,7 @@ func forbidden(r rune) bool {
 		return true
 	case r >= 0x200B && r <= 0x200D, r == 0x2060, r == 0xFEFF: // zero-width
 		return true
-	case r == 0x2028, r == 0x2029, r == utf8.RuneError:
+	case r == 0x2028, r == 0x2029:
 		return true
 	}
 	return false

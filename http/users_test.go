@@ -46,7 +46,7 @@ func TestCreateUser(t *testing.T) {
 		{"MalformedJSON", `{"name":`, 400},
 		{"NotJSON", `hello`, 400},
 		{"NoBody", ``, 400},
-		{"TooLarge", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 400},
+		{"TooLarge", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 413},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,7 @@ chk AS MATERIALIZED (
 	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))) AS free,
 	       coalesce(array_agg(price ORDER BY number), '{}') AS prices,
 	       coalesce(sum(price), 0)::int8 AS amount,
+	       coalesce(array_agg(number ORDER BY number) FILTER (WHERE NOT (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock)))), '{}') AS taken,
 	       (SELECT count(*) FROM seats
 	        WHERE concert_id = $2 AND day = $3 AND user_id = $1
 	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)))) AS mine,
@@ -82,7 +83,7 @@ ins AS (
 	                          status, expires_at, created_at)
 	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
 )
-SELECT known, found, free, mine, prices, amount, clock.now, clock.expires FROM chk, clock`
+SELECT known, found, free, mine, prices, amount, clock.now, clock.expires, taken FROM chk, clock`
 
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
@@ -111,9 +112,10 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		prices            []int64
 		amount            int64
 		now, expires      time.Time
+		taken             []int
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires)
+		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires, &taken)
 	})
 	if err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("hold seats", err)
@@ -126,8 +128,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	case found < len(seats):
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
 	case free < found:
-		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
-			"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
+		return booking.Reservation{}, booking.SeatsTaken(req.Day, taken)
 	case mine+found > req.MaxSeatsPerUser:
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
 			"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day)

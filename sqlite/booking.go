@@ -89,6 +89,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			return err
 		}
 		free := 0
+		var taken []int
 		for rows.Next() {
 			var n int
 			var price boxoffice.Money
@@ -100,6 +101,8 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			}
 			if status == "AVAILABLE" || (status == "HELD" && expires.Int64 <= now) {
 				free++
+			} else {
+				taken = append(taken, n)
 			}
 			r.Seats = append(r.Seats, booking.Seat{Number: n, Price: price})
 			r.Amount += price
@@ -116,8 +119,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		case found < len(seats):
 			return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
 		case free < found:
-			return boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
-				"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
+			return booking.SeatsTaken(req.Day, taken)
 		}
 		var mine int
 		if err := tx.StmtContext(ctx, s.db.st.userSeats).QueryRowContext(ctx, concertID, req.Day, req.UserID, now).Scan(&mine); err != nil {
