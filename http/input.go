@@ -35,6 +35,10 @@ func (e bodyError) Error() string { return string(e) }
 // nothing after it, numbers checked against the type of their field.
 func decodeJSON(data []byte, v any) error {
 	if p, ok := v.(*any); ok {
+		if json.Unmarshal(data, p) == nil {
+			return nil
+		}
+		// Malformed, or a number beyond float64: say which.
 		tree, err := parseJSON(data)
 		if err != nil {
 			return err
