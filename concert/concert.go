@@ -177,7 +177,7 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 		return bad("salesOpenAt is required")
 	}
 	if !storable(spec.SalesOpenAt) || spec.SalesOpenAt.After(horizon) {
-		return bad("salesOpenAt must be after the year %d and at most %d days from now", minYear, maxAheadDays)
+		return bad("salesOpenAt must be in the year %d or later and at most %d days from now", minYear, maxAheadDays)
 	}
 	if c.HoldSeconds == 0 {
 		c.HoldSeconds = DefaultHold
@@ -205,7 +205,7 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	upcoming := false
 	for i, start := range spec.Dates {
 		if !storable(start) || start.After(horizon) {
-			return bad("dates[%d] must be after the year %d and at most %d days from now", i, minYear, maxAheadDays)
+			return bad("dates[%d] must be in the year %d or later and at most %d days from now", i, minYear, maxAheadDays)
 		}
 		day := start.Format(DayLayout)
 		if seen[day] {
