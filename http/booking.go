@@ -142,6 +142,9 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 	if _, err := s.pass(ctx, in.QueueToken, user, in.Body.ConcertID); err != nil {
 		return nil, err
 	}
+	if err := s.ensureWallet(ctx); err != nil {
+		return nil, err
+	}
 	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers)
 	if err != nil {
 		return nil, err

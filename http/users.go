@@ -56,6 +56,9 @@ func (s *Server) userRoutes() {
 }
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
+	if s.noSignup {
+		return nil, boxoffice.Errorf(boxoffice.CodeNotFound, "sign-up is off: users sign in with the operator's identity provider")
+	}
 	u, err := s.wallet.CreateUser(ctx, in.Body.Name)
 	if err != nil {
 		return nil, err
@@ -84,6 +87,9 @@ func (s *Server) charge(ctx context.Context, in *chargeInput) (*out[Charge], err
 		return nil, err
 	}
 	if err := boxoffice.CheckIdempotencyKey(in.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	if err := s.ensureWallet(ctx); err != nil {
 		return nil, err
 	}
 	rc, err := s.wallet.Charge(ctx, user, boxoffice.Money(in.Body.Amount), in.IdempotencyKey)
