@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,7 +69,8 @@ type Subject struct {
 // The keys are fetched by NewProvider, again when a token names a key id the
 // keys lack, and again when they are older than the refresh interval; never
 // twice within the refresh floor, so tokens with made-up key ids cannot make
-// it hammer the provider.
+// it hammer the provider. A token verified once is recognised again without
+// its signature being checked, until it expires or the keys change.
 type Provider struct {
 	cfg    ProviderConfig
 	parser *jwt.Parser
@@ -78,7 +80,20 @@ type Provider struct {
 	tried    time.Time     // start of the last fetch, successful or not
 	inflight chan struct{} // closed when the fetch in flight ends; nil when none
 	fetches  int
+
+	seenMu sync.Mutex
+	seen   map[[sha256.Size]byte]seenToken // tokens verified, by their hash
 }
+
+// seenToken is a token verified with keys, which it stays valid with until
+// its expiry: a poll need not verify a signature it has verified before.
+type seenToken struct {
+	sub  Subject
+	keys *keySet
+}
+
+// maxSeen bounds the tokens remembered; past it the memory starts afresh.
+const maxSeen = 1 << 16
 
 type keySet struct {
 	kf      keyfunc.Keyfunc
@@ -113,7 +128,7 @@ func NewProvider(ctx context.Context, cfg ProviderConfig) (*Provider, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = boxoffice.SystemClock{}
 	}
-	p := &Provider{cfg: cfg}
+	p := &Provider{cfg: cfg, seen: make(map[[sha256.Size]byte]seenToken)}
 	p.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256", "ES256", "EdDSA"}),
 		jwt.WithIssuer(cfg.Issuer),
@@ -141,11 +156,17 @@ func (p *Provider) Verify(ctx context.Context, tok string) (Subject, error) {
 	if len(tok) > maxJWTLen {
 		return Subject{}, unauthenticated("token too long")
 	}
+	sum := sha256.Sum256([]byte(tok))
+	if s, ok := p.remembered(sum); ok {
+		return s, nil
+	}
+	var used *keySet
 	t, err := p.parser.Parse(tok, func(t *jwt.Token) (any, error) {
 		ks, err := p.keysFor(ctx, t)
 		if err != nil {
 			return nil, err
 		}
+		used = ks
 		return ks.kf.Keyfunc(t)
 	})
 	if err != nil {
@@ -162,7 +183,39 @@ func (p *Provider) Verify(ctx context.Context, tok string) (Subject, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		s.ExpiresAt = exp.UTC()
 	}
+	p.remember(sum, s, used)
 	return s, nil
+}
+
+// remembered returns the subject of a token verified before, while it is
+// unexpired and the keys it was verified with are the current, fresh ones.
+func (p *Provider) remembered(sum [sha256.Size]byte) (Subject, bool) {
+	p.seenMu.Lock()
+	e, ok := p.seen[sum]
+	p.seenMu.Unlock()
+	if !ok {
+		return Subject{}, false
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	current := e.keys == p.keys && now.Sub(e.keys.fetched) < p.cfg.RefreshInterval
+	p.mu.Unlock()
+	if !current || !now.Before(e.sub.ExpiresAt.Add(p.cfg.Leeway)) {
+		return Subject{}, false
+	}
+	return e.sub, true
+}
+
+func (p *Provider) remember(sum [sha256.Size]byte, s Subject, ks *keySet) {
+	if ks == nil || s.ExpiresAt.IsZero() {
+		return
+	}
+	p.seenMu.Lock()
+	if len(p.seen) >= maxSeen {
+		clear(p.seen)
+	}
+	p.seen[sum] = seenToken{sub: s, keys: ks}
+	p.seenMu.Unlock()
 }
 
 // ValidUserID reports whether id is 1 to MaxUserIDLen printable ASCII
@@ -215,14 +268,14 @@ func (p *Provider) keysFor(ctx context.Context, t *jwt.Token) (*keySet, error) {
 		}
 		fresh, err := p.refresh(ctx, now)
 		switch {
-		case fresh != nil && (kid == "" || fresh.kids[kid]):
+		case err == nil && (kid == "" || fresh.kids[kid]):
 			return fresh, nil
+		case err == nil:
+			return nil, errUnknownKey // the provider no longer publishes it
 		case known:
-			return ks, nil // a failed refresh keeps the keys it had
-		case err != nil:
-			return nil, err
+			return ks, nil // a failed fetch keeps the keys held before
 		}
-		return nil, errUnknownKey
+		return nil, err
 	}
 }
 

@@ -244,6 +244,40 @@ func TestProviderPeriodicRefresh(t *testing.T) {
 	}
 }
 
+func TestProviderRemembersTokens(t *testing.T) {
+	idp := testserver.StartIDP(t)
+	p, clock := newProvider(t, idp, "")
+	ctx := context.Background()
+	tok := idp.Sign(t, testserver.KidRSA, claims(func(c jwt.MapClaims) { c["exp"] = idpNow.Add(time.Minute).Unix() }))
+	for range 2 {
+		if s, err := p.Verify(ctx, tok); err != nil || s.UserID != "auth0|abc" {
+			t.Fatalf("got %+v, %v", s, err)
+		}
+	}
+	t.Run("ErrExpired", func(t *testing.T) {
+		clock.Set(idpNow.Add(time.Minute + token.DefaultLeeway - time.Second))
+		if _, err := p.Verify(ctx, tok); err != nil {
+			t.Fatalf("within the leeway: %v", err)
+		}
+		clock.Set(idpNow.Add(time.Minute + token.DefaultLeeway))
+		if _, err := p.Verify(ctx, tok); boxoffice.ErrorCode(err) != boxoffice.CodeUnauthenticated {
+			t.Fatalf("expired: got %v, want UNAUTHENTICATED", err)
+		}
+	})
+	t.Run("ErrKeyRemoved", func(t *testing.T) {
+		clock.Set(idpNow)
+		tok := idp.Sign(t, testserver.KidEd, claims(nil))
+		if _, err := p.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		idp.Remove(testserver.KidEd)
+		clock.Set(idpNow.Add(token.DefaultRefreshInterval))
+		if _, err := p.Verify(ctx, tok); boxoffice.ErrorCode(err) != boxoffice.CodeUnauthenticated {
+			t.Fatalf("key removed by the provider: got %v, want UNAUTHENTICATED", err)
+		}
+	})
+}
+
 func TestProviderStartsWithoutKeys(t *testing.T) {
 	idp := testserver.StartIDP(t)
 	idp.SetDown(true)

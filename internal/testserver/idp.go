@@ -132,6 +132,13 @@ func (p *IDP) Rotate(t testing.TB, from, kid string) {
 	p.keys[kid] = k
 }
 
+// Remove stops publishing the key kid.
+func (p *IDP) Remove(kid string) {
+	p.mu.Lock()
+	delete(p.keys, kid)
+	p.mu.Unlock()
+}
+
 // Sign returns a compact JWT of claims signed with the key kid, with kid in
 // its header.
 func (p *IDP) Sign(t testing.TB, kid string, claims jwt.MapClaims) string {
