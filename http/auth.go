@@ -47,7 +47,11 @@ func (s *Server) bearer(ctx huma.Context, next func(huma.Context)) {
 		s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or malformed Authorization bearer token"))
 		return
 	}
-	if s.idp != nil && token.LooksLikeJWT(tok) {
+	a, err := s.signer.VerifyAccess(tok, s.clock.Now())
+	if err != nil && s.idp != nil && token.LooksLikeJWT(tok) {
+		// Not an access token (which a JWT never is, and is refused at
+		// its first check): the identity provider's, perhaps. Access
+		// tokens pay nothing for this.
 		sub, err := s.idp.provider.Verify(ctx.Context(), tok)
 		if err != nil {
 			s.fail(ctx, err)
@@ -56,7 +60,6 @@ func (s *Server) bearer(ctx huma.Context, next func(huma.Context)) {
 		next(huma.WithValue(huma.WithValue(ctx, userKey{}, sub.UserID), subjectKey{}, &sub))
 		return
 	}
-	a, err := s.signer.VerifyAccess(tok, s.clock.Now())
 	if err != nil {
 		s.fail(ctx, err)
 		return

@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,8 @@ func TestIdentityProviderUser(t *testing.T) {
 			"Expired":     expired,
 			"Tampered":    expired[:len(expired)-4] + "AAAA",
 			"OtherIssuer": idp.Sign(t, testserver.KidEC, jwt.MapClaims{"iss": "https://evil.example/", "aud": idpAudience, "sub": "x", "exp": e.clock.Now().Add(time.Hour).Unix()}),
+			"LongUserID":  idpToken(t, idp, testserver.KidEC, strings.Repeat("x", 129), e.clock.Now()),
+			"ControlChar": idpToken(t, idp, testserver.KidEC, "auth0|a\tb", e.clock.Now()),
 		} {
 			a := e.do(t, "GET", "/v1/users/auth0%7Cabc/balance", "", "Authorization", bearer(tok))
 			if wantProblem(t, a, 401, boxoffice.CodeUnauthenticated); t.Failed() {

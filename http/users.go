@@ -31,8 +31,9 @@ func (s *Server) userRoutes() {
 	handle(s, huma.Operation{
 		OperationID: "createUser", Method: nethttp.MethodPost, Path: "/v1/users", Tags: []string{tagUsers},
 		Summary:       "Create a user and get an access token",
+		Description:   "NOT_FOUND when the operator turned sign-up off (BOXOFFICE_SIGNUP=false): users then come through the operator's identity provider.",
 		DefaultStatus: nethttp.StatusCreated,
-		Errors:        []int{400, 429, 503},
+		Errors:        []int{400, 404, 429, 503},
 	}, s.createUser)
 	handle(s, huma.Operation{
 		OperationID: "getBalance", Method: nethttp.MethodGet, Path: "/v1/users/{userId}/balance", Tags: []string{tagUsers},

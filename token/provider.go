@@ -79,7 +79,6 @@ type Provider struct {
 	keys     *keySet       // nil until a fetch succeeds
 	tried    time.Time     // start of the last fetch, successful or not
 	inflight chan struct{} // closed when the fetch in flight ends; nil when none
-	fetches  int
 
 	seenMu sync.Mutex
 	seen   map[[sha256.Size]byte]seenToken // tokens verified, by their hash
@@ -140,13 +139,6 @@ func NewProvider(ctx context.Context, cfg ProviderConfig) (*Provider, error) {
 	p.mu.Lock()
 	_, err := p.refresh(ctx, cfg.Clock.Now())
 	return p, err
-}
-
-// Fetches returns how many times the JWKS was fetched, failures included.
-func (p *Provider) Fetches() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.fetches
 }
 
 // Verify returns the subject of a genuine, current token of the provider.
@@ -283,7 +275,6 @@ func (p *Provider) keysFor(ctx context.Context, t *jwt.Token) (*keySet, error) {
 func (p *Provider) refresh(ctx context.Context, now time.Time) (*keySet, error) {
 	done := make(chan struct{})
 	p.inflight, p.tried = done, now
-	p.fetches++
 	p.mu.Unlock()
 
 	ks, err := p.fetch(ctx)

@@ -313,3 +313,23 @@ func TestLooksLikeJWT(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyAccessOfJWT is what a provider's token costs to be found
+// not to be an access token, which the bearer check tries first.
+func BenchmarkVerifyAccessOfJWT(b *testing.B) {
+	s, err := token.NewSigner([]byte("0123456789abcdef-bench-secret"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	idp := testserver.StartIDP(b)
+	for _, kid := range []string{testserver.KidRSA, testserver.KidEC} {
+		tok := idp.Sign(b, kid, claims(nil))
+		b.Run(kid, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.VerifyAccess(tok, idpNow); err == nil {
+					b.Fatal("a JWT passed for an access token")
+				}
+			}
+		})
+	}
+}

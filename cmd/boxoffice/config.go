@@ -253,7 +253,7 @@ func (c Config) validateJWT() error {
 		return nil
 	}
 	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("BOXOFFICE_JWKS_URL: want an https:// URL, got %q", c.JWKSURL)
+		return fmt.Errorf("BOXOFFICE_JWKS_URL: want an https:// (or http://) URL, got %q", c.JWKSURL)
 	}
 	if c.JWTIssuer == "" || c.JWTAudience == "" {
 		return errors.New("BOXOFFICE_JWKS_URL needs BOXOFFICE_JWT_ISSUER and BOXOFFICE_JWT_AUDIENCE: tokens are accepted only from that issuer for that audience")
