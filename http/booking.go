@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	nethttp "net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -150,7 +149,8 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.queue.Use(ctx, t); err != nil {
+	st, err := s.queue.Use(ctx, t)
+	if err != nil {
 		if key == "" || boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
 			return nil, err
 		}
@@ -166,10 +166,13 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 			return nil, rerr
 		}
 	}
-	// The cap at the session's end (notAfter) is passed once the waiting
-	// room reports the session's absolute end; until then a hold is capped
-	// by its hold time only.
-	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, time.Time{}, key)
+	if err := s.ensureWallet(ctx); err != nil {
+		return nil, err
+	}
+	// A hold never outlives the session: its expiry is capped at the
+	// session's absolute end (admission + maxSessionSeconds, on the
+	// waiting room's clock; zero for a room without one).
+	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, st.SessionEndsAt, key)
 	if err != nil {
 		return nil, err
 	}

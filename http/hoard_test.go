@@ -228,3 +228,26 @@ func TestListReservations(t *testing.T) {
 		}
 	})
 }
+
+func TestHoldEndsWithSession(t *testing.T) {
+	e := newEnv(t)
+	s := spec()
+	s.WaitingRoom.MaxSessionSeconds = 120 // shorter than the 300 s hold
+	c := e.concert(t, s)
+	kim := e.admitted(t, "Kim", 0, c.ConcertID)
+	admitted := e.clock.Now()
+
+	t.Run("HoldWithinSession", func(t *testing.T) {
+		e.clock.Advance(30 * time.Second)
+		r := e.hold(t, kim, c.ConcertID, day1, 17)
+		if want := admitted.Add(120 * time.Second); !r.ExpiresAt.Equal(want) {
+			t.Errorf("expiresAt: got %s, want the session's end %s", r.ExpiresAt, want)
+		}
+	})
+	t.Run("ErrQueueTokenExpired", func(t *testing.T) {
+		e.clock.Advance(90 * time.Second) // the session's end
+		body := `{"concertId":"` + c.ConcertID + `","date":"` + day1 + `","seatNumbers":[18]}`
+		a := e.do(t, "POST", "/v1/reservations", body, "Authorization", bearer(kim.access), "Queue-Token", kim.queue)
+		wantProblem(t, a, 401, boxoffice.CodeQueueTokenExpired)
+	})
+}

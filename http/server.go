@@ -41,6 +41,11 @@ type Options struct {
 	Booking      *booking.Service
 	Queue        *queue.Service
 	Signer       *token.Signer
+	// Provider, when set, also accepts bearer JWTs of the operator's
+	// identity provider.
+	Provider *token.Provider
+	// NoSignup turns POST /v1/users off (NOT_FOUND).
+	NoSignup bool
 	// AccessTTL is the lifetime of issued access tokens; default 24h.
 	AccessTTL time.Duration
 	// AdminKey is the bearer key of /v1/admin/*; empty admits nobody.
@@ -64,6 +69,9 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB. Concert creation
 	// allows at least 1 MiB.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds a request's line and headers; default
+	// DefaultMaxHeaderBytes. Larger requests are INVALID_REQUEST (431).
+	MaxHeaderBytes int
 	// MaxStreams bounds the open queue event streams of this instance;
 	// default DefaultMaxStreams.
 	MaxStreams int
@@ -102,6 +110,8 @@ type Server struct {
 	queue        *queue.Service
 	feed         event.Store
 	signer       *token.Signer
+	idp          *identities // nil without a provider
+	noSignup     bool
 	accessTTL    time.Duration
 	adminKey     []byte // SHA-256 of the admin key, nil when none
 	clock        boxoffice.Clock
@@ -111,6 +121,7 @@ type Server struct {
 	trusted      []netip.Prefix
 	ready        func(ctx context.Context) error
 	maxBody      int64
+	maxHeader    int
 
 	requestTimeout time.Duration
 	draining       atomic.Bool
@@ -143,6 +154,8 @@ func NewServer(o Options) *Server {
 		queue:        o.Queue,
 		feed:         o.Events,
 		signer:       o.Signer,
+		idp:          newIdentities(o.Provider),
+		noSignup:     o.NoSignup,
 		accessTTL:    o.AccessTTL,
 		clock:        o.Clock,
 		log:          o.Logger,
@@ -151,6 +164,7 @@ func NewServer(o Options) *Server {
 		trusted:      o.TrustedProxies,
 		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
+		maxHeader:    o.MaxHeaderBytes,
 		mux:          nethttp.NewServeMux(),
 		maxStreams:   o.MaxStreams,
 		heartbeat:    o.StreamHeartbeat,
@@ -193,6 +207,9 @@ func NewServer(o Options) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.maxHeader <= 0 {
+		s.maxHeader = DefaultMaxHeaderBytes
+	}
 	s.metrics = newMetrics(s.registry, s, s.log)
 	s.api = humago.New(s.mux, apiConfig())
 	s.routes()
@@ -207,7 +224,8 @@ func apiConfig() huma.Config {
 				Title:   "Boxoffice",
 				Version: "1",
 				Description: "Concert ticketing with a virtual waiting room. Every non-2xx answer is " +
-					"an application/problem+json body with a machine-readable code.",
+					"an application/problem+json body with a machine-readable code. A body is one JSON value; " +
+					"integers are written with digits only (1e3 and 1000.0 are refused, INVALID_REQUEST).",
 			},
 			Components: &huma.Components{
 				Schemas: huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer),
@@ -318,6 +336,10 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	rec := recorderPool.Get().(*recorder)
 	rec.w, rec.r, rec.status = w, r, 0
 	defer s.finish(rec, r, start)
+	if headerBytes(r) > s.maxHeader {
+		writeProblem(rec, headersTooLarge(s.maxHeader))
+		return
+	}
 	if s.limiter != nil && rateLimited(r) && !s.allow(rec, r) {
 		return
 	}
