@@ -196,3 +196,46 @@ func TestPublishAcrossRestart(t *testing.T) {
 		t.Fatalf("stream: got %d events, want the %d published once each, in order", len(got), len(evs))
 	}
 }
+
+// TestFollow follows the stream from its first event, filtered by concert,
+// and then gets what is published after.
+func TestFollow(t *testing.T) {
+	s := open(t, sharedNATS(t))
+	evs := events(6) // concerts a, b, none, a, b, none
+	publish(t, s, evs[:4])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make(chan event.Event, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Follow(ctx, s.Subjects(evs[0].ConcertID, ""), true, func(e event.Event) error {
+			got <- e
+			return nil
+		})
+	}()
+	for _, want := range []event.Event{evs[0], evs[3]} {
+		select {
+		case e := <-got:
+			if e.ID != want.ID {
+				t.Fatalf("followed %s, want %s", e.ID, want.ID)
+			}
+		case <-ctx.Done():
+			t.Fatal("nothing followed")
+		}
+	}
+	later, _ := event.New(event.SoldOut, evs[0].ConcertID, time.Now(), event.SoldOutData{V: 1})
+	later.Seq = 3
+	publish(t, s, append(evs[4:], later))
+	select {
+	case e := <-got:
+		if e.ID != later.ID {
+			t.Fatalf("followed %s, want the later %s", e.ID, later.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("the later event was not followed")
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Follow after cancel: got %v, want context.Canceled", err)
+	}
+}
