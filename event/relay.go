@@ -68,21 +68,28 @@ func (r *Relay) defaults() {
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
 	r.defaults()
+	wait := r.Every
 	for ctx.Err() == nil {
 		c, err := r.Store.Claim(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			r.Log.Warn("claim the event relay", "err", err)
+			// The database is away: try again, less and less often.
+			r.Log.Warn("claim the event relay", "err", err, "retry_in", wait)
 		case c != nil:
 			r.holding.Store(true)
-			err := r.hold(ctx, c)
+			err = r.hold(ctx, c)
 			r.holding.Store(false)
 			c.Release()
 			if err != nil && ctx.Err() == nil {
 				r.Log.Warn("event relay lost its claim", "err", err)
 			}
 		}
-		sleep(ctx, r.Every)
+		sleep(ctx, wait)
+		if err != nil {
+			wait = min(2*wait, maxBackoff)
+		} else {
+			wait = r.Every
+		}
 	}
 }
 
