@@ -2,6 +2,9 @@ package http
 
 import (
 	"context"
+	"fmt"
+	nethttp "net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -200,5 +203,33 @@ func TestClientKey(t *testing.T) {
 		if got := clientKey(netip.MustParseAddr(tt.addr)); got != tt.want {
 			t.Errorf("clientKey(%s) = %s, want %s", tt.addr, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkAllow is the per-address limiter's cost on a join or a hold:
+// the client's address and keys, and one in-process bucket, for 1,000
+// clients.
+func BenchmarkAllow(b *testing.B) {
+	for _, tt := range []struct{ name, format string }{
+		{"IPv4", "198.51.%d.%d:40000"},
+		{"IPv6", "[2001:db8:%x:%x::1]:40000"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			s := NewServer(Options{RateLimit: 1e9})
+			reqs := make([]*nethttp.Request, 1000)
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest("POST", "/v1/reservations", nil)
+				reqs[i].RemoteAddr = fmt.Sprintf(tt.format, i/256, i%256)
+			}
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if !s.allow(w, reqs[i%len(reqs)]) {
+					b.Fatal("refused")
+				}
+				i++
+			}
+		})
 	}
 }
