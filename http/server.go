@@ -388,11 +388,8 @@ func rateLimited(r *nethttp.Request) bool {
 
 // allow applies the rate limit to r, answering RATE_LIMITED when over it.
 func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
-	key := r.RemoteAddr
-	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
-		key = clientKey(a)
-	}
-	ok, wait, err := s.limiter.Allow(r.Context(), key, s.clock.Now())
+	key, group := s.clientKeys(r)
+	ok, wait, err := s.limiter.Allow(r.Context(), key, group, s.clock.Now())
 	if err != nil {
 		s.log.Warn("rate limiter failed; request let through", "err", err)
 		return true
@@ -402,6 +399,15 @@ func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 		return false
 	}
 	return true
+}
+
+// clientKeys are the limit keys of r's client address (see clientKeys),
+// or its peer as given when that cannot be parsed.
+func (s *Server) clientKeys(r *nethttp.Request) (key, group string) {
+	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
+		return clientKeys(a)
+	}
+	return r.RemoteAddr, ""
 }
 
 // routeOf is the route pattern r matched, without its method, or
