@@ -129,3 +129,31 @@ func (q *LocalQuota) Len() int {
 	defer q.mu.Unlock()
 	return len(q.events)
 }
+
+// The windows of the quotas per client address.
+const (
+	// SignupWindow is the window of Options.SignupLimit.
+	SignupWindow = time.Hour
+	// AdminFailureLimit failed admin authentications within
+	// AdminFailureWindow refuse every admin request from the address
+	// (RATE_LIMITED) until the oldest of them leaves the window.
+	AdminFailureLimit  = 10
+	AdminFailureWindow = time.Minute
+)
+
+// take takes one event of r's client from q. It answers RATE_LIMITED when
+// the client is over its quota; when q cannot decide, the request is let
+// through.
+func (s *Server) take(ctx context.Context, q Quota, key, group, what string) error {
+	ok, wait, err := q.Take(ctx, key, group, s.clock.Now())
+	if err != nil {
+		s.log.Warn(what+" quota failed; request let through", "err", err)
+		return nil
+	}
+	if !ok {
+		p := rateLimitedProblem(retrySeconds(wait))
+		p.Detail = "too many " + what + " from this address; retry later"
+		return p
+	}
+	return nil
+}

@@ -56,6 +56,14 @@ type Options struct {
 	RateLimit float64
 	// Limiter replaces the in-process limiter built from RateLimit.
 	Limiter Limiter
+	// SignupLimit is the sign-ups allowed per client address and hour;
+	// 0 turns limiting off.
+	SignupLimit int
+	// Signups replaces the in-process quota built from SignupLimit.
+	Signups Quota
+	// AdminFailures replaces the in-process quota of failed admin
+	// authentications (AdminFailureLimit a minute per client address).
+	AdminFailures Quota
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// Ready reports whether the backing services are reachable (/readyz).
@@ -103,6 +111,8 @@ type Server struct {
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	limiter      Limiter
+	signups      Quota
+	adminFails   Quota
 	trusted      []netip.Prefix
 	ready        func(ctx context.Context) error
 	maxBody      int64
@@ -142,6 +152,8 @@ func NewServer(o Options) *Server {
 		log:          o.Logger,
 		registry:     o.Registry,
 		limiter:      o.Limiter,
+		signups:      o.Signups,
+		adminFails:   o.AdminFailures,
 		trusted:      o.TrustedProxies,
 		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
@@ -183,6 +195,12 @@ func NewServer(o Options) *Server {
 	}
 	if s.limiter == nil && o.RateLimit > 0 {
 		s.limiter = NewLocalLimiter(o.RateLimit, 0)
+	}
+	if s.signups == nil && o.SignupLimit > 0 {
+		s.signups = NewLocalQuota(o.SignupLimit, SignupWindow)
+	}
+	if s.adminFails == nil {
+		s.adminFails = NewLocalQuota(AdminFailureLimit, AdminFailureWindow)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
