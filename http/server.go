@@ -51,6 +51,9 @@ type Options struct {
 	// Registry receives the server's metrics and is served at /metrics;
 	// default a new registry.
 	Registry *prometheus.Registry
+	// MetricsApart leaves /metrics out of the API (NOT_FOUND): the
+	// caller serves Server.Metrics on a private address.
+	MetricsApart bool
 	// RateLimit is the requests per second allowed per client address on
 	// queue joins and writes; 0 turns limiting off.
 	RateLimit float64
@@ -110,6 +113,7 @@ type Server struct {
 	clock        boxoffice.Clock
 	log          *slog.Logger
 	registry     *prometheus.Registry
+	metricsAway  bool
 	limiter      Limiter
 	signups      Quota
 	adminFails   Quota
@@ -151,6 +155,7 @@ func NewServer(o Options) *Server {
 		clock:        o.Clock,
 		log:          o.Logger,
 		registry:     o.Registry,
+		metricsAway:  o.MetricsApart,
 		limiter:      o.Limiter,
 		signups:      o.Signups,
 		adminFails:   o.AdminFailures,
@@ -504,10 +509,9 @@ var healthBody = []byte(`{"status":"ok"}` + "\n")
 func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) { writeHealthy(w) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	if !s.metricsAway {
+		s.mux.Handle("GET /metrics", s.Metrics())
+	}
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 	s.docsRoutes()
 
@@ -527,10 +531,21 @@ func (s *Server) opsRoutes() {
 			"503": {Description: "A backing service is down", Content: map[string]*huma.MediaType{problemContentType: {Schema: problemSchema}}},
 		},
 	})
+	if s.metricsAway {
+		return
+	}
 	s.api.OpenAPI().AddOperation(&huma.Operation{
 		OperationID: "metrics", Method: nethttp.MethodGet, Path: "/metrics", Tags: []string{tagOps},
 		Summary:   "Prometheus metrics",
 		Responses: map[string]*huma.Response{"200": {Description: "Prometheus text exposition"}},
+	})
+}
+
+// Metrics serves the server's metrics in the Prometheus text format.
+func (s *Server) Metrics() nethttp.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
 	})
 }
 
