@@ -78,9 +78,11 @@ func limitModes(t *testing.T, test func(t *testing.T, l *limitEnv), opts ...envO
 			opts.Limiter = redis.NewLimiter(client, prefix, opts.RateLimit)
 			opts.Signups = redis.NewQuota(client, prefix+"su:", opts.SignupLimit, boxhttp.SignupWindow)
 			opts.AdminFailures = redis.NewQuota(client, prefix+"af:", boxhttp.AdminFailureLimit, boxhttp.AdminFailureWindow)
+			opts.Broadcast = redis.NewBroadcast(client, prefix+"streams")
 			o = *opts
 		})...)...)
 		o.Registry = prometheus.NewRegistry()
+		o.Broadcast = redis.NewBroadcast(client, prefix+"streams")
 		srv := boxhttp.NewServer(o)
 		ts := httptest.NewServer(srv)
 		t.Cleanup(ts.Close)

@@ -67,6 +67,10 @@ type Options struct {
 	// AdminFailures replaces the in-process quota of failed admin
 	// authentications (AdminFailureLimit a minute per client address).
 	AdminFailures Quota
+	// Broadcast tells the other instances of event streams opened here,
+	// so that a ticket's older stream ends wherever it is open; nil when
+	// this instance runs alone.
+	Broadcast Broadcast
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// Ready reports whether the backing services are reachable (/readyz).
@@ -139,6 +143,8 @@ type Server struct {
 	beat        *beat
 	streamsDone chan struct{}
 	closeOnce   sync.Once
+	owned       *streamSet
+	stopListen  context.CancelFunc
 }
 
 // NewServer returns a Server answering every route of the API contract.
@@ -179,6 +185,12 @@ func NewServer(o Options) *Server {
 		s.heartbeat = DefaultStreamHeartbeat
 	}
 	s.beat = newBeat(s.heartbeat / 3)
+	s.owned = newStreamSet(o.Broadcast)
+	if o.Broadcast != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stopListen = stop
+		go o.Broadcast.Listen(ctx, s.owned.heard)
+	}
 	if o.Queue != nil {
 		s.watcher = queue.NewWatcher(o.Queue, o.StreamTick)
 	}

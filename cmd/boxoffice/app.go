@@ -133,11 +133,13 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 // waitingRoom is the waiting-room adapter chosen by the configuration.
 type waitingRoom struct {
 	store queue.Store
-	// limiter, signups and adminFailures are shared by every instance, or
-	// nil for the server's own.
+	// limiter, signups and adminFailures are shared by every instance,
+	// and broadcast tells them of event streams opened; nil for the
+	// server's own.
 	limiter       http.Limiter
 	signups       http.Quota
 	adminFailures http.Quota
+	broadcast     http.Broadcast
 	ping          func(ctx context.Context) error
 	Close         func() error
 }
@@ -165,6 +167,7 @@ func openWaitingRoom(ctx context.Context, cfg Config) (*waitingRoom, error) {
 			wr.signups = redis.NewQuota(client, cfg.RedisPrefix+"su:", cfg.SignupLimit, http.SignupWindow)
 		}
 		wr.adminFailures = redis.NewQuota(client, cfg.RedisPrefix+"af:", http.AdminFailureLimit, http.AdminFailureWindow)
+		wr.broadcast = redis.NewBroadcast(client, cfg.RedisPrefix+"streams")
 		return wr, nil
 	default:
 		return &waitingRoom{
@@ -234,6 +237,7 @@ func (m *Main) Run(ctx context.Context) error {
 		SignupLimit:    m.Config.SignupLimit,
 		Signups:        room.signups,
 		AdminFailures:  room.adminFailures,
+		Broadcast:      room.broadcast,
 		TrustedProxies: m.Config.TrustedProxies,
 		MaxStreams:     m.Config.MaxStreams,
 		RequestTimeout: m.Config.RequestTimeout,
