@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
@@ -281,4 +282,23 @@ func TestAdminFailures(t *testing.T) {
 			admin(t, "2001:db8:2:5::1", adminKey, 200, "")
 		})
 	})
+}
+
+// TestLimitsWithoutRedis checks that a quota that cannot decide lets the
+// request through: a Redis outage does not lock fans out of sign-up nor
+// operators out of the admin routes.
+func TestLimitsWithoutRedis(t *testing.T) {
+	dead := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = dead.Close() })
+	e := newEnv(t, withSignupLimit(1), func(o *boxhttp.Options) {
+		o.Signups = redis.NewQuota(dead, "p:su:", 1, boxhttp.SignupWindow)
+		o.AdminFailures = redis.NewQuota(dead, "p:af:", boxhttp.AdminFailureLimit, boxhttp.AdminFailureWindow)
+	})
+	for range 3 {
+		e.fan(t, "Kim", 0)
+	}
+	for range 12 {
+		wantProblem(t, e.do(t, "GET", "/v1/admin/concerts/"+boxoffice.NewID()+"/stats", "", "Authorization", bearer("wrong")), 401, boxoffice.CodeUnauthenticated)
+	}
+	e.concert(t, spec())
 }

@@ -109,6 +109,9 @@ func TestLimiter(t *testing.T) {
 			if n, err := c.Exists(t.Context(), k).Result(); err != nil || n != 1 {
 				t.Errorf("key %s: got %d, %v, want it to exist", k, n, err)
 			}
+			if slot(k) != slot("{g}") {
+				t.Errorf("key %s: slot %d, want the group's %d", k, slot(k), slot("{g}"))
+			}
 		}
 	})
 	t.Run("KeyLimitHoldsInsideGroup", func(t *testing.T) {
