@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/hex"
 	"hash/maphash"
 	"math"
 	"net/netip"
@@ -244,15 +245,19 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// clientKeys are the limit keys of an address: the IPv4 address, or the
-// /64 network of an IPv6 address (one subscriber's usual allocation) with
-// its /48 (one site's) as group. An IPv4-mapped IPv6 address is IPv4.
+// clientKeys are the limit keys of an address: the IPv4 address, or for
+// an IPv6 address its /64 network (one subscriber's usual allocation) with
+// its /48 (one site's) as group, written as the network's hex digits (16
+// for a /64, 12 for a /48), so that both take one allocation. An
+// IPv4-mapped IPv6 address is IPv4.
 func clientKeys(a netip.Addr) (key, group string) {
 	a = a.Unmap()
-	if a.Is6() {
-		p64, _ := a.Prefix(64)
-		p48, _ := a.Prefix(48)
-		return p64.String(), p48.String()
+	if !a.Is6() {
+		return a.String(), ""
 	}
-	return a.String(), ""
+	b := a.As16()
+	var buf [16]byte
+	hex.Encode(buf[:], b[:8])
+	key = string(buf[:])
+	return key, key[:12]
 }

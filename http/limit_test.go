@@ -196,10 +196,11 @@ func TestClientAddr(t *testing.T) {
 func TestClientKeys(t *testing.T) {
 	tests := []struct{ name, addr, key, group string }{
 		{"IPv4", "203.0.113.9", "203.0.113.9", ""},
-		{"IPv6", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64", "2001:db8:1::/48"},
-		{"IPv6SameSubnet", "2001:db8:1:2:ffff::1", "2001:db8:1:2::/64", "2001:db8:1::/48"},
-		{"IPv6OtherSubnetSameSite", "2001:db8:1:3::1", "2001:db8:1:3::/64", "2001:db8:1::/48"},
-		{"IPv6OtherSite", "2001:db8:2:2::1", "2001:db8:2:2::/64", "2001:db8:2::/48"},
+		{"IPv6", "2001:db8:1:2:3:4:5:6", "20010db800010002", "20010db80001"},
+		{"IPv6SameSubnet", "2001:db8:1:2:ffff::1", "20010db800010002", "20010db80001"},
+		{"IPv6OtherSubnetSameSite", "2001:db8:1:3::1", "20010db800010003", "20010db80001"},
+		{"IPv6OtherSite", "2001:db8:2:2::1", "20010db800020002", "20010db80002"},
+		{"IPv6Zone", "fe80::1%eth0", "fe80000000000000", "fe8000000000"},
 		{"MappedIPv4", "::ffff:203.0.113.9", "203.0.113.9", ""},
 	}
 	for _, tt := range tests {

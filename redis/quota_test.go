@@ -17,15 +17,15 @@ func TestQuota(t *testing.T) {
 		c := testClient(t)
 		prefix := testPrefix(t, c)
 		q := NewQuota(c, prefix+"su:", 2, time.Hour)
-		if ok, _, err := q.Take(t.Context(), "2001:db8:1:2::/64", "2001:db8:1::/48", now); !ok || err != nil {
+		if ok, _, err := q.Take(t.Context(), "20010db800010002", "20010db80001", now); !ok || err != nil {
 			t.Fatalf("Take: got %v, %v; want allowed", ok, err)
 		}
-		for _, k := range []string{prefix + "su:{2001:db8:1::/48}2001:db8:1:2::/64", prefix + "su:{2001:db8:1::/48}"} {
+		for _, k := range []string{prefix + "su:{20010db80001}20010db800010002", prefix + "su:{20010db80001}"} {
 			ttl, err := c.PTTL(t.Context(), k).Result()
 			if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
 				t.Errorf("key %s: TTL %v, %v; want about an hour", k, ttl, err)
 			}
-			if want := slot("{2001:db8:1::/48}"); slot(k) != want {
+			if want := slot("{20010db80001}"); slot(k) != want {
 				t.Errorf("key %s: slot %d, want the group's %d", k, slot(k), want)
 			}
 		}
