@@ -11,9 +11,11 @@ import (
 // Broadcast carries messages to every instance that shares one Redis, the
 // sender included, over one pub/sub channel: every instance receives them
 // in one order, the order in which Redis received them, and the messages
-// of one Broadcast in the order they were published. Delivery is at most
-// once: messages sent or due while a connection is down are lost. It is
-// safe for concurrent use.
+// of one Broadcast in the order they were published. On Redis Cluster the
+// channel is a sharded one (SPUBLISH, Redis 7), so that every message
+// goes through the channel's one shard, which gives the order. Delivery is
+// at most once: messages sent or due while a connection is down are lost.
+// It is safe for concurrent use.
 type Broadcast struct {
 	client  goredis.UniversalClient
 	channel string
@@ -60,15 +62,19 @@ func (b *Broadcast) Publish(msg string) <-chan struct{} {
 // one at a time and in order, until ctx ends; meanwhile it sends what
 // Publish queued. A lost connection is made again by itself.
 func (b *Broadcast) Listen(ctx context.Context, f func(msg string)) {
-	ps := b.client.Subscribe(ctx, b.channel)
-	defer ps.Close()
+	subscribe := b.client.Subscribe
+	if b.sharded() {
+		subscribe = b.client.SSubscribe
+	}
+	sub := subscribe(ctx, b.channel)
+	defer sub.Close()
 	// Wait for the subscription, so that this instance hears its own
 	// messages; if Redis does not answer, the channel below subscribes
 	// again when it can.
-	sub, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_, _ = ps.Receive(sub)
+	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, _ = sub.Receive(wait)
 	cancel()
-	msgs := ps.Channel(goredis.WithChannelSize(4096))
+	msgs := sub.Channel(goredis.WithChannelSize(4096))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { b.send(ctx) })
@@ -83,6 +89,13 @@ func (b *Broadcast) Listen(ctx context.Context, f func(msg string)) {
 			f(m.Payload)
 		}
 	}
+}
+
+// sharded reports whether the channel is a sharded one: on a cluster,
+// where a plain PUBLISH may go through any node.
+func (b *Broadcast) sharded() bool {
+	_, ok := b.client.(*goredis.ClusterClient)
+	return ok
 }
 
 // send publishes the queued messages, each batch in one pipeline, until
@@ -103,7 +116,11 @@ func (b *Broadcast) send(ctx context.Context) {
 		}
 		pipe := b.client.Pipeline()
 		for _, m := range msgs {
-			pipe.Publish(ctx, b.channel, m.text)
+			if b.sharded() {
+				pipe.SPublish(ctx, b.channel, m.text)
+			} else {
+				pipe.Publish(ctx, b.channel, m.text)
+			}
 		}
 		_, _ = pipe.Exec(ctx) // at most once: a failed batch is dropped
 		for _, m := range msgs {
