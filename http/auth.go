@@ -88,22 +88,23 @@ func adminLocked(wait time.Duration) *Problem {
 	return p
 }
 
-type clientCtxKey struct{}
+type limitKeysKey struct{}
 
-// client is the limit keys of a request's client address.
-type client struct{ key, group string }
+// limitKeys are the limit keys of a request's client address.
+type limitKeys struct{ key, group string }
 
-// withClient gives the handler the client keys of its request (clientOf).
-func (s *Server) withClient(ctx huma.Context, next func(huma.Context)) {
+// withLimitKeys gives the handler the limit keys of its request's client
+// (limitKeysOf).
+func (s *Server) withLimitKeys(ctx huma.Context, next func(huma.Context)) {
 	r, _ := humago.Unwrap(ctx)
 	key, group := s.clientKeys(r)
-	next(huma.WithValue(ctx, clientCtxKey{}, client{key, group}))
+	next(huma.WithValue(ctx, limitKeysKey{}, limitKeys{key, group}))
 }
 
-// clientOf returns the client keys withClient found.
-func clientOf(ctx context.Context) client {
-	c, _ := ctx.Value(clientCtxKey{}).(client)
-	return c
+// limitKeysOf returns the keys withLimitKeys found.
+func limitKeysOf(ctx context.Context) limitKeys {
+	k, _ := ctx.Value(limitKeysKey{}).(limitKeys)
+	return k
 }
 
 // isAdminKey compares tok with the admin key in constant time. An empty

@@ -117,7 +117,7 @@ type Server struct {
 	clock        boxoffice.Clock
 	log          *slog.Logger
 	registry     *prometheus.Registry
-	metricsAway  bool
+	metricsApart bool
 	limiter      Limiter
 	signups      Quota
 	adminFails   Quota
@@ -161,7 +161,7 @@ func NewServer(o Options) *Server {
 		clock:        o.Clock,
 		log:          o.Logger,
 		registry:     o.Registry,
-		metricsAway:  o.MetricsApart,
+		metricsApart: o.MetricsApart,
 		limiter:      o.Limiter,
 		signups:      o.Signups,
 		adminFails:   o.AdminFailures,
@@ -521,7 +521,7 @@ var healthBody = []byte(`{"status":"ok"}` + "\n")
 func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) { writeHealthy(w) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if !s.metricsAway {
+	if !s.metricsApart {
 		s.mux.Handle("GET /metrics", s.Metrics())
 	}
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
@@ -543,7 +543,7 @@ func (s *Server) opsRoutes() {
 			"503": {Description: "A backing service is down", Content: map[string]*huma.MediaType{problemContentType: {Schema: problemSchema}}},
 		},
 	})
-	if s.metricsAway {
+	if s.metricsApart {
 		return
 	}
 	s.api.OpenAPI().AddOperation(&huma.Operation{

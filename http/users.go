@@ -33,7 +33,7 @@ func (s *Server) userRoutes() {
 		Summary:       "Create a user and get an access token",
 		Description:   "Sign-ups are limited per client address (BOXOFFICE_SIGNUP_LIMIT an hour, four times that per IPv6 /48); beyond it the answer is RATE_LIMITED with Retry-After, the seconds until one more is allowed. Every well-formed sign-up counts, whether or not it succeeds.",
 		DefaultStatus: nethttp.StatusCreated,
-		Middlewares:   huma.Middlewares{s.withClient},
+		Middlewares:   huma.Middlewares{s.withLimitKeys},
 		Errors:        []int{400, 429, 503},
 	}, s.createUser)
 	handle(s, huma.Operation{
@@ -59,8 +59,8 @@ func (s *Server) userRoutes() {
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
 	if s.signups != nil {
-		c := clientOf(ctx)
-		if err := s.take(ctx, s.signups, c.key, c.group, "sign-ups"); err != nil {
+		k := limitKeysOf(ctx)
+		if err := s.take(ctx, s.signups, k.key, k.group, "sign-ups"); err != nil {
 			return nil, err
 		}
 	}
