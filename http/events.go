@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	nethttp "net/http"
 	"reflect"
@@ -103,50 +104,12 @@ func (s *Server) eventRoutes() {
 // UNAUTHENTICATED, QUEUE_TOKEN_INVALID, UNAVAILABLE.
 func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
 	ctx := r.Context()
-	access, tok, err := streamCredentials(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.signer.VerifyAccess(access, s.clock.Now())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	t, err := s.ticket(tok, a.UserID, "")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if r.Method == nethttp.MethodHead {
-		h := w.Header()
-		h["Content-Type"] = eventStreamType
-		h["Cache-Control"] = noStore
-		return
-	}
-	if !s.openStream() {
-		p := newProblem(boxoffice.CodeUnavailable, "too many open event streams; poll GET /v1/queue instead")
-		p.retryAfter = streamsBusyRetry
-		writeProblem(w, p)
+	tok, ch, own, ok := s.openEvents(w, r)
+	if !ok {
 		return
 	}
 	defer s.closeStream()
-	ch, err := s.watcher.Watch(ctx, t)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	own, announced := s.owned.take(t)
-	defer s.owned.release(t, own)
-	// The first event waits for the other instances to be told, so that a
-	// stream the client opens after it is the newer one everywhere.
-	wait := time.NewTimer(streamAnnounceWait)
-	select {
-	case <-announced:
-	case <-wait.C:
-	case <-ctx.Done():
-	}
-	wait.Stop()
+	defer s.owned.release(own)
 
 	// net/http lifts the server's ReadTimeout once a request without body
 	// is read, so the stream may outlive it; each write sets its own
@@ -192,6 +155,67 @@ func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
 			return
 		}
 	}
+}
+
+// openEvents checks r and opens its stream: a place among the instance's
+// streams (closeStream gives it back), the watch of its ticket, and the
+// ticket's ownership (release). It answers the refusals itself. Apart from
+// events, so that its frame is off the stack while the stream runs.
+func (s *Server) openEvents(w nethttp.ResponseWriter, r *nethttp.Request) (tok string, ch <-chan queue.Status, own *ownedStream, ok bool) {
+	access, tok, err := streamCredentials(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	a, err := s.signer.VerifyAccess(access, s.clock.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	t, err := s.ticket(tok, a.UserID, "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	if r.Method == nethttp.MethodHead {
+		h := w.Header()
+		h["Content-Type"] = eventStreamType
+		h["Cache-Control"] = noStore
+		return "", nil, nil, false
+	}
+	if !s.openStream() {
+		p := newProblem(boxoffice.CodeUnavailable, "too many open event streams; poll GET /v1/queue instead")
+		p.retryAfter = streamsBusyRetry
+		writeProblem(w, p)
+		return "", nil, nil, false
+	}
+	ch, err = s.watcher.Watch(r.Context(), t)
+	if err != nil {
+		s.closeStream()
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	return tok, ch, s.ownStream(r.Context(), t), true
+}
+
+// ownStream makes a new stream t's only one. It returns once the other
+// instances are told (or after streamAnnounceWait), so that a stream the
+// client opens after this one's first event is the newer everywhere.
+func (s *Server) ownStream(ctx context.Context, t queue.Ticket) *ownedStream {
+	own, announced := s.owned.take(t)
+	select {
+	case <-announced: // at once when this instance runs alone
+		return own
+	default:
+	}
+	wait := time.NewTimer(streamAnnounceWait)
+	defer wait.Stop()
+	select {
+	case <-announced:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	return own
 }
 
 // replacedEvent ends a stream that a newer one of its ticket replaced. It

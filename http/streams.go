@@ -53,6 +53,7 @@ type streamSet struct {
 
 // ownedStream is an open stream of one ticket.
 type ownedStream struct {
+	ticket    queue.Ticket
 	id        string
 	opened    time.Time
 	confirmed bool          // its announcement came back
@@ -73,6 +74,7 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // after that is the newer everywhere.
 func (ss *streamSet) take(t queue.Ticket) (s *ownedStream, sent <-chan struct{}) {
 	s = &ownedStream{
+		ticket:   t,
 		id:       ss.instance + strconv.FormatUint(ss.next.Add(1), 10),
 		opened:   time.Now(),
 		replaced: make(chan struct{}),
@@ -90,12 +92,12 @@ func (ss *streamSet) take(t queue.Ticket) (s *ownedStream, sent <-chan struct{})
 	return s, ss.bus.Publish(s.id + " " + t.ConcertID + " " + strconv.FormatInt(t.Seq, 10) + " " + t.UserID)
 }
 
-// release forgets s, t's stream, when it ends; a newer stream of t stays.
-func (ss *streamSet) release(t queue.Ticket, s *ownedStream) {
+// release forgets s when it ends; a newer stream of its ticket stays.
+func (ss *streamSet) release(s *ownedStream) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.open[t] == s {
-		delete(ss.open, t)
+	if ss.open[s.ticket] == s {
+		delete(ss.open, s.ticket)
 	}
 }
 

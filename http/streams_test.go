@@ -52,7 +52,7 @@ func TestStreamSet(t *testing.T) {
 		want(t, "second", s2, false)
 		deliver(ba.sent, a)
 		want(t, "second", s2, false)
-		a.release(tk, s1) // the first ends after the second opened
+		a.release(s1) // the first ends after the second opened
 		s3, _ := a.take(tk)
 		want(t, "second", s2, true) // still known: the first's end forgot nothing
 		want(t, "third", s3, false)
