@@ -420,9 +420,15 @@ type EventStream struct {
 // maxEventBytes bounds one event of a stream.
 const maxEventBytes = 64 << 10
 
+// ErrStreamReplaced is the end of an event stream that the server ended
+// because another stream of the same queue token was opened; the client
+// should not reconnect.
+var ErrStreamReplaced = errors.New("queue event stream replaced by a newer stream of the same queue token")
+
 // Next returns the next status event, skipping heartbeats and events of
 // other types. It returns io.EOF once the server has ended the stream, as
-// it does after an ADMITTED, EXPIRED or SOLD_OUT event.
+// it does after an ADMITTED, EXPIRED or SOLD_OUT event, and
+// ErrStreamReplaced when another stream of the same queue token ended it.
 func (es *EventStream) Next() (QueueEvent, error) {
 	var (
 		ev        QueueEvent
@@ -447,6 +453,9 @@ func (es *EventStream) Next() (QueueEvent, error) {
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
+			if hasData && kind == "replaced" {
+				return ev, ErrStreamReplaced
+			}
 			if hasData && (kind == "" || kind == "status") {
 				if err := json.Unmarshal(data, &ev.Status); err != nil {
 					return ev, fmt.Errorf("queue event stream: decode status: %w", err)

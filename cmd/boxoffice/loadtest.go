@@ -27,7 +27,7 @@ Scenarios:
            checked through the API; with --robust the fans ride out faults
            (see docs/benchmarks.md, "Fault drill")
 
-The server must run with BOXOFFICE_RATE_LIMIT=0 (or trust the load
+The server must run with BOXOFFICE_RATE_LIMIT=0 and BOXOFFICE_SIGNUP_LIMIT=0 (or trust the load
 generator's proxy). Exit status is 1 when a check fails or any request was
 answered 5xx.
 
