@@ -24,6 +24,9 @@ type roomJSON struct {
 	MaxActive      int64   `json:"maxActive"`
 	SessionSeconds int     `json:"sessionSeconds"`
 	IdleSeconds    int     `json:"idleSeconds"`
+	// ProofOfWork is absent when 0 (off), and in data written before it
+	// existed.
+	ProofOfWork int64 `json:"proofOfWork,omitempty"`
 	// Version counts the settings' changes: 1 at creation (and when
 	// absent), one more at each SetWaitingRoom.
 	Version int64 `json:"version,omitempty"`
@@ -58,7 +61,7 @@ func ParseGradesJSON(b []byte) ([]Grade, error) {
 func RoomJSON(s queue.Settings) string {
 	b, _ := json.Marshal(roomJSON{
 		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
-		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds,
+		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds, ProofOfWork: s.ProofOfWork,
 	})
 	return string(b)
 }
@@ -71,7 +74,7 @@ func ParseRoomJSON(b []byte) (queue.Settings, int64, error) {
 	}
 	return queue.Settings{
 		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
-		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
+		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds, ProofOfWork: r.ProofOfWork,
 	}, max(1, r.Version), nil
 }
 

@@ -94,6 +94,7 @@ type RoomStatus struct {
 	Strategy             string `json:"strategy" enum:"RATE,MAX_ACTIVE,RATE_AND_MAX_ACTIVE"`
 	QueueLength          int64  `json:"queueLength" doc:"Fans waiting now."`
 	EstimatedWaitSeconds int64  `json:"estimatedWaitSeconds" doc:"Expected wait of a fan joining now."`
+	ProofOfWork          int64  `json:"proofOfWork" doc:"0, or the maxnumber of the proof-of-work challenge a new place needs (see GET /v1/concerts/{concertId}/queue/challenge)."`
 }
 
 // ConcertDetail is one concert with its waiting room.
@@ -336,6 +337,7 @@ type WaitingRoom struct {
 	MaxActive      int64   `json:"maxActive" required:"false" minimum:"0" doc:"Most admitted sessions alive at once (MAX_ACTIVE, RATE_AND_MAX_ACTIVE)."`
 	SessionSeconds int     `json:"sessionSeconds" minimum:"1" doc:"An admitted session ends after this long unused." example:"600"`
 	IdleSeconds    int     `json:"idleSeconds" minimum:"1" doc:"A waiting place not polled for this long is dropped." example:"60"`
+	ProofOfWork    int64   `json:"proofOfWork" required:"false" minimum:"0" maximum:"10000000" doc:"0 (off), or 1000..10000000: a new place needs a solved proof-of-work challenge (GET /v1/concerts/{concertId}/queue/challenge) of this maxnumber, sent as Queue-Proof. The work is about half of it in SHA-256 hashes."`
 }
 
 // ConcertSpec asks for a concert.
@@ -447,6 +449,7 @@ func waitingRoom(s queue.Settings) WaitingRoom {
 		MaxActive:      s.MaxActive,
 		SessionSeconds: s.SessionSeconds,
 		IdleSeconds:    s.IdleSeconds,
+		ProofOfWork:    s.ProofOfWork,
 	}
 }
 
@@ -457,6 +460,7 @@ func (w WaitingRoom) settings() queue.Settings {
 		MaxActive:      w.MaxActive,
 		SessionSeconds: w.SessionSeconds,
 		IdleSeconds:    w.IdleSeconds,
+		ProofOfWork:    w.ProofOfWork,
 	}
 }
 

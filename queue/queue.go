@@ -33,6 +33,9 @@ const (
 	MaxAdmitPerSecond = 100000
 	MaxMaxActive      = 10_000_000
 	MaxSeconds        = 86400
+	// A room's ProofOfWork is 0 (off) or within these bounds.
+	MinProofOfWork = 1000
+	MaxProofOfWork = 10_000_000
 )
 
 // Settings tune one concert's waiting room.
@@ -42,6 +45,11 @@ type Settings struct {
 	MaxActive      int64   // used by MaxActive and RateAndMaxActive
 	SessionSeconds int     // an admitted session ends after this long unused
 	IdleSeconds    int     // a waiting place ends after this long without a heartbeat
+	// ProofOfWork, when not 0, is the largest number of the proof-of-work
+	// challenge a fan solves before taking a new place: the work is about
+	// half of it in SHA-256 hashes. The server checks it at join; stores
+	// neither keep nor use it.
+	ProofOfWork int64
 }
 
 // DefaultSettings are the settings of a room created without any.
@@ -73,6 +81,9 @@ func (s Settings) Validate() error {
 	}
 	if s.IdleSeconds < 1 || s.IdleSeconds > MaxSeconds {
 		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "idleSeconds must be between 1 and %d", MaxSeconds)
+	}
+	if s.ProofOfWork != 0 && (s.ProofOfWork < MinProofOfWork || s.ProofOfWork > MaxProofOfWork) {
+		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "proofOfWork must be 0 (off) or between %d and %d", MinProofOfWork, MaxProofOfWork)
 	}
 	return nil
 }

@@ -32,6 +32,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"ErrSessionZero", func(s *queue.Settings) { s.SessionSeconds = 0 }, false},
 		{"ErrSessionHuge", func(s *queue.Settings) { s.SessionSeconds = queue.MaxSeconds + 1 }, false},
 		{"ErrIdleZero", func(s *queue.Settings) { s.IdleSeconds = 0 }, false},
+		{"OKProofOfWork", func(s *queue.Settings) { s.ProofOfWork = queue.MinProofOfWork }, true},
+		{"OKProofOfWorkMax", func(s *queue.Settings) { s.ProofOfWork = queue.MaxProofOfWork }, true},
+		{"ErrProofOfWorkSmall", func(s *queue.Settings) { s.ProofOfWork = queue.MinProofOfWork - 1 }, false},
+		{"ErrProofOfWorkHuge", func(s *queue.Settings) { s.ProofOfWork = queue.MaxProofOfWork + 1 }, false},
+		{"ErrProofOfWorkNegative", func(s *queue.Settings) { s.ProofOfWork = -1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
