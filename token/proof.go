@@ -1,0 +1,265 @@
+package token
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"hash"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+// Proofs of work follow ALTCHA's challenge format, which the altcha browser
+// widget solves: the server picks a secret number n in 0..maxnumber and
+// publishes challenge = hex(SHA-256(salt + decimal(n))) with signature =
+// hex(HMAC-SHA256(key, challenge)); the client finds n by trying every
+// number in turn. The salt carries the parameters that bind the challenge:
+//
+//	<24 hex random>?expires=<unix seconds>&concert=<concert id>&user=<32 hex>&
+//
+// where user is a keyed digest of the concert and the user. The salt ends
+// with '&', so that no digit of the number can pass for part of a
+// parameter. The signature covers the challenge, which covers the salt: a
+// client can change none of them.
+
+// Algorithm is the one hash algorithm of the challenges.
+const Algorithm = "SHA-256"
+
+// ChallengeTTL is how long a challenge can be solved and spent.
+const ChallengeTTL = 5 * time.Minute
+
+// MaxProofLen is the longest Queue-Proof accepted, checked before decoding.
+const MaxProofLen = 1024
+
+const (
+	saltRandom  = 12 // bytes of randomness at the start of a salt
+	userDigest  = 16 // bytes of the user's keyed digest
+	maxSaltLen  = 256
+	challengeHx = 2 * sha256.Size
+)
+
+// Challenge is an ALTCHA challenge.
+type Challenge struct {
+	Algorithm string
+	Challenge string // hex SHA-256 of Salt and the secret number
+	Salt      string
+	MaxNumber int64
+	Signature string // hex HMAC-SHA256 of Challenge
+}
+
+// Proof is a verified solution of a challenge.
+type Proof struct {
+	// Challenge names the proof: spending it is spending this.
+	Challenge string
+	ConcertID string
+	Expires   time.Time
+}
+
+// Challenge returns a new challenge for userID to take a place in
+// concertID's waiting room, with a secret number in 0..maxNumber, valid
+// until expires (kept to the second).
+func (s *Signer) Challenge(concertID, userID string, maxNumber int64, expires time.Time) Challenge {
+	var r [saltRandom + 8]byte
+	_, _ = rand.Read(r[:])
+	n := int64(binary.BigEndian.Uint64(r[saltRandom:]) % uint64(maxNumber+1))
+
+	b := make([]byte, 0, 160)
+	b = hex.AppendEncode(b, r[:saltRandom])
+	b = append(b, "?expires="...)
+	b = strconv.AppendInt(b, expires.Unix(), 10)
+	b = append(b, "&concert="...)
+	b = append(b, concertID...)
+	b = append(b, "&user="...)
+	b = s.appendUserDigest(b, concertID, userID)
+	b = append(b, '&')
+	salt := string(b)
+
+	sum := sha256.Sum256(strconv.AppendInt(b, n, 10))
+	challenge := hex.EncodeToString(sum[:])
+	return Challenge{Algorithm: Algorithm, Challenge: challenge, Salt: salt, MaxNumber: maxNumber,
+		Signature: hex.EncodeToString(s.proofMAC(nil, challenge))}
+}
+
+// proofMAC appends HMAC-SHA256(proof key, data) to b.
+func (s *Signer) proofMAC(b []byte, data string) []byte {
+	m := s.proof.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(data))
+	b = m.Sum(b)
+	s.proof.Put(m)
+	return b
+}
+
+// appendUserDigest appends the hex of the user's keyed digest to b.
+func (s *Signer) appendUserDigest(b []byte, concertID, userID string) []byte {
+	var sum [sha256.Size]byte
+	m := s.proof.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte("user\x00"))
+	m.Write([]byte(concertID))
+	m.Write([]byte{0})
+	m.Write([]byte(userID))
+	mac := m.Sum(sum[:0])
+	s.proof.Put(m)
+	return hex.AppendEncode(b, mac[:userDigest])
+}
+
+// proofJSON is the decoded Queue-Proof: the widget's payload. Other fields
+// (the widget's took and test) are ignored.
+type proofJSON struct {
+	Algorithm string `json:"algorithm"`
+	Challenge string `json:"challenge"`
+	Number    *int64 `json:"number"`
+	Salt      string `json:"salt"`
+	Signature string `json:"signature"`
+}
+
+// The PROOF_INVALID errors of VerifyProof, one per reason.
+var (
+	errProofTooLong   = proofInvalid("Queue-Proof must have at most " + strconv.Itoa(MaxProofLen) + " characters")
+	errProofBase64    = proofInvalid("Queue-Proof must be standard base64")
+	errProofJSON      = proofInvalid("Queue-Proof must be the base64 of a JSON object with algorithm, challenge, number, salt and signature")
+	errProofAlgorithm = proofInvalid("the proof's algorithm must be " + Algorithm)
+	errProofSalt      = proofInvalid("the proof's salt was not issued by this server")
+	errProofExpired   = proofInvalid("the proof's challenge has expired: fetch a new one")
+	errProofConcert   = proofInvalid("the proof's challenge was issued for another concert")
+	errProofUser      = proofInvalid("the proof's challenge was issued for another user")
+	errProofSignature = proofInvalid("the proof's signature is not valid")
+	errProofNumber    = proofInvalid("the proof's number does not solve its challenge")
+)
+
+func proofInvalid(msg string) error {
+	return &boxoffice.Error{Code: boxoffice.CodeProofInvalid, Message: msg}
+}
+
+// VerifyProof checks a Queue-Proof header, the base64 of the JSON
+// {"algorithm","challenge","number","salt","signature"}, for userID
+// joining concertID at now: its length, its form, its salt's parameters
+// (expiry, concert), its signature (one HMAC), its user (the keyed digest,
+// one HMAC) and its number (one SHA-256). It touches no storage: whether the proof was spent already is
+// the queue store's to say. Errors: PROOF_INVALID, saying why.
+func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (Proof, error) {
+	if len(header) > MaxProofLen {
+		return Proof{}, errProofTooLong
+	}
+	var buf [MaxProofLen]byte
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(header))
+	if err != nil {
+		return Proof{}, errProofBase64
+	}
+	var p proofJSON
+	if err := json.Unmarshal(buf[:n], &p); err != nil || p.Number == nil || p.Challenge == "" || p.Salt == "" || p.Signature == "" {
+		return Proof{}, errProofJSON
+	}
+	if p.Algorithm != Algorithm {
+		return Proof{}, errProofAlgorithm
+	}
+	if *p.Number < 0 || *p.Number > queue.MaxProofOfWork || len(p.Challenge) != challengeHx || len(p.Signature) != challengeHx {
+		return Proof{}, errProofJSON
+	}
+	expires, concert, user, ok := saltParams(p.Salt)
+	if !ok {
+		return Proof{}, errProofSalt
+	}
+	if !now.Before(expires) {
+		return Proof{}, errProofExpired
+	}
+	if concert != concertID {
+		return Proof{}, errProofConcert
+	}
+	var sig, want [sha256.Size]byte
+	if _, err := hex.Decode(sig[:], []byte(p.Signature)); err != nil || !hmac.Equal(sig[:], s.proofMAC(want[:0], p.Challenge)) {
+		return Proof{}, errProofSignature
+	}
+	var digest [2 * userDigest]byte
+	if !hmac.Equal(s.appendUserDigest(digest[:0], concertID, userID), []byte(user)) {
+		return Proof{}, errProofUser
+	}
+	var sb [maxSaltLen + 20]byte
+	sum := sha256.Sum256(strconv.AppendInt(append(sb[:0], p.Salt...), *p.Number, 10))
+	var hx [challengeHx]byte
+	hex.Encode(hx[:], sum[:])
+	if string(hx[:]) != p.Challenge {
+		return Proof{}, errProofNumber
+	}
+	return Proof{Challenge: p.Challenge, ConcertID: concert, Expires: expires}, nil
+}
+
+// saltParams reads the parameters of a salt that Challenge made: exactly
+// expires, concert and user, in that order, and the closing '&'.
+func saltParams(salt string) (expires time.Time, concert, user string, ok bool) {
+	if len(salt) > maxSaltLen || !strings.HasSuffix(salt, "&") {
+		return time.Time{}, "", "", false
+	}
+	random, params, found := strings.Cut(salt, "?")
+	if !found || len(random) != 2*saltRandom {
+		return time.Time{}, "", "", false
+	}
+	exp, params, ok1 := param(params, "expires")
+	concert, params, ok2 := param(params, "concert")
+	user, params, ok3 := param(params, "user")
+	if !ok1 || !ok2 || !ok3 || params != "" || len(user) != 2*userDigest {
+		return time.Time{}, "", "", false
+	}
+	secs, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || secs <= 0 {
+		return time.Time{}, "", "", false
+	}
+	return time.Unix(secs, 0).UTC(), concert, user, true
+}
+
+// param reads name=value& from the start of s.
+func param(s, name string) (value, rest string, ok bool) {
+	if len(s) <= len(name) || s[:len(name)] != name || s[len(name)] != '=' {
+		return "", s, false
+	}
+	value, rest, ok = strings.Cut(s[len(name)+1:], "&")
+	return value, rest, ok && value != ""
+}
+
+// EncodeProof returns the Queue-Proof of c solved by number: the base64 of
+// the JSON {"algorithm","challenge","number","salt","signature"}, as the
+// altcha widget sends it.
+func EncodeProof(c Challenge, number int64) string {
+	b, _ := json.Marshal(struct {
+		Algorithm string `json:"algorithm"`
+		Challenge string `json:"challenge"`
+		Number    int64  `json:"number"`
+		Salt      string `json:"salt"`
+		Signature string `json:"signature"`
+	}{c.Algorithm, c.Challenge, number, c.Salt, c.Signature})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Solve finds the number of c as the altcha widget does: it tries 0, 1, …
+// up to c.MaxNumber, hashing the salt followed by the number in decimal,
+// until the hash is the challenge. It reports false if no number solves c
+// or ctx ends first.
+func Solve(ctx context.Context, c Challenge) (int64, bool) {
+	var want [sha256.Size]byte
+	if c.Algorithm != Algorithm || len(c.Challenge) != challengeHx {
+		return 0, false
+	}
+	if _, err := hex.Decode(want[:], []byte(c.Challenge)); err != nil {
+		return 0, false
+	}
+	buf := []byte(c.Salt)
+	for n := int64(0); n <= c.MaxNumber; n++ {
+		if n%65536 == 0 && ctx.Err() != nil {
+			return 0, false
+		}
+		if sha256.Sum256(strconv.AppendInt(buf[:len(c.Salt)], n, 10)) == want {
+			return n, true
+		}
+	}
+	return 0, false
+}
