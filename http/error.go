@@ -107,12 +107,14 @@ const problemContentType = "application/problem+json"
 // *boxoffice.Error are internal: their detail is "internal error" and
 // internal reports them as true so that the caller logs them.
 func problemFor(err error) (p *Problem, internal bool) {
+	// Most errors are a bare *boxoffice.Error: no chain to search.
+	be, bare := err.(*boxoffice.Error)
+	bare = bare && be.Cause == nil
 	var pe *Problem
-	if errors.As(err, &pe) {
+	if !bare && errors.As(err, &pe) {
 		return pe, pe.Status >= 500 && pe.Code == boxoffice.CodeInternal
 	}
-	var be *boxoffice.Error
-	if !errors.As(err, &be) || be.Code == boxoffice.CodeInternal {
+	if !bare && !errors.As(err, &be) || be.Code == boxoffice.CodeInternal {
 		return newProblem(boxoffice.CodeInternal, "internal error"), true
 	}
 	if _, ok := codes[be.Code]; !ok {

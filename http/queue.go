@@ -26,7 +26,7 @@ func (s *Server) queueRoutes() {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Already in the room", Content: map[string]*huma.MediaType{"application/json": {Schema: queueStatus}}},
 		},
-		Security: secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Security: secBearer, Middlewares: huma.Middlewares{s.bearer, s.proofGate},
 		Errors: []int{401, 403, 404, 409, 429, 503},
 	}, s.join)
 	s.proofRoutes()

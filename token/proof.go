@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
@@ -99,18 +101,15 @@ func (s *Signer) proofMAC(b []byte, data string) []byte {
 	return b
 }
 
-// appendUserDigest appends the hex of the user's keyed digest to b.
+// appendUserDigest appends the hex of the user's keyed digest to b: the
+// first 16 bytes of SHA-256(user key, concert, 0, user). A keyed hash, not
+// an HMAC: its output is only compared, never extended, and it costs two
+// SHA-256 blocks rather than five.
 func (s *Signer) appendUserDigest(b []byte, concertID, userID string) []byte {
-	var sum [sha256.Size]byte
-	m := s.proof.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte("user\x00"))
-	m.Write([]byte(concertID))
-	m.Write([]byte{0})
-	m.Write([]byte(userID))
-	mac := m.Sum(sum[:0])
-	s.proof.Put(m)
-	return hex.AppendEncode(b, mac[:userDigest])
+	var in [256]byte
+	m := append(append(append(append(in[:0], s.proofUser...), concertID...), 0), userID...)
+	sum := sha256.Sum256(m)
+	return hex.AppendEncode(b, sum[:userDigest])
 }
 
 // proofJSON is the decoded Queue-Proof: the widget's payload. Other fields
@@ -122,6 +121,9 @@ type proofJSON struct {
 	Salt      string `json:"salt"`
 	Signature string `json:"signature"`
 }
+
+// proofBufs hold decoded proofs.
+var proofBufs = sync.Pool{New: func() any { return new([MaxProofLen]byte) }}
 
 // The PROOF_INVALID errors of VerifyProof, one per reason.
 var (
@@ -144,20 +146,27 @@ func proofInvalid(msg string) error {
 // VerifyProof checks a Queue-Proof header, the base64 of the JSON
 // {"algorithm","challenge","number","salt","signature"}, for userID
 // joining concertID at now: its length, its form, its salt's parameters
-// (expiry, concert), its signature (one HMAC), its user (the keyed digest,
-// one HMAC) and its number (one SHA-256). It touches no storage: whether the proof was spent already is
+// (expiry, concert), its number (one SHA-256), its signature (one HMAC)
+// and its user (a keyed SHA-256). It touches no storage: whether the proof was spent already is
 // the queue store's to say. Errors: PROOF_INVALID, saying why.
 func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (Proof, error) {
 	if len(header) > MaxProofLen {
 		return Proof{}, errProofTooLong
 	}
-	var buf [MaxProofLen]byte
+	buf := proofBufs.Get().(*[MaxProofLen]byte)
+	defer proofBufs.Put(buf)
 	n, err := base64.StdEncoding.Decode(buf[:], []byte(header))
 	if err != nil {
 		return Proof{}, errProofBase64
 	}
 	var p proofJSON
-	if err := json.Unmarshal(buf[:n], &p); err != nil || p.Number == nil || p.Challenge == "" || p.Salt == "" || p.Signature == "" {
+	if j := bytes.TrimLeft(buf[:n], " \t\r\n"); len(j) == 0 || j[0] != '{' {
+		return Proof{}, errProofJSON
+	}
+	if !parseProof(buf[:n], &p) && json.Unmarshal(buf[:n], &p) != nil {
+		return Proof{}, errProofJSON
+	}
+	if p.Number == nil || p.Challenge == "" || p.Salt == "" || p.Signature == "" {
 		return Proof{}, errProofJSON
 	}
 	if p.Algorithm != Algorithm {
@@ -176,6 +185,14 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 	if concert != concertID {
 		return Proof{}, errProofConcert
 	}
+	// The cheapest check first: one SHA-256 of about 150 bytes.
+	var sb [maxSaltLen + 20]byte
+	sum := sha256.Sum256(strconv.AppendInt(append(sb[:0], p.Salt...), *p.Number, 10))
+	var hx [challengeHx]byte
+	hex.Encode(hx[:], sum[:])
+	if string(hx[:]) != p.Challenge {
+		return Proof{}, errProofNumber
+	}
 	var sig, want [sha256.Size]byte
 	if _, err := hex.Decode(sig[:], []byte(p.Signature)); err != nil || !hmac.Equal(sig[:], s.proofMAC(want[:0], p.Challenge)) {
 		return Proof{}, errProofSignature
@@ -184,14 +201,125 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 	if !hmac.Equal(s.appendUserDigest(digest[:0], concertID, userID), []byte(user)) {
 		return Proof{}, errProofUser
 	}
-	var sb [maxSaltLen + 20]byte
-	sum := sha256.Sum256(strconv.AppendInt(append(sb[:0], p.Salt...), *p.Number, 10))
-	var hx [challengeHx]byte
-	hex.Encode(hx[:], sum[:])
-	if string(hx[:]) != p.Challenge {
-		return Proof{}, errProofNumber
-	}
 	return Proof{Challenge: p.Challenge, ConcertID: concert, Expires: expires}, nil
+}
+
+// parseProof reads b into p if b is a JSON object whose members are
+// strings without escapes, numbers and literals, as the widget and
+// EncodeProof write it, and reports whether it could: anything else is left
+// to encoding/json. A number member must be an integer.
+func parseProof(b []byte, p *proofJSON) bool {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	str := func() ([]byte, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		start := i + 1
+		for i++; i < len(b) && b[i] != '"'; i++ {
+			if b[i] == '\\' || b[i] < 0x20 {
+				return nil, false
+			}
+		}
+		if i >= len(b) {
+			return nil, false
+		}
+		i++
+		return b[start : i-1], true
+	}
+	ws()
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i++
+	ws()
+	if i < len(b) && b[i] == '}' {
+		i++
+		ws()
+		return i == len(b)
+	}
+	for {
+		ws()
+		key, ok := str()
+		if !ok {
+			return false
+		}
+		ws()
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i++
+		ws()
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			v, ok := str()
+			if !ok {
+				return false
+			}
+			switch string(key) {
+			case "algorithm":
+				p.Algorithm = string(v)
+			case "challenge":
+				p.Challenge = string(v)
+			case "salt":
+				p.Salt = string(v)
+			case "signature":
+				p.Signature = string(v)
+			case "number":
+				return false
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			start := i
+			for i < len(b) && (b[i] == '-' || b[i] == '+' || b[i] == '.' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9')) {
+				i++
+			}
+			if string(key) != "number" {
+				if !json.Valid(b[start:i]) {
+					return false
+				}
+				break
+			}
+			n, err := strconv.ParseInt(string(b[start:i]), 10, 64)
+			if err != nil || (b[start] == '0' && i-start > 1) {
+				return false
+			}
+			p.Number = &n
+		case c == 't' || c == 'f' || c == 'n':
+			start := i
+			for i < len(b) && b[i] >= 'a' && b[i] <= 'z' {
+				i++
+			}
+			if lit := string(b[start:i]); lit != "true" && lit != "false" && lit != "null" {
+				return false
+			}
+			switch string(key) {
+			case "algorithm", "challenge", "salt", "signature", "number":
+				return false
+			}
+		default:
+			return false
+		}
+		ws()
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			i++
+			ws()
+			return i == len(b)
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i++
+	}
 }
 
 // saltParams reads the parameters of a salt that Challenge made: exactly
@@ -230,14 +358,17 @@ func param(s, name string) (value, rest string, ok bool) {
 // the JSON {"algorithm","challenge","number","salt","signature"}, as the
 // altcha widget sends it.
 func EncodeProof(c Challenge, number int64) string {
-	b, _ := json.Marshal(struct {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the salt's '&' as it is, as the widget writes it
+	_ = enc.Encode(struct {
 		Algorithm string `json:"algorithm"`
 		Challenge string `json:"challenge"`
 		Number    int64  `json:"number"`
 		Salt      string `json:"salt"`
 		Signature string `json:"signature"`
 	}{c.Algorithm, c.Challenge, number, c.Salt, c.Signature})
-	return base64.StdEncoding.EncodeToString(b)
+	return base64.StdEncoding.EncodeToString([]byte(strings.TrimSuffix(b.String(), "\n")))
 }
 
 // Solve finds the number of c as the altcha widget does: it tries 0, 1, …

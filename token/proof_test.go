@@ -167,7 +167,7 @@ func TestVerifyProof(t *testing.T) {
 		{"OtherUser", good, powConcert, "01970000-0000-7000-8000-0000000000bb", powNow, "another user"},
 		{"OtherKey", token.EncodeProof(oc, on), powConcert, powUser, powNow, "signature"},
 		{"SignatureNotHex", fields(func(m map[string]any) { m["signature"] = strings.Repeat("z", 64) }), powConcert, powUser, powNow, "signature"},
-		{"ChallengeChanged", fields(func(m map[string]any) { m["challenge"] = strings.Repeat("0", 64) }), powConcert, powUser, powNow, "signature"},
+		{"ChallengeChanged", fields(func(m map[string]any) { m["challenge"] = strings.Repeat("0", 64) }), powConcert, powUser, powNow, "does not solve"},
 		{"WrongNumber", token.EncodeProof(c, n+1), powConcert, powUser, powNow, "does not solve"},
 		// The digits of the number cannot move into the salt.
 		{"NumberMovedIntoSalt", fields(func(m map[string]any) {

@@ -42,6 +42,7 @@ var b64 = base64.RawURLEncoding.Strict() // one encoding per token: no malleable
 type Signer struct {
 	access, queue sync.Pool // of hash.Hash keyed for each kind
 	proof         sync.Pool // of hash.Hash keyed for proof-of-work challenges
+	proofUser     []byte    // key of the users' digests in challenges
 	lottery       []byte    // key of the draw seeds
 }
 
@@ -60,6 +61,7 @@ func NewSigner(secret []byte) (*Signer, error) {
 	s := &Signer{lottery: derive("boxoffice lottery v1")}
 	s.access.New = func() any { return hmac.New(sha256.New, accessKey) }
 	s.queue.New = func() any { return hmac.New(sha256.New, queueKey) }
+	s.proofUser = derive("boxoffice proof of work user v1")
 	proofKey := derive("boxoffice proof of work v1")
 	s.proof.New = func() any { return hmac.New(sha256.New, proofKey) }
 	return s, nil
