@@ -1,10 +1,19 @@
 package token
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 )
+
+// nonNil makes absent and empty strings alike, as encoding/json does.
+func nonNil(p proofView) proofView {
+	for _, f := range []*[]byte{&p.Algorithm, &p.Challenge, &p.Salt, &p.Signature} {
+		if *f == nil {
+			*f = []byte{}
+		}
+	}
+	return p
+}
 
 // TestParseProof checks that the fast reading of a proof agrees with
 // encoding/json whenever it reads one, and leaves the rest to it.
@@ -31,7 +40,7 @@ func TestParseProof(t *testing.T) {
 		{``, false},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
-			var fast, slow proofJSON
+			var fast, slow proofView
 			ok := parseProof([]byte(tt.in), &fast)
 			if ok != tt.fast {
 				t.Fatalf("parseProof: got %v, want %v", ok, tt.fast)
@@ -39,10 +48,10 @@ func TestParseProof(t *testing.T) {
 			if !ok {
 				return
 			}
-			if err := json.Unmarshal([]byte(tt.in), &slow); err != nil {
-				t.Fatalf("read fast, but encoding/json says %v", err)
+			if !slow.unmarshal([]byte(tt.in)) {
+				t.Fatalf("read fast, but encoding/json does not read it")
 			}
-			if !reflect.DeepEqual(fast, slow) {
+			if !reflect.DeepEqual(nonNil(fast), nonNil(slow)) {
 				t.Errorf("got %+v, encoding/json %+v", fast, slow)
 			}
 		})

@@ -88,14 +88,14 @@ func (s *Signer) Challenge(concertID, userID string, maxNumber int64, expires ti
 	sum := sha256.Sum256(strconv.AppendInt(b, n, 10))
 	challenge := hex.EncodeToString(sum[:])
 	return Challenge{Algorithm: Algorithm, Challenge: challenge, Salt: salt, MaxNumber: maxNumber,
-		Signature: hex.EncodeToString(s.proofMAC(nil, challenge))}
+		Signature: hex.EncodeToString(s.proofMAC(nil, []byte(challenge)))}
 }
 
 // proofMAC appends HMAC-SHA256(proof key, data) to b.
-func (s *Signer) proofMAC(b []byte, data string) []byte {
+func (s *Signer) proofMAC(b, data []byte) []byte {
 	m := s.proof.Get().(hash.Hash)
 	m.Reset()
-	m.Write([]byte(data))
+	m.Write(data)
 	b = m.Sum(b)
 	s.proof.Put(m)
 	return b
@@ -120,6 +120,23 @@ type proofJSON struct {
 	Number    *int64 `json:"number"`
 	Salt      string `json:"salt"`
 	Signature string `json:"signature"`
+}
+
+// proofView is a proofJSON whose strings are views of the decoded header.
+type proofView struct {
+	Algorithm, Challenge, Salt, Signature []byte
+	Number                                *int64
+}
+
+// unmarshal reads b with encoding/json, for what parseProof leaves.
+func (p *proofView) unmarshal(b []byte) bool {
+	var j proofJSON
+	if json.Unmarshal(b, &j) != nil {
+		return false
+	}
+	*p = proofView{Algorithm: []byte(j.Algorithm), Challenge: []byte(j.Challenge), Salt: []byte(j.Salt),
+		Signature: []byte(j.Signature), Number: j.Number}
+	return true
 }
 
 // proofBufs hold decoded proofs.
@@ -159,17 +176,17 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 	if err != nil {
 		return Proof{}, errProofBase64
 	}
-	var p proofJSON
 	if j := bytes.TrimLeft(buf[:n], " \t\r\n"); len(j) == 0 || j[0] != '{' {
 		return Proof{}, errProofJSON
 	}
-	if !parseProof(buf[:n], &p) && json.Unmarshal(buf[:n], &p) != nil {
+	var p proofView
+	if !parseProof(buf[:n], &p) && !p.unmarshal(buf[:n]) {
 		return Proof{}, errProofJSON
 	}
-	if p.Number == nil || p.Challenge == "" || p.Salt == "" || p.Signature == "" {
+	if p.Number == nil || len(p.Challenge) == 0 || len(p.Salt) == 0 || len(p.Signature) == 0 {
 		return Proof{}, errProofJSON
 	}
-	if p.Algorithm != Algorithm {
+	if string(p.Algorithm) != Algorithm {
 		return Proof{}, errProofAlgorithm
 	}
 	if *p.Number < 0 || *p.Number > queue.MaxProofOfWork || len(p.Challenge) != challengeHx || len(p.Signature) != challengeHx {
@@ -182,7 +199,7 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 	if !now.Before(expires) {
 		return Proof{}, errProofExpired
 	}
-	if concert != concertID {
+	if string(concert) != concertID {
 		return Proof{}, errProofConcert
 	}
 	// The cheapest check first: one SHA-256 of about 150 bytes.
@@ -190,25 +207,25 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 	sum := sha256.Sum256(strconv.AppendInt(append(sb[:0], p.Salt...), *p.Number, 10))
 	var hx [challengeHx]byte
 	hex.Encode(hx[:], sum[:])
-	if string(hx[:]) != p.Challenge {
+	if !bytes.Equal(hx[:], p.Challenge) {
 		return Proof{}, errProofNumber
 	}
 	var sig, want [sha256.Size]byte
-	if _, err := hex.Decode(sig[:], []byte(p.Signature)); err != nil || !hmac.Equal(sig[:], s.proofMAC(want[:0], p.Challenge)) {
+	if _, err := hex.Decode(sig[:], p.Signature); err != nil || !hmac.Equal(sig[:], s.proofMAC(want[:0], p.Challenge)) {
 		return Proof{}, errProofSignature
 	}
 	var digest [2 * userDigest]byte
-	if !hmac.Equal(s.appendUserDigest(digest[:0], concertID, userID), []byte(user)) {
+	if !hmac.Equal(s.appendUserDigest(digest[:0], concertID, userID), user) {
 		return Proof{}, errProofUser
 	}
-	return Proof{Challenge: p.Challenge, ConcertID: concert, Expires: expires}, nil
+	return Proof{Challenge: string(p.Challenge), ConcertID: concertID, Expires: expires}, nil
 }
 
 // parseProof reads b into p if b is a JSON object whose members are
 // strings without escapes, numbers and literals, as the widget and
 // EncodeProof write it, and reports whether it could: anything else is left
 // to encoding/json. A number member must be an integer.
-func parseProof(b []byte, p *proofJSON) bool {
+func parseProof(b []byte, p *proofView) bool {
 	i := 0
 	ws := func() {
 		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
@@ -265,13 +282,13 @@ func parseProof(b []byte, p *proofJSON) bool {
 			}
 			switch string(key) {
 			case "algorithm":
-				p.Algorithm = string(v)
+				p.Algorithm = v
 			case "challenge":
-				p.Challenge = string(v)
+				p.Challenge = v
 			case "salt":
-				p.Salt = string(v)
+				p.Salt = v
 			case "signature":
-				p.Signature = string(v)
+				p.Signature = v
 			case "number":
 				return false
 			}
@@ -324,34 +341,34 @@ func parseProof(b []byte, p *proofJSON) bool {
 
 // saltParams reads the parameters of a salt that Challenge made: exactly
 // expires, concert and user, in that order, and the closing '&'.
-func saltParams(salt string) (expires time.Time, concert, user string, ok bool) {
-	if len(salt) > maxSaltLen || !strings.HasSuffix(salt, "&") {
-		return time.Time{}, "", "", false
+func saltParams(salt []byte) (expires time.Time, concert, user []byte, ok bool) {
+	if len(salt) > maxSaltLen || !bytes.HasSuffix(salt, []byte("&")) {
+		return time.Time{}, nil, nil, false
 	}
-	random, params, found := strings.Cut(salt, "?")
+	random, params, found := bytes.Cut(salt, []byte("?"))
 	if !found || len(random) != 2*saltRandom {
-		return time.Time{}, "", "", false
+		return time.Time{}, nil, nil, false
 	}
 	exp, params, ok1 := param(params, "expires")
 	concert, params, ok2 := param(params, "concert")
 	user, params, ok3 := param(params, "user")
-	if !ok1 || !ok2 || !ok3 || params != "" || len(user) != 2*userDigest {
-		return time.Time{}, "", "", false
+	if !ok1 || !ok2 || !ok3 || len(params) != 0 || len(user) != 2*userDigest {
+		return time.Time{}, nil, nil, false
 	}
-	secs, err := strconv.ParseInt(exp, 10, 64)
+	secs, err := strconv.ParseInt(string(exp), 10, 64)
 	if err != nil || secs <= 0 {
-		return time.Time{}, "", "", false
+		return time.Time{}, nil, nil, false
 	}
 	return time.Unix(secs, 0).UTC(), concert, user, true
 }
 
 // param reads name=value& from the start of s.
-func param(s, name string) (value, rest string, ok bool) {
-	if len(s) <= len(name) || s[:len(name)] != name || s[len(name)] != '=' {
-		return "", s, false
+func param(s []byte, name string) (value, rest []byte, ok bool) {
+	if len(s) <= len(name) || string(s[:len(name)]) != name || s[len(name)] != '=' {
+		return nil, s, false
 	}
-	value, rest, ok = strings.Cut(s[len(name)+1:], "&")
-	return value, rest, ok && value != ""
+	value, rest, ok = bytes.Cut(s[len(name)+1:], []byte("&"))
+	return value, rest, ok && len(value) != 0
 }
 
 // EncodeProof returns the Queue-Proof of c solved by number: the base64 of
