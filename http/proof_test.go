@@ -181,6 +181,34 @@ func TestJoinWithProof(t *testing.T) {
 		_, _, err = e.client.JoinWithProof(ctx, lee.access, c.ConcertID, token.EncodeProof(tc, n+1))
 		wantProofInvalid(t, err, "does not solve")
 	})
+	t.Run("TurnedOffAndOn", func(t *testing.T) {
+		wr := *powSpec().WaitingRoom
+		wr.ProofOfWork = 0
+		if got, err := e.client.SetWaitingRoom(ctx, adminKey, c.ConcertID, wr); err != nil || got.ProofOfWork != 0 {
+			t.Fatalf("turn off: got %+v, %v", got, err)
+		}
+		lee := e.fan(t, "Lee", 0)
+		if _, created, err := e.client.JoinWithProof(ctx, lee.access, c.ConcertID, "ignored when off"); err != nil || !created {
+			t.Errorf("join with proof of work off: got %v, %v, want a place", created, err)
+		}
+		wr.ProofOfWork = 50_000
+		if got, err := e.client.SetWaitingRoom(ctx, adminKey, c.ConcertID, wr); err != nil || got.ProofOfWork != 50_000 {
+			t.Fatalf("turn on: got %+v, %v", got, err)
+		}
+		if d, err := e.client.Concert(ctx, c.ConcertID); err != nil || d.WaitingRoom.ProofOfWork != 50_000 {
+			t.Errorf("concert after turning on: got %d, %v, want 50000", d.WaitingRoom.ProofOfWork, err)
+		}
+		park := e.fan(t, "Park", 0)
+		_, _, err := e.client.Join(ctx, park.access, c.ConcertID)
+		wantProofInvalid(t, err, "Queue-Proof")
+		if ch, err := e.client.Challenge(ctx, park.access, c.ConcertID); err != nil || ch.MaxNumber != 50_000 {
+			t.Errorf("challenge after turning on: got maxnumber %d, %v, want 50000", ch.MaxNumber, err)
+		}
+		wr.ProofOfWork = queue.MinProofOfWork
+		if _, err := e.client.SetWaitingRoom(ctx, adminKey, c.ConcertID, wr); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("ErrProofInvalid/Garbage", func(t *testing.T) {
 		lee := e.fan(t, "Lee", 0)
 		for header, detail := range map[string]string{
