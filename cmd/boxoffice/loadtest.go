@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,7 @@ Scenarios:
            checked through the API; with --robust the fans ride out faults
            (see docs/benchmarks.md, "Fault drill")
 
-The server must run with BOXOFFICE_RATE_LIMIT=0 (or trust the load
+The server must run with BOXOFFICE_RATE_LIMIT=0 and BOXOFFICE_SIGNUP_LIMIT=0 (or trust the load
 generator's proxy). Exit status is 1 when a check fails or any request was
 answered 5xx.
 
@@ -60,10 +61,14 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&o.SessionSeconds, "session-seconds", o.SessionSeconds, "onsale: an admitted session ends after this long unused")
 	fs.Float64Var(&o.Abandon, "abandon", o.Abandon, "fraction of onsale fans who leave, waiting or admitted")
 	fs.Float64Var(&o.Lapse, "lapse", o.Lapse, "fraction of onsale fans who hold seats and let the hold lapse")
-	fs.Float64Var(&o.Pay, "pay", o.Pay, "fraction of onsale fans who pay")
+	fs.Float64Var(&o.Hoard, "hoard", 0, "fraction of onsale fans who are scripted hoarders: a second event stream while waiting, "+
+		"then a hold let go (lapsed or cancelled) and tried again at once; each must be refused")
+	fs.Float64Var(&o.Pay, "pay", o.Pay, "fraction of onsale fans who pay (default: the rest)")
 	fs.DurationVar(&o.JoinWindow, "join-window", o.JoinWindow, "onsale fans all join within this long of the opening")
 	fs.DurationVar(&o.Think, "think", o.Think, "longest pause of an onsale fan between steps")
 	fs.BoolVar(&o.Stream, "stream", false, "onsale fans wait on the queue's event stream instead of polling")
+	fs.Int64Var(&o.ProofOfWork, "proof-of-work", 0, "onsale room's proofOfWork (0 = off, else 1000..10000000): each fan solves a challenge "+
+		"of this maxnumber before joining, about half of it in SHA-256 hashes on this machine's cores")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
@@ -84,6 +89,11 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	payGiven := false
+	fs.Visit(func(f *flag.Flag) { payGiven = payGiven || f.Name == "pay" })
+	if !payGiven {
+		o.Pay = 1 - o.Abandon - o.Lapse - o.Hoard
 	}
 	if o.Scenario == "" && fs.NArg() > 0 {
 		o.Scenario = fs.Arg(0)

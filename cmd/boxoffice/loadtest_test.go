@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice/loadtest"
+	"github.com/boxoffice/boxoffice/queue"
 )
 
 // loadtestModes are the deployments the on-sale runs against (the modes
@@ -72,6 +73,18 @@ func TestLoadtestOnsale(t *testing.T) {
 			o.Stream = md.stream
 			o.Timeout = 3 * time.Minute
 			o.Robust = md.robust
+			// Every fan solves a proof of work before joining, at the
+			// smallest maxnumber: the rule runs, the run stays short. Not
+			// with few streams: that run needs more fans waiting at once
+			// than streams, and fetching and solving a challenge spreads
+			// the fans' arrivals on a busy machine.
+			// A tenth of the fans are scripted hoarders (a second event
+			// stream, a hold let go and tried again at once); not with few
+			// streams, where their streams would be refused.
+			if md.maxStreams == 0 {
+				o.ProofOfWork = queue.MinProofOfWork
+				o.Hoard, o.Pay = 0.10, 0.70
+			}
 			if md.robust {
 				o.Prequeue = 500 * time.Millisecond
 			}
@@ -102,6 +115,9 @@ func TestLoadtestOnsale(t *testing.T) {
 					t.Errorf("robust fans: no status timeline")
 				}
 			}
+			if o.Hoard > 0 {
+				checks = append(checks, "hoarders were refused their own seats again", "a second event stream ended the first")
+			}
 			for _, name := range checks {
 				if name == "no 5xx answers" && md.maxStreams > 0 {
 					continue // checked above
@@ -112,6 +128,8 @@ func TestLoadtestOnsale(t *testing.T) {
 					t.Errorf("check %q: missing from the result", name)
 				case !c.OK:
 					t.Errorf("check %q failed: %s", name, c.Detail)
+				default:
+					t.Logf("%s: %s", name, c.Detail)
 				}
 			}
 			if res.Passed != (md.maxStreams == 0) {
@@ -119,6 +137,9 @@ func TestLoadtestOnsale(t *testing.T) {
 			}
 			if res.Onsale == nil || res.Onsale.Fans != o.Fans {
 				t.Fatalf("on-sale report: got %+v, want one of %d fans", res.Onsale, o.Fans)
+			}
+			if o.ProofOfWork > 0 && (res.Onsale.ProofOfWork != o.ProofOfWork || res.Onsale.Solved < int64(o.Fans)) {
+				t.Errorf("proof of work: got maxnumber %d, %d solved, want %d and every fan's", res.Onsale.ProofOfWork, res.Onsale.Solved, o.ProofOfWork)
 			}
 			if md.stream {
 				var streams int64
