@@ -178,6 +178,14 @@ func testRefusedChanges(t *testing.T, s EventStores) {
 		ConcertID: c.ID, Day: Day1, Seats: []int{7}, MaxSeatsPerUser: 4, Now: BaseTime, ExpiresAt: BaseTime.Add(time.Minute)})
 	noErr(t, "Hold", err)
 	before.Unnumbered++
+	keyed := booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: rich, ConcertID: c.ID, Day: Day2,
+		Seats: []int{9}, MaxSeatsPerUser: 4, Now: BaseTime, ExpiresAt: BaseTime.Add(time.Minute), IdempotencyKey: "h1"}
+	_, err = s.Bookings.Hold(ctx, keyed)
+	noErr(t, "Hold with a key", err)
+	before.Unnumbered++
+	keyed.ReservationID = boxoffice.NewID()
+	_, err = s.Bookings.Hold(ctx, keyed) // a replay changes nothing
+	noErr(t, "Hold replayed", err)
 	_, err = s.Bookings.Pay(ctx, booking.PayRequest{PaymentID: boxoffice.NewID(), ReservationID: rp.ID, UserID: poor, Now: BaseTime})
 	wantErr(t, "Pay without the balance", err, boxoffice.ErrInsufficientBalance)
 	_, err = s.Bookings.Pay(ctx, booking.PayRequest{PaymentID: boxoffice.NewID(), ReservationID: r.ID, UserID: rich, Now: BaseTime.Add(time.Hour)})
