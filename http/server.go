@@ -245,6 +245,7 @@ func (s *Server) routes() {
 	s.bookingRoutes()
 	s.adminRoutes()
 	s.opsRoutes()
+	s.webRoutes()
 }
 
 // handle registers an operation whose handler's errors are answered as
