@@ -347,7 +347,12 @@ function Lottery({ id }) {
 
 function ConcertNav({ current }) {
   const [list, setList] = useState(null);
-  useEffect(() => { request('GET', '/v1/concerts').then((r) => setList(r.concerts || [])).catch(() => setList([])); }, [current]);
+  useEffect(() => {
+    let alive = true, timer;
+    const load = () => request('GET', '/v1/concerts').then((r) => alive && setList(r.concerts || [])).catch(() => {}).finally(() => { if (alive) timer = setTimeout(load, 5000); });
+    load();
+    return () => { alive = false; clearTimeout(timer); };
+  }, [current]);
   return html`<nav class="side" aria-label="Concerts">
     <p><a class="button primary" href="#/new">New concert</a></p>
     <h2>Concerts</h2>

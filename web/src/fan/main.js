@@ -541,7 +541,7 @@ function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQ
         <p>${chosen.length ? t('chosen', { seats: chosen.join(', ') }) : t('noneChosen', { n: limit })}</p>
         ${chosen.length > 0 && html`<p><strong>${t('total')}: ${t.money(total)}</strong></p>`}
       </div>
-      <button type="button" class="primary big" disabled=${!chosen.length || holding || blockedUntil > Date.now()} onClick=${hold}>${holding ? t('holding') : t('hold', { n: chosen.length || '' })}</button>
+      <button type="button" class="primary big" disabled=${!chosen.length || holding || blockedUntil > Date.now()} onClick=${hold}>${holding ? t('holding') : t('hold', { n: chosen.length })}</button>
     </div>`}
   </div>`;
 }
@@ -633,7 +633,7 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     ${short > 0 && html`<p>${t('needMore', { amount: t.money(short) })}</p>`}
     <form class="inline" onSubmit=${charge}>
       <label for="charge">${t('chargeAmount')}</label>
-      <input id="charge" type="number" inputmode="numeric" min="1" max="1000000" step="1000" value=${amount} onInput=${(e) => setAmount(e.target.value)} />
+      <input id="charge" type="number" inputmode="numeric" min="1" max="1000000" step="1" value=${amount} onInput=${(e) => setAmount(e.target.value)} />
       <button type="submit" disabled=${!!working}>${working === 'charge' ? t('charging') : t('charge')}</button>
     </form>
     <div class="actions">

@@ -95,7 +95,7 @@ import{a as e,c as t,d as n,f as r,i,n as a,p as o,s,t as c,u as l}from"./api-D6
     SHA-256 of the seed must equal the commitment, and ordering the entries by HMAC-SHA256(seed, entry) must give the published positions. The command does both:</p>
     <pre><code>boxoffice verify-lottery --url ${c}</code></pre>
     <button type="button" onClick=${s}>Refresh</button>
-  </div>`}function Li({current:e}){let[t,r]=l(null);return n(()=>{i(`GET`,`/v1/concerts`).then(e=>r(e.concerts||[])).catch(()=>r([]))},[e]),Y`<nav class="side" aria-label="Concerts">
+  </div>`}function Li({current:e}){let[t,r]=l(null);return n(()=>{let e=!0,t,n=()=>i(`GET`,`/v1/concerts`).then(t=>e&&r(t.concerts||[])).catch(()=>{}).finally(()=>{e&&(t=setTimeout(n,5e3))});return n(),()=>{e=!1,clearTimeout(t)}},[e]),Y`<nav class="side" aria-label="Concerts">
     <p><a class="button primary" href="#/new">New concert</a></p>
     <h2>Concerts</h2>
     <ul>${(t||[]).map(t=>Y`<li key=${t.concertId}><a href=${`#/c/`+t.concertId} aria-current=${e===t.concertId?`page`:void 0}>${t.title}</a></li>`)}</ul>

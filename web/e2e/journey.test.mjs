@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, createConcert, proofOfWork, signUp, joinAndEnter, uniq, shot } from './lib.mjs';
+
+test('a fan signs up, solves the proof of work, waits, holds a seat, pays and sees the ticket', async () => {
+  const pow = await proofOfWork();
+  if (!pow) console.log('note: this server has no proof of work yet; the journey runs without it');
+  const room = { strategy: 'RATE', admitPerSecond: 50, sessionSeconds: 600, idleSeconds: 60 };
+  if (pow) room.proofOfWork = 20000;
+  const c = await createConcert({ title: 'Journey ' + uniq(), waitingRoom: room });
+  const b = await launch();
+  try {
+    const page = await b.fan();
+    const proofs = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/queue')) proofs.push(r.headers()['queue-proof'] || ''); });
+    await signUp(page, 'Minji');
+    await shot(page, 'web-list-desktop');
+    await joinAndEnter(page, c.title);
+    if (pow) {
+      const proof = proofs.find(Boolean);
+      assert.ok(proof, 'the join carried no Queue-Proof');
+      const p = JSON.parse(Buffer.from(proof, 'base64').toString());
+      assert.deepEqual(Object.keys(p).sort(), ['algorithm', 'challenge', 'number', 'salt', 'signature']);
+    }
+    // Keyboard only: focus the seat, press Enter, then the hold button.
+    const seat = page.getByRole('button', { name: 'Seat 17, R, 90,000 won, available' });
+    await seat.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: /^Seat 17, R, 90,000 won, selected/ }).waitFor();
+    await shot(page, 'web-seats-desktop');
+    const hold = page.getByRole('button', { name: 'Hold selected seats (1)' });
+    await hold.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
+    await page.getByRole('timer').waitFor();
+    // A new fan has nothing: pay is refused until the balance covers it.
+    await page.getByLabel('Amount to add (won)').fill('100000');
+    await page.getByRole('button', { name: 'Add money' }).click();
+    await page.getByText(/100,000 won added/).waitFor();
+    await shot(page, 'web-hold-desktop');
+    await page.getByRole('button', { name: 'Pay 90,000 won' }).click();
+    await page.getByRole('heading', { name: 'Your ticket' }).waitFor();
+    assert.equal((await page.getByTestId('ticket-seats').textContent()).trim(), '17');
+    await shot(page, 'web-ticket-desktop');
+    await page.getByRole('main').getByRole('link', { name: 'My reservations' }).click();
+    await page.getByRole('heading', { name: 'My reservations', level: 1 }).waitFor();
+    await page.getByText('Paid', { exact: true }).waitFor();
+    // Korean, switchable.
+    await page.getByRole('button', { name: 'Switch to Korean' }).click();
+    await page.getByRole('heading', { name: '내 예매', level: 1 }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
+  } catch (e) {
+    await b.failed('journey');
+    throw e;
+  } finally {
+    await b.close();
+  }
+});
