@@ -92,6 +92,16 @@ export async function apiFan(concertId, name = 'Fan ' + uniq()) {
   return { ...u, token: st.token, status: st };
 }
 
+// admittedFan polls the fan's place until it is admitted.
+export async function admittedFan(fan) {
+  for (let i = 0; i < 100; i++) {
+    const st = await api('GET', '/v1/queue', { auth: fan.accessToken, queueToken: fan.token });
+    if (st.status === 'ADMITTED') return st;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the fan was never admitted');
+}
+
 // signUp signs a fan up through the app.
 export async function signUp(page, name = 'Fan ' + uniq()) {
   await page.goto(BASE + '/');

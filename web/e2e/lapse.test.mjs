@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import { launch, createConcert, signUp, joinAndEnter, uniq } from './lib.mjs';
+
+test('a lapsed hold says what happened and lets the fan pick again', async () => {
+  const c = await createConcert({ title: 'Lapse ' + uniq(), holdSeconds: 3 });
+  const b = await launch();
+  try {
+    const page = await b.fan();
+    await signUp(page, 'Slow Fan');
+    await joinAndEnter(page, c.title);
+    await page.getByRole('button', { name: 'Seat 5, VIP, 150,000 won, available' }).click();
+    await page.getByRole('button', { name: 'Hold selected seats (1)' }).click();
+    await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'Time is up: your hold lapsed and the seats went back on sale.' }).waitFor();
+    await page.getByRole('button', { name: 'Pick seats again' }).click();
+    await page.getByRole('button', { name: 'Seat 5, VIP, 150,000 won, available' }).waitFor();
+  } catch (e) {
+    await b.failed('lapse');
+    throw e;
+  } finally {
+    await b.close();
+  }
+});
