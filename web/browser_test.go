@@ -44,12 +44,13 @@ func TestBrowser(t *testing.T) {
 	t.Run("Embedded", func(t *testing.T) {
 		env := []string{"BOXOFFICE_DATA_FILE=" + filepath.Join(t.TempDir(), "boxoffice.db")}
 		base := startBoxoffice(t, bin, env)
-		runPlaywright(t, base, bin, "journey.test.mjs", "race.test.mjs", "live.test.mjs", "lapse.test.mjs", "console.test.mjs")
+		runPlaywright(t, base, bin, nil, "journey.test.mjs", "race.test.mjs", "live.test.mjs", "lapse.test.mjs", "console.test.mjs")
 	})
 	t.Run("PostgreSQLAndRedis", func(t *testing.T) {
 		env := []string{"BOXOFFICE_DATABASE_URL=" + freshDatabase(t), "BOXOFFICE_REDIS_URL=" + testRedisURL(), "BOXOFFICE_REDIS_PREFIX=" + freshRedisPrefix(t)}
 		base := startBoxoffice(t, bin, env)
-		runPlaywright(t, base, bin, "journey.test.mjs", "race.test.mjs")
+		// The journey on a 360 px phone this time.
+		runPlaywright(t, base, bin, []string{"E2E_PHONE=1"}, "journey.test.mjs", "race.test.mjs")
 	})
 }
 
@@ -134,7 +135,7 @@ func startBoxoffice(t *testing.T, bin string, env []string) string {
 }
 
 // runPlaywright runs e2e scripts, one after another, against base.
-func runPlaywright(t *testing.T, base, bin string, scripts ...string) {
+func runPlaywright(t *testing.T, base, bin string, env []string, scripts ...string) {
 	t.Helper()
 	args := []string{"--test", "--test-concurrency=1", "--test-reporter=spec"}
 	for _, s := range scripts {
@@ -150,6 +151,7 @@ func runPlaywright(t *testing.T, base, bin string, scripts ...string) {
 		"BOXOFFICE_BIN="+bin,
 		"CHROMIUM="+chromiumPath(),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	if d := os.Getenv("SCREENSHOT_DIR"); d != "" {
 		abs, _ := filepath.Abs(filepath.Join(filepath.Dir(webDir(t)), d))
 		if filepath.IsAbs(d) {
@@ -157,11 +159,12 @@ func runPlaywright(t *testing.T, base, bin string, scripts ...string) {
 		}
 		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+abs)
 	}
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("playwright scripts failed: %v\n%s", err, out)
+		t.Fatalf("playwright scripts failed after %s: %v\n%s", time.Since(start).Round(time.Millisecond), err, out)
 	}
-	t.Logf("%s", out)
+	t.Logf("playwright scripts passed in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 }
 
 func testDatabaseURL() string {

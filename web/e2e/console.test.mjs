@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, BASE, ADMIN_KEY, uniq, shot } from './lib.mjs';
+import { launch, api, BASE, ADMIN_KEY, uniq, shot, audit } from './lib.mjs';
 
 test('the console creates a concert, and a dashboard moves while an on-sale runs', async () => {
   const b = await launch();
@@ -11,6 +11,8 @@ test('the console creates a concert, and a dashboard moves while an on-sale runs
   try {
     const page = await b.fan({ viewport: { width: 1280, height: 1000 } });
     await page.goto(BASE + '/admin');
+    await page.getByLabel('Admin key').waitFor();
+    await audit(page, 'console key form');
     await page.getByLabel('Admin key').fill(ADMIN_KEY);
     await page.getByRole('button', { name: 'Open the console' }).click();
     assert.equal(await page.evaluate(() => Object.keys(localStorage).length), 0, 'the key must not reach localStorage');
@@ -24,12 +26,15 @@ test('the console creates a concert, and a dashboard moves while an on-sale runs
     await page.getByLabel('Grade 2 seats').fill('11-60');
     await page.getByRole('button', { name: 'Create the concert' }).click();
     await page.getByRole('group', { name: /Grades/ }).getByRole('alert').waitFor();
+    await audit(page, 'new concert form with an error');
     await page.getByLabel('Grade 2 seats').fill('11-50');
     await page.getByRole('button', { name: 'Create the concert' }).click();
     await page.getByRole('heading', { name: title, level: 1 }).waitFor();
     await page.locator('.uplot').nth(2).waitFor();
 
     // A short on-sale creates its own concert: watch it in the console.
+    const onsales = async () => (await api('GET', '/v1/concerts')).concerts.filter((x) => x.title.startsWith('On-sale')).map((x) => x.concertId);
+    const before = new Set(await onsales());
     load = spawn(process.env.BOXOFFICE_BIN, ['loadtest', 'onsale', '--target', BASE, '--admin-key', ADMIN_KEY,
       '--fans', '300', '--dates', '1', '--no-ceiling', '--hold-seconds', '5', '--think', '50ms',
       '--admit-per-second', '60', '--max-active', '100', '--out', join(tmpdir(), `onsale-${uniq()}.json`)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -37,13 +42,20 @@ test('the console creates a concert, and a dashboard moves while an on-sale runs
     load.stdout.on('data', (d) => { out += d; });
     load.stderr.on('data', (d) => { out += d; });
     const done = new Promise((resolve) => load.on('exit', (code) => resolve(code)));
-    await page.getByRole('navigation', { name: 'Concerts' }).getByRole('link', { name: /^On-sale/ }).first().click({ timeout: 30000 });
+    let id;
+    for (let i = 0; i < 300 && !id; i++) {
+      id = (await onsales()).find((x) => !before.has(x));
+      if (!id) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(id, 'the on-sale made no concert:\n' + out);
+    await page.getByRole('navigation', { name: 'Concerts' }).locator(`a[href="#/c/${id}"]`).click({ timeout: 30000 });
     const metric = (name) => page.locator(`[data-metric="${name}"]`);
     await page.waitForFunction(() => {
       const v = document.querySelector('[data-metric="Seats sold"]');
       return v && parseInt(v.textContent, 10) > 0;
     }, null, { timeout: 60000 });
     assert.ok(parseInt(await metric('Admitted (total)').textContent(), 10) > 0);
+    await audit(page, 'dashboard');
     await shot(page, 'web-console-desktop');
 
     // The strategy changes live.

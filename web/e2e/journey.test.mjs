@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, createConcert, proofOfWork, signUp, joinAndEnter, uniq, shot } from './lib.mjs';
+import { launch, createConcert, proofOfWork, signUp, joinAndEnter, uniq, shot, audit, noSideScroll, phone, fanOptions, BASE } from './lib.mjs';
 
 test('a fan signs up, solves the proof of work, waits, holds a seat, pays and sees the ticket', async () => {
   const pow = await proofOfWork();
@@ -10,11 +10,22 @@ test('a fan signs up, solves the proof of work, waits, holds a seat, pays and se
   const c = await createConcert({ title: 'Journey ' + uniq(), waitingRoom: room });
   const b = await launch();
   try {
-    const page = await b.fan();
+    const page = await b.fan(fanOptions);
+    const check = async (where) => { await audit(page, where); await noSideScroll(page, where); };
+    const size = phone ? 'phone' : 'desktop';
     const proofs = [];
     page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/queue')) proofs.push(r.headers()['queue-proof'] || ''); });
+    await page.goto(BASE + '/');
+    await page.getByLabel('Your name').waitFor();
+    await check('sign up');
     await signUp(page, 'Minji');
-    await shot(page, 'web-list-desktop');
+    await check('concert list');
+    await shot(page, 'web-list-' + size);
+    await page.getByRole('link', { name: c.title }).click();
+    await page.getByRole('button', { name: 'Join the queue' }).waitFor();
+    await check('concert page');
+    await shot(page, 'web-concert-' + size);
+    await page.goBack();
     await joinAndEnter(page, c.title);
     if (pow) {
       const proof = proofs.find(Boolean);
@@ -27,7 +38,8 @@ test('a fan signs up, solves the proof of work, waits, holds a seat, pays and se
     await seat.focus();
     await page.keyboard.press('Enter');
     await page.getByRole('button', { name: /^Seat 17, R, 90,000 won, selected/ }).waitFor();
-    await shot(page, 'web-seats-desktop');
+    await check('seat map');
+    await shot(page, 'web-seats-' + size);
     const hold = page.getByRole('button', { name: 'Hold selected seats (1)' });
     await hold.focus();
     await page.keyboard.press('Enter');
@@ -37,18 +49,22 @@ test('a fan signs up, solves the proof of work, waits, holds a seat, pays and se
     await page.getByLabel('Amount to add (won)').fill('100000');
     await page.getByRole('button', { name: 'Add money' }).click();
     await page.getByText(/100,000 won added/).waitFor();
-    await shot(page, 'web-hold-desktop');
+    await check('hold');
+    await shot(page, 'web-hold-' + size);
     await page.getByRole('button', { name: 'Pay 90,000 won' }).click();
     await page.getByRole('heading', { name: 'Your ticket' }).waitFor();
     assert.equal((await page.getByTestId('ticket-seats').textContent()).trim(), '17');
-    await shot(page, 'web-ticket-desktop');
+    await check('ticket');
+    await shot(page, 'web-ticket-' + size);
     await page.getByRole('main').getByRole('link', { name: 'My reservations' }).click();
     await page.getByRole('heading', { name: 'My reservations', level: 1 }).waitFor();
     await page.getByText('Paid', { exact: true }).waitFor();
+    await check('my reservations');
     // Korean, switchable.
-    await page.getByRole('button', { name: 'Switch to Korean' }).click();
+    await page.getByRole('button', { name: /Switch to Korean/ }).click();
     await page.getByRole('heading', { name: '내 예매', level: 1 }).waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
+    await check('my reservations in Korean');
   } catch (e) {
     await b.failed('journey');
     throw e;

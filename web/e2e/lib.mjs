@@ -1,7 +1,9 @@
 // Helpers of the browser tests: a Boxoffice started by the Go test
 // (BASE_URL, ADMIN_KEY), Debian's Chromium driven by playwright-core.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -123,3 +125,26 @@ export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: true });
 }
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// audit checks the page against WCAG 2 A and AA with axe-core (names of
+// controls, contrast, labels, ARIA) and fails on any violation.
+export async function audit(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource);
+  const r = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const found = r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(found, [], `accessibility violations on ${where}`);
+}
+
+// noSideScroll fails when the page is wider than the viewport (phones).
+export async function noSideScroll(page, where) {
+  const [sw, vw] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(sw <= vw, `${where}: the page is ${sw}px wide in a ${vw}px viewport`);
+}
+
+// viewport is the journey's screen: PHONE=1 makes it a 360 px phone.
+export const phone = process.env.E2E_PHONE === '1';
+export const fanOptions = phone
+  ? { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
+  : {};

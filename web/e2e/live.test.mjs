@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, createConcert, apiFan, admittedFan, api, signUp, uniq, shot } from './lib.mjs';
+import { launch, createConcert, apiFan, admittedFan, api, signUp, uniq, shot, audit } from './lib.mjs';
 
 test("a waiting fan's place moves live, without reloading, until they are in", async () => {
   // One fan shopping at a time: the first API fan is in, two wait ahead.
@@ -18,6 +18,7 @@ test("a waiting fan's place moves live, without reloading, until they are in", a
     await page.getByRole('heading', { name: 'You are in line' }).waitFor();
     await position.filter({ hasText: /^3$/ }).waitFor();
     await page.getByText(/Updates live/).waitFor();
+    await audit(page, 'waiting');
     await shot(page, 'web-waiting-desktop');
     await page.evaluate(() => { window.__notReloaded = true; });
     // Fans ahead leave, one by one: the place follows.
@@ -34,6 +35,47 @@ test("a waiting fan's place moves live, without reloading, until they are in", a
     await page.getByRole('status').filter({ hasText: 'You left the queue.' }).first().waitFor();
   } catch (e) {
     await b.failed('live');
+    throw e;
+  } finally {
+    await b.close();
+  }
+});
+
+test('when the event stream is refused, the place still moves by polling, backing off on 429', async () => {
+  const c = await createConcert({ title: 'Poll ' + uniq(), waitingRoom: { strategy: 'MAX_ACTIVE', maxActive: 1, sessionSeconds: 600, idleSeconds: 60 } });
+  const a = await apiFan(c.concertId);
+  await admittedFan(a);
+  const ahead = await apiFan(c.concertId);
+  const b = await launch();
+  try {
+    const page = await b.fan();
+    await page.route('**/v1/queue/events**', (r) => r.fulfill({ status: 503, contentType: 'application/problem+json', headers: { 'Retry-After': '5' },
+      body: JSON.stringify({ type: 'about:blank', title: 'Unavailable', status: 503, code: 'UNAVAILABLE', detail: 'too many open event streams' }) }));
+    const polls = [];
+    let refused = 0;
+    await page.route('**/v1/queue', (r) => {
+      if (r.request().method() !== 'GET') return r.continue();
+      polls.push(Date.now());
+      if (refused < 2) {
+        refused++;
+        return r.fulfill({ status: 429, contentType: 'application/problem+json', headers: { 'Retry-After': '1' },
+          body: JSON.stringify({ type: 'about:blank', title: 'Rate limited', status: 429, code: 'RATE_LIMITED', detail: 'slow down' }) });
+      }
+      return r.continue();
+    });
+    await signUp(page, 'Polling Fan');
+    await page.getByRole('link', { name: c.title }).click();
+    await page.getByRole('button', { name: 'Join the queue' }).click();
+    await page.getByTestId('position').filter({ hasText: /^2$/ }).waitFor();
+    await page.getByText(/Updates every few seconds/).waitFor();
+    await api('DELETE', '/v1/queue', { auth: ahead.accessToken, queueToken: ahead.token });
+    await page.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
+    await api('DELETE', '/v1/queue', { auth: a.accessToken, queueToken: a.token });
+    await page.getByRole('heading', { name: "You're in!" }).waitFor();
+    // Retry-After was honoured: no two polls closer than a second while refused.
+    for (let i = 1; i <= 2 && i < polls.length; i++) assert.ok(polls[i] - polls[i - 1] >= 900, `polls ${polls[i] - polls[i - 1]} ms apart after a 429`);
+  } catch (e) {
+    await b.failed('poll');
     throw e;
   } finally {
     await b.close();

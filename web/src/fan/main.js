@@ -748,7 +748,7 @@ function App() {
       <nav aria-label=${t('brand')}>
         ${user && html`<a href="#/">${t('navConcerts')}</a>`}
         ${user && html`<a href="#/me">${t('navMine')}</a>`}
-        <button type="button" class="link" lang=${lang === 'ko' ? 'en' : 'ko'} aria-label=${t('switchLangLabel')} onClick=${switchLang}>${t('switchLang')}</button>
+        <button type="button" class="link" onClick=${switchLang}><span lang=${lang === 'ko' ? 'en' : 'ko'}>${t('switchLang')}</span><span class="visually-hidden"> (${t('switchLangLabel')})</span></button>
       </nav>
       ${user && html`<span class="who muted">${t('signedInAs', { name: user.name })}</span>`}
     </header>

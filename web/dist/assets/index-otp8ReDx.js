@@ -167,7 +167,7 @@ import{a as e,c as t,d as n,f as r,i,l as a,n as o,o as s,p as c,r as l,s as u,t
       <nav aria-label=${l(`brand`)}>
         ${i&&T`<a href="#/">${l(`navConcerts`)}</a>`}
         ${i&&T`<a href="#/me">${l(`navMine`)}</a>`}
-        <button type="button" class="link" lang=${e===`ko`?`en`:`ko`} aria-label=${l(`switchLangLabel`)} onClick=${d}>${l(`switchLang`)}</button>
+        <button type="button" class="link" onClick=${d}><span lang=${e===`ko`?`en`:`ko`}>${l(`switchLang`)}</span><span class="visually-hidden"> (${l(`switchLangLabel`)})</span></button>
       </nav>
       ${i&&T`<span class="who muted">${l(`signedInAs`,{name:i.name})}</span>`}
     </header>
