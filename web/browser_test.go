@@ -42,11 +42,13 @@ func TestBrowser(t *testing.T) {
 	bin := buildBoxoffice(t)
 
 	t.Run("Embedded", func(t *testing.T) {
+		t.Parallel()
 		env := []string{"BOXOFFICE_DATA_FILE=" + filepath.Join(t.TempDir(), "boxoffice.db")}
 		base := startBoxoffice(t, bin, env)
 		runPlaywright(t, base, bin, nil, "journey.test.mjs", "race.test.mjs", "live.test.mjs", "lapse.test.mjs", "console.test.mjs")
 	})
 	t.Run("PostgreSQLAndRedis", func(t *testing.T) {
+		t.Parallel()
 		env := []string{"BOXOFFICE_DATABASE_URL=" + freshDatabase(t), "BOXOFFICE_REDIS_URL=" + testRedisURL(), "BOXOFFICE_REDIS_PREFIX=" + freshRedisPrefix(t)}
 		base := startBoxoffice(t, bin, env)
 		// The journey on a 360 px phone this time.
@@ -137,7 +139,9 @@ func startBoxoffice(t *testing.T, bin string, env []string) string {
 // runPlaywright runs e2e scripts, one after another, against base.
 func runPlaywright(t *testing.T, base, bin string, env []string, scripts ...string) {
 	t.Helper()
-	args := []string{"--test", "--test-concurrency=1", "--test-reporter=spec"}
+	// The scripts are independent (each makes its own concerts and fans),
+	// so they run side by side; most of their time is spent waiting.
+	args := []string{"--test", "--test-concurrency=3", "--test-reporter=spec"}
 	for _, s := range scripts {
 		args = append(args, filepath.Join("e2e", s))
 	}

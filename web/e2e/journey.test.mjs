@@ -46,6 +46,7 @@ test('a fan signs up, solves the proof of work, waits, holds a seat, pays and se
     await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
     await page.getByRole('timer').waitFor();
     // A new fan has nothing: pay is refused until the balance covers it.
+    await page.getByTestId('balance').filter({ hasText: /^0 won$/ }).waitFor();
     await page.getByLabel('Amount to add (won)').fill('100000');
     await page.getByRole('button', { name: 'Add money' }).click();
     await page.getByText(/100,000 won added/).waitFor();
@@ -65,6 +66,7 @@ test('a fan signs up, solves the proof of work, waits, holds a seat, pays and se
     await page.getByRole('heading', { name: '내 예매', level: 1 }).waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
     await check('my reservations in Korean');
+    await shot(page, 'web-mine-ko-' + size);
   } catch (e) {
     await b.failed('journey');
     throw e;

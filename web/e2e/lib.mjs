@@ -25,9 +25,9 @@ export async function launch() {
   const browser = ctx0.browser();
   return {
     async fan(opts = {}) {
-      const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 }, ...opts });
+      const ctx = await browser.newContext({ locale: 'en-US', timezoneId: 'Asia/Seoul', viewport: { width: 1280, height: 900 }, ...opts });
       const page = await ctx.newPage();
-      page.setDefaultTimeout(20000);
+      page.setDefaultTimeout(30000);
       page.on('pageerror', (e) => console.error('page error:', e.message));
       page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
       pages.push(page);

@@ -81,3 +81,28 @@ test('when the event stream is refused, the place still moves by polling, backin
     await b.close();
   }
 });
+
+test('before the opening a fan waits in the pre-queue with a countdown and the lottery commitment', async () => {
+  const opens = new Date(Date.now() + 3600 * 1000);
+  const c = await createConcert({ title: 'Opening ' + uniq(), salesOpenAt: opens.toISOString().replace(/\.\d+Z$/, 'Z') });
+  const b = await launch();
+  try {
+    const page = await b.fan();
+    await signUp(page, 'Early Fan');
+    await page.getByRole('link', { name: c.title }).click();
+    await page.getByRole('button', { name: 'Join the pre-queue' }).click();
+    await page.getByRole('heading', { name: 'You are in the pre-queue' }).waitFor();
+    await page.getByRole('timer').filter({ hasText: /^(59|1:00):\d\d/ }).waitFor();
+    const detail = await api('GET', '/v1/concerts/' + c.concertId);
+    await page.getByText(detail.lottery.commitment).waitFor();
+    await audit(page, 'pre-queue');
+    await shot(page, 'web-prequeue-desktop');
+    await page.getByRole('button', { name: 'Leave the queue' }).click();
+    await page.getByRole('button', { name: 'Join the pre-queue' }).waitFor();
+  } catch (e) {
+    await b.failed('prequeue');
+    throw e;
+  } finally {
+    await b.close();
+  }
+});

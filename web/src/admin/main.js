@@ -198,7 +198,8 @@ function Chart({ title, series, data }) {
     const width = Math.max(280, Math.min(el.clientWidth || 600, 900));
     const opts = {
       title, width, height: 200,
-      scales: { x: { time: true } },
+      // Always the last five minutes, however few points there are yet.
+      scales: { x: { time: true, range: (u, min, max) => [max - WINDOW, max] } },
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))],
       axes: [{}, { size: 60 }],
     };

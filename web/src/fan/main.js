@@ -404,6 +404,13 @@ function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQ
   const q = (method, path, body, headers) => request(method, path, { auth, queueToken: tok, body, headers });
   const fail = (e) => { if (!handleQueueError(e)) setErr(explain(t, e, { limit })); };
 
+  // At the countdown's end, ask: the session may have been extended by use,
+  // or it is over and the fan is told so.
+  const checkSession = async () => {
+    try { onStatus(await request('GET', '/v1/queue', { auth, queueToken: tok })); }
+    catch (e) { if (!busy(e)) handleQueueError(e); }
+  };
+
   // The session's end moves while the fan is active: read it now and then.
   useEffect(() => {
     let alive = true, timer;
@@ -507,7 +514,7 @@ function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQ
   return html`<div>
     <div class="card session">
       <h2>${t('admittedTitle')}</h2>
-      ${qs.sessionExpiresAt && html`<${Countdown} to=${qs.sessionExpiresAt} label=${t('sessionLeft')} />`}
+      ${qs.sessionExpiresAt && html`<${Countdown} key=${qs.sessionExpiresAt} to=${qs.sessionExpiresAt} label=${t('sessionLeft')} onEnd=${checkSession} />`}
       <button type="button" class="link" onClick=${onLeave}>${t('leave')}</button>
     </div>
     <${Alert} msg=${err} t=${t} onClose=${() => setErr('')} />
@@ -561,7 +568,10 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     try { const b = await request('GET', '/v1/users/' + user.userId + '/balance', { auth }); setBalance(b.balance); return b.balance; }
     catch (e) { setErr(explain(t, e)); return null; }
   };
-  useEffect(() => { readBalance().then((b) => { if (b !== null && b < r.amount) setAmount(String(Math.ceil((r.amount - b) / 10000) * 10000)); }); }, []);
+  const typed = useRef(false);
+  // Suggest the shortfall, unless the fan already typed an amount.
+  const suggest = (need) => { if (!typed.current && need > 0) setAmount(String(Math.ceil(need / 10000) * 10000)); };
+  useEffect(() => { readBalance().then((b) => { if (b !== null) suggest(r.amount - b); }); }, []);
   useEffect(() => { announce(t('holdTitle')); }, []);
 
   const charge = async (e) => {
@@ -596,7 +606,8 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
         if (e.code === 'INSUFFICIENT_BALANCE') {
           const b = await readBalance();
           const need = b === null ? r.amount : Math.max(0, r.amount - b);
-          setAmount(String(Math.ceil(need / 10000) * 10000));
+          typed.current = false;
+          suggest(need);
           const m = t('errBalance', { amount: t.money(need) }); setErr(m); announce(m);
         } else if (!handleQueueError(e)) setErr(explain(t, e));
         break;
@@ -633,7 +644,7 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     ${short > 0 && html`<p>${t('needMore', { amount: t.money(short) })}</p>`}
     <form class="inline" onSubmit=${charge}>
       <label for="charge">${t('chargeAmount')}</label>
-      <input id="charge" type="number" inputmode="numeric" min="1" max="1000000" step="1" value=${amount} onInput=${(e) => setAmount(e.target.value)} />
+      <input id="charge" type="number" inputmode="numeric" min="1" max="1000000" step="1" value=${amount} onInput=${(e) => { typed.current = true; setAmount(e.target.value); }} />
       <button type="submit" disabled=${!!working}>${working === 'charge' ? t('charging') : t('charge')}</button>
     </form>
     <div class="actions">
