@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/web.sh
-if ! fc-list 2>/dev/null | grep -qi -e nanum -e 'noto sans cjk'; then
+if ! fc-list 2>/dev/null | grep -i -e nanum -e 'noto sans cjk' >/dev/null; then
   apt-get update && apt-get install -y fonts-nanum
 fi
 SCREENSHOT_DIR=docs/img go test ./web -run 'TestBrowser' -count=1

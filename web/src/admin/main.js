@@ -115,6 +115,7 @@ function CreateConcert({ onCreated, onAuthFail }) {
           c = await request('POST', '/v1/admin/concerts', { auth: getKey(), body: { ...spec, waitingRoom: wr } });
         } else throw er;
       }
+      if (c.waitingRoom) sessionStorage.setItem('boxoffice.room.' + c.concertId, JSON.stringify(c.waitingRoom));
       announce('Concert created: ' + c.title);
       onCreated(c);
     } catch (er) {
@@ -275,7 +276,10 @@ function Dashboard({ id, onAuthFail }) {
 }
 
 function RoomEditor({ id, concert, onAuthFail }) {
-  const [f, setF] = useState({ strategy: (concert.waitingRoom && concert.waitingRoom.strategy) || 'RATE', admitPerSecond: 50, maxActive: 500, sessionSeconds: 600, idleSeconds: 60, maxSessionSeconds: 900, proofOfWork: 0 });
+  // The API tells fans the strategy only: the rest is what this tab last
+  // sent for the concert, or the defaults.
+  const known = JSON.parse(sessionStorage.getItem('boxoffice.room.' + id) || 'null');
+  const [f, setF] = useState({ admitPerSecond: 50, maxActive: 500, sessionSeconds: 600, idleSeconds: 60, maxSessionSeconds: 900, proofOfWork: 0, ...(known || {}), strategy: (concert.waitingRoom && concert.waitingRoom.strategy) || 'RATE' });
   const [errors, setErrors] = useState({});
   const [done, setDone] = useState('');
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
@@ -294,6 +298,7 @@ function RoomEditor({ id, concert, onAuthFail }) {
           w = await request('PUT', '/v1/admin/concerts/' + id + '/waiting-room', { auth: getKey(), body: old });
         } else throw er;
       }
+      sessionStorage.setItem('boxoffice.room.' + id, JSON.stringify({ ...body, ...w }));
       setDone('Saved: the room now runs ' + w.strategy + '.'); announce('Waiting room saved: ' + w.strategy);
     } catch (er) {
       if (er.code === 'UNAUTHENTICATED') { onAuthFail(); return; }
@@ -303,6 +308,7 @@ function RoomEditor({ id, concert, onAuthFail }) {
   };
   return html`<form class="card grid" onSubmit=${submit} novalidate aria-labelledby="room-h">
     <h2 id="room-h" class="wide">Change the waiting room (live)</h2>
+    ${!known && html`<p class="hint wide">The API shows this room's strategy but not its other settings: the fields start at the defaults, and every field is sent.</p>`}
     ${errors.form && html`<div class="note error wide" role="alert"><p>${errors.form}</p></div>`}
     <${RoomFields} f=${f} set=${set} errors=${errors} inp=${inp} />
     <div class="wide"><button type="submit" class="primary">Apply now</button> ${done && html`<span role="status">${done}</span>`}</div>
