@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import { launch, createConcert, signUp, joinAndEnter, uniq } from './lib.mjs';
 
 test('a lapsed hold says what happened and lets the fan pick again', async () => {
-  const c = await createConcert({ title: 'Lapse ' + uniq(), holdSeconds: 3 });
+  const c = await createConcert({ title: 'Lapse ' + uniq(), holdSeconds: 5 });
   const b = await launch();
   try {
     const page = await b.fan();
@@ -10,6 +10,8 @@ test('a lapsed hold says what happened and lets the fan pick again', async () =>
     await joinAndEnter(page, c.title);
     await page.getByRole('button', { name: 'Seat 5, VIP, 150,000 won, available' }).click();
     await page.getByRole('button', { name: 'Hold selected seats (1)' }).click();
+    await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
+    await page.reload();
     await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
     await page.getByRole('alert').filter({ hasText: 'Time is up: your hold lapsed and the seats went back on sale.' }).waitFor();
     await page.getByRole('button', { name: 'Pick seats again' }).click();

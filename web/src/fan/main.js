@@ -14,6 +14,7 @@ const store = {
   set(k, v) { if (v == null) localStorage.removeItem('boxoffice.' + k); else localStorage.setItem('boxoffice.' + k, JSON.stringify(v)); },
 };
 const ticketKey = (cid) => 'queue.' + cid;
+const holdKeyOf = (cid) => 'hold.' + cid;
 
 function rememberReservation(id) {
   const ids = store.get('reservations') || [];
@@ -180,6 +181,7 @@ function ConcertPage({ t, id, user, onSignedOut }) {
   // sessionOver ends the fan's pass after an error that says it is gone.
   const sessionOver = (e) => {
     store.set(ticketKey(id), null);
+    store.set(holdKeyOf(id), null);
     setQs(null); setReservation(null); setPhase('info');
     const msg = explain(t, e);
     setNote(msg); announce(msg);
@@ -198,7 +200,19 @@ function ConcertPage({ t, id, user, onSignedOut }) {
       await loadConcert();
       const tok = store.get(ticketKey(id));
       if (!tok || !alive) return;
-      try { const st = await request('GET', '/v1/queue', { auth, queueToken: tok }); if (alive) applyStatus(st); }
+      try {
+        const st = await request('GET', '/v1/queue', { auth, queueToken: tok });
+        if (!alive) return;
+        applyStatus(st);
+        // A reload while holding seats comes back to the hold.
+        const held = store.get(holdKeyOf(id));
+        if (st.status === 'ADMITTED' && held) {
+          try {
+            const r = await request('GET', '/v1/reservations/' + encodeURIComponent(held), { auth });
+            if (alive && r.status === 'HELD') { setReservation(r); setPhase('hold'); } else store.set(holdKeyOf(id), null);
+          } catch { store.set(holdKeyOf(id), null); }
+        }
+      }
       catch (e) { if (alive && !busy(e)) store.set(ticketKey(id), null); else if (alive) { setQs({ token: tok, status: 'WAITING', position: 0, pollAfterSeconds: 2 }); setPhase('waiting'); } }
     })();
     return () => { alive = false; };
@@ -227,6 +241,7 @@ function ConcertPage({ t, id, user, onSignedOut }) {
   const leave = async () => {
     const tok = store.get(ticketKey(id));
     store.set(ticketKey(id), null);
+    store.set(holdKeyOf(id), null);
     setQs(null); setPhase('info'); setReservation(null);
     setNote(t('left')); announce(t('left'));
     if (tok) { try { await request('DELETE', '/v1/queue', { auth, queueToken: tok }); } catch { /* the place lapses by itself */ } }
@@ -245,10 +260,10 @@ function ConcertPage({ t, id, user, onSignedOut }) {
     ${phase === 'proof' && challenge && html`<${Proof} t=${t} challenge=${challenge} onSolved=${(p) => join(p)} />`}
     ${phase === 'waiting' && qs && html`<${Waiting} ...${ctx} qs=${qs} onStatus=${applyStatus} onError=${(e) => { if (!handleQueueError(e)) setErr(explain(t, e)); }} onLeave=${leave} />`}
     ${phase === 'booking' && qs && html`<${Booking} ...${ctx} qs=${qs} onStatus=${applyStatus} onLeave=${leave}
-        onHeld=${(r) => { rememberReservation(r.reservationId); setReservation(r); setPhase('hold'); }} />`}
+        onHeld=${(r) => { rememberReservation(r.reservationId); store.set(holdKeyOf(id), r.reservationId); setReservation(r); setPhase('hold'); }} />`}
     ${phase === 'hold' && reservation && html`<${Hold} ...${ctx} qs=${qs} reservation=${reservation} onLeave=${leave}
-        onPaid=${(p) => { setPayment(p); store.set(ticketKey(id), null); setPhase('ticket'); }}
-        onBack=${(msg) => { setReservation(null); setPhase('booking'); if (msg) { setNote(msg); announce(msg); } }} />`}
+        onPaid=${(p) => { setPayment(p); store.set(ticketKey(id), null); store.set(holdKeyOf(id), null); setPhase('ticket'); }}
+        onBack=${(msg) => { store.set(holdKeyOf(id), null); setReservation(null); setPhase('booking'); if (msg) { setNote(msg); announce(msg); } }} />`}
     ${phase === 'ticket' && reservation && payment && html`<${Ticket} t=${t} concert=${concert} reservation=${reservation} payment=${payment} />`}
   </section>`;
 }
