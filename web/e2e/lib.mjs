@@ -148,3 +148,14 @@ export const phone = process.env.E2E_PHONE === '1';
 export const fanOptions = phone
   ? { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
   : {};
+
+// tabTo presses Tab until the locator's element has the focus, as a
+// keyboard user would, and fails if it is never reached.
+export async function tabTo(page, locator, most = 120) {
+  await locator.waitFor();
+  for (let i = 0; i < most; i++) {
+    if (await locator.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error('Tab never reached ' + locator);
+}

@@ -68,6 +68,16 @@ function Alert({ msg, kind = 'error', onClose, t, children }) {
   </div>`;
 }
 
+// useLandingFocus moves focus to ref's element when the control that had it
+// went away (focus fell back to the page), so keyboard and screen reader
+// users continue from the new step's heading.
+function useLandingFocus(ref) {
+  useEffect(() => {
+    const a = document.activeElement;
+    if (ref.current && (!a || a === document.body)) ref.current.focus();
+  }, []);
+}
+
 // useNow ticks every second while mounted.
 function useNow() {
   const [now, setNow] = useState(Date.now());
@@ -376,9 +386,11 @@ function Waiting({ t, concert, auth, tok, qs, onStatus, onError, onLeave }) {
     return stop;
   }, [tok]);
 
+  const head = useRef(null);
+  useLandingFocus(head);
   if (qs.status === 'PREQUEUE') {
     return html`<div class="card">
-      <h2>${t('prequeueTitle')}</h2>
+      <h2 tabindex="-1" ref=${head}>${t('prequeueTitle')}</h2>
       <p>${t('prequeueIntro')}</p>
       <${Countdown} to=${concert.salesOpenAt} label=${t('opensIn')} />
       <p aria-live="polite">${t('prequeued', { n: t.num(qs.prequeued || 0) })}</p>
@@ -390,7 +402,7 @@ function Waiting({ t, concert, auth, tok, qs, onStatus, onError, onLeave }) {
     </div>`;
   }
   return html`<div class="card">
-    <h2>${t('waitingTitle')}</h2>
+    <h2 tabindex="-1" ref=${head}>${t('waitingTitle')}</h2>
     <dl class="stats" aria-live="polite" aria-atomic="true">
       <div><dt>${t('position')}</dt><dd data-testid="position">${t.num(qs.position || 0)}</dd></div>
       <div><dt>${t('ahead')}</dt><dd>${t.num(Math.max(0, (qs.position || 1) - 1))}</dd></div>
@@ -415,6 +427,8 @@ function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQ
   const holdKey = useRef(null);
   const limit = concert.maxSeatsPerUser || 4;
   const cid = concert.concertId;
+  const head = useRef(null);
+  useLandingFocus(head);
 
   const q = (method, path, body, headers) => request(method, path, { auth, queueToken: tok, body, headers });
   const fail = (e) => { if (!handleQueueError(e)) setErr(explain(t, e, { limit })); };
@@ -528,7 +542,7 @@ function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQ
 
   return html`<div>
     <div class="card session">
-      <h2>${t('admittedTitle')}</h2>
+      <h2 tabindex="-1" ref=${head}>${t('admittedTitle')}</h2>
       ${qs.sessionExpiresAt && html`<${Countdown} key=${qs.sessionExpiresAt} to=${qs.sessionExpiresAt} label=${t('sessionLeft')} onEnd=${checkSession} />`}
       <button type="button" class="link" onClick=${onLeave}>${t('leave')}</button>
     </div>
@@ -576,6 +590,8 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
   const [working, setWorking] = useState('');
   const [lapsed, setLapsed] = useState(false);
   const payKey = useRef(newKey());
+  const head = useRef(null);
+  useLandingFocus(head);
   const r = reservation;
   const short = balance === null ? 0 : Math.max(0, r.amount - balance);
 
@@ -646,7 +662,7 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     </div>`;
   }
   return html`<div class="card">
-    <h2>${t('holdTitle')}</h2>
+    <h2 tabindex="-1" ref=${head}>${t('holdTitle')}</h2>
     <${Countdown} to=${r.expiresAt} label=${t('holdLeft')} onEnd=${() => { setLapsed(true); announce(t('errHoldLapsedClock')); }} />
     <dl class="facts">
       <dt>${t('dates')}</dt><dd>${t.day(r.date)}</dd>
