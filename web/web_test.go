@@ -108,3 +108,23 @@ func TestEmbeddedBuild(t *testing.T) {
 		t.Errorf("got no scripts in the embedded build, want the apps' bundles")
 	}
 }
+
+// TestFanAppBudget keeps the fan app (its page and every asset but the
+// console's) under 150 KB gzipped, fonts included: it uses system fonts.
+func TestFanAppBudget(t *testing.T) {
+	const budget = 150 << 10
+	h := web.New()
+	total := 0
+	for _, p := range h.Paths() {
+		if p == "/admin" || strings.HasPrefix(p, "/assets/admin-") {
+			continue
+		}
+		res := get(t, h, p, map[string]string{"Accept-Encoding": "gzip"})
+		b, _ := io.ReadAll(res.Body)
+		total += len(b)
+	}
+	t.Logf("fan app: %d bytes gzipped", total)
+	if total > budget {
+		t.Errorf("the fan app is %d bytes gzipped, want at most %d", total, budget)
+	}
+}
