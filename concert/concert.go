@@ -145,7 +145,8 @@ type Spec struct {
 	// HoldSeconds and MaxSeatsPerUser take their defaults when 0.
 	HoldSeconds     int
 	MaxSeatsPerUser int
-	// WaitingRoom takes queue.DefaultSettings when nil.
+	// WaitingRoom takes queue.DefaultSettings when nil; a MaxSessionSeconds
+	// of 0 takes queue.DefaultMaxSessionSeconds.
 	WaitingRoom *queue.Settings
 }
 
@@ -190,10 +191,14 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 		return bad("maxSeatsPerUser must be between 1 and %d", SeatsPerDate)
 	}
 	if spec.WaitingRoom != nil {
-		if err := spec.WaitingRoom.Validate(); err != nil {
+		room := *spec.WaitingRoom
+		if room.MaxSessionSeconds == 0 {
+			room.MaxSessionSeconds = queue.DefaultMaxSessionSeconds
+		}
+		if err := room.Validate(); err != nil {
 			return Concert{}, err
 		}
-		c.WaitingRoom = *spec.WaitingRoom
+		c.WaitingRoom = room
 	}
 
 	if len(spec.Dates) == 0 || len(spec.Dates) > MaxDates {

@@ -44,6 +44,11 @@ func TestNew(t *testing.T) {
 		if c.WaitingRoom != queue.DefaultSettings() {
 			t.Errorf("waiting room: got %+v, want defaults", c.WaitingRoom)
 		}
+		spec := validSpec()
+		spec.WaitingRoom = &queue.Settings{Strategy: queue.MaxActive, MaxActive: 5, SessionSeconds: 60, IdleSeconds: 30}
+		if c, err := concert.New("id", spec, t0); err != nil || c.WaitingRoom.MaxSessionSeconds != queue.DefaultMaxSessionSeconds {
+			t.Errorf("waiting room without maxSessionSeconds: got %+v, %v, want it %d", c.WaitingRoom, err, queue.DefaultMaxSessionSeconds)
+		}
 		// The day is the venue's calendar date, not the UTC one; dates sort by start.
 		if len(c.Dates) != 2 || c.Dates[0].Day != "2026-12-24" || c.Dates[1].Day != "2026-12-25" {
 			t.Fatalf("dates: got %+v", c.Dates)
@@ -77,6 +82,11 @@ func TestNew(t *testing.T) {
 		{"ErrGradeName", func(s *concert.Spec) { s.Grades[0].Name = "" }},
 		{"ErrNoGrades", func(s *concert.Spec) { s.Grades = nil }},
 		{"ErrWaitingRoom", func(s *concert.Spec) { s.WaitingRoom = &queue.Settings{Strategy: queue.Rate} }},
+		{"ErrMaxSessionSeconds", func(s *concert.Spec) {
+			room := queue.DefaultSettings()
+			room.MaxSessionSeconds = -1
+			s.WaitingRoom = &room
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

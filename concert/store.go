@@ -24,6 +24,9 @@ type roomJSON struct {
 	MaxActive      int64   `json:"maxActive"`
 	SessionSeconds int     `json:"sessionSeconds"`
 	IdleSeconds    int     `json:"idleSeconds"`
+	// MaxSessionSeconds is absent from settings stored before it existed:
+	// they read as queue.DefaultMaxSessionSeconds.
+	MaxSessionSeconds int `json:"maxSessionSeconds,omitempty"`
 	// Version counts the settings' changes: 1 at creation (and when
 	// absent), one more at each SetWaitingRoom.
 	Version int64 `json:"version,omitempty"`
@@ -58,20 +61,20 @@ func ParseGradesJSON(b []byte) ([]Grade, error) {
 func RoomJSON(s queue.Settings) string {
 	b, _ := json.Marshal(roomJSON{
 		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
-		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds,
+		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds, MaxSessionSeconds: s.MaxSessionSeconds,
 	})
 	return string(b)
 }
 
 // ParseRoomJSON reads what RoomJSON wrote, and the settings' version.
 func ParseRoomJSON(b []byte) (queue.Settings, int64, error) {
-	var r roomJSON
+	r := roomJSON{MaxSessionSeconds: queue.DefaultMaxSessionSeconds}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return queue.Settings{}, 0, fmt.Errorf("decode waiting room: %w", err)
 	}
 	return queue.Settings{
 		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
-		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds,
+		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds, MaxSessionSeconds: r.MaxSessionSeconds,
 	}, max(1, r.Version), nil
 }
 

@@ -25,14 +25,20 @@ func TestGradesJSON(t *testing.T) {
 }
 
 func TestRoomJSON(t *testing.T) {
-	room := queue.Settings{Strategy: queue.RateAndMaxActive, AdmitPerSecond: 12.5, MaxActive: 300, SessionSeconds: 900, IdleSeconds: 45}
-	const want = `{"strategy":"RATE_AND_MAX_ACTIVE","admitPerSecond":12.5,"maxActive":300,"sessionSeconds":900,"idleSeconds":45}`
+	room := queue.Settings{Strategy: queue.RateAndMaxActive, AdmitPerSecond: 12.5, MaxActive: 300, SessionSeconds: 900, IdleSeconds: 45, MaxSessionSeconds: 1200}
+	const want = `{"strategy":"RATE_AND_MAX_ACTIVE","admitPerSecond":12.5,"maxActive":300,"sessionSeconds":900,"idleSeconds":45,"maxSessionSeconds":1200}`
 	if got := concert.RoomJSON(room); got != want {
 		t.Errorf("RoomJSON: got %s, want %s", got, want)
 	}
 	got, version, err := concert.ParseRoomJSON([]byte(want))
 	if err != nil || got != room || version != 1 {
 		t.Errorf("ParseRoomJSON: got %+v version %d, %v, want %+v version 1", got, version, err, room)
+	}
+	// Settings stored before maxSessionSeconds existed have the default.
+	const old = `{"strategy":"RATE_AND_MAX_ACTIVE","admitPerSecond":12.5,"maxActive":300,"sessionSeconds":900,"idleSeconds":45,"version":3}`
+	room.MaxSessionSeconds = queue.DefaultMaxSessionSeconds
+	if got, version, err := concert.ParseRoomJSON([]byte(old)); err != nil || got != room || version != 3 {
+		t.Errorf("ParseRoomJSON without maxSessionSeconds: got %+v version %d, %v, want %+v version 3", got, version, err, room)
 	}
 	if _, version, err := concert.ParseRoomJSON([]byte(`{"strategy":"RATE","version":7}`)); err != nil || version != 7 {
 		t.Errorf("ParseRoomJSON of version 7: got %d, %v", version, err)

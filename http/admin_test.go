@@ -38,7 +38,7 @@ func TestCreateConcert(t *testing.T) {
 		if c.HoldSeconds != 300 || c.MaxSeatsPerUser != 4 || len(c.Grades) != 2 || c.Grades[0] != (boxhttp.Grade{Name: "VIP", Seats: "1-10", Price: 150000}) {
 			t.Errorf("got %+v", c)
 		}
-		if c.WaitingRoom.Strategy != "RATE" || c.WaitingRoom.AdmitPerSecond != 50 {
+		if c.WaitingRoom.Strategy != "RATE" || c.WaitingRoom.AdmitPerSecond != 50 || c.WaitingRoom.MaxSessionSeconds != 900 {
 			t.Errorf("waiting room %+v, want the default RATE 50/s", c.WaitingRoom)
 		}
 		// Creating is one store write: the waiting room is built at the
@@ -190,7 +190,7 @@ func TestSetWaitingRoom(t *testing.T) {
 	ctx := context.Background()
 	c := e.concert(t, spec())
 	t.Run("OK", func(t *testing.T) {
-		wr := boxhttp.WaitingRoom{Strategy: "RATE_AND_MAX_ACTIVE", AdmitPerSecond: 10, MaxActive: 100, SessionSeconds: 300, IdleSeconds: 30}
+		wr := boxhttp.WaitingRoom{Strategy: "RATE_AND_MAX_ACTIVE", AdmitPerSecond: 10, MaxActive: 100, SessionSeconds: 300, IdleSeconds: 30, MaxSessionSeconds: 1200}
 		got, err := e.client.SetWaitingRoom(ctx, adminKey, c.ConcertID, wr)
 		if err != nil || got != wr {
 			t.Fatalf("got %+v, %v; want %+v", got, err, wr)
@@ -203,6 +203,50 @@ func TestSetWaitingRoom(t *testing.T) {
 		st := e.join(t, f, c.ConcertID)
 		if st.Status != "WAITING" || st.Position != 1 {
 			t.Errorf("join: %+v, want WAITING at 1", st)
+		}
+	})
+	t.Run("MaxSessionSeconds", func(t *testing.T) {
+		c := e.concert(t, spec())
+		path := "/v1/admin/concerts/" + c.ConcertID + "/waiting-room"
+		a := e.do(t, "PUT", path, `{"strategy":"RATE","admitPerSecond":5,"sessionSeconds":60,"idleSeconds":60}`, "Authorization", bearer(adminKey))
+		if a.status != 200 || decode[boxhttp.WaitingRoom](t, a).MaxSessionSeconds != 900 {
+			t.Errorf("left out: got %d %s, want 200 with the default 900", a.status, a.body)
+		}
+		a = e.do(t, "PUT", path, `{"strategy":"RATE","admitPerSecond":5,"sessionSeconds":60,"idleSeconds":60,"maxSessionSeconds":45}`, "Authorization", bearer(adminKey))
+		if a.status != 200 || !strings.Contains(string(a.body), `"maxSessionSeconds":45`) {
+			t.Errorf("given: got %d %s, want 200 with maxSessionSeconds 45", a.status, a.body)
+		}
+		// The room is built from the stored settings at the first join: a
+		// session used all along still ends 45 s after its admission.
+		f := e.admitted(t, "Kim", 0, c.ConcertID)
+		admittedAt := e.clock.Now()
+		// What a hold's expiresAt is capped at: the end that the queue
+		// pass's Use reports.
+		tk, err := e.signer.VerifyQueue(f.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := e.queue.Use(ctx, tk); err != nil || !u.SessionEndsAt.Equal(admittedAt.Add(45*time.Second)) {
+			t.Errorf("Use: got end %v, %v, want %v", u.SessionEndsAt, err, admittedAt.Add(45*time.Second))
+		}
+		e.clock.Advance(30 * time.Second)
+		if _, err := e.client.Dates(ctx, f.access, f.queue, c.ConcertID); err != nil {
+			t.Fatalf("dates within the session: %v", err)
+		}
+		st, err := e.client.QueueStatus(ctx, f.access, f.queue)
+		if err != nil || st.SessionExpiresAt == nil || !st.SessionExpiresAt.Equal(admittedAt.Add(45*time.Second)) {
+			t.Errorf("status after use: got %+v, %v, want sessionExpiresAt %v", st, err, admittedAt.Add(45*time.Second))
+		}
+		e.clock.Advance(15 * time.Second)
+		_, err = e.client.Dates(ctx, f.access, f.queue, c.ConcertID)
+		wantCode(t, err, 401, boxoffice.CodeQueueTokenExpired)
+		if a := e.do(t, "GET", "/openapi.json", ""); !strings.Contains(string(a.body), `"maxSessionSeconds":{`) ||
+			!strings.Contains(string(a.body), `"An admitted session ends this long after its admission however much it is used; default 900."`) {
+			t.Errorf("openapi.json does not describe maxSessionSeconds")
+		}
+		for _, v := range []string{"0", "-1", "86401"} {
+			a = e.do(t, "PUT", path, `{"strategy":"RATE","admitPerSecond":5,"sessionSeconds":60,"idleSeconds":60,"maxSessionSeconds":`+v+`}`, "Authorization", bearer(adminKey))
+			wantProblem(t, a, 422, boxoffice.CodeInvalidRequest)
 		}
 	})
 	for _, tt := range []struct {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -147,7 +148,7 @@ type QueueStatus struct {
 	Position             int64      `json:"position" doc:"1-based among those waiting; 0 unless WAITING (before the opening there is no order yet)."`
 	EstimatedWaitSeconds int64      `json:"estimatedWaitSeconds"`
 	PollAfterSeconds     int64      `json:"pollAfterSeconds" doc:"Ask again after this long; 0 when there is nothing to wait for."`
-	SessionExpiresAt     *time.Time `json:"sessionExpiresAt" nullable:"true" doc:"When the admitted session ends if unused; null unless admitted."`
+	SessionExpiresAt     *time.Time `json:"sessionExpiresAt" nullable:"true" doc:"When the admitted session ends if unused, at the latest maxSessionSeconds after its admission; null unless admitted."`
 	Prequeued            int64      `json:"prequeued" doc:"Fans waiting for the draw at the opening; 0 unless PREQUEUE."`
 }
 
@@ -336,6 +337,8 @@ type WaitingRoom struct {
 	MaxActive      int64   `json:"maxActive" required:"false" minimum:"0" doc:"Most admitted sessions alive at once (MAX_ACTIVE, RATE_AND_MAX_ACTIVE)."`
 	SessionSeconds int     `json:"sessionSeconds" minimum:"1" doc:"An admitted session ends after this long unused." example:"600"`
 	IdleSeconds    int     `json:"idleSeconds" minimum:"1" doc:"A waiting place not polled for this long is dropped." example:"60"`
+	// MaxSessionSeconds is 0 when a request leaves it out: the default.
+	MaxSessionSeconds int `json:"maxSessionSeconds,omitempty" required:"false" minimum:"1" doc:"An admitted session ends this long after its admission however much it is used; default 900." example:"900"`
 }
 
 // ConcertSpec asks for a concert.
@@ -447,6 +450,8 @@ func waitingRoom(s queue.Settings) WaitingRoom {
 		MaxActive:      s.MaxActive,
 		SessionSeconds: s.SessionSeconds,
 		IdleSeconds:    s.IdleSeconds,
+		// Always set: stored settings without it read as the default.
+		MaxSessionSeconds: s.MaxSessionSeconds,
 	}
 }
 
@@ -457,6 +462,8 @@ func (w WaitingRoom) settings() queue.Settings {
 		MaxActive:      w.MaxActive,
 		SessionSeconds: w.SessionSeconds,
 		IdleSeconds:    w.IdleSeconds,
+		// Left out: the default.
+		MaxSessionSeconds: cmp.Or(w.MaxSessionSeconds, queue.DefaultMaxSessionSeconds),
 	}
 }
 

@@ -23,7 +23,7 @@ const (
 // fastRoom admits everyone waiting at every admission step and keeps
 // sessions and places for an hour.
 func fastRoom() *boxhttp.WaitingRoom {
-	return &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 100000, SessionSeconds: 3600, IdleSeconds: 3600}
+	return &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 100000, SessionSeconds: 3600, IdleSeconds: 3600, MaxSessionSeconds: 3600}
 }
 
 // concertSpec is a concert of dates performances a few months ahead, VIP

@@ -84,10 +84,28 @@ type place struct {
 	joined   int64 // ms
 	admitted bool
 	at       int64 // ms: last heartbeat while waiting, session expiry once admitted
+	end      int64 // ms: a session's absolute end; 0 for none
 	w, t     node  // w in waiting; t in seen or active
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// endOf is the absolute end (ms) of a session admitted at at under s; 0 for
+// none.
+func endOf(s queue.Settings, at time.Time) int64 {
+	if e := s.SessionEnd(at); !e.IsZero() {
+		return ms(e)
+	}
+	return 0
+}
+
+// capped is the session expiry exp, no later than the absolute end.
+func capped(exp, end int64) int64 {
+	if end > 0 {
+		return min(exp, end)
+	}
+	return exp
+}
 
 func timeOf(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
@@ -147,8 +165,13 @@ func (s *QueueStore) Restore(ctx context.Context, cfg queue.Room, load func(cont
 		p := &place{user: sp.UserID, seq: sp.Seq, key: sp.Key, joined: ms(sp.JoinedAt), admitted: sp.Admitted}
 		p.w.p, p.t.p = p, p
 		if p.admitted {
-			p.at = exp
-			r.active.Insert(&p.t, exp, p.seq)
+			at := sp.AdmittedAt
+			if at.IsZero() {
+				at = now
+			}
+			p.end = endOf(cfg.Settings, at)
+			p.at = capped(exp, p.end)
+			r.active.Insert(&p.t, p.at, p.seq)
 		} else {
 			p.at = t
 			r.waiting.Insert(&p.w, p.key, p.seq)
@@ -262,7 +285,8 @@ func (r *room) look(tk queue.Ticket, t int64) queue.Status {
 	return r.status(p, t)
 }
 
-// Use extends an admitted session to now+SessionSeconds.
+// Use extends an admitted session to now+SessionSeconds, never past its
+// absolute end.
 // Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED with Position, SOLD_OUT,
 // NOT_FOUND for an unknown room.
 func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (queue.Status, error) {
@@ -287,7 +311,7 @@ func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (que
 		}
 		return queue.Status{}, queue.NotAdmittedError(pos)
 	}
-	if exp := t + int64(r.settings.SessionSeconds)*1000; exp > p.at {
+	if exp := capped(t+int64(r.settings.SessionSeconds)*1000, p.end); exp > p.at {
 		r.active.Delete(&p.t)
 		p.at = exp
 		r.active.Insert(&p.t, exp, p.seq)
@@ -370,7 +394,8 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	n, bucket := queue.Allowance(r.settings, r.bucket, eligible, int64(r.active.Len()), timeOf(t))
 	// Admit from the head. An ended place there means more ended than one
 	// sweep removes; the step then stops short and keeps the credit.
-	exp := t + int64(r.settings.SessionSeconds)*1000
+	end := endOf(r.settings, timeOf(t))
+	exp := capped(t+int64(r.settings.SessionSeconds)*1000, end)
 	for a.Admitted < min(n, s.admitLimit) {
 		h := r.waiting.Min()
 		if h == nil || h.p.at <= cutoff {
@@ -379,7 +404,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		p := h.p
 		r.waiting.Delete(&p.w)
 		r.seen.Delete(&p.t)
-		p.admitted, p.at = true, exp
+		p.admitted, p.at, p.end = true, exp, end
 		r.active.Insert(&p.t, exp, p.seq)
 		a.Admitted++
 		r.admitted++
@@ -596,6 +621,9 @@ func (r *room) status(p *place, t int64) queue.Status {
 	switch {
 	case p.admitted:
 		st.State, st.SessionExpiresAt = queue.Admitted, timeOf(p.at)
+		if p.end > 0 {
+			st.SessionEndsAt = timeOf(p.end)
+		}
 	case r.soldOut():
 		st.State = queue.SoldOut
 	case t < r.opensAt:

@@ -148,13 +148,14 @@ func (r *replay) read(ctx context.Context, tx pgx.Tx, concertID string) error {
 }
 
 // snapshot is what the rows say: each user's latest ticket, if it has not
-// ended, marked admitted if an admission step took it; the admission log.
+// ended, marked admitted, with the instant, if an admission step took it;
+// the admission log.
 func (r *replay) snapshot() queue.Snapshot {
 	snap := queue.Snapshot{Drawn: r.draw.Drawn, DrawnAt: r.draw.DrawnAt, Draw: r.draw.Draw}
-	admitted := make(map[int64]bool)
+	admitted := make(map[int64]time.Time)
 	for _, a := range r.admitted {
 		for i, seq := range a.seqs {
-			admitted[seq] = true
+			admitted[seq] = a.at
 			p, ok := r.places[seq]
 			if !ok {
 				continue // never journaled as joined: cannot be
@@ -175,7 +176,7 @@ func (r *replay) snapshot() queue.Snapshot {
 	}
 	for _, p := range latest {
 		if !r.ended[p.Seq] {
-			p.Admitted = admitted[p.Seq]
+			p.AdmittedAt, p.Admitted = admitted[p.Seq]
 			snap.Places = append(snap.Places, p)
 		}
 	}

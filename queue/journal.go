@@ -12,7 +12,8 @@ import (
 // told of is never lost. Heartbeats and session extensions are not
 // journaled: a rebuilt room gives every place a fresh heartbeat and every
 // session a fresh SessionSeconds, since nobody could poll while the room
-// was gone.
+// was gone, within the session's absolute end, which follows from its
+// admission instant.
 type Journal interface {
 	// Joined records places of concertID's room that Join answered. A
 	// place already recorded is left as it is.
@@ -45,8 +46,10 @@ type Place struct {
 	Seq      int64
 	Key      int64 // order key: DrawKey for a prequeue place, DrawSpan + Seq otherwise
 	JoinedAt time.Time
-	// Admitted is set once the place became a session.
-	Admitted bool
+	// Admitted is set once the place became a session, at AdmittedAt
+	// (zero when not known).
+	Admitted   bool
+	AdmittedAt time.Time
 }
 
 // Snapshot is a journal's record of one room.

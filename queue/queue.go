@@ -42,11 +42,19 @@ type Settings struct {
 	MaxActive      int64   // used by MaxActive and RateAndMaxActive
 	SessionSeconds int     // an admitted session ends after this long unused
 	IdleSeconds    int     // a waiting place ends after this long without a heartbeat
+	// MaxSessionSeconds is how long after its admission an admitted session
+	// ends however much it is used. The end is fixed at admission: a change
+	// applies to sessions admitted afterwards. Stores read 0 as no such end
+	// (settings older than the rule); Validate refuses it.
+	MaxSessionSeconds int
 }
+
+// DefaultMaxSessionSeconds is MaxSessionSeconds where none is given.
+const DefaultMaxSessionSeconds = 900
 
 // DefaultSettings are the settings of a room created without any.
 func DefaultSettings() Settings {
-	return Settings{Strategy: Rate, AdmitPerSecond: 50, SessionSeconds: 600, IdleSeconds: 60}
+	return Settings{Strategy: Rate, AdmitPerSecond: 50, SessionSeconds: 600, IdleSeconds: 60, MaxSessionSeconds: DefaultMaxSessionSeconds}
 }
 
 // Validate returns an INVALID_REQUEST error naming the first field out of range.
@@ -74,6 +82,9 @@ func (s Settings) Validate() error {
 	if s.IdleSeconds < 1 || s.IdleSeconds > MaxSeconds {
 		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "idleSeconds must be between 1 and %d", MaxSeconds)
 	}
+	if s.MaxSessionSeconds < 1 || s.MaxSessionSeconds > MaxSeconds {
+		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "maxSessionSeconds must be between 1 and %d", MaxSeconds)
+	}
 	return nil
 }
 
@@ -84,6 +95,15 @@ func (s Settings) usesMaxActive() bool {
 
 // Session is how long an admitted session lives unused.
 func (s Settings) Session() time.Duration { return time.Duration(s.SessionSeconds) * time.Second }
+
+// SessionEnd returns the absolute end of a session admitted at: at plus
+// MaxSessionSeconds, or the zero time when the settings have no such end.
+func (s Settings) SessionEnd(at time.Time) time.Time {
+	if s.MaxSessionSeconds <= 0 {
+		return time.Time{}
+	}
+	return at.Add(time.Duration(s.MaxSessionSeconds) * time.Second)
+}
 
 // Idle is how long a waiting place lives without a heartbeat.
 func (s Settings) Idle() time.Duration { return time.Duration(s.IdleSeconds) * time.Second }
@@ -144,8 +164,13 @@ type Status struct {
 	// Prequeued is how many places wait for the draw; set for Prequeue
 	// tickets only.
 	Prequeued int64
-	// SessionExpiresAt is when an admitted session ends if unused.
+	// SessionExpiresAt is when an admitted session ends if unused: the
+	// earlier of SessionSeconds after its last use and SessionEndsAt.
 	SessionExpiresAt time.Time
+	// SessionEndsAt is when an admitted session ends however much it is
+	// used: its admission plus MaxSessionSeconds. Zero unless admitted, or
+	// for a session admitted under settings without such an end.
+	SessionEndsAt time.Time
 	// Rate is the room's admission rate in fans per second, measured while
 	// fans were waiting; 0 before any measurement.
 	Rate float64
@@ -257,7 +282,9 @@ type Store interface {
 	// Restore builds the room of room.ConcertID from the Snapshot load
 	// returns, if the store does not have it: room's settings, opening and
 	// version; a heartbeat at now for every waiting place; every session
-	// ending SessionSeconds after now; the draw and the admission log as
+	// ending SessionSeconds after now or, if earlier, at Settings.SessionEnd
+	// of its Place.AdmittedAt (of now when that is zero), so that a session
+	// whose end has passed has ended; the draw and the admission log as
 	// recorded; new joins numbered after snap.Seq; admission credit empty
 	// at now. A room the store has is left alone and load is not called.
 	// One owner restores a room at a time: meanwhile another gets
@@ -284,9 +311,10 @@ type Store interface {
 	Statuses(ctx context.Context, concertID string, tickets []Ticket, now time.Time) ([]Status, error)
 
 	// Use checks that t is an admitted session alive at now and extends it to
-	// now+SessionSeconds. Errors: QUEUE_TOKEN_EXPIRED when it has ended;
-	// NOT_ADMITTED, with Position, while it waits; SOLD_OUT while it waits
-	// in a sold-out room; NOT_FOUND for an unknown room.
+	// now+SessionSeconds, never past its SessionEndsAt. Errors:
+	// QUEUE_TOKEN_EXPIRED when it has ended; NOT_ADMITTED, with Position,
+	// while it waits; SOLD_OUT while it waits in a sold-out room; NOT_FOUND
+	// for an unknown room.
 	Use(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
 	// Leave ends t's place or session at once. Leaving an ended ticket does
@@ -477,19 +505,28 @@ func EstimateWait(position, waiting int64, admitRate, abandonRate float64, s Set
 }
 
 // nominalRate is the pace the settings promise: the configured rate, or for
-// MaxActive alone, one full set of sessions per session length.
+// MaxActive alone, one full set of sessions per length of an unused session.
 func (s Settings) nominalRate() float64 {
 	r := math.Inf(1)
 	if s.usesRate() {
 		r = s.AdmitPerSecond
 	}
-	if s.usesMaxActive() && s.SessionSeconds > 0 {
-		r = math.Min(r, float64(s.MaxActive)/float64(s.SessionSeconds))
+	if secs := s.sessionBound(); s.usesMaxActive() && secs > 0 {
+		r = math.Min(r, float64(s.MaxActive)/float64(secs))
 	}
 	if math.IsInf(r, 1) {
 		return 0
 	}
 	return r
+}
+
+// sessionBound is how long an admitted session lasts unused: SessionSeconds,
+// or MaxSessionSeconds if shorter.
+func (s Settings) sessionBound() int {
+	if s.MaxSessionSeconds > 0 {
+		return min(s.SessionSeconds, s.MaxSessionSeconds)
+	}
+	return s.SessionSeconds
 }
 
 // PollAfter returns how many seconds a waiting fan should wait before asking

@@ -32,6 +32,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"ErrSessionZero", func(s *queue.Settings) { s.SessionSeconds = 0 }, false},
 		{"ErrSessionHuge", func(s *queue.Settings) { s.SessionSeconds = queue.MaxSeconds + 1 }, false},
 		{"ErrIdleZero", func(s *queue.Settings) { s.IdleSeconds = 0 }, false},
+		{"OKMaxSessionShorterThanSession", func(s *queue.Settings) { s.MaxSessionSeconds = 1 }, true},
+		{"OKMaxSessionLongest", func(s *queue.Settings) { s.MaxSessionSeconds = queue.MaxSeconds }, true},
+		{"ErrMaxSessionZero", func(s *queue.Settings) { s.MaxSessionSeconds = 0 }, false},
+		{"ErrMaxSessionNegative", func(s *queue.Settings) { s.MaxSessionSeconds = -1 }, false},
+		{"ErrMaxSessionHuge", func(s *queue.Settings) { s.MaxSessionSeconds = queue.MaxSeconds + 1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +166,9 @@ func TestMeasureRate(t *testing.T) {
 func TestEstimateWait(t *testing.T) {
 	rate := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 10, SessionSeconds: 60, IdleSeconds: 60}
 	maxActive := queue.Settings{Strategy: queue.MaxActive, MaxActive: 100, SessionSeconds: 50, IdleSeconds: 60}
+	// An unused session lasts 20 s, not 50: 100 per 20 s.
+	capped := maxActive
+	capped.MaxSessionSeconds = 20
 	tests := []struct {
 		name              string
 		position, waiting int64
@@ -172,6 +180,7 @@ func TestEstimateWait(t *testing.T) {
 		{"Measured", 25, 100, 5, 0, rate, 5},
 		{"ConfiguredBeforeMeasure", 25, 100, 0, 0, rate, 3},
 		{"MaxActiveNominal", 100, 100, 0, 0, maxActive, 50},
+		{"MaxActiveNominalMaxSession", 100, 100, 0, 0, capped, 20},
 		{"Capped", 1 << 40, 1 << 40, 0.001, 0, rate, queue.MaxSeconds},
 		// 300 waiting, 5/s abandoning: each leaves at 1/60 per second.
 		// ln(1 + 300/60/10)·60 = 24.33

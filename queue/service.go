@@ -185,8 +185,10 @@ func (s *Service) Statuses(ctx context.Context, concertID string, tickets []Tick
 	})
 }
 
-// Use checks that t is an admitted live session and extends it.
-// Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED (with Position), SOLD_OUT.
+// Use checks that t is an admitted live session and extends it; the
+// answer's SessionEndsAt is the session's absolute end, which nothing the
+// session holds should outlive. Errors: QUEUE_TOKEN_EXPIRED, NOT_ADMITTED
+// (with Position), SOLD_OUT.
 func (s *Service) Use(ctx context.Context, t Ticket) (Status, error) {
 	st, err := rebuilt(s, ctx, t.ConcertID, func() (Status, error) { return s.store.Use(ctx, t, s.clock.Now()) })
 	if missing(err) {

@@ -76,8 +76,9 @@ func constantsLua() string {
 // A room's keys are <prefix>wr:{<concertID>}:meta (hash: settings, opening,
 // seq counter, bucket, measured rates, totals, supply, draw flag), :waiting
 // (sorted set: user by draw key or queue.DrawSpan + seq), :seen (user by
-// last heartbeat, ms), :active (user by session end, ms), :users (hash:
-// user → seq:joinedMs of the live ticket), :draw (sorted set: the prequeue
+// last heartbeat, ms), :active (user by session end, ms, never past its
+// absolute end), :users (hash: user → seq:joinedMs of the live ticket, and
+// :endMs, its absolute end, once it is a session with one), :draw (sorted set: the prequeue
 // places by draw key, frozen once the draw is made), :waits (hash: wait
 // histogram bucket → count), :lease (hash: owner, until) and :log (list:
 // the latest admissions, seq|atMs|prequeue|user), and while the room is
@@ -206,7 +207,8 @@ func (s *QueueStore) Configure(ctx context.Context, room queue.Room) error {
 func settingsFields(room queue.Room) []any {
 	st := room.Settings
 	return []any{"st", string(st.Strategy), "aps", st.AdmitPerSecond, "max", st.MaxActive,
-		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli()}
+		"ses", st.SessionSeconds, "idle", st.IdleSeconds, "open", room.OpensAt.UnixMilli(),
+		"maxs", st.MaxSessionSeconds}
 }
 
 // restoreChunk is how many records one restore script run writes.
@@ -249,14 +251,15 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	if err != nil {
 		return err
 	}
-	recs := make([]any, 0, 1+4*restoreChunk)
-	recs = append(recs, room.Settings.Session().Milliseconds())
+	const header = 2
+	recs := make([]any, 0, header+4*restoreChunk)
+	recs = append(recs, room.Settings.Session().Milliseconds(), int64(room.Settings.MaxSessionSeconds)*1000)
 	flush := func(force bool) error {
-		if len(recs) == 1 || (!force && len(recs) < 1+4*restoreChunk) {
+		if len(recs) == header || (!force && len(recs) < header+4*restoreChunk) {
 			return nil
 		}
 		_, err := run("add", recs...)
-		recs = recs[:1]
+		recs = recs[:header]
 		return err
 	}
 	add := func(kind string, a, b, c any) error {
@@ -266,7 +269,15 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	for _, p := range snap.Places {
 		ticket := strconv.FormatInt(p.Seq, 10) + ":" + strconv.FormatInt(p.JoinedAt.UnixMilli(), 10)
 		if p.Admitted {
-			err = add("A", p.UserID, ticket, "-")
+			// The session's absolute end: 0 for none, - for one from now
+			// when its admission is not known.
+			var end any = "-"
+			if e := room.Settings.SessionEnd(p.AdmittedAt); room.Settings.MaxSessionSeconds <= 0 {
+				end = 0
+			} else if !p.AdmittedAt.IsZero() {
+				end = e.UnixMilli()
+			}
+			err = add("A", p.UserID, ticket, end)
 		} else {
 			err = add("W", p.UserID, p.Key, ticket)
 		}
@@ -452,7 +463,8 @@ func (s *QueueStore) runStatuses(ctx context.Context, concertID string, reqs []t
 	return out, nil
 }
 
-// Use extends an admitted session to now+SessionSeconds. Concurrent calls
+// Use extends an admitted session to now+SessionSeconds, never past its
+// absolute end. Concurrent calls
 // for one room run as one script. Errors: QUEUE_TOKEN_EXPIRED,
 // NOT_ADMITTED with Position, SOLD_OUT, NOT_FOUND for an unknown room.
 func (s *QueueStore) Use(ctx context.Context, t queue.Ticket, now time.Time) (queue.Status, error) {
@@ -713,13 +725,15 @@ func (s *QueueStore) Rooms(ctx context.Context) ([]string, error) {
 	return live, nil
 }
 
-// parsePlace reads state|seq|position|sessionEndMs|waiting into st.
+// parsePlace reads state|seq|position|sessionEndMs|waiting|sessionEndsAtMs
+// into st.
 func parsePlace(f *fields, st *queue.Status, concertID, userID string) {
 	state := f.next()
 	st.Ticket = queue.Ticket{ConcertID: concertID, UserID: userID, Seq: f.int()}
 	st.Position = f.int()
 	end := f.int()
 	st.Waiting = f.int()
+	endsAt := f.int()
 	switch state {
 	case "P":
 		st.State, st.Prequeued = queue.Prequeue, st.Waiting
@@ -728,6 +742,9 @@ func parsePlace(f *fields, st *queue.Status, concertID, userID string) {
 	case "A":
 		st.State = queue.Admitted
 		st.SessionExpiresAt = time.UnixMilli(end).UTC()
+		if endsAt > 0 {
+			st.SessionEndsAt = time.UnixMilli(endsAt).UTC()
+		}
 	case "E":
 		st.State = queue.Expired
 	case "S":
@@ -738,7 +755,7 @@ func parsePlace(f *fields, st *queue.Status, concertID, userID string) {
 }
 
 // parseRoom reads
-// rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs
+// rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs|maxSessionSeconds
 // into st.
 func parseRoom(f *fields, concertID string, st *queue.Status) {
 	st.Rate = f.float()
@@ -750,6 +767,7 @@ func parseRoom(f *fields, concertID string, st *queue.Status) {
 	st.Room.Settings.SessionSeconds = int(f.int())
 	st.Room.Settings.IdleSeconds = int(f.int())
 	st.Room.OpensAt = time.UnixMilli(f.int()).UTC()
+	st.Room.Settings.MaxSessionSeconds = int(f.int())
 }
 
 func strategy(s string) queue.Strategy {

@@ -370,6 +370,25 @@ func TestServerTime(t *testing.T) {
 		}
 	})
 
+	t.Run("SessionAbsoluteEnd", func(t *testing.T) {
+		st := queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 1, SessionSeconds: 600, IdleSeconds: 60, MaxSessionSeconds: 300}
+		room := newRoom(-time.Minute, st)
+		tk := join(room, "fan", behind).Ticket
+		if a, err := s.Admit(ctx, room.ConcertID, "leader", time.Second, behind); err != nil || a.Admitted != 1 {
+			t.Fatalf("admit: got %+v, %v, want 1 admitted", a, err)
+		}
+		u, err := s.Use(ctx, tk, ahead.Add(24*time.Hour))
+		if err != nil {
+			t.Fatalf("Use by a caller a day ahead: %v, want the session alive", err)
+		}
+		if d := u.SessionEndsAt.Sub(time.Now().Add(300 * time.Second)); d < -time.Second || d > time.Second {
+			t.Errorf("absolute end: got %v, want Redis's now + 300 s", u.SessionEndsAt)
+		}
+		if !u.SessionExpiresAt.Equal(u.SessionEndsAt) {
+			t.Errorf("expiry: got %v, want the earlier absolute end %v", u.SessionExpiresAt, u.SessionEndsAt)
+		}
+	})
+
 	t.Run("IdleDrop", func(t *testing.T) {
 		room := newRoom(-time.Minute, queue.Settings{Strategy: queue.MaxActive, MaxActive: 1, SessionSeconds: 600, IdleSeconds: 1})
 		tk := join(room, "fan", ahead).Ticket
@@ -409,4 +428,49 @@ func joinOne(ctx context.Context, s *QueueStore, room queue.Room, userID string,
 		return queue.Status{}, false, err
 	}
 	return js[0].Status, js[0].Created, js[0].Err
+}
+
+// TestSessionEndOfOlderRoom checks a room and a session made before the
+// absolute end existed: a meta hash without maxs has no end; once settings
+// with one arrive, a session admitted before gets its end from its next use.
+func TestSessionEndOfOlderRoom(t *testing.T) {
+	ctx := t.Context()
+	c := testClient(t)
+	s := NewQueueStore(c, testPrefix(t, c))
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	room := queue.Room{ConcertID: boxoffice.NewID(), OpensAt: now.Add(-time.Hour), Seed: []byte("seed"),
+		Settings: queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 1, SessionSeconds: 600, IdleSeconds: 60, MaxSessionSeconds: 300}}
+	empty := func(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }
+	if err := s.Restore(ctx, room, empty, "test", time.Minute, now); err != nil {
+		t.Fatal(err)
+	}
+	meta := s.roomKeys(room.ConcertID)[kMeta]
+	if err := c.HDel(ctx, meta, "maxs").Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := joinOne(ctx, s, room, "fan", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Admit(ctx, room.ConcertID, "leader", time.Second, now); err != nil || a.Admitted != 1 {
+		t.Fatalf("admit: got %+v, %v, want 1 admitted", a, err)
+	}
+	u, err := s.Use(ctx, st.Ticket, now.Add(400*time.Second))
+	if err != nil || !u.SessionEndsAt.IsZero() || !u.SessionExpiresAt.Equal(now.Add(1000*time.Second)) {
+		t.Fatalf("Use without an end: got %+v, %v, want no end and expiry at +1000 s", u, err)
+	}
+	room.Version = 1
+	if err := s.Configure(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	u, err = s.Use(ctx, st.Ticket, now.Add(500*time.Second))
+	if err != nil || !u.SessionEndsAt.Equal(now.Add(800*time.Second)) || !u.SessionExpiresAt.Equal(now.Add(800*time.Second)) {
+		t.Fatalf("first use with an end: got %+v, %v, want end and expiry at +800 s", u, err)
+	}
+	if st, err := s.Status(ctx, st.Ticket, now.Add(700*time.Second)); err != nil || st.State != queue.Admitted || !st.SessionEndsAt.Equal(now.Add(800*time.Second)) {
+		t.Errorf("status: got %+v, %v, want admitted, end at +800 s", st, err)
+	}
+	if _, err := s.Use(ctx, st.Ticket, now.Add(800*time.Second)); boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
+		t.Errorf("use at the end: got %v, want QUEUE_TOKEN_EXPIRED", err)
+	}
 }

@@ -25,7 +25,7 @@ func RunConcertStore(t *testing.T, newStore func(t *testing.T) concert.Store) {
 	t.Run("CreateConcert/OK", func(t *testing.T) {
 		s := newStore(t)
 		spec := ConcertSpec()
-		room := queue.Settings{Strategy: queue.RateAndMaxActive, AdmitPerSecond: 12.5, MaxActive: 300, SessionSeconds: 900, IdleSeconds: 45}
+		room := queue.Settings{Strategy: queue.RateAndMaxActive, AdmitPerSecond: 12.5, MaxActive: 300, SessionSeconds: 900, IdleSeconds: 45, MaxSessionSeconds: 1800}
 		spec.WaitingRoom = &room
 		want := create(t, s, spec)
 		got, err := s.Concert(ctx, want.ID)
@@ -88,7 +88,7 @@ func RunConcertStore(t *testing.T, newStore func(t *testing.T) concert.Store) {
 		s := newStore(t)
 		c := create(t, s, ConcertSpec())
 		other := create(t, s, ConcertSpec())
-		room := queue.Settings{Strategy: queue.MaxActive, MaxActive: 77, SessionSeconds: 120, IdleSeconds: 30}
+		room := queue.Settings{Strategy: queue.MaxActive, MaxActive: 77, SessionSeconds: 120, IdleSeconds: 30, MaxSessionSeconds: 240}
 		for version := int64(2); version <= 3; version++ {
 			noErr(t, "SetWaitingRoom", s.SetWaitingRoom(ctx, c.ID, room))
 			got, err := s.Concert(ctx, c.ID)

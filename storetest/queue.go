@@ -76,6 +76,14 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("ErrQueueTokenExpired/OtherSeq", testUseOtherSeq)
 		run("ErrNotFound/UnknownRoom", testUseUnknownRoom)
 	})
+	t.Run("MaxSession", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("UsedSessionEndsAtMax", testMaxSessionUsed)
+		run("ExpiresAtEarlierEnd", testMaxSessionEarlier)
+		run("FreesMaxActiveSlot", testMaxSessionFreesSlot)
+		run("FixedAtAdmission", testMaxSessionConfigure)
+		run("RestoreKeepsEnd", testMaxSessionRestore)
+	})
 	t.Run("Leave", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("WaitingPlaceMovesOthersUp", testLeaveWaiting)
@@ -198,11 +206,11 @@ const (
 func qAt(d time.Duration) time.Time { return qT0.Add(d) }
 
 func rateSettings(perSecond float64) queue.Settings {
-	return queue.Settings{Strategy: queue.Rate, AdmitPerSecond: perSecond, SessionSeconds: 600, IdleSeconds: 60}
+	return queue.Settings{Strategy: queue.Rate, AdmitPerSecond: perSecond, SessionSeconds: 600, IdleSeconds: 60, MaxSessionSeconds: 900}
 }
 
 func maxActiveSettings(n int64) queue.Settings {
-	return queue.Settings{Strategy: queue.MaxActive, MaxActive: n, SessionSeconds: 600, IdleSeconds: 60}
+	return queue.Settings{Strategy: queue.MaxActive, MaxActive: n, SessionSeconds: 600, IdleSeconds: 60, MaxSessionSeconds: 900}
 }
 
 // qSeed is the draw seed of the suite's rooms.
@@ -695,6 +703,7 @@ func testUseAtExpiry(t *testing.T, q *queueStore) {
 
 	room := openRoom(rateSettings(10))
 	room.ConcertID = qOther
+	room.Settings.MaxSessionSeconds = 3600 // beyond the extension checked
 	st, _ := q.join(room, fanID(1), qT0)
 	if a, err := q.s.Admit(t.Context(), qOther, "owner-a", qLease, qT0); err != nil || a.Admitted != 1 {
 		t.Fatalf("Admit: got %+v, %v, want 1 admitted", a, err)

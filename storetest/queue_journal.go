@@ -122,9 +122,11 @@ func testJournalAdmitted(t *testing.T, j queue.Journal) {
 	if !slices.Equal(snap.Log, want) || snap.Admitted != 3 {
 		t.Errorf("log: got %+v (admitted %d), want %+v (3)", snap.Log, snap.Admitted, want)
 	}
+	// The admission instant, from which a rebuilt room ends the session.
+	admittedAt := map[int64]time.Time{1: qAt(time.Second), 2: qAt(2 * time.Second), 3: qAt(time.Second)}
 	for _, p := range snap.Places {
-		if p.Admitted != (p.Seq != 4) {
-			t.Errorf("place %d: got admitted %v, want %v", p.Seq, p.Admitted, p.Seq != 4)
+		if p.Admitted != (p.Seq != 4) || !p.AdmittedAt.Equal(admittedAt[p.Seq]) {
+			t.Errorf("place %d: got admitted %v at %v, want %v at %v", p.Seq, p.Admitted, p.AdmittedAt, p.Seq != 4, admittedAt[p.Seq])
 		}
 	}
 	// An admitted ticket that ended stays in the log.

@@ -50,7 +50,7 @@ local function float(x)
 end
 
 local m = redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'credit', 'last', 'step',
-  'drawn', 'avail', 'held', 'arate', 'astep', 'aat', 'abandoned', 'win')
+  'drawn', 'avail', 'held', 'arate', 'astep', 'aat', 'abandoned', 'win', 'maxs')
 if not m[1] then
   return {'F'}
 end
@@ -178,6 +178,12 @@ end
 -- short and keeps the credit.
 local limit = math.min(n, admitLimit)
 local sessionEnd = now + tonumber(m[4]) * 1000
+-- A session's absolute end, kept in its users hash value (seq:joinedMs:endMs).
+local endsAt = nil
+if (tonumber(m[19]) or 0) > 0 then
+  endsAt = now + tonumber(m[19]) * 1000
+  sessionEnd = math.min(sessionEnd, endsAt)
+end
 local hist = {}
 local seqs = {}
 while admitted < limit do
@@ -191,7 +197,7 @@ while admitted < limit do
   end
   local lasts = redis.call('ZMSCORE', seen, unpack(members))
   local tickets = redis.call('HMGET', users, unpack(members))
-  local add, taken, entries, stop = {}, {}, {}, false
+  local add, taken, entries, ends, stop = {}, {}, {}, {}, false
   for i, u in ipairs(members) do
     local last = tonumber(lasts[i])
     if not last or last <= cutoff then
@@ -199,6 +205,10 @@ while admitted < limit do
       break
     end
     local seq, joined = tickets[i] or '0', open
+    if endsAt and tickets[i] then
+      ends[#ends + 1] = u
+      ends[#ends + 1] = tickets[i] .. ':' .. endsAt
+    end
     local j = string.find(seq, ':', 1, true)
     if j then
       joined = math.max(tonumber(string.sub(seq, j + 1)), open)
@@ -220,6 +230,9 @@ while admitted < limit do
     redis.call('ZREM', waiting, unpack(taken))
     redis.call('ZREM', seen, unpack(taken))
     redis.call('ZADD', active, unpack(add))
+    if #ends > 0 then
+      redis.call('HSET', users, unpack(ends))
+    end
     redis.call('RPUSH', log, unpack(entries))
     admitted = admitted + #taken
   end

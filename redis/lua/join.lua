@@ -12,12 +12,12 @@ local drawn = m[12] == '1'
 local function join(user, nowMs, drawKey)
   local now = instant(nowMs)
   local count = counter(now, m)
-  local cur = ticketOf(user)
+  local cur, _, endsAt = ticketOf(user)
   if cur then
     local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
     if sessionEnd then
       if sessionEnd > now then
-        return place('A', cur, 0, sessionEnd, 0) .. '|0|0'
+        return place('A', cur, 0, sessionEnd, 0, endsAt) .. '|0|0'
       end
       redis.call('ZREM', active, user)
     else

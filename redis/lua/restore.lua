@@ -5,9 +5,11 @@
 --   begin  leaseMs: E when the room exists; B while another owner's claim
 --          lasts; else G: the claim is taken and what an earlier attempt
 --          left is cleared. Each later step extends the claim by leaseMs.
---   add    sessionMs, then records of 4 fields: W user key seq:joinedMs (a
---          waiting place, heartbeat now), A user seq:joinedMs - (a session
---          ending sessionMs from now), D user drawKey - (a draw entry), L
+--   add    sessionMs, maxSessionMs, then records of 4 fields: W user key
+--          seq:joinedMs (a waiting place, heartbeat now), A user
+--          seq:joinedMs endMs (a session ending sessionMs from now or at
+--          its absolute end endMs if earlier; endMs is 0 for none, - for
+--          maxSessionMs from now), D user drawKey - (a draw entry), L
 --          entry - - (an admission log entry): L when the claim is no
 --          longer ours, else G.
 --   finish rateLimit, then field, value pairs of the meta hash: as add;
@@ -41,16 +43,28 @@ if step == 'finish' then
   return 'G'
 end
 local log = {}
-local sessionEnd = now + tonumber(ARGV[4])
-for i = 5, #ARGV, 4 do
+local sessionEnd, maxSession = now + tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 6, #ARGV, 4 do
   local kind, a, b, c = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'W' then
     redis.call('ZADD', KEYS[2], b, a)
     redis.call('ZADD', KEYS[3], now, a)
     redis.call('HSET', KEYS[5], a, c)
   elseif kind == 'A' then
-    redis.call('ZADD', KEYS[4], sessionEnd, a)
-    redis.call('HSET', KEYS[5], a, b)
+    local e = tonumber(c)
+    if c == '-' then
+      e = 0
+      if maxSession > 0 then
+        e = now + maxSession
+      end
+    end
+    if e > 0 then
+      redis.call('ZADD', KEYS[4], math.min(sessionEnd, e), a)
+      redis.call('HSET', KEYS[5], a, b .. ':' .. e)
+    else
+      redis.call('ZADD', KEYS[4], sessionEnd, a)
+      redis.call('HSET', KEYS[5], a, b)
+    end
   elseif kind == 'D' then
     redis.call('ZADD', KEYS[6], b, a)
   elseif kind == 'L' then

@@ -4,21 +4,23 @@ local meta, waiting, seen, active, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], K
 
 -- room reads the room; m[1] is false for an unknown room.
 -- 1 st, 2 aps, 3 max, 4 ses, 5 idle, 6 open, 7 rate, 8 ix, 9 arate,
--- 10 avail, 11 held, 12 drawn
+-- 10 avail, 11 held, 12 drawn, 13 maxs (absent in rooms older than it)
 local function room()
-  return redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'ix', 'arate', 'avail', 'held', 'drawn')
+  return redis.call('HMGET', meta, 'st', 'aps', 'max', 'ses', 'idle', 'open', 'rate', 'ix', 'arate', 'avail', 'held', 'drawn',
+    'maxs')
 end
 
 -- roomPart is the room's part of a standing:
--- rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs
+-- rate|abandonRate|strategy|admitPerSecond|maxActive|sessionSeconds|idleSeconds|opensAtMs|maxSessionSeconds
 local function roomPart(m)
-  return table.concat({m[7] or '0', m[9] or '0', m[1], m[2], m[3], m[4], m[5], m[6]}, '|')
+  return table.concat({m[7] or '0', m[9] or '0', m[1], m[2], m[3], m[4], m[5], m[6], m[13] or '0'}, '|')
 end
 
 -- place is the ticket's part of a standing:
--- state|seq|position|sessionEndMs|waiting
-local function place(state, seq, position, sessionEnd, w)
-  return table.concat({state, seq, position, sessionEnd, w}, '|')
+-- state|seq|position|sessionEndMs|waiting|sessionEndsAtMs, the last 0 but
+-- for a session with an absolute end.
+local function place(state, seq, position, sessionEnd, w, endsAt)
+  return table.concat({state, seq, position, sessionEnd, w, endsAt or 0}, '|')
 end
 
 -- soldOut: the last supply report had no seat available or held.
@@ -26,8 +28,9 @@ local function soldOut(m)
   return m[10] and tonumber(m[10]) <= 0 and tonumber(m[11]) <= 0
 end
 
--- ticketOf returns the seq (a string) of user's live ticket and when it
--- joined (ms), from the users hash value seq:joinedMs.
+-- ticketOf returns the seq (a string) of user's live ticket, when it
+-- joined (ms) and, for a session, its absolute end (ms), from the users
+-- hash value seq:joinedMs, or seq:joinedMs:endMs once admitted with an end.
 local function ticketOf(user)
   local v = redis.call('HGET', users, user)
   if not v then
@@ -35,9 +38,14 @@ local function ticketOf(user)
   end
   local i = string.find(v, ':', 1, true)
   if not i then
-    return v, nil
+    return v, nil, nil
   end
-  return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1))
+  local seq, rest = string.sub(v, 1, i - 1), string.sub(v, i + 1)
+  local j = string.find(rest, ':', 1, true)
+  if not j then
+    return seq, tonumber(rest), nil
+  end
+  return seq, tonumber(string.sub(rest, 1, j - 1)), tonumber(string.sub(rest, j + 1))
 end
 
 -- liveSince returns the last heartbeat of user's waiting place if the place
@@ -75,13 +83,14 @@ end
 -- look is queue.Store.Status of (user, seq) without the room's part: it
 -- records a heartbeat for a live waiting place.
 local function look(user, seq, now, m, count)
-  if ticketOf(user) ~= seq then
+  local cur, _, endsAt = ticketOf(user)
+  if cur ~= seq then
     return place('E', seq, 0, 0, 0)
   end
   local sessionEnd = tonumber(redis.call('ZSCORE', active, user))
   if sessionEnd then
     if sessionEnd > now then
-      return place('A', seq, 0, sessionEnd, 0)
+      return place('A', seq, 0, sessionEnd, 0, endsAt)
     end
     return place('E', seq, 0, 0, 0)
   end
