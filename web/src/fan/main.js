@@ -177,13 +177,22 @@ function ConcertPage({ t, id, user, onSignedOut }) {
     }
   };
 
+  const wasAdmitted = useRef(false);
   const applyStatus = (st) => {
     setQs(st);
+    const admittedBefore = wasAdmitted.current;
+    wasAdmitted.current = st.status === 'ADMITTED';
     if (st.token) store.set(ticketKey(id), st.token);
     switch (st.status) {
       case 'PREQUEUE': case 'WAITING': setPhase((p) => (p === 'hold' ? p : 'waiting')); break;
       case 'ADMITTED': setPhase((p) => { if (p === 'waiting' || p === 'info' || p === 'proof') announce(t('admitted')); return p === 'hold' || p === 'ticket' ? p : 'booking'; }); break;
-      case 'EXPIRED': store.set(ticketKey(id), null); setPhase('info'); setNote(t('errQueueExpired')); break;
+      case 'EXPIRED': {
+        // An admitted session that ended, or a waiting place that lapsed.
+        const msg = t(admittedBefore ? 'errSessionOver' : 'errQueueExpired');
+        store.set(ticketKey(id), null); store.set(holdKeyOf(id), null);
+        setReservation(null); setPhase('info'); setNote(msg); announce(msg);
+        break;
+      }
       case 'SOLD_OUT': store.set(ticketKey(id), null); setPhase('info'); setNote(t('errSoldOut')); break;
     }
   };
