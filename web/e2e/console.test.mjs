@@ -13,6 +13,9 @@ test('the console creates a concert, and a dashboard moves while an on-sale runs
     await page.goto(BASE + '/admin');
     await page.getByLabel('Admin key').waitFor();
     await audit(page, 'console key form');
+    await page.getByLabel('Admin key').fill('not-the-admin-key-at-all');
+    await page.getByRole('button', { name: 'Open the console' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That key was refused.' }).waitFor();
     await page.getByLabel('Admin key').fill(ADMIN_KEY);
     await page.getByRole('button', { name: 'Open the console' }).click();
     assert.equal(await page.evaluate(() => Object.keys(localStorage).length), 0, 'the key must not reach localStorage');

@@ -18,17 +18,42 @@ const announce = (m) => { if (announceEl) { announceEl.textContent = ''; setTime
 const won = (n) => new Intl.NumberFormat('en-US').format(n) + ' won';
 const fmt = (n, d = 1) => (Number.isFinite(n) ? (Math.round(n * 10 ** d) / 10 ** d).toString() : '–');
 
-function KeyForm({ onKey, err }) {
+// checkKey asks the server whether key is the admin key: a concert that
+// cannot exist is NOT_FOUND for the right key and UNAUTHENTICATED for a
+// wrong one.
+async function checkKey(key) {
+  try {
+    await request('GET', '/v1/admin/concerts/00000000-0000-7000-8000-000000000000/stats', { auth: key });
+    return '';
+  } catch (e) {
+    if (e.code === 'NOT_FOUND') return '';
+    if (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN') return 'That key was refused. Check it and try again.';
+    if (e.code === 'RATE_LIMITED') return `Too many wrong keys from this address. Try again in ${Math.max(1, e.retryAfter)} s.`;
+    return 'The server could not check the key: ' + e.message;
+  }
+}
+
+function KeyForm({ onKey, err: given }) {
   const [v, setV] = useState('');
+  const [err, setErr] = useState(given);
+  const [checking, setChecking] = useState(false);
   return html`<section class="card narrow">
     <h1 tabindex="-1">Boxoffice console</h1>
     <p>Enter the admin key printed when the server started. It is kept in this tab only and forgotten when the tab closes.</p>
-    <form onSubmit=${(e) => { e.preventDefault(); if (v) { sessionStorage.setItem(KEY, v); onKey(v); } }}>
+    <form onSubmit=${async (e) => {
+      e.preventDefault();
+      if (!v) return;
+      setChecking(true);
+      const bad = await checkKey(v);
+      setChecking(false);
+      if (bad) { setErr(bad); announce(bad); return; }
+      sessionStorage.setItem(KEY, v); onKey(v);
+    }}>
       <label for="key">Admin key</label>
-      <input id="key" type="password" autocomplete="off" required value=${v} onInput=${(e) => setV(e.target.value)} />
-      <button type="submit" class="primary">Open the console</button>
+      <input id="key" type="password" autocomplete="off" required value=${v} onInput=${(e) => setV(e.target.value)} aria-invalid=${err ? 'true' : undefined} aria-describedby=${err ? 'key-err' : undefined} />
+      <button type="submit" class="primary" disabled=${checking}>Open the console</button>
     </form>
-    ${err && html`<div class="note error" role="alert"><p>${err}</p></div>`}
+    ${err && html`<div class="note error" role="alert" id="key-err"><p>${err}</p></div>`}
   </section>`;
 }
 
