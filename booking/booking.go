@@ -73,6 +73,24 @@ type HoldRequest struct {
 	MaxSeatsPerUser int
 	Now             time.Time
 	ExpiresAt       time.Time
+	// NotAfter, when not zero, caps the hold's expiry: it lapses at the
+	// earlier of ExpiresAt and NotAfter (the holder's session end).
+	NotAfter time.Time
+	// Cooldown is how long after the user's own hold of a seat lapsed or
+	// was released the user cannot hold that seat of the date again.
+	Cooldown time.Duration
+	// IdempotencyKey, optional, names the request for replays.
+	IdempotencyKey string
+}
+
+// ListRequest asks a Store for one page of a user's reservations.
+type ListRequest struct {
+	UserID    string
+	ConcertID string // "" for every concert
+	Status    Status // "" for every status; as at Now (see StatusAt)
+	Before    string // id of the last reservation of the previous page; "" for the first page
+	Limit     int
+	Now       time.Time
 }
 
 // PayRequest asks a Store to pay a reservation from the owner's wallet.
@@ -112,12 +130,42 @@ func (inv Inventory) SoldOut() bool { return inv.Total > 0 && inv.Sold == inv.To
 // any number of instances.
 type Store interface {
 	// Hold holds all of req.Seats for req.UserID until req.ExpiresAt, or
-	// none. Seats held by a hold that expired at or before req.Now count as
-	// available. Errors: NOT_FOUND for an unknown concert, date or user;
+	// req.NotAfter if earlier, or none. Seats held by a hold that expired
+	// at or before req.Now count as available. With the store's own clock
+	// (PostgreSQL in production) now and the expiry are the store's, the
+	// hold lasting ExpiresAt - Now and still capped by NotAfter.
+	// Errors: NOT_FOUND for an unknown concert, date or user;
 	// SEAT_UNAVAILABLE when a seat is held by another unexpired hold or
-	// sold; SEAT_LIMIT_EXCEEDED when the user would hold or own more than
-	// req.MaxSeatsPerUser seats of the date.
+	// sold, or when the user's own hold of it lapsed or was released less
+	// than req.Cooldown ago (the message says until when);
+	// SEAT_LIMIT_EXCEEDED when the user would hold or own more than
+	// req.MaxSeatsPerUser seats of the date; QUEUE_TOKEN_EXPIRED when
+	// NotAfter is not after now.
+	//
+	// With req.IdempotencyKey, a key the user already held with answers
+	// as the first time and changes nothing: the same concert, date and
+	// seats get the first reservation (with its stored status) or the
+	// first SEAT_UNAVAILABLE or SEAT_LIMIT_EXCEEDED; another request is
+	// IDEMPOTENCY_KEY_REUSED. Other errors keep nothing under the key.
 	Hold(ctx context.Context, req HoldRequest) (Reservation, error)
+
+	// HoldByKey answers a hold request again from what is kept under
+	// userID's key, changing nothing: the reservation made, or the refusal
+	// kept. Errors: NOT_FOUND when nothing is kept under the key;
+	// IDEMPOTENCY_KEY_REUSED when it was used for another concert, date or
+	// seats; the refusal kept.
+	HoldByKey(ctx context.Context, userID, idempotencyKey, concertID, day string, seats []int) (Reservation, error)
+
+	// Release releases at once every hold of userID on concertID that is
+	// held and unexpired at now: the seats are free and the reservations
+	// CANCELLED, all in one transaction. It returns the released
+	// reservations; none is not an error.
+	Release(ctx context.Context, userID, concertID string, now time.Time) ([]Reservation, error)
+
+	// Reservations returns up to req.Limit of req.UserID's reservations,
+	// newest first, with their stored status. Errors: INVALID_REQUEST for
+	// a req.Before that is not one of the user's reservations.
+	Reservations(ctx context.Context, req ListRequest) ([]Reservation, error)
 
 	// Reservation returns a reservation with its stored status.
 	// Errors: NOT_FOUND.
@@ -196,9 +244,14 @@ func CheckSeats(seats []int, maxPerUser int) ([]int, error) {
 }
 
 // Hold holds seats of one date for userID, all or none, for the concert's
-// hold time. Errors: INVALID_REQUEST, NOT_FOUND (concert, or a date that
-// does not exist or has started), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
-func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats []int) (Reservation, error) {
+// hold time but never past notAfter (zero: no cap), the end of the
+// holder's session. A user cannot hold a seat again within the hold time
+// after their own hold of it lapsed or was released. idempotencyKey may be
+// "": see Store.Hold for replays. Errors: INVALID_REQUEST, NOT_FOUND
+// (concert, or a date that does not exist or has started),
+// SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
+// IDEMPOTENCY_KEY_REUSED.
+func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats []int, notAfter time.Time, idempotencyKey string) (Reservation, error) {
 	concertID, _ = boxoffice.CanonID(concertID)
 	c, err := s.concerts.Concert(ctx, concertID)
 	if err != nil {
@@ -216,8 +269,9 @@ func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats
 	if err != nil {
 		return Reservation{}, err
 	}
-	return s.store.Hold(ctx, HoldRequest{
-		ReservationID:   boxoffice.NewID(),
+	id := boxoffice.NewID()
+	r, err := s.store.Hold(ctx, HoldRequest{
+		ReservationID:   id,
 		UserID:          userID,
 		ConcertID:       concertID,
 		Day:             day,
@@ -225,7 +279,118 @@ func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats
 		MaxSeatsPerUser: c.MaxSeatsPerUser,
 		Now:             now,
 		ExpiresAt:       now.Add(c.Hold()),
+		NotAfter:        notAfter,
+		Cooldown:        c.Hold(),
+		IdempotencyKey:  idempotencyKey,
 	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	if r.ID != id {
+		// A replay answers the first hold with its status now.
+		r.Status = r.StatusAt(now)
+	}
+	return r, nil
+}
+
+// ReplayHold answers a hold request again from userID's idempotencyKey,
+// changing nothing, so that a retry after the queue session ended still
+// gets its first answer. Errors: NOT_FOUND when nothing is kept under the
+// key; IDEMPOTENCY_KEY_REUSED; the refusal kept.
+func (s *Service) ReplayHold(ctx context.Context, userID, concertID, day string, seats []int, idempotencyKey string) (Reservation, error) {
+	concertID, _ = boxoffice.CanonID(concertID)
+	r, err := s.store.HoldByKey(ctx, userID, idempotencyKey, concertID, day, Sorted(seats))
+	if err != nil {
+		return Reservation{}, err
+	}
+	r.Status = r.StatusAt(s.clock.Now())
+	return r, nil
+}
+
+// Sorted returns seats sorted, as a hold request keeps them.
+func Sorted(seats []int) []int {
+	sorted := slices.Clone(seats)
+	slices.Sort(sorted)
+	return sorted
+}
+
+// SameRequest reports whether a hold kept under a key asked for the same
+// concert, date and seats as a retry; seats of both are sorted.
+func SameRequest(concertID, day string, seats []int, keptConcertID, keptDay string, keptSeats []int) bool {
+	return concertID == keptConcertID && day == keptDay && slices.Equal(seats, keptSeats)
+}
+
+// Release releases userID's live holds of concertID at once, as leaving
+// the concert's waiting room does, and returns them. Errors: failures of
+// the store only.
+func (s *Service) Release(ctx context.Context, userID, concertID string) ([]Reservation, error) {
+	concertID, _ = boxoffice.CanonID(concertID)
+	return s.store.Release(ctx, userID, concertID, s.clock.Now())
+}
+
+// Page bounds of Reservations.
+const (
+	DefaultPage = 20
+	MaxPage     = 100
+)
+
+// Reservations returns a page of userID's reservations, newest first, with
+// their status now, optionally of one concert and one status; before is
+// the id of the last reservation of the previous page. Errors:
+// INVALID_REQUEST for a bad status, limit or cursor.
+func (s *Service) Reservations(ctx context.Context, userID, concertID string, status Status, before string, limit int) ([]Reservation, error) {
+	switch status {
+	case "", Held, Paid, Expired, Cancelled:
+	default:
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "status must be one of HELD, PAID, EXPIRED, CANCELLED")
+	}
+	if limit < 1 || limit > MaxPage {
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be 1 to %d", MaxPage)
+	}
+	if concertID != "" {
+		id, ok := boxoffice.CanonID(concertID)
+		if !ok {
+			return nil, nil // no reservation is of a concert that cannot exist
+		}
+		concertID = id
+	}
+	if before != "" {
+		id, ok := boxoffice.CanonID(before)
+		if !ok {
+			return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "unknown cursor")
+		}
+		before = id
+	}
+	now := s.clock.Now()
+	rs, err := s.store.Reservations(ctx, ListRequest{UserID: userID, ConcertID: concertID, Status: status,
+		Before: before, Limit: limit, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		rs[i].Status = rs[i].StatusAt(now)
+	}
+	return rs, nil
+}
+
+// CooldownError is the SEAT_UNAVAILABLE of a hold refused because the
+// user's own hold of seat on day ended at until and may be made again
+// from again. Instants are shown to the second: until rounded down, again
+// up, so the instant named is never too early.
+func CooldownError(seat int, day string, until, again time.Time) error {
+	const layout = "2006-01-02T15:04:05Z"
+	from := again.Truncate(time.Second)
+	if from.Before(again) {
+		from = from.Add(time.Second)
+	}
+	return boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
+		"you held seat %d on %s until %s; you can hold it again from %s",
+		seat, day, until.UTC().Truncate(time.Second).Format(layout), from.UTC().Format(layout))
+}
+
+// SessionEndedError is the refusal of a hold whose cap is not after now.
+func SessionEndedError() error {
+	return boxoffice.Errorf(boxoffice.CodeQueueTokenExpired, "the queue session has ended")
 }
 
 // Reservation returns userID's reservation with its status now.

@@ -87,3 +87,48 @@ func TestInventorySoldOut(t *testing.T) {
 		}
 	}
 }
+
+func TestCooldownError(t *testing.T) {
+	tests := []struct {
+		name        string
+		until, from time.Time
+		want        string
+	}{
+		{"WholeSeconds", t0.Add(5 * time.Second), t0.Add(305 * time.Second),
+			"you held seat 17 on 2026-12-24 until 2026-12-01T10:00:05Z; you can hold it again from 2026-12-01T10:05:05Z"},
+		{"UntilDownFromUp", t0.Add(5*time.Second + 300*time.Millisecond), t0.Add(305*time.Second + 300*time.Millisecond),
+			"you held seat 17 on 2026-12-24 until 2026-12-01T10:00:05Z; you can hold it again from 2026-12-01T10:05:06Z"},
+		{"InUTC", t0.In(time.FixedZone("KST", 9*3600)), t0.Add(time.Minute).In(time.FixedZone("KST", 9*3600)),
+			"you held seat 17 on 2026-12-24 until 2026-12-01T10:00:00Z; you can hold it again from 2026-12-01T10:01:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := booking.CooldownError(17, "2026-12-24", tt.until, tt.from)
+			var be *boxoffice.Error
+			if !errors.As(err, &be) || be.Code != boxoffice.CodeSeatUnavailable || be.Message != tt.want {
+				t.Errorf("got %v, want %s: %s", err, boxoffice.CodeSeatUnavailable, tt.want)
+			}
+		})
+	}
+}
+
+func TestSameRequest(t *testing.T) {
+	tests := []struct {
+		name  string
+		seats []int
+		day   string
+		want  bool
+	}{
+		{"Same", []int{17, 18}, "2026-12-24", true},
+		{"OtherOrder", booking.Sorted([]int{18, 17}), "2026-12-24", true},
+		{"OtherSeats", []int{17}, "2026-12-24", false},
+		{"OtherDay", []int{17, 18}, "2026-12-25", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := booking.SameRequest("c", tt.day, tt.seats, "c", "2026-12-24", []int{17, 18}); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -25,8 +25,9 @@ type seatsInput struct {
 }
 
 type holdInput struct {
-	QueueToken string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
-	Body       HoldRequest
+	QueueToken     string `header:"Queue-Token" doc:"The token of the caller's QueueStatus for this concert."`
+	IdempotencyKey string `header:"Idempotency-Key" doc:"1 to 128 printable ASCII characters. A retry with the same key and body (the same seats in any order) answers the first reservation with its status now, or the first refusal, and changes nothing; the same key with another body is IDEMPOTENCY_KEY_REUSED."`
+	Body           HoldRequest
 }
 
 type holdOutput struct {
@@ -67,10 +68,12 @@ func (s *Server) bookingRoutes() {
 		OperationID: "holdSeats", Method: nethttp.MethodPost, Path: "/v1/reservations", Tags: []string{tagBooking},
 		Summary: "Hold seats of one date, all or none",
 		Description: queueDescription + " A held seat shows HELD to everyone else until expiresAt, and AVAILABLE from that instant." +
-			" The Queue-Token must be for the body's concertId.",
+			" The Queue-Token must be for the body's concertId." +
+			" A user cannot hold a seat again within the concert's hold time after their own hold of it lapsed or was released (SEAT_UNAVAILABLE, the detail says until when)." +
+			" A retry with the same Idempotency-Key answers the first reservation again, even after the session ended.",
 		DefaultStatus: nethttp.StatusCreated,
 		Security:      secBearer, Middlewares: queued,
-		Errors: []int{400, 401, 403, 404, 409, 429, 503},
+		Errors: []int{400, 401, 403, 404, 409, 422, 429, 503},
 	}, s.hold)
 	handle(s, huma.Operation{
 		OperationID: "getReservation", Method: nethttp.MethodGet, Path: "/v1/reservations/{reservationId}", Tags: []string{tagBooking},
@@ -137,12 +140,36 @@ func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], erro
 }
 
 func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
-	user := userOf(ctx)
+	user, key := userOf(ctx), in.IdempotencyKey
 	in.Body.ConcertID, _ = boxoffice.CanonID(in.Body.ConcertID)
-	if _, err := s.pass(ctx, in.QueueToken, user, in.Body.ConcertID); err != nil {
+	if err := boxoffice.CheckIdempotencyKey(key); err != nil {
 		return nil, err
 	}
-	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers)
+	t, err := s.ticket(in.QueueToken, user, in.Body.ConcertID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.queue.Use(ctx, t)
+	if err != nil {
+		if key == "" || boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
+			return nil, err
+		}
+		// The session may have ended since the first answer (a payment,
+		// a leave): a retry gets that answer again.
+		r, rerr := s.booking.ReplayHold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, key)
+		switch code := boxoffice.ErrorCode(rerr); {
+		case rerr == nil:
+			return &holdOutput{Location: "/v1/reservations/" + r.ID, Body: reservation(r)}, nil
+		case code == boxoffice.CodeNotFound, code == boxoffice.CodeIdempotencyKeyReused:
+			return nil, err
+		default:
+			return nil, rerr
+		}
+	}
+	// A hold never outlives the session: its expiry is capped at the
+	// session's absolute end (admission + maxSessionSeconds, on the
+	// waiting room's clock; zero for a room without one).
+	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, st.SessionEndsAt, key)
 	if err != nil {
 		return nil, err
 	}

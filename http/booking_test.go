@@ -199,6 +199,8 @@ func TestGetReservation(t *testing.T) {
 	c := e.concert(t, spec())
 	kim := e.admitted(t, "Kim", 0, c.ConcertID)
 	r := e.hold(t, kim, c.ConcertID, day1, 7)
+	ann := e.admitted(t, "Ann", 0, c.ConcertID)
+	kept := e.hold(t, ann, c.ConcertID, day1, 8)
 
 	t.Run("OK", func(t *testing.T) {
 		got, err := e.client.Reservation(ctx, kim.access, r.ReservationID)
@@ -210,8 +212,10 @@ func TestGetReservation(t *testing.T) {
 		if err := e.client.Leave(ctx, kim.access, kim.queue); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.client.Reservation(ctx, kim.access, r.ReservationID); err != nil {
-			t.Errorf("got %v, want the reservation", err)
+		// Leaving released the hold.
+		got, err := e.client.Reservation(ctx, kim.access, r.ReservationID)
+		if err != nil || got.Status != "CANCELLED" {
+			t.Errorf("got %+v, %v; want the reservation CANCELLED", got, err)
 		}
 	})
 	t.Run("ErrForbidden", func(t *testing.T) {
@@ -230,8 +234,8 @@ func TestGetReservation(t *testing.T) {
 		wantCode(t, err, 401, boxoffice.CodeUnauthenticated)
 	})
 	t.Run("ExpiredAtExpiry", func(t *testing.T) {
-		e.clock.Set(r.ExpiresAt)
-		got, err := e.client.Reservation(ctx, kim.access, r.ReservationID)
+		e.clock.Set(kept.ExpiresAt)
+		got, err := e.client.Reservation(ctx, ann.access, kept.ReservationID)
 		if err != nil || got.Status != "EXPIRED" {
 			t.Errorf("got %+v, %v; want EXPIRED", got, err)
 		}

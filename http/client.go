@@ -264,6 +264,44 @@ func (cl *Client) Hold(ctx context.Context, accessToken, queueToken string, req 
 	return out, err
 }
 
+// HoldWithKey holds seats like Hold, with an Idempotency-Key: a retry with
+// the same key and request answers the first reservation again.
+func (cl *Client) HoldWithKey(ctx context.Context, accessToken, queueToken string, req HoldRequest, idempotencyKey string) (Reservation, error) {
+	var out Reservation
+	_, err := cl.do(ctx, call{method: "POST", path: "/v1/reservations", bearer: accessToken, queueToken: queueToken,
+		idemKey: idempotencyKey, body: req, out: &out})
+	return out, err
+}
+
+// ReservationsQuery filters and pages Reservations; its zero value asks
+// for the first page of every reservation, at the server's default size.
+type ReservationsQuery struct {
+	ConcertID string
+	Status    string // HELD, PAID, EXPIRED or CANCELLED
+	Limit     int
+	Cursor    string
+}
+
+// Reservations returns a page of the caller's reservations, newest first.
+func (cl *Client) Reservations(ctx context.Context, accessToken, userID string, q ReservationsQuery) (ReservationList, error) {
+	v := url.Values{}
+	if q.ConcertID != "" {
+		v.Set("concertId", q.ConcertID)
+	}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	var out ReservationList
+	_, err := cl.do(ctx, call{method: "GET", path: "/v1/users/" + esc(userID) + "/reservations", query: v, bearer: accessToken, out: &out})
+	return out, err
+}
+
 // Reservation returns one of the caller's reservations.
 func (cl *Client) Reservation(ctx context.Context, accessToken, reservationID string) (Reservation, error) {
 	var out Reservation

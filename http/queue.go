@@ -38,7 +38,9 @@ func (s *Server) queueRoutes() {
 	}, s.queueStatus)
 	handle(s, huma.Operation{
 		OperationID: "leaveQueue", Method: nethttp.MethodDelete, Path: "/v1/queue", Tags: []string{tagQueue},
-		Summary:       "Give up the caller's place or session at once",
+		Summary: "Give up the caller's place or session at once",
+		Description: "The caller's held reservations of the concert are released at once (CANCELLED) with it." +
+			" On an error nothing is promised but that a retry with the same token finishes the leave.",
 		DefaultStatus: nethttp.StatusNoContent,
 		Security:      secBearer, Middlewares: huma.Middlewares{s.bearer},
 		Errors: []int{401, 429, 503},
@@ -114,7 +116,16 @@ func (s *Server) leave(ctx context.Context, in *queueInput) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The place or session ends first, so that no new hold passes the
+	// queue check once the holds are released; then the holds go. Both
+	// steps can be done again: a retry after a failure of either (the
+	// token still verifies, leaving an ended ticket does nothing) finishes
+	// the leave. Holds a failed release leaves behind lapse at their
+	// expiry anyway.
 	if err := s.queue.Leave(ctx, t); err != nil {
+		return nil, err
+	}
+	if _, err := s.booking.Release(ctx, t.UserID, t.ConcertID); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil

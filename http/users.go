@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/token"
 )
 
@@ -25,6 +26,14 @@ type historyInput struct {
 	UserID string `path:"userId" doc:"The caller's own user id."`
 	Limit  int    `query:"limit" default:"20" minimum:"1" maximum:"100" doc:"Entries per page."`
 	Cursor string `query:"cursor" doc:"nextCursor of the previous page."`
+}
+
+type reservationsInput struct {
+	UserID    string `path:"userId" doc:"The caller's own user id."`
+	ConcertID string `query:"concertId" doc:"Only reservations of this concert."`
+	Status    string `query:"status" enum:"HELD,PAID,EXPIRED,CANCELLED" doc:"Only reservations with this status now."`
+	Limit     int    `query:"limit" default:"20" minimum:"1" maximum:"100" doc:"Reservations per page."`
+	Cursor    string `query:"cursor" doc:"nextCursor of the previous page."`
 }
 
 func (s *Server) userRoutes() {
@@ -53,6 +62,13 @@ func (s *Server) userRoutes() {
 		Security: secBearer, Middlewares: huma.Middlewares{s.bearer},
 		Errors: []int{401, 403, 404, 503},
 	}, s.history)
+	handle(s, huma.Operation{
+		OperationID: "listReservations", Method: nethttp.MethodGet, Path: "/v1/users/{userId}/reservations", Tags: []string{tagUsers},
+		Summary:     "Page through the caller's reservations, newest first",
+		Description: "Each reservation with its status now (a hold whose expiry has come reads EXPIRED).",
+		Security:    secBearer, Middlewares: huma.Middlewares{s.bearer},
+		Errors: []int{400, 401, 403, 404, 503},
+	}, s.reservations)
 }
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
@@ -112,4 +128,24 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*out[History], 
 		h.NextCursor = &next
 	}
 	return &out[History]{Body: h}, nil
+}
+
+func (s *Server) reservations(ctx context.Context, in *reservationsInput) (*out[ReservationList], error) {
+	user, err := self(ctx, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.booking.Reservations(ctx, user, in.ConcertID, booking.Status(in.Status), in.Cursor, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	l := ReservationList{Reservations: make([]Reservation, len(rs))}
+	for i, r := range rs {
+		l.Reservations[i] = reservation(r)
+	}
+	if len(rs) == in.Limit && len(rs) > 0 {
+		next := rs[len(rs)-1].ID
+		l.NextCursor = &next
+	}
+	return &out[ReservationList]{Body: l}, nil
 }

@@ -301,6 +301,13 @@ func (r Reservation) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// ReservationList is one page of a user's reservations, newest first.
+type ReservationList struct {
+	Reservations []Reservation `json:"reservations"`
+	// NextCursor is the cursor of the next page when this one is full.
+	NextCursor *string `json:"nextCursor" nullable:"true" doc:"Pass as ?cursor= for the next page; null on the last page."`
+}
+
 // PaymentRequest pays a held reservation.
 type PaymentRequest struct {
 	ReservationID string `json:"reservationId"`

@@ -39,24 +39,50 @@ const lockWallet = `SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`
 const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 
 // holdSQL takes the seats $4 of date ($2, $3) for user $1 as reservation $7,
-// when all of them are free and the user stays within $6 seats of the date.
-// The seat rows are locked in number order. The instant it decides at is $5
-// and the hold lapses at $8 or, when $9 is true, the instant is read from the
-// database's clock once those locks are held and the hold lapses $10
-// microseconds after it. The user's own seats are counted with the
-// statement's snapshot, which is current because the wallet lock keeps the
-// user's other holds and payments out.
+// when all of them are free, none is in the user's cooldown and the user
+// stays within $6 seats of the date. The seat rows are locked in number
+// order. The instant it decides at is $5 and the hold lapses at $8 or,
+// when $9 is true, the instant is read from the database's clock once those
+// locks are held and the hold lapses $10 microseconds after it; either way
+// never after $11 when it is not NULL. The user's own seats and holds are
+// read with the statement's snapshot, which is current because the wallet
+// lock keeps the user's other holds, payments, cancels and releases out.
+//
+// The cooldown reads the user's holds of the date that are live or ended
+// within $12 microseconds (index reservations_user): a hold ended
+// at ended_at when released, at expires_at when it lapsed.
+//
+// With a key $13 the answer kept under it, if any, is returned and nothing
+// else is done; otherwise the reservation made, or a refusal the data
+// decided, is kept under it.
 const holdSQL = `
-WITH locked AS MATERIALIZED (
+WITH keyed AS MATERIALIZED (
+	SELECT concert_id, day, seat_numbers, reservation_id, code, message FROM hold_keys
+	WHERE user_id = $1 AND idempotency_key = $13
+),
+locked AS MATERIALIZED (
 	SELECT number, price, status, hold_expires_at FROM seats
-	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[])
+	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[]) AND NOT EXISTS (SELECT 1 FROM keyed)
 	ORDER BY number
 	FOR UPDATE
 ),
 clock AS MATERIALIZED (
-	SELECT t.now, CASE WHEN $9::bool THEN t.now + $10::int8 * interval '1 microsecond' ELSE $8::timestamptz END AS expires
+	SELECT t.now, least(CASE WHEN $9::bool THEN t.now + $10::int8 * interval '1 microsecond' ELSE $8::timestamptz END,
+	                    $11::timestamptz) AS expires
 	FROM (SELECT CASE WHEN $9::bool THEN clock_timestamp() ELSE $5::timestamptz END AS now
 	      FROM (SELECT count(*) FROM locked) AS after_locks) AS t
+),
+cool AS MATERIALIZED (
+	SELECT n.number, coalesce(r.ended_at, r.expires_at) AS ended
+	FROM clock, reservations r CROSS JOIN LATERAL unnest(r.seat_numbers) AS n(number)
+	WHERE r.concert_id = $2 AND r.user_id = $1 AND r.day = $3
+	  AND r.expires_at > clock.now - $12::int8 * interval '1 microsecond'
+	  AND r.status <> 'PAID'
+	  AND coalesce(r.ended_at, r.expires_at) <= clock.now
+	  AND coalesce(r.ended_at, r.expires_at) > clock.now - $12::int8 * interval '1 microsecond'
+	  AND n.number = ANY ($4::int2[])
+	ORDER BY 2 DESC, 1
+	LIMIT 1
 ),
 chk AS MATERIALIZED (
 	SELECT count(*) AS found,
@@ -69,9 +95,29 @@ chk AS MATERIALIZED (
 	       EXISTS (SELECT 1 FROM wallets WHERE user_id = $1) AS known
 	FROM locked
 ),
+refusal AS MATERIALIZED (
+	SELECT CASE
+	         WHEN NOT chk.known OR chk.found < cardinality($4::int2[]) OR clock.expires <= clock.now THEN NULL
+	         WHEN chk.free < chk.found THEN format('a seat of [%s] on %s is held by another user or sold',
+	                                               array_to_string($4::int2[], ' '), to_char($3::date, 'YYYY-MM-DD'))
+	         WHEN cool.number IS NOT NULL THEN format('you held seat %s on %s until %s; you can hold it again from %s',
+	                                               cool.number, to_char($3::date, 'YYYY-MM-DD'),
+	                                               to_char(cool.ended AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	                                               to_char(date_trunc('second', (cool.ended + $12::int8 * interval '1 microsecond') AT TIME ZONE 'UTC'
+	                                                                          + interval '999999 microseconds'),
+	                                                       'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+	         WHEN chk.mine + chk.found > $6 THEN format('at most %s seats per user on %s', $6::int4, to_char($3::date, 'YYYY-MM-DD'))
+	       END AS message,
+	       CASE
+	         WHEN NOT chk.known OR chk.found < cardinality($4::int2[]) OR clock.expires <= clock.now THEN NULL
+	         WHEN chk.free < chk.found OR cool.number IS NOT NULL THEN 'SEAT_UNAVAILABLE'
+	         WHEN chk.mine + chk.found > $6 THEN 'SEAT_LIMIT_EXCEEDED'
+	       END AS code
+	FROM chk CROSS JOIN clock LEFT JOIN cool ON true
+),
 ok AS MATERIALIZED (
-	SELECT * FROM chk
-	WHERE known AND found = cardinality($4::int2[]) AND free = found AND mine + found <= $6
+	SELECT chk.* FROM chk, clock, refusal
+	WHERE chk.known AND chk.found = cardinality($4::int2[]) AND clock.expires > clock.now AND refusal.code IS NULL
 ),
 take AS (
 	UPDATE seats SET status = 'HELD', reservation_id = $7, user_id = $1, hold_expires_at = (SELECT expires FROM clock)
@@ -81,11 +127,23 @@ ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
 	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
+),
+remember AS (
+	INSERT INTO hold_keys (user_id, idempotency_key, concert_id, day, seat_numbers, reservation_id, code, message, at)
+	SELECT $1, $13, $2, $3, $4::int2[], CASE WHEN EXISTS (SELECT 1 FROM ok) THEN $7::uuid END,
+	       refusal.code, refusal.message, clock.now
+	FROM refusal, clock
+	WHERE $13::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM keyed)
+	  AND (EXISTS (SELECT 1 FROM ok) OR refusal.code IS NOT NULL)
 )
-SELECT known, found, free, mine, prices, amount, clock.now, clock.expires FROM chk, clock`
+SELECT chk.known, chk.found, chk.free, chk.mine, chk.prices, chk.amount, clock.now, clock.expires,
+       refusal.code, refusal.message,
+       k.concert_id::text, to_char(k.day, 'YYYY-MM-DD'), k.seat_numbers, k.reservation_id::text, k.code, k.message
+FROM chk CROSS JOIN clock CROSS JOIN refusal LEFT JOIN keyed k ON true`
 
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
-// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
+// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
+// IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
 	concertID, ok := boxoffice.CanonID(req.ConcertID)
 	if !ok || !validDay(req.Day) {
@@ -101,22 +159,43 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	for i, n := range seats {
 		numbers[i] = int16(n)
 	}
+	var notAfter *time.Time
+	if !req.NotAfter.IsZero() {
+		notAfter = &req.NotAfter
+	}
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+	}
 	b := &pgx.Batch{}
 	b.Queue(lockWallet, req.UserID)
 	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
-		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds())
+		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds(),
+		notAfter, max(req.Cooldown, 0).Microseconds(), key)
 	var (
 		known             bool
 		found, free, mine int
 		prices            []int64
 		amount            int64
 		now, expires      time.Time
+		code, message     *string
+		kept              keptHold
 	)
 	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires)
+		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires, &code, &message,
+			&kept.concertID, &kept.day, &kept.seats, &kept.reservationID, &kept.code, &kept.message)
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && key != nil {
+		// Only a hold that bypassed the wallet lock could get here; the
+		// key's row that stopped it knows the answer.
+		return s.HoldByKey(ctx, req.UserID, *key, req.ConcertID, req.Day, seats)
+	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("hold seats", err)
+	}
+	if kept.concertID != nil {
+		return s.answerKept(ctx, kept, req.ConcertID, req.Day, seats)
 	}
 	switch {
 	case !known:
@@ -125,12 +204,10 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	case found < len(seats):
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
-	case free < found:
-		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
-			"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
-	case mine+found > req.MaxSeatsPerUser:
-		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
-			"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day)
+	case !expires.After(now):
+		return booking.Reservation{}, booking.SessionEndedError()
+	case code != nil:
+		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(*code), Message: *message}
 	}
 	r := booking.Reservation{
 		ID: req.ReservationID, UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
@@ -141,6 +218,48 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(prices[i])}
 	}
 	return r, nil
+}
+
+// keptHold is a row of hold_keys; every field is nil when there is none.
+type keptHold struct {
+	concertID, day *string
+	seats          []int16
+	reservationID  *string
+	code, message  *string
+}
+
+// answerKept answers a hold request for concertID, day and seats from the
+// row kept under its key.
+func (s *BookingStore) answerKept(ctx context.Context, k keptHold, concertID, day string, seats []int) (booking.Reservation, error) {
+	keptSeats := make([]int, len(k.seats))
+	for i, n := range k.seats {
+		keptSeats[i] = int(n)
+	}
+	switch {
+	case !booking.SameRequest(concertID, day, seats, *k.concertID, *k.day, keptSeats):
+		return booking.Reservation{}, holdKeyReused()
+	case k.reservationID == nil:
+		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(*k.code), Message: *k.message}
+	}
+	return s.Reservation(ctx, *k.reservationID)
+}
+
+// HoldByKey answers a hold request again from userID's key. Errors:
+// NOT_FOUND, IDEMPOTENCY_KEY_REUSED, the refusal kept.
+func (s *BookingStore) HoldByKey(ctx context.Context, userID, idempotencyKey, concertID, day string, seats []int) (booking.Reservation, error) {
+	var k keptHold
+	err := s.db.pool.QueryRow(ctx, `
+		SELECT concert_id::text, to_char(day, 'YYYY-MM-DD'), seat_numbers, reservation_id::text, code, message
+		FROM hold_keys WHERE user_id = $1 AND idempotency_key = $2`, userID, idempotencyKey).
+		Scan(&k.concertID, &k.day, &k.seats, &k.reservationID, &k.code, &k.message)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return booking.Reservation{}, noHoldWithKey()
+	}
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap("read hold key", err)
+	}
+	concertID, _ = boxoffice.CanonID(concertID)
+	return s.answerKept(ctx, k, concertID, day, slices.Sorted(slices.Values(seats)))
 }
 
 const reservationColumns = `r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices,
@@ -231,14 +350,15 @@ free AS (
 	  AND s.reservation_id = live.id AND s.status = 'HELD'
 ),
 mark AS (
-	UPDATE reservations SET status = 'CANCELLED' FROM live WHERE reservations.id = live.id
+	UPDATE reservations SET status = 'CANCELLED', ended_at = clock.now FROM live, clock WHERE reservations.id = live.id
 	RETURNING reservations.status
 )
 SELECT r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices, r.amount,
        coalesce((SELECT status FROM mark), r.status), r.expires_at, r.created_at, r.paid_at
 FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
 
-// Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
+// Cancel releases a hold at once; the owner's wallet is locked too, so that
+// the owner's next hold reads the cancel. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
 	id, valid := boxoffice.CanonID(id)
@@ -247,6 +367,7 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, id)
+	b.Queue(lockWallet, userID) // the user's next hold sees the cooldown this starts
 	b.Queue(cancelSQL, id, userID, now, s.db.dbClock)
 	var r booking.Reservation
 	var ok bool
@@ -269,6 +390,150 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	default: // EXPIRED, or HELD past its expiry
 		return booking.Reservation{}, holdExpired(id)
 	}
+}
+
+// releaseSQL releases every hold of user $2 on concert $1 that is live at
+// $3 or, when $4 is true, at the database's clock read once every lock is
+// held. It locks in the order of every change: the reservations (by id),
+// the user's wallet (so the user's next hold reads the release), then the
+// seats by (day, number). A reservation paid or cancelled while this waited
+// for its lock is no longer HELD when the lock is granted and is left alone.
+// A hold that commits after this statement began is not seen.
+const releaseSQL = `
+WITH cand AS MATERIALIZED (
+	SELECT id, day, seat_numbers, expires_at FROM reservations
+	WHERE concert_id = $1 AND user_id = $2 AND status = 'HELD'
+	ORDER BY id
+	FOR UPDATE
+),
+w AS MATERIALIZED (
+	SELECT 1 FROM wallets, (SELECT count(*) FROM cand) AS after_reservations
+	WHERE wallets.user_id = $2
+	FOR UPDATE OF wallets
+),
+locked AS MATERIALIZED (
+	SELECT s.day, s.number, s.reservation_id
+	FROM seats s JOIN cand ON s.concert_id = $1 AND s.day = cand.day
+	WHERE s.number = ANY (cand.seat_numbers) AND s.reservation_id = cand.id AND s.status = 'HELD'
+	  AND EXISTS (SELECT count(*) FROM w)
+	ORDER BY s.day, s.number
+	FOR UPDATE OF s
+),
+clock AS MATERIALIZED (
+	SELECT CASE WHEN $4::bool THEN clock_timestamp() ELSE $3::timestamptz END AS now
+	FROM (SELECT count(*) FROM locked) AS after_locks
+),
+live AS MATERIALIZED (
+	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
+),
+free AS (
+	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
+	FROM live, locked
+	WHERE s.concert_id = $1 AND s.day = locked.day AND s.number = locked.number
+	  AND locked.reservation_id = live.id AND s.reservation_id = live.id AND s.status = 'HELD'
+),
+mark AS (
+	UPDATE reservations r SET status = 'CANCELLED', ended_at = clock.now FROM live, clock WHERE r.id = live.id
+	RETURNING ` + reservationColumns + `
+)
+SELECT * FROM mark r ORDER BY r.id`
+
+// Release releases userID's live holds of concertID in one transaction and
+// returns them.
+func (s *BookingStore) Release(ctx context.Context, userID, concertID string, now time.Time) ([]booking.Reservation, error) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
+		return nil, nil
+	}
+	conn, err := s.db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, s.db.wrapWrite("release holds", notSent{err})
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, releaseSQL, concertID, userID, now, s.db.dbClock)
+	if err != nil {
+		return nil, s.db.wrapWrite("release holds", err)
+	}
+	var released []booking.Reservation
+	for rows.Next() {
+		r, _, err := scanReservation(rows)
+		if err != nil {
+			rows.Close()
+			return nil, s.db.wrapWrite("release holds", err)
+		}
+		released = append(released, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrapWrite("release holds", err)
+	}
+	return released, nil
+}
+
+// Reservations returns a page of a user's reservations, newest first.
+// Errors: INVALID_REQUEST for an unknown cursor.
+func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest) ([]booking.Reservation, error) {
+	var concertID, before, status *string
+	if req.ConcertID != "" {
+		id, ok := boxoffice.CanonID(req.ConcertID)
+		if !ok {
+			return nil, nil
+		}
+		concertID = &id
+	}
+	if req.Before != "" {
+		id, ok := boxoffice.CanonID(req.Before)
+		if !ok {
+			return nil, badCursor()
+		}
+		before = &id
+	}
+	if req.Status != "" {
+		st := string(req.Status)
+		status = &st
+	}
+	rows, err := s.db.pool.Query(ctx, `
+		WITH cursor AS MATERIALIZED (
+			SELECT created_at, id FROM reservations WHERE id = $3::uuid AND user_id = $1
+		)
+		SELECT `+reservationColumns+` FROM reservations r
+		WHERE r.user_id = $1
+		  AND ($2::uuid IS NULL OR r.concert_id = $2)
+		  AND ($3::uuid IS NULL OR (r.created_at, r.id) < (SELECT created_at, id FROM cursor))
+		  AND CASE $4::text
+		        WHEN 'HELD' THEN r.status = 'HELD' AND r.expires_at > $5
+		        WHEN 'EXPIRED' THEN r.status = 'EXPIRED' OR (r.status = 'HELD' AND r.expires_at <= $5)
+		        ELSE $4::text IS NULL OR r.status = $4::text
+		      END
+		ORDER BY r.created_at DESC, r.id DESC
+		LIMIT $6`, req.UserID, concertID, before, status, req.Now, max(req.Limit, 0))
+	if err != nil {
+		return nil, s.db.wrap("list reservations", err)
+	}
+	var list []booking.Reservation
+	for rows.Next() {
+		r, _, err := scanReservation(rows)
+		if err != nil {
+			rows.Close()
+			return nil, s.db.wrap("list reservations", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap("list reservations", err)
+	}
+	if before != nil && len(list) == 0 {
+		// An empty page: tell an unknown cursor from the end of the list.
+		var known bool
+		err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reservations WHERE id = $1 AND user_id = $2)`,
+			*before, req.UserID).Scan(&known)
+		if err != nil {
+			return nil, s.db.wrap("list reservations", err)
+		}
+		if !known {
+			return nil, badCursor()
+		}
+	}
+	return list, nil
 }
 
 // paySQL pays reservation $1 by user $2 with key $3 as payment $5, at $4
@@ -585,6 +850,14 @@ func alreadyPaid(id string) error {
 
 func holdExpired(id string) error {
 	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
+}
+
+func holdKeyReused() error {
+	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to hold other seats")
+}
+
+func noHoldWithKey() error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "no hold with this Idempotency-Key")
 }
 
 func payKeyReused() error {

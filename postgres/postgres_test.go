@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,4 +244,53 @@ func TestQueueJournal(t *testing.T) {
 	storetest.RunQueueJournal(t, func(t *testing.T) queue.Journal {
 		return postgres.NewQueueJournal(newDB(t))
 	})
+}
+
+func TestDatabaseClockHoarding(t *testing.T) {
+	db := newDB(t)
+	db.UseDatabaseClock()
+	ctx := context.Background()
+	concerts, wallets, bookings := postgres.NewConcertStore(db), postgres.NewWalletStore(db), postgres.NewBookingStore(db)
+	c := storetest.NewConcert(t, storetest.ConcertSpec())
+	if err := concerts.CreateConcert(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := wallet.NewUser("fan-1", "Kim", storetest.BaseTime)
+	if err := wallets.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's clock is a day behind; the database's decides.
+	skewed := time.Now().Add(-24 * time.Hour)
+	req := func(seat int, notAfter time.Time) booking.HoldRequest {
+		return booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: u.ID, ConcertID: c.ID, Day: storetest.Day1,
+			Seats: []int{seat}, MaxSeatsPerUser: 4, Now: skewed, ExpiresAt: skewed.Add(5 * time.Minute),
+			NotAfter: notAfter, Cooldown: 5 * time.Minute}
+	}
+
+	end := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+	capped, err := bookings.Hold(ctx, req(1, end))
+	if err != nil || !capped.ExpiresAt.Equal(end) {
+		t.Errorf("Hold capped by the session's end: got %+v, %v; want it to lapse at %v", capped, err, end)
+	}
+	r, err := bookings.Hold(ctx, req(2, time.Time{}))
+	if err != nil || r.ExpiresAt.Sub(r.CreatedAt) != 5*time.Minute || time.Since(r.CreatedAt) > time.Hour {
+		t.Fatalf("Hold: got %+v, %v; want 5 minutes from the database's now", r, err)
+	}
+	_, err = bookings.Hold(ctx, req(3, time.Now().Add(-time.Second)))
+	if !errors.Is(err, boxoffice.ErrQueueTokenExpired) {
+		t.Errorf("Hold capped by a session end the database has passed: got %v, want %s", err, boxoffice.CodeQueueTokenExpired)
+	}
+
+	// The cancel's instant is the database's, and so is the cooldown's.
+	if _, err := bookings.Cancel(ctx, r.ID, u.ID, skewed); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bookings.Hold(ctx, req(2, time.Time{}))
+	if !errors.Is(err, boxoffice.ErrSeatUnavailable) || !strings.Contains(err.Error(), "you held seat 2 on "+storetest.Day1) {
+		t.Errorf("Hold again after cancelling: got %v, want %s for the cooldown", err, boxoffice.CodeSeatUnavailable)
+	}
+	released, err := bookings.Release(ctx, u.ID, c.ID, skewed)
+	if err != nil || len(released) != 1 || released[0].ID != capped.ID || released[0].Status != booking.Cancelled {
+		t.Errorf("Release: got %+v, %v; want the capped hold released", released, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,8 +58,31 @@ INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_price
                           status, expires_at, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, 'HELD', ?, ?)`
 
+// coolSQL finds, among the seats ?6 (a JSON array), the one whose hold by
+// user ?2 on date (?1, ?3) ended last within ?5 microseconds before ?4, and
+// when: released holds ended at ended_at, lapsed ones at expires_at (never
+// earlier than ended_at, which bounds the index range).
+const coolSQL = `
+SELECT j.value, coalesce(r.ended_at, r.expires_at) AS ended
+FROM reservations r, json_each(r.seat_numbers) j
+WHERE r.concert_id = ?1 AND r.user_id = ?2 AND r.day = ?3 AND r.expires_at > ?4 - ?5
+  AND r.status <> 'PAID'
+  AND coalesce(r.ended_at, r.expires_at) <= ?4 AND coalesce(r.ended_at, r.expires_at) > ?4 - ?5
+  AND j.value IN (SELECT value FROM json_each(?6))
+ORDER BY ended DESC, j.value
+LIMIT 1`
+
+const holdKeySQL = `
+SELECT concert_id, day, seat_numbers, reservation_id, code, message FROM hold_keys
+WHERE user_id = ? AND idempotency_key = ?`
+
+const insertHoldKeySQL = `
+INSERT INTO hold_keys (user_id, idempotency_key, concert_id, day, seat_numbers, reservation_id, code, message, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
-// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED.
+// seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
+// IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
 	concertID, ok := canonID(req.ConcertID)
 	if !ok || !validDay(req.Day) {
@@ -70,19 +94,45 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
 	numbers := intsJSON(seats)
+	expiresAt := req.ExpiresAt
+	if !req.NotAfter.IsZero() && req.NotAfter.Before(expiresAt) {
+		expiresAt = req.NotAfter
+	}
 	r := booking.Reservation{
 		ID: id, UserID: req.UserID, ConcertID: concertID, Day: req.Day,
 		Seats: make([]booking.Seat, 0, len(seats)), Status: booking.Held,
-		ExpiresAt: utc(req.ExpiresAt), CreatedAt: utc(req.Now),
+		ExpiresAt: utc(expiresAt), CreatedAt: utc(req.Now),
 	}
 	now := micros(req.Now)
+	var refusal error // decided and kept under the key: the transaction commits
 	err := s.db.update(ctx, "hold seats", func(tx *sql.Tx) error {
+		refuse := func(err error) error {
+			if req.IdempotencyKey == "" {
+				return err
+			}
+			refusal = err
+			var be *boxoffice.Error
+			errors.As(err, &be)
+			_, ierr := tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
+				numbers, nil, string(be.Code), be.Message, now)
+			return ierr
+		}
 		var known bool
 		if err := tx.StmtContext(ctx, s.db.st.walletExists).QueryRowContext(ctx, req.UserID).Scan(&known); err != nil {
 			return err
 		}
 		if !known {
 			return userNotFound(req.UserID)
+		}
+		if req.IdempotencyKey != "" {
+			k, found, err := holdKey(ctx, tx.QueryRowContext(ctx, holdKeySQL, req.UserID, req.IdempotencyKey))
+			if err != nil {
+				return err
+			}
+			if found {
+				r, err = s.answerKept(ctx, tx.StmtContext(ctx, s.db.st.lockedReservation), k, concertID, req.Day, seats)
+				return err
+			}
 		}
 		rows, err := tx.StmtContext(ctx, s.db.st.holdSeats).QueryContext(ctx, concertID, req.Day, numbers)
 		if err != nil {
@@ -115,20 +165,34 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			return concert.DateNotFound(req.ConcertID, req.Day)
 		case found < len(seats):
 			return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
+		case micros(expiresAt) <= now:
+			return booking.SessionEndedError()
 		case free < found:
-			return boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
-				"a seat of %v on %s is held by another user or sold", req.Seats, req.Day)
+			return refuse(boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
+				"a seat of %v on %s is held by another user or sold", seats, req.Day))
+		}
+		if cooldown := max(req.Cooldown, 0).Microseconds(); cooldown > 0 {
+			var seat int
+			var ended int64
+			err := tx.StmtContext(ctx, s.db.st.cool).QueryRowContext(ctx, concertID, req.UserID, req.Day, now, cooldown, numbers).
+				Scan(&seat, &ended)
+			switch {
+			case err == nil:
+				return refuse(booking.CooldownError(seat, req.Day, at(ended), at(ended+cooldown)))
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
 		}
 		var mine int
 		if err := tx.StmtContext(ctx, s.db.st.userSeats).QueryRowContext(ctx, concertID, req.Day, req.UserID, now).Scan(&mine); err != nil {
 			return err
 		}
 		if mine+len(seats) > req.MaxSeatsPerUser {
-			return boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
-				"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day)
+			return refuse(boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
+				"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day))
 		}
 		res, err := tx.StmtContext(ctx, s.db.st.takeSeats).ExecContext(ctx, concertID, req.Day, numbers,
-			id, req.UserID, micros(req.ExpiresAt))
+			id, req.UserID, micros(expiresAt))
 		if err != nil {
 			return err
 		}
@@ -144,13 +208,76 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			prices[i] = int64(st.Price)
 		}
 		_, err = tx.StmtContext(ctx, s.db.st.insertReservation).ExecContext(ctx, id, req.UserID, concertID,
-			req.Day, numbers, intsJSON(prices), int64(r.Amount), micros(req.ExpiresAt), now)
+			req.Day, numbers, intsJSON(prices), int64(r.Amount), micros(expiresAt), now)
+		if err != nil || req.IdempotencyKey == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
+			numbers, id, nil, nil, now)
 		return err
 	})
 	if err != nil {
 		return booking.Reservation{}, err
 	}
+	if refusal != nil {
+		return booking.Reservation{}, refusal
+	}
 	return r, nil
+}
+
+// keptHold is a row of hold_keys.
+type keptHold struct {
+	concertID, day, seats string
+	reservationID         sql.NullString
+	code, message         sql.NullString
+}
+
+// holdKey scans a row of holdKeySQL; found is false when there is none.
+func holdKey(ctx context.Context, row *sql.Row) (k keptHold, found bool, err error) {
+	err = row.Scan(&k.concertID, &k.day, &k.seats, &k.reservationID, &k.code, &k.message)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keptHold{}, false, nil
+	}
+	return k, err == nil, err
+}
+
+// answerKept answers a hold request for concertID, day and seats from the
+// row kept under its key, reading the reservation through st.
+func (s *BookingStore) answerKept(ctx context.Context, st *sql.Stmt, k keptHold, concertID, day string, seats []int) (booking.Reservation, error) {
+	var keptSeats []int
+	if err := json.Unmarshal([]byte(k.seats), &keptSeats); err != nil {
+		return booking.Reservation{}, fmt.Errorf("hold key: seats: %w", err)
+	}
+	switch {
+	case !booking.SameRequest(concertID, day, seats, k.concertID, k.day, keptSeats):
+		return booking.Reservation{}, holdKeyReused()
+	case !k.reservationID.Valid:
+		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(k.code.String), Message: k.message.String}
+	}
+	r, err := scanReservation(st.QueryRowContext(ctx, k.reservationID.String))
+	if errors.Is(err, sql.ErrNoRows) {
+		return booking.Reservation{}, reservationNotFound(k.reservationID.String)
+	}
+	return r, err
+}
+
+// HoldByKey answers a hold request again from userID's key. Errors:
+// NOT_FOUND, IDEMPOTENCY_KEY_REUSED, the refusal kept.
+func (s *BookingStore) HoldByKey(ctx context.Context, userID, idempotencyKey, concertID, day string, seats []int) (booking.Reservation, error) {
+	k, found, err := holdKey(ctx, s.db.read.QueryRowContext(ctx, holdKeySQL, userID, idempotencyKey))
+	if err != nil {
+		return booking.Reservation{}, s.db.wrap(ctx, "read hold key", err)
+	}
+	if !found {
+		return booking.Reservation{}, noHoldWithKey()
+	}
+	concertID, _ = canonID(concertID)
+	r, err := s.answerKept(ctx, s.db.st.reservation, k, concertID, day, slices.Sorted(slices.Values(seats)))
+	var be *boxoffice.Error
+	if err != nil && !errors.As(err, &be) {
+		return booking.Reservation{}, s.db.wrap(ctx, "read hold key", err)
+	}
+	return r, err
 }
 
 const reservationSQL = `
@@ -159,7 +286,7 @@ SELECT id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status,
 FROM reservations WHERE id = ?`
 
 // scanReservation scans reservationSQL.
-func scanReservation(row *sql.Row) (booking.Reservation, error) {
+func scanReservation(row interface{ Scan(...any) error }) (booking.Reservation, error) {
 	var (
 		r                booking.Reservation
 		numbers, prices  string
@@ -229,13 +356,15 @@ WHERE concert_id = ?1 AND day = ?2 AND number IN (SELECT value FROM json_each(?3
 
 const setStatusSQL = `UPDATE reservations SET status = ?2 WHERE id = ?1`
 
-// release frees the seats r still holds and gives r status.
-func (s *BookingStore) release(ctx context.Context, tx *sql.Tx, r booking.Reservation, status booking.Status) error {
+const setCancelledSQL = `UPDATE reservations SET status = 'CANCELLED', ended_at = ?2 WHERE id = ?1`
+
+// release frees the seats r still holds and marks r cancelled at now.
+func (s *BookingStore) release(ctx context.Context, tx *sql.Tx, r booking.Reservation, now time.Time) error {
 	if _, err := tx.StmtContext(ctx, s.db.st.freeSeats).ExecContext(ctx,
 		r.ConcertID, r.Day, intsJSON(r.Numbers()), r.ID); err != nil {
 		return err
 	}
-	_, err := tx.StmtContext(ctx, s.db.st.setStatus).ExecContext(ctx, r.ID, string(status))
+	_, err := tx.StmtContext(ctx, s.db.st.setCancelled).ExecContext(ctx, r.ID, micros(now))
 	return err
 }
 
@@ -263,12 +392,129 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 			return holdExpired(id)
 		}
 		r.Status = booking.Cancelled
-		return s.release(ctx, tx, r, booking.Cancelled)
+		return s.release(ctx, tx, r, now)
 	})
 	if err != nil {
 		return booking.Reservation{}, err
 	}
 	return r, nil
+}
+
+// liveHoldsSQL lists the holds of user ?2 on concert ?1 live at ?3.
+const liveHoldsSQL = `
+SELECT id FROM reservations
+WHERE concert_id = ?1 AND user_id = ?2 AND expires_at > ?3 AND status = 'HELD'
+ORDER BY id`
+
+// Release releases userID's live holds of concertID in one write
+// transaction and returns them.
+func (s *BookingStore) Release(ctx context.Context, userID, concertID string, now time.Time) ([]booking.Reservation, error) {
+	key, ok := canonID(concertID)
+	if !ok {
+		return nil, nil
+	}
+	var released []booking.Reservation
+	err := s.db.update(ctx, "release holds", func(tx *sql.Tx) error {
+		released = nil
+		rows, err := tx.QueryContext(ctx, liveHoldsSQL, key, userID, micros(now))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := s.lockedReservation(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := s.release(ctx, tx, r, now); err != nil {
+				return err
+			}
+			r.Status = booking.Cancelled
+			released = append(released, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return released, nil
+}
+
+// Reservations returns a page of a user's reservations, newest first.
+// Errors: INVALID_REQUEST for an unknown cursor.
+func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest) ([]booking.Reservation, error) {
+	var concertID, status any
+	if req.ConcertID != "" {
+		id, ok := canonID(req.ConcertID)
+		if !ok {
+			return nil, nil
+		}
+		concertID = id
+	}
+	if req.Status != "" {
+		status = string(req.Status)
+	}
+	// The page starts after (created, id) of the cursor.
+	created, before := int64(math.MaxInt64), ""
+	if req.Before != "" {
+		id, ok := canonID(req.Before)
+		if !ok {
+			return nil, badCursor()
+		}
+		err := s.db.read.QueryRowContext(ctx, `SELECT created_at FROM reservations WHERE id = ? AND user_id = ?`,
+			id, req.UserID).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, badCursor()
+		}
+		if err != nil {
+			return nil, s.db.wrap(ctx, "list reservations", err)
+		}
+		before = id
+	}
+	rows, err := s.db.read.QueryContext(ctx, `
+		SELECT id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status,
+		       expires_at, created_at, paid_at
+		FROM reservations
+		WHERE user_id = ?1
+		  AND (?2 IS NULL OR concert_id = ?2)
+		  AND (created_at < ?3 OR (created_at = ?3 AND (?4 = '' OR id < ?4)))
+		  AND CASE ?5
+		        WHEN 'HELD' THEN status = 'HELD' AND expires_at > ?6
+		        WHEN 'EXPIRED' THEN status = 'EXPIRED' OR (status = 'HELD' AND expires_at <= ?6)
+		        ELSE ?5 IS NULL OR status = ?5
+		      END
+		ORDER BY created_at DESC, id DESC
+		LIMIT ?7`, req.UserID, concertID, created, before, status, micros(req.Now), max(req.Limit, 0))
+	if err != nil {
+		return nil, s.db.wrap(ctx, "list reservations", err)
+	}
+	defer rows.Close()
+	var list []booking.Reservation
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, s.db.wrap(ctx, "list reservations", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.wrap(ctx, "list reservations", err)
+	}
+	return list, nil
 }
 
 // heldSeatsSQL counts the seats ?3 of date (?1, ?2) that reservation ?4
@@ -550,6 +796,14 @@ func alreadyPaid(id string) error {
 
 func holdExpired(id string) error {
 	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
+}
+
+func holdKeyReused() error {
+	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to hold other seats")
+}
+
+func noHoldWithKey() error {
+	return boxoffice.Errorf(boxoffice.CodeNotFound, "no hold with this Idempotency-Key")
 }
 
 func payKeyReused() error {

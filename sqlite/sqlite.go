@@ -282,7 +282,7 @@ type statements struct {
 	walletExists, walletBalance, holdSeats, userSeats, takeSeats,
 	insertReservation, lockedReservation, paymentByKeyW,
 	heldSeats, debit, sellSeats, markPaid, insertPayment, insertEntry,
-	freeSeats, setStatus *sql.Stmt
+	freeSeats, setStatus, setCancelled, cool *sql.Stmt
 }
 
 func (s *statements) prepare(ctx context.Context, db *DB) error {
@@ -314,6 +314,8 @@ func (s *statements) prepare(ctx context.Context, db *DB) error {
 		{&s.insertEntry, db.write, insertEntrySQL},
 		{&s.freeSeats, db.write, freeSeatsSQL},
 		{&s.setStatus, db.write, setStatusSQL},
+		{&s.setCancelled, db.write, setCancelledSQL},
+		{&s.cool, db.write, coolSQL},
 	} {
 		st, err := p.on.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -37,11 +37,13 @@ func (e *bookingEnv) user(balance boxoffice.Money) string {
 	return createUser(e.t, e.Wallets, balance)
 }
 
-// holdReq asks for seats of day at now, for the concert's hold time.
+// holdReq asks for seats of day at now, for the concert's hold time and
+// with a cooldown of that length, as booking.Service asks.
 func (e *bookingEnv) holdReq(userID, day string, now time.Time, seats ...int) booking.HoldRequest {
 	return booking.HoldRequest{
 		ReservationID: boxoffice.NewID(), UserID: userID, ConcertID: e.c.ID, Day: day,
 		Seats: seats, MaxSeatsPerUser: e.c.MaxSeatsPerUser, Now: now, ExpiresAt: now.Add(e.c.Hold()),
+		Cooldown: e.c.Hold(),
 	}
 }
 
@@ -260,10 +262,11 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 	})
 
 	t.Run("Hold/SameUserAfterLapse", func(t *testing.T) {
+		// Once the cooldown after the lapse is over.
 		e := newBookingEnv(t, newStores, ConcertSpec())
 		a := e.user(0)
 		e.mustHold(a, Day1, now, 1, 2, 3, 4)
-		e.mustHold(a, Day1, expiry, 1, 2, 3, 4)
+		e.mustHold(a, Day1, expiry.Add(hold), 1, 2, 3, 4)
 	})
 
 	t.Run("Hold/ErrSeatUnavailable/AllOrNothing", func(t *testing.T) {
@@ -828,6 +831,7 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 	})
 
 	runBookingRaces(t, newStores)
+	runHoardingRules(t, newStores)
 }
 
 // runBookingRaces releases many callers at once and checks that the
