@@ -53,7 +53,7 @@ test('a fan signs up, solves the proof of work, holds a seat, pays and sees the 
     await page.keyboard.press('Control+A');
     await page.keyboard.type('100000');
     await page.keyboard.press('Enter');
-    await page.getByText(/100,000 won added/).waitFor();
+    await page.getByRole('main').getByText(/100,000 won added/).waitFor();
     await check('hold');
     await shot(page, 'web-hold-' + size);
     await press(page.getByRole('button', { name: 'Pay 90,000 won' }));
@@ -63,7 +63,7 @@ test('a fan signs up, solves the proof of work, holds a seat, pays and sees the 
     await shot(page, 'web-ticket-' + size);
     await press(page.getByRole('main').getByRole('link', { name: 'My reservations' }));
     await page.getByRole('heading', { name: 'My reservations', level: 1 }).waitFor();
-    await page.getByText('Paid', { exact: true }).waitFor();
+    await page.getByRole('main').getByText('Paid', { exact: true }).waitFor();
     await check('my reservations');
     // Korean, switchable.
     await press(page.getByRole('button', { name: /Switch to Korean/ }));

@@ -17,7 +17,7 @@ test("a waiting fan's place moves live, without reloading, until they are in", a
     const position = page.getByTestId('position');
     await page.getByRole('heading', { name: 'You are in line' }).waitFor();
     await position.filter({ hasText: /^3$/ }).waitFor();
-    await page.getByText(/Updates live/).waitFor();
+    await page.getByRole('main').getByText(/Updates live/).waitFor();
     await audit(page, 'waiting');
     await shot(page, 'web-waiting-desktop');
     await page.evaluate(() => { window.__notReloaded = true; });
@@ -67,7 +67,7 @@ test('when the event stream is refused, the place still moves by polling, backin
     await page.getByRole('link', { name: c.title }).click();
     await page.getByRole('button', { name: 'Join the queue' }).click();
     await page.getByTestId('position').filter({ hasText: /^2$/ }).waitFor();
-    await page.getByText(/Updates every few seconds/).waitFor();
+    await page.getByRole('main').getByText(/Updates every few seconds/).waitFor();
     await api('DELETE', '/v1/queue', { auth: ahead.accessToken, queueToken: ahead.token });
     await page.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
     await api('DELETE', '/v1/queue', { auth: a.accessToken, queueToken: a.token });
@@ -94,7 +94,7 @@ test('before the opening a fan waits in the pre-queue with a countdown and the l
     await page.getByRole('heading', { name: 'You are in the pre-queue' }).waitFor();
     await page.getByRole('timer').filter({ hasText: /^(59|1:00):\d\d/ }).waitFor();
     const detail = await api('GET', '/v1/concerts/' + c.concertId);
-    await page.getByText(detail.lottery.commitment).waitFor();
+    await page.getByRole('main').getByText(detail.lottery.commitment).waitFor();
     await audit(page, 'pre-queue');
     await shot(page, 'web-prequeue-desktop');
     await page.getByRole('button', { name: 'Leave the queue' }).click();
