@@ -11,6 +11,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "web: installing Node.js and npm"
   apt-get update && apt-get install -y nodejs npm
 fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "web: Node.js 20 or newer is needed (Vite 8, node --test); found $(node -v)" >&2
+  exit 1
+fi
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "web: installing chromium"
