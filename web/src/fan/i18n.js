@@ -39,7 +39,7 @@ const en = {
   prequeueTitle: 'You are in the pre-queue',
   prequeueIntro: 'When sales open, everyone in the pre-queue gets a place by a fair draw. Joining earlier does not help — keep this page open.',
   opensIn: 'Sales open in',
-  prequeued: '{n} fans in the pre-queue',
+  prequeued: 'Fans in the pre-queue: {n}',
   commitment: 'The draw is sealed in advance. Commitment (SHA-256 of the seed):',
   commitmentHow: 'After the opening, the seed is published and anyone can check the order with boxoffice verify-lottery.',
   waitingTitle: 'You are in line',
