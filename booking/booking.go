@@ -6,6 +6,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
@@ -241,6 +243,29 @@ func CheckSeats(seats []int, maxPerUser int) ([]int, error) {
 		return nil, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded, "at most %d seats per user and date", maxPerUser)
 	}
 	return sorted, nil
+}
+
+// SeatsTaken is the SEAT_UNAVAILABLE error of a hold of seats on day of
+// which taken are held by someone else or sold; it names them in words
+// ("seat 17 on 2026-12-24 is taken").
+func SeatsTaken(day string, taken []int) error {
+	switch len(taken) {
+	case 0:
+		return boxoffice.Errorf(boxoffice.CodeSeatUnavailable, "a requested seat on %s is taken: held by someone else or sold", day)
+	case 1:
+		return boxoffice.Errorf(boxoffice.CodeSeatUnavailable, "seat %d on %s is taken: held by someone else or sold", taken[0], day)
+	}
+	var b strings.Builder
+	for i, n := range taken {
+		switch {
+		case i == len(taken)-1:
+			b.WriteString(" and ")
+		case i > 0:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	return boxoffice.Errorf(boxoffice.CodeSeatUnavailable, "seats %s on %s are taken: held by someone else or sold", b.String(), day)
 }
 
 // Hold holds seats of one date for userID, all or none, for the concert's

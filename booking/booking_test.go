@@ -132,3 +132,25 @@ func TestSameRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestSeatsTaken(t *testing.T) {
+	tests := []struct {
+		name  string
+		taken []int
+		want  string
+	}{
+		{"Unknown", nil, "a requested seat on 2026-12-24 is taken: held by someone else or sold"},
+		{"One", []int{17}, "seat 17 on 2026-12-24 is taken: held by someone else or sold"},
+		{"Two", []int{17, 18}, "seats 17 and 18 on 2026-12-24 are taken: held by someone else or sold"},
+		{"Three", []int{1, 2, 30}, "seats 1, 2 and 30 on 2026-12-24 are taken: held by someone else or sold"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := booking.SeatsTaken("2026-12-24", tt.taken)
+			var be *boxoffice.Error
+			if !errors.As(err, &be) || be.Code != boxoffice.CodeSeatUnavailable || be.Message != tt.want {
+				t.Errorf("got %v, want SEAT_UNAVAILABLE %q", err, tt.want)
+			}
+		})
+	}
+}

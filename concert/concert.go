@@ -21,7 +21,7 @@ const SeatsPerDate = 50
 const (
 	MaxDates        = 366
 	MaxHoldSeconds  = 3600
-	MaxTitleLen     = 200
+	MaxTitleLen     = boxoffice.MaxTextLen
 	MaxGrades       = SeatsPerDate
 	MaxPrice        = 100_000_000
 	DefaultHold     = 300
@@ -156,13 +156,15 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	bad := func(format string, args ...any) (Concert, error) {
 		return Concert{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, format, args...)
 	}
-	title, venue := strings.TrimSpace(spec.Title), strings.TrimSpace(spec.Venue)
-	if title == "" || len(title) > MaxTitleLen {
-		return bad("title must have 1 to %d characters", MaxTitleLen)
+	title, err := boxoffice.CheckText("title", spec.Title)
+	if err != nil {
+		return Concert{}, err
 	}
-	if venue == "" || len(venue) > MaxTitleLen {
-		return bad("venue must have 1 to %d characters", MaxTitleLen)
+	venue, err := boxoffice.CheckText("venue", spec.Venue)
+	if err != nil {
+		return Concert{}, err
 	}
+	horizon := now.Add(MaxAhead)
 	c := Concert{
 		ID: id, Title: title, Venue: venue,
 		SalesOpenAt:     spec.SalesOpenAt.UTC(),
@@ -175,8 +177,8 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	if spec.SalesOpenAt.IsZero() {
 		return bad("salesOpenAt is required")
 	}
-	if !storable(spec.SalesOpenAt) {
-		return bad("salesOpenAt must be between the years %d and %d", minYear, maxYear)
+	if !storable(spec.SalesOpenAt) || spec.SalesOpenAt.After(horizon) {
+		return bad("salesOpenAt must be in the year %d or later and at most %d days from now", minYear, maxAheadDays)
 	}
 	if c.HoldSeconds == 0 {
 		c.HoldSeconds = DefaultHold
@@ -205,16 +207,21 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 		return bad("dates must list 1 to %d performances", MaxDates)
 	}
 	seen := make(map[string]bool, len(spec.Dates))
-	for _, start := range spec.Dates {
-		if !storable(start) {
-			return bad("dates must be between the years %d and %d", minYear, maxYear)
+	upcoming := false
+	for i, start := range spec.Dates {
+		if !storable(start) || start.After(horizon) {
+			return bad("dates[%d] must be in the year %d or later and at most %d days from now", i, minYear, maxAheadDays)
 		}
 		day := start.Format(DayLayout)
 		if seen[day] {
-			return bad("two performances on %s: one per calendar day", day)
+			return bad("dates[%d]: two performances on %s: one per calendar day", i, day)
 		}
 		seen[day] = true
+		upcoming = upcoming || start.After(now)
 		c.Dates = append(c.Dates, Date{Day: day, StartsAt: start.UTC()})
+	}
+	if !upcoming {
+		return bad("dates must include a performance that has not started yet")
 	}
 	sort.Slice(c.Dates, func(i, j int) bool { return c.Dates[i].StartsAt.Before(c.Dates[j].StartsAt) })
 
@@ -226,13 +233,17 @@ func New(id string, spec Spec, now time.Time) (Concert, error) {
 	return c, nil
 }
 
-// Times a concert may carry: what every store keeps exactly.
-const minYear, maxYear = 1970, 9999
+// MaxAhead is how far ahead of its creation a concert may open its sale or
+// hold a performance: about five years.
+const MaxAhead = maxAheadDays * 24 * time.Hour
 
-func storable(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= minYear && y <= maxYear
-}
+const maxAheadDays = 5 * 366
+
+// minYear is the earliest year a concert may carry: what every store keeps
+// exactly.
+const minYear = 1970
+
+func storable(t time.Time) bool { return t.UTC().Year() >= minYear }
 
 // parseGrades checks that the grades cover seats 1..SeatsPerDate exactly once.
 func parseGrades(specs []GradeSpec) ([]Grade, error) {
@@ -244,17 +255,17 @@ func parseGrades(specs []GradeSpec) ([]Grade, error) {
 	}
 	var owner [SeatsPerDate + 1]string
 	grades := make([]Grade, 0, len(specs))
-	for _, gs := range specs {
-		name := strings.TrimSpace(gs.Name)
-		if name == "" || len(name) > 50 {
-			return bad("grade names must have 1 to 50 characters")
-		}
-		first, last, err := ParseSeatRange(gs.Seats)
+	for i, gs := range specs {
+		name, err := boxoffice.CheckText(fmt.Sprintf("grades[%d].name", i), gs.Name)
 		if err != nil {
 			return nil, err
 		}
+		first, last, err := ParseSeatRange(gs.Seats)
+		if err != nil {
+			return bad("grades[%d].seats must be a range like \"1-10\" within 1-%d", i, SeatsPerDate)
+		}
 		if gs.Price < 0 || gs.Price > MaxPrice {
-			return bad("grade %s: price must be between 0 and %d", name, MaxPrice)
+			return bad("grades[%d].price must be between 0 and %d", i, MaxPrice)
 		}
 		for n := first; n <= last; n++ {
 			if owner[n] != "" {

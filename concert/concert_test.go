@@ -2,6 +2,7 @@ package concert_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,29 +65,45 @@ func TestNew(t *testing.T) {
 	tests := []struct {
 		name   string
 		modify func(*concert.Spec)
+		field  string // the API field the error names, when checked
 	}{
-		{"ErrNoTitle", func(s *concert.Spec) { s.Title = "  " }},
-		{"ErrNoVenue", func(s *concert.Spec) { s.Venue = "" }},
-		{"ErrNoDates", func(s *concert.Spec) { s.Dates = nil }},
-		{"ErrSameDay", func(s *concert.Spec) { s.Dates = append(s.Dates, kst("2026-12-25T14:00:00+09:00")) }},
-		{"ErrNoSalesOpen", func(s *concert.Spec) { s.SalesOpenAt = time.Time{} }},
-		{"ErrSalesOpenYear", func(s *concert.Spec) { s.SalesOpenAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
-		{"ErrDateYear", func(s *concert.Spec) { s.Dates = []time.Time{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)} }},
-		{"ErrHoldTooLong", func(s *concert.Spec) { s.HoldSeconds = concert.MaxHoldSeconds + 1 }},
-		{"ErrHoldNegative", func(s *concert.Spec) { s.HoldSeconds = -1 }},
-		{"ErrMaxSeats", func(s *concert.Spec) { s.MaxSeatsPerUser = 51 }},
-		{"ErrGradeGap", func(s *concert.Spec) { s.Grades[1].Seats = "12-50" }},
-		{"ErrGradeOverlap", func(s *concert.Spec) { s.Grades[1].Seats = "10-50" }},
-		{"ErrGradeRange", func(s *concert.Spec) { s.Grades[1].Seats = "11-51" }},
-		{"ErrGradePrice", func(s *concert.Spec) { s.Grades[0].Price = -1 }},
-		{"ErrGradeName", func(s *concert.Spec) { s.Grades[0].Name = "" }},
-		{"ErrNoGrades", func(s *concert.Spec) { s.Grades = nil }},
-		{"ErrWaitingRoom", func(s *concert.Spec) { s.WaitingRoom = &queue.Settings{Strategy: queue.Rate} }},
+		{"ErrTitleNUL", func(s *concert.Spec) { s.Title = "Winter\x00Night" }, "title"},
+		{"ErrTitleTooLong", func(s *concert.Spec) { s.Title = strings.Repeat("한", 201) }, "title"},
+		{"ErrVenueBidi", func(s *concert.Spec) { s.Venue = "Hall\u202e" }, "venue"},
+		{"ErrVenueZeroWidth", func(s *concert.Spec) { s.Venue = "Hall\u200b" }, "venue"},
+		{"ErrGradeNameESC", func(s *concert.Spec) { s.Grades[1].Name = "R\x1b[2J" }, "grades[1].name"},
+		{"ErrGradeSeatsNamed", func(s *concert.Spec) { s.Grades[1].Seats = "x" }, "grades[1].seats"},
+		{"ErrGradePriceNamed", func(s *concert.Spec) { s.Grades[1].Price = concert.MaxPrice + 1 }, "grades[1].price"},
+		{"ErrDatesAllPast", func(s *concert.Spec) { s.Dates = []time.Time{t0.Add(-time.Hour), t0.AddDate(0, -1, 0)} }, "dates"},
+		{"ErrDateTooFar", func(s *concert.Spec) { s.Dates = append(s.Dates, t0.Add(concert.MaxAhead+time.Hour)) }, "dates[2]"},
+		{"ErrDateYear9999", func(s *concert.Spec) { s.Dates = []time.Time{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} }, "dates[0]"},
+		{"ErrSalesOpenTooFar", func(s *concert.Spec) { s.SalesOpenAt = t0.Add(concert.MaxAhead + time.Hour) }, "salesOpenAt"},
+		{"ErrSalesOpen9999", func(s *concert.Spec) { s.SalesOpenAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }, "salesOpenAt"},
+		{"ErrAdmitRateTiny", func(s *concert.Spec) {
+			s.WaitingRoom = &queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 1e-300, SessionSeconds: 60, IdleSeconds: 60}
+		}, "admitPerSecond"},
+		{"ErrNoTitle", func(s *concert.Spec) { s.Title = "  " }, ""},
+		{"ErrNoVenue", func(s *concert.Spec) { s.Venue = "" }, ""},
+		{"ErrNoDates", func(s *concert.Spec) { s.Dates = nil }, ""},
+		{"ErrSameDay", func(s *concert.Spec) { s.Dates = append(s.Dates, kst("2026-12-25T14:00:00+09:00")) }, ""},
+		{"ErrNoSalesOpen", func(s *concert.Spec) { s.SalesOpenAt = time.Time{} }, ""},
+		{"ErrSalesOpenYear", func(s *concert.Spec) { s.SalesOpenAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, ""},
+		{"ErrDateYear", func(s *concert.Spec) { s.Dates = []time.Time{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)} }, ""},
+		{"ErrHoldTooLong", func(s *concert.Spec) { s.HoldSeconds = concert.MaxHoldSeconds + 1 }, ""},
+		{"ErrHoldNegative", func(s *concert.Spec) { s.HoldSeconds = -1 }, ""},
+		{"ErrMaxSeats", func(s *concert.Spec) { s.MaxSeatsPerUser = 51 }, ""},
+		{"ErrGradeGap", func(s *concert.Spec) { s.Grades[1].Seats = "12-50" }, ""},
+		{"ErrGradeOverlap", func(s *concert.Spec) { s.Grades[1].Seats = "10-50" }, ""},
+		{"ErrGradeRange", func(s *concert.Spec) { s.Grades[1].Seats = "11-51" }, ""},
+		{"ErrGradePrice", func(s *concert.Spec) { s.Grades[0].Price = -1 }, ""},
+		{"ErrGradeName", func(s *concert.Spec) { s.Grades[0].Name = "" }, ""},
+		{"ErrNoGrades", func(s *concert.Spec) { s.Grades = nil }, ""},
+		{"ErrWaitingRoom", func(s *concert.Spec) { s.WaitingRoom = &queue.Settings{Strategy: queue.Rate} }, ""},
 		{"ErrMaxSessionSeconds", func(s *concert.Spec) {
 			room := queue.DefaultSettings()
 			room.MaxSessionSeconds = -1
 			s.WaitingRoom = &room
-		}},
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,8 +114,33 @@ func TestNew(t *testing.T) {
 			if !errors.Is(err, boxoffice.ErrInvalidRequest) {
 				t.Errorf("got %v, want INVALID_REQUEST", err)
 			}
+			if err != nil && tt.field != "" && !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("got %q, want it to name %s", err, tt.field)
+			}
 		})
 	}
+	t.Run("OKSomeDatesPast", func(t *testing.T) {
+		s := validSpec()
+		s.Dates = append(s.Dates, t0.AddDate(0, -1, 0))
+		if _, err := concert.New("id", s, t0); err != nil {
+			t.Fatalf("got %v, want a concert with a past date among upcoming ones", err)
+		}
+	})
+	t.Run("OKAtHorizon", func(t *testing.T) {
+		s := validSpec()
+		s.SalesOpenAt = t0.Add(concert.MaxAhead)
+		s.Dates = []time.Time{t0.Add(concert.MaxAhead)}
+		if _, err := concert.New("id", s, t0); err != nil {
+			t.Fatalf("got %v, want a concert at the horizon", err)
+		}
+	})
+	t.Run("OKHangulTitle200", func(t *testing.T) {
+		s := validSpec()
+		s.Title, s.Venue, s.Grades[0].Name = strings.Repeat("한", 200), strings.Repeat("홀", 200), strings.Repeat("석", 200)
+		if _, err := concert.New("id", s, t0); err != nil {
+			t.Fatalf("got %v, want 200 Hangul characters accepted", err)
+		}
+	})
 }
 
 func TestParseSeatRange(t *testing.T) {

@@ -89,7 +89,7 @@ func TestCreateConcert(t *testing.T) {
 		{"DateNotADate", strings.Replace(specJSON(t), "2026-07-01T19:00:00+09:00", "tomorrow", 1), 422},
 		{"UnknownField", strings.Replace(specJSON(t), `{"title"`, `{"color":"red","title"`, 1), 422},
 		{"Malformed", specJSON(t)[:40], 400},
-		{"TooLarge", `{"title":"` + strings.Repeat("x", 1100<<10) + `"}`, 400},
+		{"TooLarge", `{"title":"` + strings.Repeat("x", 1100<<10) + `"}`, 413},
 	}
 	for _, tt := range raw {
 		t.Run("ErrInvalidRequest/"+tt.name, func(t *testing.T) {

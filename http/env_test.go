@@ -156,6 +156,8 @@ type env struct {
 	client   *boxhttp.Client
 	url      string
 	logs     *bytes.Buffer
+	// logText returns what the server logged.
+	logText func() string
 }
 
 type envOption func(*boxhttp.Options)
@@ -213,7 +215,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Cleanup(srv.CloseStreams)
 	return &env{
 		clock: clock, queue: o.Queue, bookings: o.Booking, server: srv, registry: o.Registry, signer: signer,
-		client: boxhttp.NewClient(ts.URL, ts.Client()), url: ts.URL, logs: logs,
+		client: boxhttp.NewClient(ts.URL, ts.Client()), url: ts.URL, logs: logs, logText: logs.String,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -199,6 +200,14 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 		p = newProblem(boxoffice.CodeRateLimited, msg)
 	case status == nethttp.StatusUnprocessableEntity:
 		p = newProblem(boxoffice.CodeInvalidRequest, msg)
+	case status == nethttp.StatusRequestEntityTooLarge:
+		// The contract has no code of its own for it: INVALID_REQUEST,
+		// with the status that says what is wrong.
+		p = newProblem(boxoffice.CodeInvalidRequest, "the request body is too large")
+		if _, limit, ok := strings.Cut(msg, "limit="); ok {
+			p.Detail = "the request body is larger than " + limit
+		}
+		p.Status = status
 	default:
 		p = badRequest(msg)
 	}
@@ -220,7 +229,10 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 			p.Detail = "malformed request: " + first.Message
 		} else {
 			p.Detail = "invalid request: " + first.Message
-			if first.Location != "" {
+			if field, ok := strings.CutPrefix(first.Location, "body."); ok {
+				// The field as the API names it: "seatNumbers[1]: expected integer".
+				p.Detail = "invalid request: " + field + ": " + first.Message
+			} else if first.Location != "" && first.Location != "body" {
 				p.Detail += " (" + first.Location + ")"
 			}
 		}

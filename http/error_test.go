@@ -113,7 +113,7 @@ func TestHumaError(t *testing.T) {
 	}{
 		{"ValidationIs422", 422, "validation failed", []error{detail}, boxoffice.CodeInvalidRequest, 422},
 		{"MalformedJSONIs400", 400, "validation failed", []error{&huma.ErrorDetail{Message: "invalid character", Location: "body"}}, boxoffice.CodeInvalidRequest, 400},
-		{"BodyTooLargeIs400", 413, "request body is too large limit=10 bytes", nil, boxoffice.CodeInvalidRequest, 400},
+		{"BodyTooLargeIs413", 413, "request body is too large limit=10 bytes", nil, boxoffice.CodeInvalidRequest, 413},
 		{"UnknownContentTypeIs400", 415, "validation failed", []error{errors.New("unknown content type")}, boxoffice.CodeInvalidRequest, 400},
 		{"NotFound", 404, "nope", nil, boxoffice.CodeNotFound, 404},
 		{"Internal", 500, "unexpected error occurred", []error{errors.New("boom")}, boxoffice.CodeInternal, 500},

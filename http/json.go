@@ -43,7 +43,7 @@ var jsonFormat = huma.Format{
 		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	},
-	Unmarshal: json.Unmarshal,
+	Unmarshal: decodeJSON,
 }
 
 const hexDigits = "0123456789abcdef"

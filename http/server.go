@@ -63,6 +63,9 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB. Concert creation
 	// allows at least 1 MiB.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds a request's line and headers; default
+	// DefaultMaxHeaderBytes. Larger requests are INVALID_REQUEST (431).
+	MaxHeaderBytes int
 	// MaxStreams bounds the open queue event streams of this instance;
 	// default DefaultMaxStreams.
 	MaxStreams int
@@ -106,6 +109,7 @@ type Server struct {
 	trusted      []netip.Prefix
 	ready        func(ctx context.Context) error
 	maxBody      int64
+	maxHeader    int
 
 	requestTimeout time.Duration
 	draining       atomic.Bool
@@ -145,6 +149,7 @@ func NewServer(o Options) *Server {
 		trusted:      o.TrustedProxies,
 		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
+		maxHeader:    o.MaxHeaderBytes,
 		mux:          nethttp.NewServeMux(),
 		maxStreams:   o.MaxStreams,
 		heartbeat:    o.StreamHeartbeat,
@@ -187,6 +192,9 @@ func NewServer(o Options) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.maxHeader <= 0 {
+		s.maxHeader = DefaultMaxHeaderBytes
+	}
 	s.metrics = newMetrics(s.registry, s, s.log)
 	s.api = humago.New(s.mux, apiConfig())
 	s.routes()
@@ -201,7 +209,8 @@ func apiConfig() huma.Config {
 				Title:   "Boxoffice",
 				Version: "1",
 				Description: "Concert ticketing with a virtual waiting room. Every non-2xx answer is " +
-					"an application/problem+json body with a machine-readable code.",
+					"an application/problem+json body with a machine-readable code. A body is one JSON value; " +
+					"integers are written with digits only (1e3 and 1000.0 are refused, INVALID_REQUEST).",
 			},
 			Components: &huma.Components{
 				Schemas: huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer),
@@ -312,6 +321,10 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	rec := recorderPool.Get().(*recorder)
 	rec.w, rec.r, rec.status = w, r, 0
 	defer s.finish(rec, r, start)
+	if headerBytes(r) > s.maxHeader {
+		writeProblem(rec, headersTooLarge(s.maxHeader))
+		return
+	}
 	if s.limiter != nil && rateLimited(r) && !s.allow(rec, r) {
 		return
 	}

@@ -39,14 +39,14 @@ func TestCreateUser(t *testing.T) {
 	}{
 		{"EmptyName", `{"name":""}`, 422},
 		{"BlankName", `{"name":"   "}`, 422},
-		{"LongName", `{"name":"` + strings.Repeat("가", 101) + `"}`, 422},
+		{"LongName", `{"name":"` + strings.Repeat("가", 201) + `"}`, 422},
 		{"MissingName", `{}`, 422},
 		{"UnknownField", `{"name":"Kim","admin":true}`, 422},
 		{"NameNotString", `{"name":5}`, 422},
 		{"MalformedJSON", `{"name":`, 400},
 		{"NotJSON", `hello`, 400},
 		{"NoBody", ``, 400},
-		{"TooLarge", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 400},
+		{"TooLarge", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 413},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 // NewUser asks for a user.
 type NewUser struct {
-	Name string `json:"name" doc:"Display name, 1 to 100 characters." example:"Kim"`
+	Name string `json:"name" doc:"Display name, 1 to 200 characters after trimming surrounding spaces; no control, bidirectional-override or zero-width characters." example:"Kim"`
 }
 
 // UserCreated is a new user with their access token.
@@ -36,7 +36,7 @@ type Balance struct {
 
 // ChargeRequest adds money to a wallet.
 type ChargeRequest struct {
-	Amount int64 `json:"amount" doc:"Won to add; 1 to 1,000,000 per call unless configured otherwise." example:"50000"`
+	Amount int64 `json:"amount" doc:"Won to add; 1 to 1,000,000 per call unless configured otherwise. Like every integer of the API, written with digits only: 1e3 and 1000.0 are refused." example:"50000"`
 }
 
 // Charge is the answer to a charge.
@@ -87,7 +87,7 @@ type ConcertDate struct {
 type Grade struct {
 	Name  string `json:"name" example:"VIP"`
 	Seats string `json:"seats" doc:"Seat range first-last within 1-50." example:"1-10"`
-	Price int64  `json:"price" minimum:"0" example:"150000"`
+	Price int64  `json:"price" minimum:"0" doc:"Won, written with digits only." example:"150000"`
 }
 
 // RoomStatus is a concert's waiting room as a fan sees it.
@@ -249,7 +249,7 @@ func (m SeatMap) appendJSON(b []byte) []byte {
 type HoldRequest struct {
 	ConcertID   string `json:"concertId"`
 	Date        string `json:"date" example:"2026-12-24"`
-	SeatNumbers []int  `json:"seatNumbers" maxItems:"50" example:"[17,18]"`
+	SeatNumbers []int  `json:"seatNumbers" maxItems:"50" doc:"Seat numbers 1-50, written with digits only." example:"[17,18]"`
 }
 
 // ReservedSeat is a seat of a reservation with the price it was held at.
@@ -340,7 +340,7 @@ func (p Payment) appendJSON(b []byte) []byte {
 // WaitingRoom tunes a concert's waiting room.
 type WaitingRoom struct {
 	Strategy       string  `json:"strategy" enum:"RATE,MAX_ACTIVE,RATE_AND_MAX_ACTIVE"`
-	AdmitPerSecond float64 `json:"admitPerSecond" required:"false" minimum:"0" doc:"Fans admitted per second (RATE, RATE_AND_MAX_ACTIVE)."`
+	AdmitPerSecond float64 `json:"admitPerSecond" required:"false" minimum:"0" doc:"Fans admitted per second (RATE, RATE_AND_MAX_ACTIVE): 0.001 (one fan every 1000 s) to 100000; 0 where the strategy does not use it."`
 	MaxActive      int64   `json:"maxActive" required:"false" minimum:"0" doc:"Most admitted sessions alive at once (MAX_ACTIVE, RATE_AND_MAX_ACTIVE)."`
 	SessionSeconds int     `json:"sessionSeconds" minimum:"1" doc:"An admitted session ends after this long unused." example:"600"`
 	IdleSeconds    int     `json:"idleSeconds" minimum:"1" doc:"A waiting place not polled for this long is dropped." example:"60"`
@@ -350,11 +350,11 @@ type WaitingRoom struct {
 
 // ConcertSpec asks for a concert.
 type ConcertSpec struct {
-	Title           string       `json:"title"`
-	Venue           string       `json:"venue"`
-	Dates           []time.Time  `json:"dates" doc:"Start of each performance, RFC 3339 with the venue's offset; the date is the calendar day at that offset." example:"[\"2026-12-24T19:00:00+09:00\"]"`
+	Title           string       `json:"title" doc:"1 to 200 characters; no control, bidirectional-override or zero-width characters (as every name of the API)."`
+	Venue           string       `json:"venue" doc:"1 to 200 characters, as title."`
+	Dates           []time.Time  `json:"dates" doc:"Start of each performance, RFC 3339 with the venue's offset; the date is the calendar day at that offset. At least one performance still to come; none more than 1830 days (about five years) ahead." example:"[\"2026-12-24T19:00:00+09:00\"]"`
 	Grades          []Grade      `json:"grades" doc:"Seat grades covering seats 1-50 exactly once."`
-	SalesOpenAt     time.Time    `json:"salesOpenAt"`
+	SalesOpenAt     time.Time    `json:"salesOpenAt" doc:"At most 1830 days (about five years) ahead."`
 	HoldSeconds     int          `json:"holdSeconds,omitempty" minimum:"0" doc:"How long a hold lasts; default 300." example:"300"`
 	MaxSeatsPerUser int          `json:"maxSeatsPerUser,omitempty" minimum:"0" doc:"Seats one user may hold or own per date; default 4." example:"4"`
 	WaitingRoom     *WaitingRoom `json:"waitingRoom,omitempty" doc:"Default: RATE at 50 per second."`

@@ -89,6 +89,7 @@ chk AS MATERIALIZED (
 	       count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock))) AS free,
 	       coalesce(array_agg(price ORDER BY number), '{}') AS prices,
 	       coalesce(sum(price), 0)::int8 AS amount,
+	       coalesce(array_agg(number ORDER BY number) FILTER (WHERE NOT (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock)))), '{}') AS taken,
 	       (SELECT count(*) FROM seats
 	        WHERE concert_id = $2 AND day = $3 AND user_id = $1
 	          AND (status = 'SOLD' OR (status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)))) AS mine,
@@ -98,8 +99,12 @@ chk AS MATERIALIZED (
 refusal AS MATERIALIZED (
 	SELECT CASE
 	         WHEN NOT chk.known OR chk.found < cardinality($4::int2[]) OR clock.expires <= clock.now THEN NULL
-	         WHEN chk.free < chk.found THEN format('a seat of [%s] on %s is held by another user or sold',
-	                                               array_to_string($4::int2[], ' '), to_char($3::date, 'YYYY-MM-DD'))
+	         WHEN chk.free < chk.found AND cardinality(chk.taken) = 1 THEN
+	              format('seat %s on %s is taken: held by someone else or sold', chk.taken[1], to_char($3::date, 'YYYY-MM-DD'))
+	         WHEN chk.free < chk.found THEN
+	              format('seats %s and %s on %s are taken: held by someone else or sold',
+	                     array_to_string(chk.taken[1:cardinality(chk.taken) - 1], ', '), chk.taken[cardinality(chk.taken)],
+	                     to_char($3::date, 'YYYY-MM-DD'))
 	         WHEN cool.number IS NOT NULL THEN format('you held seat %s on %s until %s; you can hold it again from %s',
 	                                               cool.number, to_char($3::date, 'YYYY-MM-DD'),
 	                                               to_char(cool.ended AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),

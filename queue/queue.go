@@ -31,6 +31,10 @@ const (
 // Limits of Settings values.
 const (
 	MaxAdmitPerSecond = 100000
+	// MinAdmitPerSecond is the slowest rate a room may admit at, one fan
+	// every 1000 s (about 17 minutes); 0 is allowed where the strategy
+	// does not use the rate.
+	MinAdmitPerSecond = 0.001
 	MaxMaxActive      = 10_000_000
 	MaxSeconds        = 86400
 )
@@ -64,11 +68,11 @@ func (s Settings) Validate() error {
 	default:
 		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "strategy must be RATE, MAX_ACTIVE or RATE_AND_MAX_ACTIVE")
 	}
-	if s.usesRate() && !(s.AdmitPerSecond > 0 && s.AdmitPerSecond <= MaxAdmitPerSecond) {
-		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "admitPerSecond must be above 0 and at most %d for strategy %s", MaxAdmitPerSecond, s.Strategy)
+	if s.usesRate() && !(s.AdmitPerSecond >= MinAdmitPerSecond && s.AdmitPerSecond <= MaxAdmitPerSecond) {
+		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "admitPerSecond must be between %g and %d for strategy %s", MinAdmitPerSecond, MaxAdmitPerSecond, s.Strategy)
 	}
-	if s.AdmitPerSecond < 0 || math.IsNaN(s.AdmitPerSecond) || s.AdmitPerSecond > MaxAdmitPerSecond {
-		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "admitPerSecond must be between 0 and %d", MaxAdmitPerSecond)
+	if s.AdmitPerSecond != 0 && !(s.AdmitPerSecond >= MinAdmitPerSecond && s.AdmitPerSecond <= MaxAdmitPerSecond) {
+		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "admitPerSecond must be 0 or between %g and %d", MinAdmitPerSecond, MaxAdmitPerSecond)
 	}
 	if s.usesMaxActive() && !(s.MaxActive >= 1 && s.MaxActive <= MaxMaxActive) {
 		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "maxActive must be between 1 and %d for strategy %s", MaxMaxActive, s.Strategy)

@@ -139,6 +139,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			return err
 		}
 		free := 0
+		var taken []int
 		for rows.Next() {
 			var n int
 			var price boxoffice.Money
@@ -150,6 +151,8 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			}
 			if status == "AVAILABLE" || (status == "HELD" && expires.Int64 <= now) {
 				free++
+			} else {
+				taken = append(taken, n)
 			}
 			r.Seats = append(r.Seats, booking.Seat{Number: n, Price: price})
 			r.Amount += price
@@ -168,8 +171,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		case micros(expiresAt) <= now:
 			return booking.SessionEndedError()
 		case free < found:
-			return refuse(boxoffice.Errorf(boxoffice.CodeSeatUnavailable,
-				"a seat of %v on %s is held by another user or sold", seats, req.Day))
+			return refuse(booking.SeatsTaken(req.Day, taken))
 		}
 		if cooldown := max(req.Cooldown, 0).Microseconds(); cooldown > 0 {
 			var seat int

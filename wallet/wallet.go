@@ -5,9 +5,7 @@ package wallet
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/boxoffice/boxoffice"
 )
@@ -20,13 +18,14 @@ type User struct {
 }
 
 // MaxNameLen is the longest user name, in characters.
-const MaxNameLen = 100
+const MaxNameLen = boxoffice.MaxTextLen
 
-// NewUser checks name and returns a new user. Errors: INVALID_REQUEST.
+// NewUser checks name (see boxoffice.CheckText) and returns a new user.
+// Errors: INVALID_REQUEST.
 func NewUser(id, name string, now time.Time) (User, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
-		return User{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "name must have 1 to %d characters", MaxNameLen)
+	name, err := boxoffice.CheckText("name", name)
+	if err != nil {
+		return User{}, err
 	}
 	return User{ID: id, Name: name, CreatedAt: now.UTC()}, nil
 }

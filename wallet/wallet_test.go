@@ -25,6 +25,9 @@ func TestNewUser(t *testing.T) {
 		{"OKMaxRunes", strings.Repeat("가", wallet.MaxNameLen), strings.Repeat("가", wallet.MaxNameLen), true},
 		{"ErrEmpty", "   ", "", false},
 		{"ErrTooLong", strings.Repeat("a", wallet.MaxNameLen+1), "", false},
+		{"ErrNUL", "Kim\x00", "", false},
+		{"ErrBidiOverride", "Kim\u202e", "", false},
+		{"ErrInvalidUTF8", "Kim\xff", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

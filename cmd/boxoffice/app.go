@@ -262,8 +262,10 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		// Well above the API's own limit (http.DefaultMaxHeaderBytes), so
+		// that the API answers larger headers with a problem.
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
 	// Event streams never go idle by themselves: end them when shutdown
 	// begins so that requests in flight are all that it waits for.
