@@ -276,7 +276,8 @@ function ConcertPage({ t, id, user, onSignedOut }) {
     <${Alert} msg=${note} kind="info" t=${t} onClose=${() => setNote('')} />
     <${Alert} msg=${err} t=${t} onClose=${() => setErr('')} />
     ${phase === 'info' && html`<${ConcertInfo} t=${t} concert=${concert} joining=${joining} onJoin=${() => join()} />`}
-    ${phase === 'proof' && challenge && html`<${Proof} t=${t} challenge=${challenge} onSolved=${(p) => join(p)} />`}
+    ${phase === 'proof' && challenge && html`<${Proof} t=${t} challenge=${challenge} onSolved=${(p) => join(p)}
+        onFailed=${() => { setChallenge(null); setPhase('info'); setErr(t('errProof')); }} />`}
     ${phase === 'waiting' && qs && html`<${Waiting} ...${ctx} qs=${qs} onStatus=${applyStatus} onError=${(e) => { if (!handleQueueError(e)) setErr(explain(t, e)); }} onLeave=${leave} />`}
     ${phase === 'booking' && qs && html`<${Booking} ...${ctx} qs=${qs} onStatus=${applyStatus} onLeave=${leave}
         onHeld=${(r) => { rememberReservation(r.reservationId); store.set(holdKeyOf(id), r.reservationId); setReservation(r); setPhase('hold'); }} />`}
@@ -306,7 +307,7 @@ function ConcertInfo({ t, concert, joining, onJoin }) {
 
 // Proof solves the room's proof of work with the altcha widget, then hands
 // the join exactly the fields the API asks for.
-function Proof({ t, challenge, onSolved }) {
+function Proof({ t, challenge, onSolved, onFailed }) {
   const ref = useRef(null);
   const [ready, setReady] = useState(false);
   useEffect(() => { import('altcha').then(() => setReady(true)); }, []);
@@ -320,7 +321,7 @@ function Proof({ t, challenge, onSolved }) {
         try { p = JSON.parse(atob(d.payload)); } catch { return; }
         const proof = { algorithm: p.algorithm, challenge: p.challenge, number: p.number, salt: p.salt, signature: p.signature };
         onSolved(btoa(JSON.stringify(proof)));
-      }
+      } else if (d.state === 'error' || d.state === 'expired') onFailed();
     };
     el.addEventListener('statechange', onState);
     return () => el.removeEventListener('statechange', onState);
