@@ -691,6 +691,7 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     <div class="actions">
       <button type="button" class="primary big" disabled=${!!working || short > 0 || balance === null} onClick=${pay}>${working === 'pay' ? t('paying') : t('pay', { amount: t.money(r.amount) })}</button>
       <button type="button" disabled=${!!working} onClick=${release}>${t('cancelHold')}</button>
+      <button type="button" class="link" disabled=${!!working} onClick=${onLeave}>${t('leave')}</button>
     </div>
   </div>`;
 }

@@ -135,6 +135,7 @@ import{a as e,c as t,d as n,f as r,i,l as a,n as o,o as s,p as c,r as l,s as u,t
     <div class="actions">
       <button type="button" class="primary big" disabled=${!!E||R>0||_===null} onClick=${async()=>{D(`pay`),S(``),w(``);for(let t=0;t<3;t++)try{let e=await i(`POST`,`/v1/payments`,{auth:c,queueToken:u,body:{reservationId:L.reservationId},headers:{"Idempotency-Key":A.current}});D(``),p(e);return}catch(n){if(n.code===`OUTCOME_UNKNOWN`){S(r(`errUnknown`)),await s(e(n,t));continue}if(n.code===`HOLD_EXPIRED`){D(``),m(r(`errHoldExpired`));return}if(n.code===`ALREADY_PAID`){D(``),p({paymentId:``,reservationId:L.reservationId,amount:L.amount,paidAt:new Date().toISOString()});return}if(n.code===`INSUFFICIENT_BALANCE`){let e=await z(),t=e===null?L.amount:Math.max(0,L.amount-e);B.current=!1,V(t);let n=r(`errBalance`,{amount:r.money(t)});S(n),j(n)}else g(n)||S(M(r,n));break}A.current=l(),D(``)}}>${E===`pay`?r(`paying`):r(`pay`,{amount:r.money(L.amount)})}</button>
       <button type="button" disabled=${!!E} onClick=${async()=>{D(`release`);try{await i(`DELETE`,`/v1/reservations/`+L.reservationId,{auth:c,queueToken:u}),m(r(`released`))}catch(e){g(e)||S(M(r,e))}D(``)}}>${r(`cancelHold`)}</button>
+      <button type="button" class="link" disabled=${!!E} onClick=${h}>${r(`leave`)}</button>
     </div>
   </div>`}function K({t:e,concert:r,reservation:i,payment:a}){let o=t(null);return n(()=>{j(e(`ticketTitle`)),o.current&&o.current.focus()},[]),T`<div class="card ticket">
     <h2 tabindex="-1" ref=${o}>${e(`ticketTitle`)}</h2>
