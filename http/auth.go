@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/queue"
+	"github.com/boxoffice/boxoffice/token"
 )
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" value.
@@ -46,11 +48,70 @@ func (s *Server) bearer(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	a, err := s.signer.VerifyAccess(tok, s.clock.Now())
+	if err != nil && s.idp != nil && token.LooksLikeJWT(tok) {
+		// Not an access token (which a JWT never is, and is refused at
+		// its first check): the identity provider's, perhaps. Access
+		// tokens pay nothing for this.
+		sub, err := s.idp.provider.Verify(ctx.Context(), tok)
+		if err != nil {
+			s.fail(ctx, err)
+			return
+		}
+		next(huma.WithValue(huma.WithValue(ctx, userKey{}, sub.UserID), subjectKey{}, &sub))
+		return
+	}
 	if err != nil {
 		s.fail(ctx, err)
 		return
 	}
 	next(huma.WithValue(ctx, userKey{}, a.UserID))
+}
+
+type subjectKey struct{}
+
+// identities are the users of the operator's identity provider.
+type identities struct {
+	provider *token.Provider
+
+	mu      sync.Mutex
+	ensured map[string]struct{} // users known to have a wallet
+}
+
+// maxEnsured bounds the users remembered to have a wallet; past it the
+// memory starts afresh.
+const maxEnsured = 1 << 17
+
+func newIdentities(p *token.Provider) *identities {
+	if p == nil {
+		return nil
+	}
+	return &identities{provider: p, ensured: make(map[string]struct{})}
+}
+
+// ensureWallet gives the caller, when authenticated by the identity
+// provider, a wallet if they have none yet; a user's wallet is made once,
+// at their first charge or hold. Errors: UNAVAILABLE, OUTCOME_UNKNOWN.
+func (s *Server) ensureWallet(ctx context.Context) error {
+	sub, _ := ctx.Value(subjectKey{}).(*token.Subject)
+	if sub == nil || s.idp == nil {
+		return nil
+	}
+	s.idp.mu.Lock()
+	_, ok := s.idp.ensured[sub.UserID]
+	s.idp.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := s.wallet.EnsureUser(ctx, sub.UserID, sub.Name); err != nil {
+		return err
+	}
+	s.idp.mu.Lock()
+	if len(s.idp.ensured) >= maxEnsured {
+		clear(s.idp.ensured)
+	}
+	s.idp.ensured[sub.UserID] = struct{}{}
+	s.idp.mu.Unlock()
+	return nil
 }
 
 // admin lets through requests bearing the admin key. Errors: UNAUTHENTICATED.
@@ -112,11 +173,12 @@ func (s *Server) pass(ctx context.Context, tok, user, concertID string) (queue.T
 	return t, nil
 }
 
-// self checks that the path's user is the caller. Errors: NOT_FOUND for an
-// id that cannot exist, FORBIDDEN.
+// self checks that the path's user is the caller. A user id is a UUID (in
+// any case) or, for users of an identity provider, 1 to 128 printable ASCII
+// characters. Errors: NOT_FOUND for an id that cannot exist, FORBIDDEN.
 func self(ctx context.Context, pathUser string) (string, error) {
 	pathUser, ok := boxoffice.CanonID(pathUser)
-	if !ok {
+	if !ok && !token.ValidUserID(pathUser) {
 		return "", notFound("user")
 	}
 	user := userOf(ctx)

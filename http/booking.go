@@ -166,6 +166,9 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 			return nil, rerr
 		}
 	}
+	if err := s.ensureWallet(ctx); err != nil {
+		return nil, err
+	}
 	// A hold never outlives the session: its expiry is capped at the
 	// session's absolute end (admission + maxSessionSeconds, on the
 	// waiting room's clock; zero for a room without one).

@@ -40,6 +40,11 @@ type Options struct {
 	Booking      *booking.Service
 	Queue        *queue.Service
 	Signer       *token.Signer
+	// Provider, when set, also accepts bearer JWTs of the operator's
+	// identity provider.
+	Provider *token.Provider
+	// NoSignup turns POST /v1/users off (NOT_FOUND).
+	NoSignup bool
 	// AccessTTL is the lifetime of issued access tokens; default 24h.
 	AccessTTL time.Duration
 	// AdminKey is the bearer key of /v1/admin/*; empty admits nobody.
@@ -100,6 +105,8 @@ type Server struct {
 	booking      *booking.Service
 	queue        *queue.Service
 	signer       *token.Signer
+	idp          *identities // nil without a provider
+	noSignup     bool
 	accessTTL    time.Duration
 	adminKey     []byte // SHA-256 of the admin key, nil when none
 	clock        boxoffice.Clock
@@ -141,6 +148,8 @@ func NewServer(o Options) *Server {
 		booking:      o.Booking,
 		queue:        o.Queue,
 		signer:       o.Signer,
+		idp:          newIdentities(o.Provider),
+		noSignup:     o.NoSignup,
 		accessTTL:    o.AccessTTL,
 		clock:        o.Clock,
 		log:          o.Logger,

@@ -40,8 +40,9 @@ func (s *Server) userRoutes() {
 	handle(s, huma.Operation{
 		OperationID: "createUser", Method: nethttp.MethodPost, Path: "/v1/users", Tags: []string{tagUsers},
 		Summary:       "Create a user and get an access token",
+		Description:   "NOT_FOUND when the operator turned sign-up off (BOXOFFICE_SIGNUP=false): users then come through the operator's identity provider.",
 		DefaultStatus: nethttp.StatusCreated,
-		Errors:        []int{400, 429, 503},
+		Errors:        []int{400, 404, 429, 503},
 	}, s.createUser)
 	handle(s, huma.Operation{
 		OperationID: "getBalance", Method: nethttp.MethodGet, Path: "/v1/users/{userId}/balance", Tags: []string{tagUsers},
@@ -72,6 +73,9 @@ func (s *Server) userRoutes() {
 }
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
+	if s.noSignup {
+		return nil, boxoffice.Errorf(boxoffice.CodeNotFound, "sign-up is off: users sign in with the operator's identity provider")
+	}
 	u, err := s.wallet.CreateUser(ctx, in.Body.Name)
 	if err != nil {
 		return nil, err
@@ -100,6 +104,9 @@ func (s *Server) charge(ctx context.Context, in *chargeInput) (*out[Charge], err
 		return nil, err
 	}
 	if err := boxoffice.CheckIdempotencyKey(in.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	if err := s.ensureWallet(ctx); err != nil {
 		return nil, err
 	}
 	rc, err := s.wallet.Charge(ctx, user, boxoffice.Money(in.Body.Amount), in.IdempotencyKey)

@@ -140,14 +140,24 @@ func TestBalanceAndCharges(t *testing.T) {
 		wantCode(t, err, 403, boxoffice.CodeForbidden)
 	})
 	t.Run("ErrNotFoundForMalformedID", func(t *testing.T) {
+		// A user id is a UUID or, from an identity provider, 1 to 128
+		// printable ASCII characters.
+		for _, id := range []string{strings.Repeat("x", 129), "a%01b", "kim%C3%A9"} {
+			a := e.do(t, "GET", "/v1/users/"+id+"/balance", "", "Authorization", bearer(kim.access))
+			wantProblem(t, a, 404, boxoffice.CodeNotFound)
+		}
 		a := e.do(t, "GET", "/v1/users/not-a-uuid/balance", "", "Authorization", bearer(kim.access))
-		wantProblem(t, a, 404, boxoffice.CodeNotFound)
+		wantProblem(t, a, 403, boxoffice.CodeForbidden)
 	})
-	t.Run("ErrNotFoundForUnknownUser", func(t *testing.T) {
+	t.Run("UnknownUserHasNothing", func(t *testing.T) {
 		ghost := boxoffice.NewID()
 		tok := e.signer.AccessToken(token.Access{UserID: ghost, IssuedAt: base, ExpiresAt: base.Add(time.Hour)})
-		_, err := e.client.Balance(ctx, tok, ghost)
-		wantCode(t, err, 404, boxoffice.CodeNotFound)
+		if b, err := e.client.Balance(ctx, tok, ghost); err != nil || b.Balance != 0 {
+			t.Errorf("balance: got %+v, %v; want 0", b, err)
+		}
+		if h, err := e.client.History(ctx, tok, ghost, 0, ""); err != nil || len(h.Entries) != 0 {
+			t.Errorf("history: got %+v, %v; want none", h, err)
+		}
 	})
 	for _, tt := range []struct{ name, auth string }{
 		{"ErrUnauthenticatedMissing", ""},

@@ -28,6 +28,14 @@ func (s *WalletStore) CreateUser(ctx context.Context, u wallet.User) error {
 	return s.db.wrapWrite("create user", err)
 }
 
+// EnsureUser stores u with an empty wallet unless a user with u.ID exists.
+func (s *WalletStore) EnsureUser(ctx context.Context, u wallet.User) error {
+	_, err := s.db.pool.Exec(ctx, `
+		WITH u AS (INSERT INTO users (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING)
+		INSERT INTO wallets (user_id, balance) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`, u.ID, u.Name, u.CreatedAt)
+	return s.db.wrapWrite("ensure user", err)
+}
+
 // User returns a user. Errors: NOT_FOUND.
 func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) {
 	u := wallet.User{ID: id}
@@ -42,12 +50,12 @@ func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) 
 	return u, nil
 }
 
-// Balance returns a user's balance. Errors: NOT_FOUND.
+// Balance returns a user's balance, 0 for a user without a wallet.
 func (s *WalletStore) Balance(ctx context.Context, userID string) (boxoffice.Money, error) {
 	var b boxoffice.Money
 	err := s.db.pool.QueryRow(ctx, `SELECT balance FROM wallets WHERE user_id = $1`, userID).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, userNotFound(userID)
+		return 0, nil
 	}
 	if err != nil {
 		return 0, s.db.wrap("read balance", err)
@@ -189,8 +197,8 @@ func (s *WalletStore) replayCharge(ctx context.Context, req wallet.ChargeRequest
 }
 
 // History returns up to limit ledger entries older than before, newest
-// first. Errors: NOT_FOUND; INVALID_REQUEST for a cursor that is not one of
-// the user's entries.
+// first; none for an unknown user. Errors: INVALID_REQUEST for a cursor that
+// is not one of the user's entries.
 func (s *WalletStore) History(ctx context.Context, userID, before string, limit int) ([]wallet.Entry, error) {
 	var cursor *string
 	if before != "" {
@@ -201,8 +209,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 	}
 	limit = max(limit, 0)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM users WHERE id = $1),
-		$2::uuid IS NULL OR EXISTS (SELECT 1 FROM ledger WHERE user_id = $1 AND id = $2)`, userID, cursor)
+	b.Queue(`SELECT $2::uuid IS NULL OR EXISTS (SELECT 1 FROM ledger WHERE user_id = $1 AND id = $2)`, userID, cursor)
 	b.Queue(`
 		SELECT id, kind, amount, balance_after, at FROM ledger
 		WHERE user_id = $1
@@ -210,12 +217,9 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 		ORDER BY seq DESC LIMIT $3`, userID, cursor, limit)
 	br := s.db.pool.SendBatch(ctx, b)
 	defer br.Close()
-	var exists, known bool
-	if err := br.QueryRow().Scan(&exists, &known); err != nil {
+	var known bool
+	if err := br.QueryRow().Scan(&known); err != nil {
 		return nil, s.db.wrap("read history", err)
-	}
-	if !exists {
-		return nil, userNotFound(userID)
 	}
 	if !known {
 		return nil, badCursor()

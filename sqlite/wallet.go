@@ -31,6 +31,18 @@ func (s *WalletStore) CreateUser(ctx context.Context, u wallet.User) error {
 	})
 }
 
+// EnsureUser stores u with an empty wallet unless a user with u.ID exists.
+func (s *WalletStore) EnsureUser(ctx context.Context, u wallet.User) error {
+	return s.db.update(ctx, "ensure user", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			u.ID, u.Name, micros(u.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO wallets (user_id, balance) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING`, u.ID)
+		return err
+	})
+}
+
 // User returns a user. Errors: NOT_FOUND.
 func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) {
 	u := wallet.User{ID: id}
@@ -48,12 +60,12 @@ func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) 
 
 const walletBalanceSQL = `SELECT balance FROM wallets WHERE user_id = ?`
 
-// Balance returns a user's balance. Errors: NOT_FOUND.
+// Balance returns a user's balance, 0 for a user without a wallet.
 func (s *WalletStore) Balance(ctx context.Context, userID string) (boxoffice.Money, error) {
 	var b boxoffice.Money
 	err := s.db.read.QueryRowContext(ctx, walletBalanceSQL, userID).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, userNotFound(userID)
+		return 0, nil
 	}
 	if err != nil {
 		return 0, s.db.wrap(ctx, "read balance", err)
@@ -190,8 +202,9 @@ func keepFailure(ctx context.Context, tx *sql.Tx, userID, kind, key string, amou
 }
 
 // History returns up to limit ledger entries older than before, newest
-// first in the order they moved the balance. Errors: NOT_FOUND;
-// INVALID_REQUEST for a cursor that is not one of the user's entries.
+// first in the order they moved the balance; none for an unknown user.
+// Errors: INVALID_REQUEST for a cursor that is not one of the user's
+// entries.
 func (s *WalletStore) History(ctx context.Context, userID, before string, limit int) ([]wallet.Entry, error) {
 	cursor := int64(math.MaxInt64)
 	if before != "" {
@@ -201,9 +214,6 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 		}
 		err := s.db.read.QueryRowContext(ctx, `SELECT seq FROM ledger WHERE id = ? AND user_id = ?`, id, userID).Scan(&cursor)
 		if errors.Is(err, sql.ErrNoRows) {
-			if err := s.userExists(ctx, userID); err != nil {
-				return nil, err
-			}
 			return nil, badCursor()
 		}
 		if err != nil {
@@ -230,27 +240,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 	if err := rows.Err(); err != nil {
 		return nil, s.db.wrap(ctx, "read history", err)
 	}
-	// Users are never deleted: a user with entries, or with the entry of
-	// the cursor, exists.
-	if len(entries) == 0 && before == "" {
-		if err := s.userExists(ctx, userID); err != nil {
-			return nil, err
-		}
-	}
 	return entries, nil
-}
-
-// userExists returns NOT_FOUND for an unknown user.
-func (s *WalletStore) userExists(ctx context.Context, userID string) error {
-	var exists bool
-	err := s.db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, userID).Scan(&exists)
-	if err != nil {
-		return s.db.wrap(ctx, "read history", err)
-	}
-	if !exists {
-		return userNotFound(userID)
-	}
-	return nil
 }
 
 func userNotFound(id string) error {

@@ -43,18 +43,71 @@ func RunWalletStore(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		}
 	})
 
-	t.Run("ErrNotFound", func(t *testing.T) {
+	t.Run("UnknownUser", func(t *testing.T) {
 		s := newStore(t)
-		createUser(t, s, 0)
-		for _, id := range []string{newUserID(), boxoffice.NewID(), ""} {
+		createUser(t, s, 100)
+		for _, id := range []string{newUserID(), boxoffice.NewID(), "auth0|abc", ""} {
 			_, err := s.User(ctx, id)
 			wantErr(t, "User", err, boxoffice.ErrNotFound)
-			_, err = s.Balance(ctx, id)
-			wantErr(t, "Balance", err, boxoffice.ErrNotFound)
+			if b := balanceOf(t, s, id); b != 0 {
+				t.Errorf("Balance(%q): got %d, want 0", id, b)
+			}
+			h, err := s.History(ctx, id, "", 10)
+			noErr(t, "History", err)
+			if len(h) != 0 {
+				t.Errorf("History(%q): got %d entries, want 0", id, len(h))
+			}
 			_, err = charge(s, id, 100, "", BaseTime)
 			wantErr(t, "Charge", err, boxoffice.ErrNotFound)
-			_, err = s.History(ctx, id, "", 10)
-			wantErr(t, "History", err, boxoffice.ErrNotFound)
+		}
+	})
+
+	t.Run("EnsureUser/OK", func(t *testing.T) {
+		s := newStore(t)
+		u := wallet.User{ID: "auth0|" + boxoffice.NewID(), Name: "Kim", CreatedAt: BaseTime}
+		noErr(t, "EnsureUser", s.EnsureUser(ctx, u))
+		if b := balanceOf(t, s, u.ID); b != 0 {
+			t.Errorf("Balance after EnsureUser: got %d, want 0", b)
+		}
+		r, err := charge(s, u.ID, 500, "k", BaseTime)
+		noErr(t, "Charge", err)
+		if r.Balance != 500 {
+			t.Errorf("first charge: got balance %d, want 500", r.Balance)
+		}
+		// Again, with another name: the user and the wallet stay as they are.
+		noErr(t, "EnsureUser", s.EnsureUser(ctx, wallet.User{ID: u.ID, Name: "Lee", CreatedAt: BaseTime.Add(time.Hour)}))
+		if b := balanceOf(t, s, u.ID); b != 500 {
+			t.Errorf("Balance after a second EnsureUser: got %d, want 500", b)
+		}
+		got, err := s.User(ctx, u.ID)
+		noErr(t, "User", err)
+		if got.Name != "Kim" || !got.CreatedAt.Equal(BaseTime) {
+			t.Errorf("User after a second EnsureUser: got %+v, want %+v", got, u)
+		}
+		if h := fullHistory(t, s, u.ID); len(h) != 1 {
+			t.Errorf("History: got %d entries, want 1", len(h))
+		}
+	})
+
+	t.Run("EnsureUser/OfCreatedUser", func(t *testing.T) {
+		s := newStore(t)
+		id := createUser(t, s, 300)
+		noErr(t, "EnsureUser", s.EnsureUser(ctx, wallet.User{ID: id, Name: "Lee", CreatedAt: BaseTime}))
+		if b := balanceOf(t, s, id); b != 300 {
+			t.Errorf("Balance: got %d, want 300", b)
+		}
+	})
+
+	t.Run("Race/EnsureUser", func(t *testing.T) {
+		s := newStore(t)
+		id := "auth0|" + boxoffice.NewID()
+		together(50, func(int) {
+			if err := s.EnsureUser(ctx, wallet.User{ID: id, Name: "Kim", CreatedAt: BaseTime}); err != nil {
+				t.Errorf("EnsureUser: %v", err)
+			}
+		})
+		if b := balanceOf(t, s, id); b != 0 {
+			t.Errorf("Balance: got %d, want 0", b)
 		}
 	})
 

@@ -6,6 +6,9 @@
 // A token is base64url(payload) "." base64url(HMAC-SHA256(key, payload)),
 // with a key derived from the shared secret for each kind of token, so that
 // one kind can never pass for the other. Verifying needs no storage.
+//
+// A Provider verifies instead the JWTs of an operator's identity provider,
+// against the keys the provider publishes (JWKS).
 package token
 
 import (

@@ -108,10 +108,14 @@ type Store interface {
 	// CreateUser stores u with a zero balance.
 	CreateUser(ctx context.Context, u User) error
 
+	// EnsureUser stores u with a zero balance unless a user with u.ID
+	// exists, whom it leaves as they are.
+	EnsureUser(ctx context.Context, u User) error
+
 	// User returns a user. Errors: NOT_FOUND.
 	User(ctx context.Context, id string) (User, error)
 
-	// Balance returns a user's balance. Errors: NOT_FOUND.
+	// Balance returns a user's balance, 0 for a user it does not know.
 	Balance(ctx context.Context, userID string) (boxoffice.Money, error)
 
 	// Charge adds req.Amount to the wallet and writes a CHARGE entry with id
@@ -124,9 +128,9 @@ type Store interface {
 
 	// History returns up to limit entries of the user's ledger, newest
 	// first in the order they moved the balance, older than the entry with
-	// id before (from the newest when before is ""). Errors: NOT_FOUND for
-	// an unknown user; INVALID_REQUEST when before is not one of the user's
-	// entries.
+	// id before (from the newest when before is ""); none for a user it
+	// does not know. Errors: INVALID_REQUEST when before is not one of the
+	// user's entries.
 	History(ctx context.Context, userID, before string, limit int) ([]Entry, error)
 }
 
@@ -158,7 +162,18 @@ func (s *Service) CreateUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-// Balance returns a user's balance. Errors: NOT_FOUND.
+// EnsureUser makes sure the user id, known to an identity provider rather
+// than created here, has a wallet: it creates one with a zero balance the
+// first time, named name (id when name is not a valid name).
+func (s *Service) EnsureUser(ctx context.Context, id, name string) error {
+	u, err := NewUser(id, name, s.clock.Now())
+	if err != nil {
+		u = User{ID: id, Name: id, CreatedAt: s.clock.Now().UTC()}
+	}
+	return s.store.EnsureUser(ctx, u)
+}
+
+// Balance returns a user's balance, 0 for a user without a wallet.
 func (s *Service) Balance(ctx context.Context, userID string) (boxoffice.Money, error) {
 	return s.store.Balance(ctx, userID)
 }
@@ -181,8 +196,7 @@ func (s *Service) Charge(ctx context.Context, userID string, amount boxoffice.Mo
 }
 
 // History returns a page of the user's ledger, newest first. Errors:
-// INVALID_REQUEST for a limit outside 1..MaxHistory or a malformed cursor,
-// NOT_FOUND.
+// INVALID_REQUEST for a limit outside 1..MaxHistory or a malformed cursor.
 func (s *Service) History(ctx context.Context, userID, before string, limit int) ([]Entry, error) {
 	if limit < 1 || limit > MaxHistory {
 		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be between 1 and %d", MaxHistory)

@@ -166,6 +166,30 @@ func openWaitingRoom(ctx context.Context, cfg Config) (*waitingRoom, error) {
 	}
 }
 
+// identityProvider returns the verifier of the operator's identity
+// provider's tokens, or nil when none is configured. An unreachable JWKS
+// does not stop the start: the provider's tokens are refused until a later
+// fetch succeeds, and everything else works.
+func (m *Main) identityProvider(ctx context.Context) (*token.Provider, error) {
+	if m.Config.JWKSURL == "" {
+		return nil, nil
+	}
+	p, err := token.NewProvider(ctx, token.ProviderConfig{
+		JWKSURL: m.Config.JWKSURL, Issuer: m.Config.JWTIssuer, Audience: m.Config.JWTAudience,
+		UserClaim: m.Config.JWTUserClaim, Clock: m.Clock,
+	})
+	switch {
+	case p == nil:
+		return nil, err
+	case err != nil:
+		m.log.Error("identity provider's keys unavailable; its tokens are refused until they are fetched", "err", err)
+	default:
+		m.log.Info("accepting tokens of the identity provider", "jwks_url", m.Config.JWKSURL,
+			"issuer", m.Config.JWTIssuer, "audience", m.Config.JWTAudience, "user_claim", m.Config.JWTUserClaim)
+	}
+	return p, nil
+}
+
 // Run opens everything, starts serving on Config.Addr and starts the
 // background loops. It returns once the service accepts requests.
 func (m *Main) Run(ctx context.Context) error {
@@ -205,6 +229,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return queue.Supply{Available: inv.Available, Held: inv.Held}, err
 		})
 
+	provider, err := m.identityProvider(ctx)
+	if err != nil {
+		return err
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := http.NewServer(http.Options{
@@ -214,6 +242,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Booking:        bookings,
 		Queue:          queues,
 		Signer:         signer,
+		Provider:       provider,
+		NoSignup:       !m.Config.Signup,
 		AccessTTL:      m.Config.AccessTTL,
 		AdminKey:       m.adminKey,
 		Clock:          clock,

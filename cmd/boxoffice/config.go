@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/token"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -38,6 +40,11 @@ type Config struct {
 	LogFormat      string
 	PprofAddr      string // empty: no profiling endpoint
 	MaxStreams     int    // open queue event streams per instance
+	JWKSURL        string // identity provider's keys; empty: its tokens are not accepted
+	JWTIssuer      string
+	JWTAudience    string
+	JWTUserClaim   string
+	Signup         bool // POST /v1/users is on
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -57,6 +64,8 @@ func DefaultConfig() Config {
 		LogLevel:       "info",
 		LogFormat:      "text",
 		MaxStreams:     http.DefaultMaxStreams,
+		JWTUserClaim:   token.DefaultUserClaim,
+		Signup:         true,
 	}
 }
 
@@ -165,6 +174,18 @@ func (c *Config) settings() []setting {
 			return nil
 		}},
 		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
+		{"BOXOFFICE_JWKS_URL", "jwks-url", "JWKS URL of the operator's identity provider: its JWTs (RS256, ES256, EdDSA) are accepted as bearer tokens too; needs the issuer and audience", str(&c.JWKSURL)},
+		{"BOXOFFICE_JWT_ISSUER", "jwt-issuer", "required iss of the identity provider's tokens", str(&c.JWTIssuer)},
+		{"BOXOFFICE_JWT_AUDIENCE", "jwt-audience", "required aud of the identity provider's tokens", str(&c.JWTAudience)},
+		{"BOXOFFICE_JWT_USER_CLAIM", "jwt-user-claim", "claim of the identity provider's tokens that holds the user id", str(&c.JWTUserClaim)},
+		{"BOXOFFICE_SIGNUP", "signup", "accept POST /v1/users; false when fans only come through the identity provider", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Signup = b
+			return nil
+		}},
 	}
 }
 
@@ -213,10 +234,32 @@ func (c Config) validate() error {
 	if err := (wallet.Limits{MaxCharge: c.MaxCharge, MaxBalance: c.MaxBalance}).Validate(); err != nil {
 		return fmt.Errorf("BOXOFFICE_MAX_BALANCE, BOXOFFICE_MAX_CHARGE: %w", err)
 	}
+	if err := c.validateJWT(); err != nil {
+		return err
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
 		return fmt.Errorf("BOXOFFICE_LOG_FORMAT: want text or json, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+func (c Config) validateJWT() error {
+	if c.JWKSURL == "" {
+		if c.JWTIssuer != "" || c.JWTAudience != "" {
+			return errors.New("BOXOFFICE_JWT_ISSUER and BOXOFFICE_JWT_AUDIENCE need BOXOFFICE_JWKS_URL")
+		}
+		return nil
+	}
+	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("BOXOFFICE_JWKS_URL: want an https:// (or http://) URL, got %q", c.JWKSURL)
+	}
+	if c.JWTIssuer == "" || c.JWTAudience == "" {
+		return errors.New("BOXOFFICE_JWKS_URL needs BOXOFFICE_JWT_ISSUER and BOXOFFICE_JWT_AUDIENCE: tokens are accepted only from that issuer for that audience")
+	}
+	if c.JWTUserClaim == "" {
+		return errors.New("BOXOFFICE_JWT_USER_CLAIM must not be empty")
 	}
 	return nil
 }
@@ -229,6 +272,13 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	return fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v",
+	s := fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v",
 		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies, c.RequestTimeout)
+	if c.JWKSURL != "" {
+		s += fmt.Sprintf(" jwks_url=%q jwt_issuer=%q jwt_audience=%q jwt_user_claim=%q", c.JWKSURL, c.JWTIssuer, c.JWTAudience, c.JWTUserClaim)
+	}
+	if !c.Signup {
+		s += " signup=false"
+	}
+	return s
 }
