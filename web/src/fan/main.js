@@ -50,7 +50,7 @@ function explain(t, err, ctx = {}) {
     case 'OUTCOME_UNKNOWN': return t('errUnknown');
     case 'UNAUTHENTICATED': return t('errUnauth');
     case 'FORBIDDEN': return t('errForbidden');
-    case 'NOT_FOUND': return t('errNotFound');
+    case 'NOT_FOUND': return ctx.signup ? t('errSignupOff') : t('errNotFound');
     case 'INVALID_REQUEST': return t('errInvalid', { detail: err.detail });
     case 'IDEMPOTENCY_KEY_REUSED': return t('errKeyReused');
     case 'NETWORK': return t('errNetwork');
