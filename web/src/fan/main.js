@@ -424,6 +424,13 @@ function Waiting({ t, concert, auth, tok, qs, onStatus, onError, onLeave }) {
   </div>`;
 }
 
+// performance is the start of the concert's performance on a reservation's
+// date, in words, or the date alone.
+function performance(t, concert, day) {
+  const d = (concert.dates || []).find((x) => x.date === day);
+  return d ? t.time(d.startsAt) : t.day(day);
+}
+
 const gradeIndex = (concert, name) => Math.max(0, (concert.grades || []).findIndex((g) => g.name === name)) % 6;
 
 function Booking({ t, concert, auth, tok, qs, onStatus, onLeave, onHeld, handleQueueError }) {
@@ -675,7 +682,7 @@ function Hold({ t, concert, user, auth, tok, reservation, onPaid, onBack, onLeav
     <h2 tabindex="-1" ref=${head}>${t('holdTitle')}</h2>
     <${Countdown} to=${r.expiresAt} label=${t('holdLeft')} onEnd=${() => { setLapsed(true); announce(t('errHoldLapsedClock')); }} />
     <dl class="facts">
-      <dt>${t('dates')}</dt><dd>${t.day(r.date)}</dd>
+      <dt>${t('date')}</dt><dd>${performance(t, concert, r.date)}</dd>
       <dt>${t('seats')}</dt><dd>${r.seats.map((s) => s.number).join(', ')}</dd>
       <dt>${t('amount')}</dt><dd><strong>${t.money(r.amount)}</strong></dd>
       <dt>${t('balance')}</dt><dd data-testid="balance">${balance === null ? '…' : t.money(balance)}</dd>
@@ -704,7 +711,7 @@ function Ticket({ t, concert, reservation, payment }) {
     <p class="big-title">${concert.title}</p>
     <dl class="facts">
       <dt>${t('venue')}</dt><dd>${concert.venue}</dd>
-      <dt>${t('dates')}</dt><dd>${t.day(reservation.date)}</dd>
+      <dt>${t('date')}</dt><dd>${performance(t, concert, reservation.date)}</dd>
       <dt>${t('seats')}</dt><dd data-testid="ticket-seats">${reservation.seats.map((s) => s.number).join(', ')}</dd>
       <dt>${t('amount')}</dt><dd>${t.money(payment.amount)}</dd>
       <dt>${t('reservationId')}</dt><dd><code>${reservation.reservationId}</code></dd>
