@@ -27,6 +27,7 @@ const (
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnavailable          Code = "UNAVAILABLE"
 	CodeOutcomeUnknown       Code = "OUTCOME_UNKNOWN"
+	CodeProofInvalid         Code = "PROOF_INVALID"
 	CodeInternal             Code = "INTERNAL"
 )
 
@@ -114,6 +115,7 @@ var (
 	ErrRateLimited          = &Error{Code: CodeRateLimited}
 	ErrUnavailable          = &Error{Code: CodeUnavailable}
 	ErrOutcomeUnknown       = &Error{Code: CodeOutcomeUnknown}
+	ErrProofInvalid         = &Error{Code: CodeProofInvalid}
 )
 
 // MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.

@@ -27,6 +27,9 @@ type roomJSON struct {
 	// MaxSessionSeconds is absent from settings stored before it existed:
 	// they read as queue.DefaultMaxSessionSeconds.
 	MaxSessionSeconds int `json:"maxSessionSeconds,omitempty"`
+	// ProofOfWork is absent when 0 (off), and in data written before it
+	// existed.
+	ProofOfWork int64 `json:"proofOfWork,omitempty"`
 	// Version counts the settings' changes: 1 at creation (and when
 	// absent), one more at each SetWaitingRoom.
 	Version int64 `json:"version,omitempty"`
@@ -61,7 +64,7 @@ func ParseGradesJSON(b []byte) ([]Grade, error) {
 func RoomJSON(s queue.Settings) string {
 	b, _ := json.Marshal(roomJSON{
 		Strategy: string(s.Strategy), AdmitPerSecond: s.AdmitPerSecond, MaxActive: s.MaxActive,
-		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds, MaxSessionSeconds: s.MaxSessionSeconds,
+		SessionSeconds: s.SessionSeconds, IdleSeconds: s.IdleSeconds, MaxSessionSeconds: s.MaxSessionSeconds, ProofOfWork: s.ProofOfWork,
 	})
 	return string(b)
 }
@@ -74,7 +77,7 @@ func ParseRoomJSON(b []byte) (queue.Settings, int64, error) {
 	}
 	return queue.Settings{
 		Strategy: queue.Strategy(r.Strategy), AdmitPerSecond: r.AdmitPerSecond, MaxActive: r.MaxActive,
-		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds, MaxSessionSeconds: r.MaxSessionSeconds,
+		SessionSeconds: r.SessionSeconds, IdleSeconds: r.IdleSeconds, MaxSessionSeconds: r.MaxSessionSeconds, ProofOfWork: r.ProofOfWork,
 	}, max(1, r.Version), nil
 }
 

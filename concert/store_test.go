@@ -43,6 +43,15 @@ func TestRoomJSON(t *testing.T) {
 	if _, version, err := concert.ParseRoomJSON([]byte(`{"strategy":"RATE","version":7}`)); err != nil || version != 7 {
 		t.Errorf("ParseRoomJSON of version 7: got %d, %v", version, err)
 	}
+	pow := room
+	pow.ProofOfWork = 100000
+	const powJSON = `{"strategy":"RATE_AND_MAX_ACTIVE","admitPerSecond":12.5,"maxActive":300,"sessionSeconds":900,"idleSeconds":45,"maxSessionSeconds":900,"proofOfWork":100000}`
+	if got := concert.RoomJSON(pow); got != powJSON {
+		t.Errorf("RoomJSON with proofOfWork: got %s, want %s", got, powJSON)
+	}
+	if got, _, err := concert.ParseRoomJSON([]byte(powJSON)); err != nil || got != pow {
+		t.Errorf("ParseRoomJSON with proofOfWork: got %+v, %v, want %+v", got, err, pow)
+	}
 	if _, _, err := concert.ParseRoomJSON([]byte(`{`)); err == nil {
 		t.Errorf("ParseRoomJSON of malformed JSON: got no error, want one")
 	}

@@ -28,26 +28,26 @@ func (s *Server) adminRoutes() {
 		DefaultStatus: nethttp.StatusCreated,
 		MaxBodyBytes:  max(s.maxBody, maxConcertBodyBytes),
 		Security:      secAdmin, Middlewares: admin,
-		Errors: []int{400, 401, 503},
+		Errors: []int{400, 401, 429, 503},
 	}, s.createConcert)
 	handle(s, huma.Operation{
 		OperationID: "setWaitingRoom", Method: nethttp.MethodPut, Path: "/v1/admin/concerts/{concertId}/waiting-room", Tags: []string{tagAdmin},
 		Summary:  "Replace a concert's waiting room settings while it runs",
 		Security: secAdmin, Middlewares: admin,
-		Errors: []int{400, 401, 404, 503},
+		Errors: []int{400, 401, 404, 429, 503},
 	}, s.setWaitingRoom)
 	handle(s, huma.Operation{
 		OperationID: "getConcertStats", Method: nethttp.MethodGet, Path: "/v1/admin/concerts/{concertId}/stats", Tags: []string{tagAdmin},
 		Summary:  "Read a concert's sale and waiting room now",
 		Security: secAdmin, Middlewares: admin,
-		Errors: []int{401, 404, 503},
+		Errors: []int{401, 404, 429, 503},
 	}, s.stats)
 	handle(s, huma.Operation{
 		OperationID: "getAdmissions", Method: nethttp.MethodGet, Path: "/v1/admin/concerts/{concertId}/admissions", Tags: []string{tagAdmin},
 		Summary:     "Page through a waiting room's admission log, oldest first",
 		Description: "The log keeps the latest 1,000,000 admissions; a from older than the oldest kept starts at the oldest.",
 		Security:    secAdmin, Middlewares: admin,
-		Errors: []int{401, 404, 422, 503},
+		Errors: []int{401, 404, 422, 429, 503},
 	}, s.admissions)
 }
 

@@ -258,6 +258,8 @@ func TestSetWaitingRoom(t *testing.T) {
 		{"MaxActiveWithoutMax", boxhttp.WaitingRoom{Strategy: "MAX_ACTIVE", SessionSeconds: 60, IdleSeconds: 60}},
 		{"NoSession", boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 1, IdleSeconds: 60}},
 		{"IdleTooLong", boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 1, SessionSeconds: 60, IdleSeconds: 86401}},
+		{"ProofOfWorkTooSmall", boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 1, SessionSeconds: 60, IdleSeconds: 60, ProofOfWork: 999}},
+		{"ProofOfWorkTooLarge", boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 1, SessionSeconds: 60, IdleSeconds: 60, ProofOfWork: 10_000_001}},
 	} {
 		t.Run("ErrInvalidRequest/"+tt.name, func(t *testing.T) {
 			_, err := e.client.SetWaitingRoom(ctx, adminKey, c.ConcertID, tt.wr)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -114,14 +115,57 @@ func (s *Server) ensureWallet(ctx context.Context) error {
 	return nil
 }
 
-// admin lets through requests bearing the admin key. Errors: UNAUTHENTICATED.
+// admin lets through requests bearing the admin key. Each request without
+// it counts as a failure of its client address; an address with
+// AdminFailureLimit failures within AdminFailureWindow is refused whatever
+// key it sends until the oldest leaves the window. Errors:
+// UNAUTHENTICATED, RATE_LIMITED.
 func (s *Server) admin(ctx huma.Context, next func(huma.Context)) {
 	tok, ok := bearerToken(ctx.Header("Authorization"))
-	if !ok || !s.isAdminKey(tok) {
-		s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or wrong admin key"))
+	right := ok && s.isAdminKey(tok)
+	r, _ := humago.Unwrap(ctx)
+	key, group := s.clientKeys(r)
+	if right {
+		wait, err := s.adminFails.Wait(ctx.Context(), key, group, s.clock.Now())
+		if err != nil {
+			s.log.Warn("admin failure quota failed; request let through", "err", err)
+		} else if wait > 0 {
+			s.fail(ctx, adminLocked(wait))
+			return
+		}
+		next(ctx)
 		return
 	}
-	next(ctx)
+	if err := s.take(ctx.Context(), s.adminFails, key, group, "failed admin authentications"); err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or wrong admin key"))
+}
+
+func adminLocked(wait time.Duration) *Problem {
+	p := rateLimitedProblem(retrySeconds(wait))
+	p.Detail = "too many failed admin authentications from this address; retry later"
+	return p
+}
+
+type limitKeysKey struct{}
+
+// limitKeys are the limit keys of a request's client address.
+type limitKeys struct{ key, group string }
+
+// withLimitKeys gives the handler the limit keys of its request's client
+// (limitKeysOf).
+func (s *Server) withLimitKeys(ctx huma.Context, next func(huma.Context)) {
+	r, _ := humago.Unwrap(ctx)
+	key, group := s.clientKeys(r)
+	next(huma.WithValue(ctx, limitKeysKey{}, limitKeys{key, group}))
+}
+
+// limitKeysOf returns the keys withLimitKeys found.
+func limitKeysOf(ctx context.Context) limitKeys {
+	k, _ := ctx.Value(limitKeysKey{}).(limitKeys)
+	return k
 }
 
 // isAdminKey compares tok with the admin key in constant time. An empty

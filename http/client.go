@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/token"
 )
 
 // Client calls the Boxoffice API. Credentials are passed per call: an
@@ -75,8 +76,9 @@ type call struct {
 	bearer       string // access token or admin key
 	queueToken   string
 	idemKey      string
-	body         any // sent as JSON when not nil
-	out          any // 2xx JSON is decoded into it when not nil
+	proof        string // Queue-Proof
+	body         any    // sent as JSON when not nil
+	out          any    // 2xx JSON is decoded into it when not nil
 }
 
 // do sends c and returns the status of a 2xx answer.
@@ -109,6 +111,9 @@ func (cl *Client) do(ctx context.Context, c call) (int, error) {
 	}
 	if c.idemKey != "" {
 		req.Header.Set("Idempotency-Key", c.idemKey)
+	}
+	if c.proof != "" {
+		req.Header.Set("Queue-Proof", c.proof)
 	}
 	resp, err := cl.hc.Do(req)
 	if err != nil {
@@ -224,6 +229,49 @@ func (cl *Client) Concert(ctx context.Context, concertID string) (ConcertDetail,
 func (cl *Client) Join(ctx context.Context, accessToken, concertID string) (st QueueStatus, created bool, err error) {
 	status, err := cl.do(ctx, call{method: "POST", path: "/v1/concerts/" + esc(concertID) + "/queue", bearer: accessToken, out: &st})
 	return st, status == nethttp.StatusCreated, err
+}
+
+// Challenge returns a proof-of-work challenge for the caller to join a
+// concert's waiting room.
+func (cl *Client) Challenge(ctx context.Context, accessToken, concertID string) (Challenge, error) {
+	var out Challenge
+	_, err := cl.do(ctx, call{method: "GET", path: "/v1/concerts/" + esc(concertID) + "/queue/challenge", bearer: accessToken, out: &out})
+	return out, err
+}
+
+// Solve solves c as the altcha widget does, trying every number from 0 to
+// c.MaxNumber, and returns the Queue-Proof of its solution. Errors: no
+// number solves c, or ctx ended first.
+func Solve(ctx context.Context, c Challenge) (string, error) {
+	tc := token.Challenge{Algorithm: c.Algorithm, Challenge: c.Challenge, Salt: c.Salt, MaxNumber: c.MaxNumber, Signature: c.Signature}
+	n, ok := token.Solve(ctx, tc)
+	if !ok {
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("solve challenge: %w", err)
+		}
+		return "", errors.New("solve challenge: no number in 0..maxnumber solves it")
+	}
+	return token.EncodeProof(tc, n), nil
+}
+
+// JoinWithProof is Join with proof, a Queue-Proof from Solve, for a room
+// that asks for a proof of work. Errors: PROOF_INVALID, and those of Join.
+func (cl *Client) JoinWithProof(ctx context.Context, accessToken, concertID, proof string) (st QueueStatus, created bool, err error) {
+	status, err := cl.do(ctx, call{method: "POST", path: "/v1/concerts/" + esc(concertID) + "/queue", bearer: accessToken, proof: proof, out: &st})
+	return st, status == nethttp.StatusCreated, err
+}
+
+// JoinSolving fetches a challenge, solves it and joins with its proof.
+func (cl *Client) JoinSolving(ctx context.Context, accessToken, concertID string) (st QueueStatus, created bool, err error) {
+	c, err := cl.Challenge(ctx, accessToken, concertID)
+	if err != nil {
+		return QueueStatus{}, false, err
+	}
+	proof, err := Solve(ctx, c)
+	if err != nil {
+		return QueueStatus{}, false, err
+	}
+	return cl.JoinWithProof(ctx, accessToken, concertID, proof)
 }
 
 // QueueStatus returns the caller's standing; it also keeps a waiting place
@@ -420,9 +468,15 @@ type EventStream struct {
 // maxEventBytes bounds one event of a stream.
 const maxEventBytes = 64 << 10
 
+// ErrStreamReplaced is the end of an event stream that the server ended
+// because another stream of the same queue token was opened; the client
+// should not reconnect.
+var ErrStreamReplaced = errors.New("queue event stream replaced by a newer stream of the same queue token")
+
 // Next returns the next status event, skipping heartbeats and events of
 // other types. It returns io.EOF once the server has ended the stream, as
-// it does after an ADMITTED, EXPIRED or SOLD_OUT event.
+// it does after an ADMITTED, EXPIRED or SOLD_OUT event, and
+// ErrStreamReplaced when another stream of the same queue token ended it.
 func (es *EventStream) Next() (QueueEvent, error) {
 	var (
 		ev        QueueEvent
@@ -447,6 +501,9 @@ func (es *EventStream) Next() (QueueEvent, error) {
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
+			if hasData && kind == "replaced" {
+				return ev, ErrStreamReplaced
+			}
 			if hasData && (kind == "" || kind == "status") {
 				if err := json.Unmarshal(data, &ev.Status); err != nil {
 					return ev, fmt.Errorf("queue event stream: decode status: %w", err)

@@ -82,6 +82,7 @@ func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertD
 			Strategy:             string(c.WaitingRoom.Strategy),
 			QueueLength:          st.Waiting,
 			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.clock.Now()),
+			ProofOfWork:          c.WaitingRoom.ProofOfWork,
 		},
 		Lottery: lotteryCommit(s.queue.Lottery(c.Room(), st.Drawn)),
 	}

@@ -38,6 +38,7 @@ var codes = map[boxoffice.Code]codeInfo{
 	boxoffice.CodeRateLimited:          {nethttp.StatusTooManyRequests, "Rate limited"},
 	boxoffice.CodeUnavailable:          {nethttp.StatusServiceUnavailable, "Unavailable"},
 	boxoffice.CodeOutcomeUnknown:       {nethttp.StatusServiceUnavailable, "Outcome unknown"},
+	boxoffice.CodeProofInvalid:         {nethttp.StatusForbidden, "Proof of work invalid"},
 	boxoffice.CodeInternal:             {nethttp.StatusInternalServerError, "Internal error"},
 }
 
@@ -59,7 +60,7 @@ type Problem struct {
 	Type   string         `json:"type" doc:"Always about:blank."`
 	Title  string         `json:"title" doc:"Short summary of the error code."`
 	Status int            `json:"status" doc:"HTTP status code."`
-	Code   boxoffice.Code `json:"code" enum:"INVALID_REQUEST,UNAUTHENTICATED,FORBIDDEN,QUEUE_TOKEN_INVALID,QUEUE_TOKEN_EXPIRED,NOT_ADMITTED,NOT_FOUND,SEAT_UNAVAILABLE,SEAT_LIMIT_EXCEEDED,HOLD_EXPIRED,ALREADY_PAID,INSUFFICIENT_BALANCE,IDEMPOTENCY_KEY_REUSED,SOLD_OUT,RATE_LIMITED,UNAVAILABLE,OUTCOME_UNKNOWN,INTERNAL" doc:"Machine-readable error code."`
+	Code   boxoffice.Code `json:"code" enum:"INVALID_REQUEST,UNAUTHENTICATED,FORBIDDEN,QUEUE_TOKEN_INVALID,QUEUE_TOKEN_EXPIRED,NOT_ADMITTED,NOT_FOUND,SEAT_UNAVAILABLE,SEAT_LIMIT_EXCEEDED,HOLD_EXPIRED,ALREADY_PAID,INSUFFICIENT_BALANCE,IDEMPOTENCY_KEY_REUSED,SOLD_OUT,RATE_LIMITED,UNAVAILABLE,OUTCOME_UNKNOWN,PROOF_INVALID,INTERNAL" doc:"Machine-readable error code."`
 	Detail string         `json:"detail" doc:"What went wrong in this occurrence."`
 	// Position is the caller's place in the waiting room, with NOT_ADMITTED.
 	Position int64 `json:"position,omitempty" doc:"Place in the waiting room (NOT_ADMITTED only)."`
@@ -107,12 +108,14 @@ const problemContentType = "application/problem+json"
 // *boxoffice.Error are internal: their detail is "internal error" and
 // internal reports them as true so that the caller logs them.
 func problemFor(err error) (p *Problem, internal bool) {
+	// Most errors are a bare *boxoffice.Error: no chain to search.
+	be, bare := err.(*boxoffice.Error)
+	bare = bare && be.Cause == nil
 	var pe *Problem
-	if errors.As(err, &pe) {
+	if !bare && errors.As(err, &pe) {
 		return pe, pe.Status >= 500 && pe.Code == boxoffice.CodeInternal
 	}
-	var be *boxoffice.Error
-	if !errors.As(err, &be) || be.Code == boxoffice.CodeInternal {
+	if !bare && !errors.As(err, &be) || be.Code == boxoffice.CodeInternal {
 		return newProblem(boxoffice.CodeInternal, "internal error"), true
 	}
 	if _, ok := codes[be.Code]; !ok {

@@ -37,6 +37,7 @@ func TestStatusOf(t *testing.T) {
 		{boxoffice.CodeRateLimited, 429},
 		{boxoffice.CodeUnavailable, 503},
 		{boxoffice.CodeOutcomeUnknown, 503},
+		{boxoffice.CodeProofInvalid, 403},
 		{boxoffice.CodeInternal, 500},
 		{"SOMETHING_ELSE", 500},
 	}
@@ -48,8 +49,8 @@ func TestStatusOf(t *testing.T) {
 		})
 	}
 	// Every code of the API is in the table.
-	if len(codes) != 18 {
-		t.Errorf("code table has %d codes, want 18", len(codes))
+	if len(codes) != 19 {
+		t.Errorf("code table has %d codes, want 19", len(codes))
 	}
 	// The OpenAPI enum of Problem.code lists exactly the table's codes.
 	f, _ := reflect.TypeFor[Problem]().FieldByName("Code")

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	nethttp "net/http"
 	"reflect"
@@ -39,6 +40,9 @@ const (
 	// streamWriteTimeout bounds each write to a stream; a client that
 	// reads nothing for that long loses its stream.
 	streamWriteTimeout = 10 * time.Second
+	// streamAnnounceWait bounds how long a new stream waits for the other
+	// instances to be told of it before its first event.
+	streamAnnounceWait = time.Second
 	// streamsBusyRetry is the Retry-After, in seconds, of a stream refused
 	// for lack of room; the client polls meanwhile.
 	streamsBusyRetry = 5
@@ -68,6 +72,11 @@ func (s *Server) eventRoutes() {
 			"an ADMITTED, EXPIRED or SOLD_OUT event. While open it keeps the waiting place alive, as polling does.\n\n" +
 			"The stream is a state, not a log: on reconnection (`Last-Event-ID`) the current status is sent at once " +
 			"and ids go on from the one given, so they increase for as long as a client follows the stream. " +
+			"One stream per queue token: opening another ends this one, on whichever instance it is open, with a last event " +
+			"`event: replaced` (data `{\"detail\": …}`, no id, and `retry: 3600000`), then the end of the stream. " +
+			"A client that gets it should stop (EventSource: `close()`), not reconnect: another stream follows the place; " +
+			"the long retry keeps a client that ignores the event from taking the stream back at once. " +
+			"A reconnection after a broken connection is such an opening: it ends the dead stream, not itself.\n\n" +
 			"Errors before the stream starts are problem+json answers, with the checks of GET /v1/queue. " +
 			"Beyond the instance's limit of open streams the answer is 503 UNAVAILABLE with Retry-After: poll GET /v1/queue meanwhile.\n\n" +
 			"Browsers' EventSource cannot send headers: it may pass the access token as `?access_token=` and the queue token as `?token=` " +
@@ -95,39 +104,12 @@ func (s *Server) eventRoutes() {
 // UNAUTHENTICATED, QUEUE_TOKEN_INVALID, UNAVAILABLE.
 func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
 	ctx := r.Context()
-	access, tok, err := streamCredentials(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.signer.VerifyAccess(access, s.clock.Now())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	t, err := s.ticket(tok, a.UserID, "")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if r.Method == nethttp.MethodHead {
-		h := w.Header()
-		h["Content-Type"] = eventStreamType
-		h["Cache-Control"] = noStore
-		return
-	}
-	if !s.openStream() {
-		p := newProblem(boxoffice.CodeUnavailable, "too many open event streams; poll GET /v1/queue instead")
-		p.retryAfter = streamsBusyRetry
-		writeProblem(w, p)
+	tok, ch, own, ok := s.openEvents(w, r)
+	if !ok {
 		return
 	}
 	defer s.closeStream()
-	ch, err := s.watcher.Watch(ctx, t)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	defer s.owned.release(own)
 
 	// net/http lifts the server's ReadTimeout once a request without body
 	// is read, so the stream may outlive it; each write sets its own
@@ -164,6 +146,9 @@ func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
 				return
 			}
 			lastWrite = time.Now()
+		case <-own.replaced:
+			writeStream(w, rc, replacedEvent)
+			return
 		case <-ctx.Done():
 			return
 		case <-s.streamsDone:
@@ -171,6 +156,72 @@ func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 	}
 }
+
+// openEvents checks r and opens its stream: a place among the instance's
+// streams (closeStream gives it back), the watch of its ticket, and the
+// ticket's ownership (release). It answers the refusals itself. Apart from
+// events, so that its frame is off the stack while the stream runs.
+func (s *Server) openEvents(w nethttp.ResponseWriter, r *nethttp.Request) (tok string, ch <-chan queue.Status, own *ownedStream, ok bool) {
+	access, tok, err := streamCredentials(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	a, err := s.signer.VerifyAccess(access, s.clock.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	t, err := s.ticket(tok, a.UserID, "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	if r.Method == nethttp.MethodHead {
+		h := w.Header()
+		h["Content-Type"] = eventStreamType
+		h["Cache-Control"] = noStore
+		return "", nil, nil, false
+	}
+	if !s.openStream() {
+		p := newProblem(boxoffice.CodeUnavailable, "too many open event streams; poll GET /v1/queue instead")
+		p.retryAfter = streamsBusyRetry
+		writeProblem(w, p)
+		return "", nil, nil, false
+	}
+	ch, err = s.watcher.Watch(r.Context(), t)
+	if err != nil {
+		s.closeStream()
+		s.writeError(w, r, err)
+		return "", nil, nil, false
+	}
+	return tok, ch, s.ownStream(r.Context(), t), true
+}
+
+// ownStream makes a new stream t's only one. It returns once the other
+// instances are told (or after streamAnnounceWait), so that a stream the
+// client opens after this one's first event is the newer everywhere.
+func (s *Server) ownStream(ctx context.Context, t queue.Ticket) *ownedStream {
+	own, announced := s.owned.take(t)
+	select {
+	case <-announced: // at once when this instance runs alone
+		return own
+	default:
+	}
+	wait := time.NewTimer(streamAnnounceWait)
+	defer wait.Stop()
+	select {
+	case <-announced:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	return own
+}
+
+// replacedEvent ends a stream that a newer one of its ticket replaced. It
+// asks EventSource to wait an hour before reconnecting, so that a client
+// that does not handle it does not take the stream back at once.
+var replacedEvent = []byte("retry: 3600000\nevent: replaced\ndata: {\"detail\":\"another event stream was opened for this queue token\"}\n\n")
 
 // streamCredentials returns the access and queue tokens of r: from the
 // Authorization and Queue-Token headers, or from the access_token and token
@@ -272,6 +323,9 @@ func (s *Server) closeStream() {
 // base context ends.
 func (s *Server) CloseStreams() {
 	s.closeOnce.Do(func() {
+		if s.stopListen != nil {
+			s.stopListen()
+		}
 		close(s.streamsDone)
 		if s.watcher != nil {
 			s.watcher.Close()

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/hex"
 	"hash/maphash"
 	"math"
 	"net/netip"
@@ -11,18 +12,31 @@ import (
 )
 
 // Limiter decides whether a client may make one more request. It returns
-// ok, or how long the client should wait before retrying. An error means the
+// ok, or how long the client should wait before retrying. group, when not
+// empty, names a wider bucket that key shares with other keys (an IPv6
+// /48 over its /64s): it allows GroupFactor times key's rate and burst, and
+// a request is allowed only when both buckets allow it. An error means the
 // limiter could not decide; the request is then let through.
 type Limiter interface {
-	Allow(ctx context.Context, key string, now time.Time) (ok bool, retryAfter time.Duration, err error)
+	Allow(ctx context.Context, key, group string, now time.Time) (ok bool, retryAfter time.Duration, err error)
 }
 
+// GroupFactor is how many times a key's allowance a group of keys has
+// together: an IPv6 /48 gets four times what one of its /64s gets.
+const GroupFactor = 4
+
 // LocalLimiter is a Limiter for one process: a token bucket per key that
-// refills at a fixed rate, with a burst of twice the rate (at least 1). Its
-// memory is bounded: past the bound, buckets that have refilled completely
-// (idle keys) are forgotten first, which changes no decision. It is safe for
-// concurrent use.
+// refills at a fixed rate, with a burst of twice the rate (at least 1), and
+// a bucket per group at GroupFactor times both. Its memory is bounded: past
+// the bound, buckets that have refilled completely (idle keys) are
+// forgotten first, which changes no decision. It is safe for concurrent
+// use.
 type LocalLimiter struct {
+	keys, groups bucketSet
+}
+
+// bucketSet is the buckets of one rate and burst, in shards.
+type bucketSet struct {
 	rate, burst float64
 	perShard    int
 	seed        maphash.Seed
@@ -47,62 +61,99 @@ type tokenBucket struct {
 const DefaultLimiterKeys = 100_000
 
 // NewLocalLimiter returns a limiter allowing perSecond requests per second
-// per key, remembering at most about maxKeys keys (DefaultLimiterKeys when
-// maxKeys <= 0). A rate <= 0 allows everything.
+// per key, remembering at most about maxKeys keys and as many groups
+// (DefaultLimiterKeys when maxKeys <= 0). A rate <= 0 allows everything.
 func NewLocalLimiter(perSecond float64, maxKeys int) *LocalLimiter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultLimiterKeys
 	}
-	l := &LocalLimiter{
-		rate:     perSecond,
-		burst:    math.Max(1, 2*perSecond),
-		perShard: max(1, maxKeys/limiterShards),
-		seed:     maphash.MakeSeed(),
-	}
-	for i := range l.shards {
-		l.shards[i].buckets = make(map[string]tokenBucket)
-	}
+	burst := math.Max(1, 2*perSecond)
+	l := &LocalLimiter{}
+	l.keys.init(perSecond, burst, maxKeys)
+	l.groups.init(GroupFactor*perSecond, GroupFactor*burst, maxKeys)
 	return l
 }
 
-// Allow takes one token from key's bucket. It never returns an error.
-func (l *LocalLimiter) Allow(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
-	if l.rate <= 0 {
+func (bs *bucketSet) init(rate, burst float64, maxKeys int) {
+	bs.rate, bs.burst = rate, burst
+	bs.perShard = max(1, maxKeys/limiterShards)
+	bs.seed = maphash.MakeSeed()
+	for i := range bs.shards {
+		bs.shards[i].buckets = make(map[string]tokenBucket)
+	}
+}
+
+// Allow takes one token from key's bucket and one from group's, or none
+// when either is empty. It never returns an error.
+func (l *LocalLimiter) Allow(_ context.Context, key, group string, now time.Time) (bool, time.Duration, error) {
+	if l.keys.rate <= 0 {
 		return true, 0, nil
 	}
 	t := now.UnixNano()
-	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	ks := l.keys.shard(key)
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	kb := l.keys.refill(ks, key, t)
+	wait := l.keys.wait(kb)
+	if group == "" {
+		if wait == 0 {
+			kb.tokens--
+		}
+		ks.buckets[key] = kb
+		return wait == 0, wait, nil
+	}
+	// Shards of keys are always locked before shards of groups.
+	gs := l.groups.shard(group)
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	gb := l.groups.refill(gs, group, t)
+	wait = max(wait, l.groups.wait(gb))
+	if wait == 0 {
+		kb.tokens--
+		gb.tokens--
+	}
+	ks.buckets[key] = kb
+	gs.buckets[group] = gb
+	return wait == 0, wait, nil
+}
+
+func (bs *bucketSet) shard(key string) *limiterShard {
+	return &bs.shards[maphash.String(bs.seed, key)%limiterShards]
+}
+
+// refill returns key's bucket refilled to t; sh is key's shard, locked.
+func (bs *bucketSet) refill(sh *limiterShard, key string, t int64) tokenBucket {
 	b, found := sh.buckets[key]
 	if !found {
-		if len(sh.buckets) >= l.perShard {
-			l.evict(sh, t)
+		if len(sh.buckets) >= bs.perShard {
+			bs.evict(sh, t)
 		}
-		b = tokenBucket{tokens: l.burst, last: t}
-	} else if t > b.last {
-		b.tokens = math.Min(l.burst, b.tokens+float64(t-b.last)/1e9*l.rate)
+		return tokenBucket{tokens: bs.burst, last: t}
+	}
+	if t > b.last {
+		b.tokens = math.Min(bs.burst, b.tokens+float64(t-b.last)/1e9*bs.rate)
 		b.last = t
 	}
+	return b
+}
+
+// wait is how long until b holds a token: 0 when it holds one now.
+func (bs *bucketSet) wait(b tokenBucket) time.Duration {
 	if b.tokens >= 1 {
-		b.tokens--
-		sh.buckets[key] = b
-		return true, 0, nil
+		return 0
 	}
-	sh.buckets[key] = b
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, wait, nil
+	return time.Duration((1 - b.tokens) / bs.rate * float64(time.Second))
 }
 
 // evict forgets the buckets that are full at t, and if that frees nothing,
 // half of the shard: a forgotten bucket starts full again.
-func (l *LocalLimiter) evict(sh *limiterShard, t int64) {
+func (bs *bucketSet) evict(sh *limiterShard, t int64) {
 	for k, b := range sh.buckets {
-		if b.tokens+float64(t-b.last)/1e9*l.rate >= l.burst {
+		if b.tokens+float64(t-b.last)/1e9*bs.rate >= bs.burst {
 			delete(sh.buckets, k)
 		}
 	}
-	if len(sh.buckets) < l.perShard {
+	if len(sh.buckets) < bs.perShard {
 		return
 	}
 	n := len(sh.buckets) / 2
@@ -115,11 +166,15 @@ func (l *LocalLimiter) evict(sh *limiterShard, t int64) {
 	}
 }
 
-// Len returns how many keys the limiter remembers.
+// Len returns how many keys and groups the limiter remembers.
 func (l *LocalLimiter) Len() int {
+	return l.keys.len() + l.groups.len()
+}
+
+func (bs *bucketSet) len() int {
 	n := 0
-	for i := range l.shards {
-		sh := &l.shards[i]
+	for i := range bs.shards {
+		sh := &bs.shards[i]
 		sh.mu.Lock()
 		n += len(sh.buckets)
 		sh.mu.Unlock()
@@ -190,12 +245,19 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// clientKey is the rate-limit key of an address: the IPv4 address, or the
-// /64 network of an IPv6 address (one subscriber's usual allocation).
-func clientKey(a netip.Addr) string {
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
+// clientKeys are the limit keys of an address: the IPv4 address, or for
+// an IPv6 address its /64 network (one subscriber's usual allocation) with
+// its /48 (one site's) as group, written as the network's hex digits (16
+// for a /64, 12 for a /48), so that both take one allocation. An
+// IPv4-mapped IPv6 address is IPv4.
+func clientKeys(a netip.Addr) (key, group string) {
+	a = a.Unmap()
+	if !a.Is6() {
+		return a.String(), ""
 	}
-	return a.String()
+	b := a.As16()
+	var buf [16]byte
+	hex.Encode(buf[:], b[:8])
+	key = string(buf[:])
+	return key, key[:12]
 }

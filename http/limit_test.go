@@ -2,6 +2,9 @@ package http
 
 import (
 	"context"
+	"fmt"
+	nethttp "net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -16,11 +19,11 @@ func TestLocalLimiter(t *testing.T) {
 	t.Run("BurstIsTwiceTheRate", func(t *testing.T) {
 		l := NewLocalLimiter(5, 0)
 		for i := range 10 {
-			if ok, _, _ := l.Allow(ctx, "a", t0); !ok {
+			if ok, _, _ := l.Allow(ctx, "a", "", t0); !ok {
 				t.Fatalf("request %d refused, want the first 10 allowed", i+1)
 			}
 		}
-		ok, wait, err := l.Allow(ctx, "a", t0)
+		ok, wait, err := l.Allow(ctx, "a", "", t0)
 		if ok || err != nil {
 			t.Fatalf("11th request: got ok=%v err=%v, want refused", ok, err)
 		}
@@ -30,54 +33,54 @@ func TestLocalLimiter(t *testing.T) {
 	})
 	t.Run("BurstAtLeastOne", func(t *testing.T) {
 		l := NewLocalLimiter(0.1, 0)
-		if ok, _, _ := l.Allow(ctx, "a", t0); !ok {
+		if ok, _, _ := l.Allow(ctx, "a", "", t0); !ok {
 			t.Fatal("first request refused, want allowed")
 		}
-		ok, wait, _ := l.Allow(ctx, "a", t0)
+		ok, wait, _ := l.Allow(ctx, "a", "", t0)
 		if ok {
 			t.Fatal("second request allowed, want refused")
 		}
 		if wait != 10*time.Second {
 			t.Errorf("retry after %v, want 10s", wait)
 		}
-		if ok, _, _ := l.Allow(ctx, "a", t0.Add(10*time.Second)); !ok {
+		if ok, _, _ := l.Allow(ctx, "a", "", t0.Add(10*time.Second)); !ok {
 			t.Error("request after 10s refused, want allowed")
 		}
 	})
 	t.Run("Refills", func(t *testing.T) {
 		l := NewLocalLimiter(1, 0)
-		l.Allow(ctx, "a", t0)
-		l.Allow(ctx, "a", t0)
-		if ok, _, _ := l.Allow(ctx, "a", t0); ok {
+		l.Allow(ctx, "a", "", t0)
+		l.Allow(ctx, "a", "", t0)
+		if ok, _, _ := l.Allow(ctx, "a", "", t0); ok {
 			t.Fatal("third request at once allowed, want refused")
 		}
-		if ok, _, _ := l.Allow(ctx, "a", t0.Add(999*time.Millisecond)); ok {
+		if ok, _, _ := l.Allow(ctx, "a", "", t0.Add(999*time.Millisecond)); ok {
 			t.Error("request after 0.999s allowed, want refused")
 		}
-		if ok, _, _ := l.Allow(ctx, "a", t0.Add(time.Second)); !ok {
+		if ok, _, _ := l.Allow(ctx, "a", "", t0.Add(time.Second)); !ok {
 			t.Error("request after 1s refused, want allowed")
 		}
 	})
 	t.Run("KeysAreIndependent", func(t *testing.T) {
 		l := NewLocalLimiter(1, 0)
-		l.Allow(ctx, "a", t0)
-		l.Allow(ctx, "a", t0)
-		if ok, _, _ := l.Allow(ctx, "b", t0); !ok {
+		l.Allow(ctx, "a", "", t0)
+		l.Allow(ctx, "a", "", t0)
+		if ok, _, _ := l.Allow(ctx, "b", "", t0); !ok {
 			t.Error("other key refused, want allowed")
 		}
 	})
 	t.Run("ClockGoingBackDoesNotRefill", func(t *testing.T) {
 		l := NewLocalLimiter(1, 0)
-		l.Allow(ctx, "a", t0)
-		l.Allow(ctx, "a", t0)
-		if ok, _, _ := l.Allow(ctx, "a", t0.Add(-time.Hour)); ok {
+		l.Allow(ctx, "a", "", t0)
+		l.Allow(ctx, "a", "", t0)
+		if ok, _, _ := l.Allow(ctx, "a", "", t0.Add(-time.Hour)); ok {
 			t.Error("request with an earlier time allowed, want refused")
 		}
 	})
 	t.Run("ZeroRateAllowsAll", func(t *testing.T) {
 		l := NewLocalLimiter(0, 0)
 		for range 1000 {
-			if ok, _, _ := l.Allow(ctx, "a", t0); !ok {
+			if ok, _, _ := l.Allow(ctx, "a", "", t0); !ok {
 				t.Fatal("refused, want allowed")
 			}
 		}
@@ -85,7 +88,7 @@ func TestLocalLimiter(t *testing.T) {
 	t.Run("MemoryIsBounded", func(t *testing.T) {
 		l := NewLocalLimiter(1, 640)
 		for i := range 10000 {
-			l.Allow(ctx, strconv.Itoa(i), t0)
+			l.Allow(ctx, strconv.Itoa(i), "", t0)
 		}
 		if n := l.Len(); n > 640 {
 			t.Errorf("remembers %d keys, want at most 640", n)
@@ -94,16 +97,16 @@ func TestLocalLimiter(t *testing.T) {
 	t.Run("IdleKeysEvictedFirst", func(t *testing.T) {
 		l := NewLocalLimiter(1, limiterShards) // one key per shard
 		for i := range 1000 {
-			l.Allow(ctx, "idle"+strconv.Itoa(i), t0.Add(-time.Hour))
+			l.Allow(ctx, "idle"+strconv.Itoa(i), "", t0.Add(-time.Hour))
 		}
 		// The idle buckets have refilled by t0, so they go before the busy
 		// key's, which then stays remembered and exhausted.
 		for range 2 {
-			if ok, _, _ := l.Allow(ctx, "busy", t0); !ok {
+			if ok, _, _ := l.Allow(ctx, "busy", "", t0); !ok {
 				t.Fatal("busy key refused within its burst, want allowed")
 			}
 		}
-		if ok, _, _ := l.Allow(ctx, "busy", t0); ok {
+		if ok, _, _ := l.Allow(ctx, "busy", "", t0); ok {
 			t.Error("exhausted key allowed, want refused (it was forgotten)")
 		}
 		if n := l.Len(); n > 2*limiterShards {
@@ -120,7 +123,7 @@ func TestLocalLimiter(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range 50 {
-					if ok, _, _ := l.Allow(ctx, "shared", t0); ok {
+					if ok, _, _ := l.Allow(ctx, "shared", "", t0); ok {
 						mu.Lock()
 						allowed++
 						mu.Unlock()
@@ -190,15 +193,110 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
-func TestClientKey(t *testing.T) {
-	tests := []struct{ addr, want string }{
-		{"203.0.113.9", "203.0.113.9"},
-		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+func TestClientKeys(t *testing.T) {
+	tests := []struct{ name, addr, key, group string }{
+		{"IPv4", "203.0.113.9", "203.0.113.9", ""},
+		{"IPv6", "2001:db8:1:2:3:4:5:6", "20010db800010002", "20010db80001"},
+		{"IPv6SameSubnet", "2001:db8:1:2:ffff::1", "20010db800010002", "20010db80001"},
+		{"IPv6OtherSubnetSameSite", "2001:db8:1:3::1", "20010db800010003", "20010db80001"},
+		{"IPv6OtherSite", "2001:db8:2:2::1", "20010db800020002", "20010db80002"},
+		{"IPv6Zone", "fe80::1%eth0", "fe80000000000000", "fe8000000000"},
+		{"MappedIPv4", "::ffff:203.0.113.9", "203.0.113.9", ""},
 	}
 	for _, tt := range tests {
-		if got := clientKey(netip.MustParseAddr(tt.addr)); got != tt.want {
-			t.Errorf("clientKey(%s) = %s, want %s", tt.addr, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			key, group := clientKeys(netip.MustParseAddr(tt.addr))
+			if key != tt.key || group != tt.group {
+				t.Errorf("clientKeys(%s) = %q, %q, want %q, %q", tt.addr, key, group, tt.key, tt.group)
+			}
+		})
+	}
+}
+
+func TestLocalLimiterGroups(t *testing.T) {
+	ctx := context.Background()
+	// One a second: a burst of 2 per key, 8 per group.
+	t.Run("GroupAllowsFourTimesTheBurst", func(t *testing.T) {
+		l := NewLocalLimiter(1, 0)
+		allowed := 0
+		for i := range 10 {
+			for range 2 {
+				if ok, _, _ := l.Allow(ctx, "k"+strconv.Itoa(i), "g", t0); ok {
+					allowed++
+				}
+			}
 		}
+		if allowed != 8 {
+			t.Errorf("10 keys of one group allowed %d requests at once, want 8", allowed)
+		}
+		ok, wait, _ := l.Allow(ctx, "k9", "g", t0)
+		if ok || wait != 250*time.Millisecond {
+			t.Errorf("got %v, retry %v, want refused, retry 250ms (one token at 4/s)", ok, wait)
+		}
+		if ok, _, _ := l.Allow(ctx, "k9", "g", t0.Add(250*time.Millisecond)); !ok {
+			t.Error("refused after 250ms, want allowed")
+		}
+	})
+	t.Run("KeyLimitHoldsInsideGroup", func(t *testing.T) {
+		l := NewLocalLimiter(1, 0)
+		l.Allow(ctx, "k", "g", t0)
+		l.Allow(ctx, "k", "g", t0)
+		ok, wait, _ := l.Allow(ctx, "k", "g", t0)
+		if ok || wait != time.Second {
+			t.Errorf("got %v, retry %v, want refused, retry 1s", ok, wait)
+		}
+		if ok, _, _ := l.Allow(ctx, "other", "g", t0); !ok {
+			t.Error("other key of the group refused, want allowed")
+		}
+	})
+	t.Run("RefusalTakesNothing", func(t *testing.T) {
+		l := NewLocalLimiter(1, 0)
+		l.Allow(ctx, "k", "g", t0)
+		l.Allow(ctx, "k", "g", t0)
+		for range 10 {
+			l.Allow(ctx, "k", "g", t0) // refused by the key: the group keeps its tokens
+		}
+		for i := range 6 {
+			if ok, _, _ := l.Allow(ctx, "o"+strconv.Itoa(i/2), "g", t0); !ok {
+				t.Fatalf("request %d of other keys refused, want the group's 6 left allowed", i+1)
+			}
+		}
+	})
+	t.Run("GroupsApart", func(t *testing.T) {
+		l := NewLocalLimiter(1, 0)
+		for i := range 8 {
+			l.Allow(ctx, "k"+strconv.Itoa(i/2), "g", t0)
+		}
+		if ok, _, _ := l.Allow(ctx, "k9", "h", t0); !ok {
+			t.Error("key of another group refused, want allowed")
+		}
+	})
+}
+
+// BenchmarkAllow is the per-address limiter's cost on a join or a hold:
+// the client's address and keys, and one in-process bucket, for 1,000
+// clients.
+func BenchmarkAllow(b *testing.B) {
+	for _, tt := range []struct{ name, format string }{
+		{"IPv4", "198.51.%d.%d:40000"},
+		{"IPv6", "[2001:db8:%x:%x::1]:40000"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			s := NewServer(Options{RateLimit: 1e9})
+			reqs := make([]*nethttp.Request, 1000)
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest("POST", "/v1/reservations", nil)
+				reqs[i].RemoteAddr = fmt.Sprintf(tt.format, i/256, i%256)
+			}
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if !s.allow(w, reqs[i%len(reqs)]) {
+					b.Fatal("refused")
+				}
+				i++
+			}
+		})
 	}
 }

@@ -21,14 +21,15 @@ func (s *Server) queueRoutes() {
 	handle(s, huma.Operation{
 		OperationID: "joinQueue", Method: nethttp.MethodPost, Path: "/v1/concerts/{concertId}/queue", Tags: []string{tagQueue},
 		Summary:       "Join a concert's waiting room",
-		Description:   "201 with a new place; 200 with the place or session the caller already has (same token, same place).",
+		Description:   "201 with a new place; 200 with the place or session the caller already has (same token, same place). A room whose proofOfWork is on asks for a new place's Queue-Proof (PROOF_INVALID otherwise).",
 		DefaultStatus: nethttp.StatusCreated,
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Already in the room", Content: map[string]*huma.MediaType{"application/json": {Schema: queueStatus}}},
 		},
-		Security: secBearer, Middlewares: huma.Middlewares{s.bearer},
-		Errors: []int{401, 404, 409, 429, 503},
+		Security: secBearer, Middlewares: huma.Middlewares{s.bearer, s.proofGate},
+		Errors: []int{401, 403, 404, 409, 429, 503},
 	}, s.join)
+	s.proofRoutes()
 	handle(s, huma.Operation{
 		OperationID: "getQueueStatus", Method: nethttp.MethodGet, Path: "/v1/queue", Tags: []string{tagQueue},
 		Summary:     "Read the caller's standing (also a heartbeat)",
@@ -48,7 +49,7 @@ func (s *Server) queueRoutes() {
 	s.eventRoutes()
 }
 
-func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error) {
+func (s *Server) join(ctx context.Context, in *joinInput) (*joinOutput, error) {
 	c, err := s.concertByID(ctx, in.ConcertID)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,13 @@ func (s *Server) join(ctx context.Context, in *concertPath) (*joinOutput, error)
 	if c.SoldOut {
 		return nil, boxoffice.Errorf(boxoffice.CodeSoldOut, "every seat of this concert is sold")
 	}
-	st, created, err := s.queue.Join(ctx, c.Room(), userOf(ctx))
+	var st queue.Status
+	var created bool
+	if c.WaitingRoom.ProofOfWork > 0 {
+		st, created, err = s.joinProven(ctx, c.Room(), userOf(ctx), in.QueueProof)
+	} else {
+		st, created, err = s.queue.Join(ctx, c.Room(), userOf(ctx))
+	}
 	if err != nil {
 		return nil, err
 	}

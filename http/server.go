@@ -56,11 +56,26 @@ type Options struct {
 	// Registry receives the server's metrics and is served at /metrics;
 	// default a new registry.
 	Registry *prometheus.Registry
+	// MetricsApart leaves /metrics out of the API (NOT_FOUND): the
+	// caller serves Server.Metrics on a private address.
+	MetricsApart bool
 	// RateLimit is the requests per second allowed per client address on
 	// queue joins and writes; 0 turns limiting off.
 	RateLimit float64
 	// Limiter replaces the in-process limiter built from RateLimit.
 	Limiter Limiter
+	// SignupLimit is the sign-ups allowed per client address and hour;
+	// 0 turns limiting off.
+	SignupLimit int
+	// Signups replaces the in-process quota built from SignupLimit.
+	Signups Quota
+	// AdminFailures replaces the in-process quota of failed admin
+	// authentications (AdminFailureLimit a minute per client address).
+	AdminFailures Quota
+	// Broadcast tells the other instances of event streams opened here,
+	// so that a ticket's older stream ends wherever it is open; nil when
+	// this instance runs alone.
+	Broadcast Broadcast
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// Ready reports whether the backing services are reachable (/readyz).
@@ -112,7 +127,10 @@ type Server struct {
 	clock        boxoffice.Clock
 	log          *slog.Logger
 	registry     *prometheus.Registry
+	metricsApart bool
 	limiter      Limiter
+	signups      Quota
+	adminFails   Quota
 	trusted      []netip.Prefix
 	ready        func(ctx context.Context) error
 	maxBody      int64
@@ -136,6 +154,8 @@ type Server struct {
 	beat        *beat
 	streamsDone chan struct{}
 	closeOnce   sync.Once
+	owned       *streamSet
+	stopListen  context.CancelFunc
 }
 
 // NewServer returns a Server answering every route of the API contract.
@@ -154,7 +174,10 @@ func NewServer(o Options) *Server {
 		clock:        o.Clock,
 		log:          o.Logger,
 		registry:     o.Registry,
+		metricsApart: o.MetricsApart,
 		limiter:      o.Limiter,
+		signups:      o.Signups,
+		adminFails:   o.AdminFailures,
 		trusted:      o.TrustedProxies,
 		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
@@ -176,6 +199,12 @@ func NewServer(o Options) *Server {
 		s.heartbeat = DefaultStreamHeartbeat
 	}
 	s.beat = newBeat(s.heartbeat / 3)
+	s.owned = newStreamSet(o.Broadcast)
+	if o.Broadcast != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stopListen = stop
+		go o.Broadcast.Listen(ctx, s.owned.heard)
+	}
 	if o.Queue != nil {
 		s.watcher = queue.NewWatcher(o.Queue, o.StreamTick)
 	}
@@ -197,6 +226,12 @@ func NewServer(o Options) *Server {
 	}
 	if s.limiter == nil && o.RateLimit > 0 {
 		s.limiter = NewLocalLimiter(o.RateLimit, 0)
+	}
+	if s.signups == nil && o.SignupLimit > 0 {
+		s.signups = NewLocalQuota(o.SignupLimit, SignupWindow)
+	}
+	if s.adminFails == nil {
+		s.adminFails = NewLocalQuota(AdminFailureLimit, AdminFailureWindow)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -411,11 +446,8 @@ func rateLimited(r *nethttp.Request) bool {
 
 // allow applies the rate limit to r, answering RATE_LIMITED when over it.
 func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
-	key := r.RemoteAddr
-	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
-		key = clientKey(a)
-	}
-	ok, wait, err := s.limiter.Allow(r.Context(), key, s.clock.Now())
+	key, group := s.clientKeys(r)
+	ok, wait, err := s.limiter.Allow(r.Context(), key, group, s.clock.Now())
 	if err != nil {
 		s.log.Warn("rate limiter failed; request let through", "err", err)
 		return true
@@ -425,6 +457,15 @@ func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 		return false
 	}
 	return true
+}
+
+// clientKeys are the limit keys of r's client address (see clientKeys),
+// or its peer as given when that cannot be parsed.
+func (s *Server) clientKeys(r *nethttp.Request) (key, group string) {
+	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
+		return clientKeys(a)
+	}
+	return r.RemoteAddr, ""
 }
 
 // routeOf is the route pattern r matched, without its method, or
@@ -503,10 +544,9 @@ var healthBody = []byte(`{"status":"ok"}` + "\n")
 func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) { writeHealthy(w) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	if !s.metricsApart {
+		s.mux.Handle("GET /metrics", s.Metrics())
+	}
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 	s.docsRoutes()
 
@@ -526,10 +566,21 @@ func (s *Server) opsRoutes() {
 			"503": {Description: "A backing service is down", Content: map[string]*huma.MediaType{problemContentType: {Schema: problemSchema}}},
 		},
 	})
+	if s.metricsApart {
+		return
+	}
 	s.api.OpenAPI().AddOperation(&huma.Operation{
 		OperationID: "metrics", Method: nethttp.MethodGet, Path: "/metrics", Tags: []string{tagOps},
 		Summary:   "Prometheus metrics",
 		Responses: map[string]*huma.Response{"200": {Description: "Prometheus text exposition"}},
+	})
+}
+
+// Metrics serves the server's metrics in the Prometheus text format.
+func (s *Server) Metrics() nethttp.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
 	})
 }
 

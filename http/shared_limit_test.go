@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
@@ -50,4 +51,24 @@ func TestSharedRateLimit(t *testing.T) {
 	}
 	_, _, err = e.client.Join(ctx, kim.access, c.ConcertID)
 	wantCode(t, err, 429, boxoffice.CodeRateLimited)
+}
+
+// sharedRedis returns a Redis client and a key prefix of the test's own,
+// whose keys are deleted when t ends.
+func sharedRedis(t *testing.T) (goredis.UniversalClient, string) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := redis.Open(ctx, redisURL())
+	if err != nil {
+		unreachable(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
+	}
+	prefix := randomName("httplimit:") + ":"
+	t.Cleanup(func() {
+		defer client.Close()
+		keys, _ := client.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return client, prefix
 }

@@ -40,8 +40,9 @@ func (s *Server) userRoutes() {
 	handle(s, huma.Operation{
 		OperationID: "createUser", Method: nethttp.MethodPost, Path: "/v1/users", Tags: []string{tagUsers},
 		Summary:       "Create a user and get an access token",
-		Description:   "NOT_FOUND when the operator turned sign-up off (BOXOFFICE_SIGNUP=false): users then come through the operator's identity provider.",
+		Description:   "Sign-ups are limited per client address (BOXOFFICE_SIGNUP_LIMIT an hour, four times that per IPv6 /48); beyond it the answer is RATE_LIMITED with Retry-After, the seconds until one more is allowed. Every well-formed sign-up counts, whether or not it succeeds. NOT_FOUND when the operator turned sign-up off (BOXOFFICE_SIGNUP=false): users then come through the operator's identity provider.",
 		DefaultStatus: nethttp.StatusCreated,
+		Middlewares:   huma.Middlewares{s.withLimitKeys},
 		Errors:        []int{400, 404, 429, 503},
 	}, s.createUser)
 	handle(s, huma.Operation{
@@ -75,6 +76,12 @@ func (s *Server) userRoutes() {
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
 	if s.noSignup {
 		return nil, boxoffice.Errorf(boxoffice.CodeNotFound, "sign-up is off: users sign in with the operator's identity provider")
+	}
+	if s.signups != nil {
+		k := limitKeysOf(ctx)
+		if err := s.take(ctx, s.signups, k.key, k.group, "sign-ups"); err != nil {
+			return nil, err
+		}
 	}
 	u, err := s.wallet.CreateUser(ctx, in.Body.Name)
 	if err != nil {

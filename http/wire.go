@@ -95,6 +95,7 @@ type RoomStatus struct {
 	Strategy             string `json:"strategy" enum:"RATE,MAX_ACTIVE,RATE_AND_MAX_ACTIVE"`
 	QueueLength          int64  `json:"queueLength" doc:"Fans waiting now."`
 	EstimatedWaitSeconds int64  `json:"estimatedWaitSeconds" doc:"Expected wait of a fan joining now."`
+	ProofOfWork          int64  `json:"proofOfWork" doc:"0, or the maxnumber of the proof-of-work challenge a new place needs (see GET /v1/concerts/{concertId}/queue/challenge)."`
 }
 
 // ConcertDetail is one concert with its waiting room.
@@ -345,7 +346,8 @@ type WaitingRoom struct {
 	SessionSeconds int     `json:"sessionSeconds" minimum:"1" doc:"An admitted session ends after this long unused." example:"600"`
 	IdleSeconds    int     `json:"idleSeconds" minimum:"1" doc:"A waiting place not polled for this long is dropped." example:"60"`
 	// MaxSessionSeconds is 0 when a request leaves it out: the default.
-	MaxSessionSeconds int `json:"maxSessionSeconds,omitempty" required:"false" minimum:"1" doc:"An admitted session ends this long after its admission however much it is used; default 900." example:"900"`
+	MaxSessionSeconds int   `json:"maxSessionSeconds,omitempty" required:"false" minimum:"1" doc:"An admitted session ends this long after its admission however much it is used; default 900." example:"900"`
+	ProofOfWork       int64 `json:"proofOfWork" required:"false" minimum:"0" maximum:"10000000" doc:"0 (off), or 1000..10000000: a new place needs a solved proof-of-work challenge (GET /v1/concerts/{concertId}/queue/challenge) of this maxnumber, sent as Queue-Proof. The work is about half of it in SHA-256 hashes."`
 }
 
 // ConcertSpec asks for a concert.
@@ -459,6 +461,7 @@ func waitingRoom(s queue.Settings) WaitingRoom {
 		IdleSeconds:    s.IdleSeconds,
 		// Always set: stored settings without it read as the default.
 		MaxSessionSeconds: s.MaxSessionSeconds,
+		ProofOfWork:       s.ProofOfWork,
 	}
 }
 
@@ -471,6 +474,7 @@ func (w WaitingRoom) settings() queue.Settings {
 		IdleSeconds:    w.IdleSeconds,
 		// Left out: the default.
 		MaxSessionSeconds: cmp.Or(w.MaxSessionSeconds, queue.DefaultMaxSessionSeconds),
+		ProofOfWork:       w.ProofOfWork,
 	}
 }
 

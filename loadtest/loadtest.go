@@ -70,6 +70,11 @@ type Options struct {
 	// Stream makes waiting fans follow the queue's event stream instead of
 	// polling.
 	Stream bool
+	// ProofOfWork, when not 0, is the on-sale room's proofOfWork: every
+	// fan fetches a challenge and solves it, as the altcha widget does,
+	// before taking a place (about ProofOfWork/2 SHA-256 hashes each, on
+	// the load generator's cores).
+	ProofOfWork int64
 	// Timeout bounds the on-sale from its opening.
 	Timeout time.Duration
 	Seed    uint64

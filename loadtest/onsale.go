@@ -28,6 +28,11 @@ type Onsale struct {
 	MaxActive      int64     `json:"maxActive"`
 	HoldSeconds    int       `json:"holdSeconds"`
 	Stream         bool      `json:"stream"`
+	// ProofOfWork is the room's proofOfWork; Solved counts the challenges
+	// fans solved and SolveMS the time solving took them.
+	ProofOfWork int64 `json:"proofOfWork,omitempty"`
+	Solved      int64 `json:"solved,omitempty"`
+	SolveMS     Wait  `json:"solveMs,omitzero"`
 	// Seconds from the opening.
 	FirstAdmissionS float64 `json:"firstAdmissionSeconds"`
 	SoldOutS        float64 `json:"soldOutSeconds,omitempty"`
@@ -128,8 +133,9 @@ type saleFan struct {
 	admittedAt   time.Time // receipt of the first answer admitted
 	outcome      string
 	holds        []saleHold
-	rejoins      int // times the fan had to join again
-	lostHolds    int // live holds the fan lost
+	rejoins      int    // times the fan had to join again
+	lostHolds    int    // live holds the fan lost
+	proof        string // a solved challenge, until a join spends it
 }
 
 // saleHold is a hold a fan got and what became of it.
@@ -158,6 +164,9 @@ type sale struct {
 	// rejoins and lost holds.
 	resent, moved atomic.Int64
 	incidents     *incidents
+	// Challenges solved by fans, and how long each took.
+	solved    atomic.Int64
+	solveTime Histogram
 
 	mu       sync.Mutex
 	timeline []Sample
@@ -207,7 +216,7 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	opens := time.Now().Add(openingLead + o.Prequeue)
 	room := &boxhttp.WaitingRoom{
 		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive,
-		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds,
+		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds, ProofOfWork: o.ProofOfWork,
 	}
 	c, err := e.createConcert(ctx, concertSpec("On-sale", o.Dates, o.HoldSeconds, maxSeats, opens, room))
 	if err != nil {
@@ -225,7 +234,11 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	// The auditor joins before the opening, so it is admitted first and can
 	// read the seat maps after the sale.
 	err = e.call(ctx, e.other, 0, routeJoin, func(cl *boxhttp.Client) error {
-		st, _, err := cl.Join(ctx, auditor.access, c.ConcertID)
+		join := cl.Join
+		if o.ProofOfWork > 0 {
+			join = cl.JoinSolving
+		}
+		st, _, err := join(ctx, auditor.access, c.ConcertID)
 		auditor.queueToken = st.Token
 		return err
 	})
@@ -317,6 +330,11 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	}
 	w := s.connWait.Snapshot()
 	report.ConnWait = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
+	if o.ProofOfWork > 0 {
+		w := s.solveTime.Snapshot()
+		report.ProofOfWork, report.Solved = o.ProofOfWork, s.solved.Load()
+		report.SolveMS = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
+	}
 	s.mu.Lock()
 	report.Timeline = s.timeline
 	s.mu.Unlock()
@@ -490,6 +508,26 @@ func (e *engine) visit(ctx context.Context, s *sale, f *saleFan) {
 	e.pay(ctx, s, f, r)
 }
 
+// solve fetches a challenge for f and solves it as the altcha widget does.
+func (e *engine) solve(ctx context.Context, s *sale, f *saleFan) error {
+	var ch boxhttp.Challenge
+	err := e.fanDo(ctx, s, f, routeChallenge, func(c *boxhttp.Client) error {
+		var err error
+		ch, err = c.Challenge(ctx, f.access, s.concert.ConcertID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if f.proof, err = boxhttp.Solve(ctx, ch); err != nil {
+		return err
+	}
+	s.solveTime.Record(time.Since(start))
+	s.solved.Add(1)
+	return nil
+}
+
 func waitingOrAdmitted(f *saleFan) string {
 	if f.admittedAt.IsZero() {
 		return "waiting"
@@ -501,12 +539,33 @@ func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueSt
 	var st boxhttp.QueueStatus
 	var err error
 	for attempt := range 4 {
+		if e.opts.ProofOfWork > 0 && f.proof == "" {
+			if err = e.solve(ctx, s, f); err != nil {
+				if ctx.Err() != nil {
+					f.outcome = outWaiting
+					return st, false
+				}
+				break
+			}
+		}
 		sent := time.Now()
 		err = e.fanDo(ctx, s, f, routeJoin, func(c *boxhttp.Client) error {
 			var err error
-			st, _, err = c.Join(ctx, f.access, s.concert.ConcertID)
+			if e.opts.ProofOfWork > 0 {
+				st, _, err = c.JoinWithProof(ctx, f.access, s.concert.ConcertID, f.proof)
+			} else {
+				st, _, err = c.Join(ctx, f.access, s.concert.ConcertID)
+			}
 			return err
 		})
+		if err == nil || boxoffice.ErrorCode(err) == boxoffice.CodeProofInvalid {
+			// Spent, or refused (expired while waiting for a connection):
+			// the next join solves a new challenge.
+			f.proof = ""
+		}
+		if boxoffice.ErrorCode(err) == boxoffice.CodeProofInvalid {
+			continue
+		}
 		if err == nil {
 			if !f.joined {
 				f.joined, f.joinSent, f.joinRecv, f.joinPosition = true, sent, time.Now(), st.Position

@@ -31,6 +31,7 @@ const (
 	routeSetWaitingRoom
 	routeStats
 	routeAdmissions
+	routeChallenge
 	numRoutes
 )
 
@@ -54,6 +55,7 @@ var routeNames = [numRoutes]string{
 	routeSetWaitingRoom: "PUT /v1/admin/concerts/{concertId}/waiting-room",
 	routeStats:          "GET /v1/admin/concerts/{concertId}/stats",
 	routeAdmissions:     "GET /v1/admin/concerts/{concertId}/admissions",
+	routeChallenge:      "GET /v1/concerts/{concertId}/queue/challenge",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -69,7 +71,7 @@ var knownCodes = [...]string{
 	"INVALID_REQUEST", "UNAUTHENTICATED", "FORBIDDEN", "QUEUE_TOKEN_INVALID", "QUEUE_TOKEN_EXPIRED",
 	"NOT_ADMITTED", "NOT_FOUND", "SEAT_UNAVAILABLE", "SEAT_LIMIT_EXCEEDED", "HOLD_EXPIRED",
 	"ALREADY_PAID", "INSUFFICIENT_BALANCE", "IDEMPOTENCY_KEY_REUSED", "SOLD_OUT", "RATE_LIMITED",
-	"UNAVAILABLE", "INTERNAL", string(codeOutcomeUnknown), codeNetwork, codeTimeout,
+	"UNAVAILABLE", "INTERNAL", string(codeOutcomeUnknown), codeNetwork, codeTimeout, "PROOF_INVALID",
 }
 
 var knownCodeIndex = func() map[string]int {

@@ -325,6 +325,10 @@ func writeOnsale(b *strings.Builder, o *Onsale) {
 	fmt.Fprintf(b, "  hold retries      %s (SEAT_UNAVAILABLE, tried again)\n", count(o.HoldRetries))
 	fmt.Fprintf(b, "  connection wait   p50 %.1f ms, p99 %.1f ms, max %.1f ms before a fan's request got one of the connections (not in the latencies above)\n",
 		o.ConnWait.P50MS, o.ConnWait.P99MS, o.ConnWait.MaxMS)
+	if o.ProofOfWork > 0 {
+		fmt.Fprintf(b, "  proof of work     maxnumber %s: %s challenges solved, p50 %.1f ms, p99 %.1f ms, max %.1f ms each (before the join, not in its latency)\n",
+			count(o.ProofOfWork), count(o.Solved), o.SolveMS.P50MS, o.SolveMS.P99MS, o.SolveMS.MaxMS)
+	}
 	var outs []string
 	for k, n := range o.Outcomes {
 		outs = append(outs, fmt.Sprintf("%s %s", k, count(int64(n))))

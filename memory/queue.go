@@ -21,6 +21,10 @@ type QueueStore struct {
 	mu     sync.Mutex
 	claims map[string]string // concert ID → owner, while a room is restored
 
+	pmu      sync.Mutex
+	proofs   proofs
+	maxSpent int
+
 	sweepBatch, admitLimit int64
 	logLen                 int
 }
@@ -30,7 +34,7 @@ var _ queue.Store = (*QueueStore)(nil)
 // NewQueueStore returns an empty store.
 func NewQueueStore() *QueueStore {
 	return &QueueStore{sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen,
-		claims: make(map[string]string)}
+		claims: make(map[string]string), maxSpent: queue.MaxSpentProofs}
 }
 
 type room struct {

@@ -37,6 +37,9 @@ const (
 	MinAdmitPerSecond = 0.001
 	MaxMaxActive      = 10_000_000
 	MaxSeconds        = 86400
+	// A room's ProofOfWork is 0 (off) or within these bounds.
+	MinProofOfWork = 1000
+	MaxProofOfWork = 10_000_000
 )
 
 // Settings tune one concert's waiting room.
@@ -51,6 +54,11 @@ type Settings struct {
 	// applies to sessions admitted afterwards. Stores read 0 as no such end
 	// (settings older than the rule); Validate refuses it.
 	MaxSessionSeconds int
+	// ProofOfWork, when not 0, is the largest number of the proof-of-work
+	// challenge a fan solves before taking a new place: the work is about
+	// half of it in SHA-256 hashes. The server checks it at join; stores
+	// neither keep nor use it.
+	ProofOfWork int64
 }
 
 // DefaultMaxSessionSeconds is MaxSessionSeconds where none is given.
@@ -88,6 +96,9 @@ func (s Settings) Validate() error {
 	}
 	if s.MaxSessionSeconds < 1 || s.MaxSessionSeconds > MaxSeconds {
 		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "maxSessionSeconds must be between 1 and %d", MaxSeconds)
+	}
+	if s.ProofOfWork != 0 && (s.ProofOfWork < MinProofOfWork || s.ProofOfWork > MaxProofOfWork) {
+		return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "proofOfWork must be 0 (off) or between %d and %d", MinProofOfWork, MaxProofOfWork)
 	}
 	return nil
 }
@@ -366,6 +377,46 @@ type Store interface {
 
 	// Rooms lists the rooms that have places or sessions.
 	Rooms(ctx context.Context) ([]string, error)
+
+	// Place returns the live place or session userID holds in the room,
+	// as Join answers it for a user who has one (a waiting place gets a
+	// heartbeat at now), without ever taking a new one: Expired, with Seq
+	// 0, when the user holds none. Errors: NOT_FOUND for an unknown room.
+	Place(ctx context.Context, concertID, userID string, now time.Time) (Status, error)
+
+	// Time returns the instant the store decides the room of concertID at
+	// when its caller's clock reads now: now itself, or the store's own
+	// clock when instances share one. The room need not exist.
+	Time(ctx context.Context, concertID string, now time.Time) (time.Time, error)
+
+	// Spend records that proof, a proof of work for concertID's room, is
+	// used, until expires, unless it is used already: one atomic
+	// set-if-absent for every instance sharing the store. The room need
+	// not exist. Expiry is decided at now on the store's clock (see Time).
+	// The store forgets a proof once it has expired, and keeps at most
+	// MaxSpentProofs unexpired ones if it is in memory. Errors:
+	// PROOF_INVALID when proof is used already or expires is not after
+	// now; UNAVAILABLE when an in-memory store is full.
+	Spend(ctx context.Context, concertID, proof string, expires, now time.Time) error
+
+	// Unspend forgets that proof was used, so that it may be spent again.
+	Unspend(ctx context.Context, concertID, proof string) error
+}
+
+// MaxSpentProofs bounds the unexpired proofs of work an in-memory Store
+// remembers, about 100 bytes each.
+const MaxSpentProofs = 1 << 20
+
+// ProofUsedError is the PROOF_INVALID error of Spend for a proof used
+// already.
+func ProofUsedError() error {
+	return boxoffice.Errorf(boxoffice.CodeProofInvalid, "the proof was used already: fetch a new challenge")
+}
+
+// ProofExpiredError is the PROOF_INVALID error of Spend for a proof whose
+// challenge has expired.
+func ProofExpiredError() error {
+	return boxoffice.Errorf(boxoffice.CodeProofInvalid, "the proof's challenge has expired: fetch a new one")
 }
 
 // Bucket is the state of the Rate strategy: admission credit that grows at

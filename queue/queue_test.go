@@ -40,6 +40,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"ErrMaxSessionZero", func(s *queue.Settings) { s.MaxSessionSeconds = 0 }, false},
 		{"ErrMaxSessionNegative", func(s *queue.Settings) { s.MaxSessionSeconds = -1 }, false},
 		{"ErrMaxSessionHuge", func(s *queue.Settings) { s.MaxSessionSeconds = queue.MaxSeconds + 1 }, false},
+		{"OKProofOfWork", func(s *queue.Settings) { s.ProofOfWork = queue.MinProofOfWork }, true},
+		{"OKProofOfWorkMax", func(s *queue.Settings) { s.ProofOfWork = queue.MaxProofOfWork }, true},
+		{"ErrProofOfWorkSmall", func(s *queue.Settings) { s.ProofOfWork = queue.MinProofOfWork - 1 }, false},
+		{"ErrProofOfWorkHuge", func(s *queue.Settings) { s.ProofOfWork = queue.MaxProofOfWork + 1 }, false},
+		{"ErrProofOfWorkNegative", func(s *queue.Settings) { s.ProofOfWork = -1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -558,3 +558,59 @@ func (s *Service) refresh(ctx context.Context, id string) {
 		}
 	}
 }
+
+// Place returns the live place or session userID holds in the room of
+// concertID and true, or false when the user holds none (nor does the
+// room exist). Errors: SOLD_OUT for a waiting place in a sold-out room, as
+// Join; UNAVAILABLE.
+func (s *Service) Place(ctx context.Context, concertID, userID string) (Status, bool, error) {
+	st, err := rebuilt(s, ctx, concertID, func() (Status, error) {
+		return s.store.Place(ctx, concertID, userID, s.clock.Now())
+	})
+	switch {
+	case missing(err):
+		return Status{}, false, nil
+	case err != nil:
+		return Status{}, false, err
+	case st.State == SoldOut:
+		return Status{}, false, SoldOutError()
+	}
+	return st, st.State != Expired, nil
+}
+
+// Time returns the instant the room of concertID is decided at now: the
+// store's clock when instances share one, else the service's.
+func (s *Service) Time(ctx context.Context, concertID string) (time.Time, error) {
+	return s.store.Time(ctx, concertID, s.clock.Now())
+}
+
+// JoinProven is Join in a room that asks for a proof of work, with proof,
+// the name of a proof the caller verified, whose challenge expires at
+// expires. The proof is spent first, once for every instance; then the
+// place is taken. A join refused with nothing changed (UNAVAILABLE,
+// SOLD_OUT) gives the proof back, so that the fan may try again with it;
+// one whose outcome is unknown keeps it spent, since the place may exist
+// (and a user with a place needs no proof). A proof used already is
+// accepted from a user who holds a place or session, which is returned:
+// a retry whose first answer was lost. Errors: PROOF_INVALID when the
+// proof is used already or expired; those of Join.
+func (s *Service) JoinProven(ctx context.Context, room Room, userID, proof string, expires time.Time) (Status, bool, error) {
+	err := s.store.Spend(ctx, room.ConcertID, proof, expires, s.clock.Now())
+	if boxoffice.ErrorCode(err) == boxoffice.CodeProofInvalid {
+		if st, ok, perr := s.Place(ctx, room.ConcertID, userID); perr == nil && ok {
+			return st, false, nil
+		}
+		return Status{}, false, err
+	}
+	if err != nil {
+		return Status{}, false, err
+	}
+	st, created, err := s.Join(ctx, room, userID)
+	switch boxoffice.ErrorCode(err) {
+	case boxoffice.CodeUnavailable, boxoffice.CodeSoldOut:
+		if uerr := s.store.Unspend(context.WithoutCancel(ctx), room.ConcertID, proof); uerr != nil {
+			s.log.Warn("give back a proof of work", "concert", room.ConcertID, "err", uerr)
+		}
+	}
+	return st, created, err
+}

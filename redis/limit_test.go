@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,7 @@ func TestLimiter(t *testing.T) {
 	}
 	allow := func(t *testing.T, l *Limiter, key string, at time.Time, wantOK bool, wantRetry time.Duration) {
 		t.Helper()
-		ok, retry, err := l.Allow(t.Context(), key, at)
+		ok, retry, err := l.Allow(t.Context(), key, "", at)
 		if err != nil {
 			t.Fatalf("Allow at %v: %v", at.Sub(now), err)
 		}
@@ -37,7 +38,7 @@ func TestLimiter(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 100 {
 			wg.Go(func() {
-				ok, retry, err := others[i%3].Allow(t.Context(), "203.0.113.7", now)
+				ok, retry, err := others[i%3].Allow(t.Context(), "203.0.113.7", "", now)
 				switch {
 				case err != nil:
 					t.Errorf("Allow: %v", err)
@@ -80,6 +81,60 @@ func TestLimiter(t *testing.T) {
 		allow(t, l, "a", now, false, time.Second)
 		allow(t, l, "b", now, true, 0)
 	})
+	t.Run("GroupAllowsFourTimesTheBurst", func(t *testing.T) {
+		l, c, prefix := newLimiter(t, 1) // a burst of 2 per key, 8 per group
+		allowed := 0
+		for i := range 10 {
+			for range 2 {
+				if ok, _, err := l.Allow(t.Context(), "k"+strconv.Itoa(i), "g", now); err != nil {
+					t.Fatal(err)
+				} else if ok {
+					allowed++
+				}
+			}
+		}
+		if allowed != 8 {
+			t.Errorf("10 keys of one group allowed %d requests at once, want 8", allowed)
+		}
+		ok, retry, _ := l.Allow(t.Context(), "k9", "g", now)
+		if ok || retry != 250*time.Millisecond {
+			t.Errorf("got %v, retry %v, want refused, retry 250ms (one token at 4/s)", ok, retry)
+		}
+		allow(t, l, "k9", now.Add(250*time.Millisecond), true, 0) // no group: its own key only
+		if ok, _, _ := l.Allow(t.Context(), "k8", "g", now.Add(250*time.Millisecond)); !ok {
+			t.Error("refused after 250ms, want allowed")
+		}
+		// Both keys of a group share its slot.
+		for _, k := range []string{prefix + "rl:{g}k0", prefix + "rl:{g}"} {
+			if n, err := c.Exists(t.Context(), k).Result(); err != nil || n != 1 {
+				t.Errorf("key %s: got %d, %v, want it to exist", k, n, err)
+			}
+			if slot(k) != slot("{g}") {
+				t.Errorf("key %s: slot %d, want the group's %d", k, slot(k), slot("{g}"))
+			}
+		}
+	})
+	t.Run("KeyLimitHoldsInsideGroup", func(t *testing.T) {
+		l, _, _ := newLimiter(t, 1)
+		for range 2 {
+			if ok, _, _ := l.Allow(t.Context(), "k", "g", now); !ok {
+				t.Fatal("refused within the burst, want allowed")
+			}
+		}
+		for range 10 { // refused by the key: the group keeps its tokens
+			if ok, retry, _ := l.Allow(t.Context(), "k", "g", now); ok || retry != time.Second {
+				t.Fatalf("got %v, retry %v, want refused, retry 1s", ok, retry)
+			}
+		}
+		for i := range 6 {
+			if ok, _, _ := l.Allow(t.Context(), "o"+strconv.Itoa(i/2), "g", now); !ok {
+				t.Fatalf("request %d of other keys refused, want the group's 6 left allowed", i+1)
+			}
+		}
+		if ok, _, _ := l.Allow(t.Context(), "o9", "h", now); !ok {
+			t.Error("key of another group refused, want allowed")
+		}
+	})
 	t.Run("ExpiresOnceRefilled", func(t *testing.T) {
 		l, c, prefix := newLimiter(t, 5)
 		for range 10 {
@@ -96,7 +151,7 @@ func TestLimiter(t *testing.T) {
 	t.Run("OffWithoutRedis", func(t *testing.T) {
 		c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 		t.Cleanup(func() { _ = c.Close() })
-		ok, _, err := NewLimiter(c, "p:", 0).Allow(t.Context(), "k", now)
+		ok, _, err := NewLimiter(c, "p:", 0).Allow(t.Context(), "k", "", now)
 		if !ok || err != nil {
 			t.Errorf("rate 0: got %v, %v, want allowed", ok, err)
 		}
@@ -104,7 +159,7 @@ func TestLimiter(t *testing.T) {
 	t.Run("ErrUnavailable", func(t *testing.T) {
 		c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 		t.Cleanup(func() { _ = c.Close() })
-		_, _, err := NewLimiter(c, "p:", 5).Allow(t.Context(), "k", now)
+		_, _, err := NewLimiter(c, "p:", 5).Allow(t.Context(), "k", "", now)
 		if got := boxoffice.ErrorCode(err); got != boxoffice.CodeUnavailable {
 			t.Errorf("got %v (code %q), want UNAVAILABLE", err, got)
 		}

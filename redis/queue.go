@@ -82,8 +82,9 @@ func constantsLua() string {
 // places by draw key, frozen once the draw is made), :waits (hash: wait
 // histogram bucket → count), :lease (hash: owner, until) and :log (list:
 // the latest admissions, seq|atMs|prequeue|user), and while the room is
-// being rebuilt :claim (hash: owner, until). The hash tag puts them in one
-// cluster slot. <prefix>wr:rooms, a set, indexes the rooms; no script
+// being rebuilt :claim (hash: owner, until). A proof of work spent for the
+// room is a key of its own, :proof:<name>, expiring with its challenge. The
+// hash tag puts them in one cluster slot. <prefix>wr:rooms, a set, indexes the rooms; no script
 // touches it: a room is indexed before its meta hash is written, so every
 // room that exists is indexed.
 //
@@ -102,6 +103,7 @@ type QueueStore struct {
 	// one script run each: see package batch.
 	statuses *batch.Group[string, ticketReq, ticketResp]
 	uses     *batch.Group[string, ticketReq, ticketResp]
+	times    *batch.Group[string, struct{}, time.Time]
 
 	sweepBatch, admitLimit, logLen int
 
@@ -135,6 +137,7 @@ func NewQueueStore(client goredis.UniversalClient, prefix string) *QueueStore {
 		sweepBatch: queue.SweepPerStep, admitLimit: queue.MaxAdmitPerStep, logLen: queue.AdmissionLogLen}
 	s.statuses = batch.New(hotBatch, hotTimeout, s.runStatuses)
 	s.uses = batch.New(hotBatch, hotTimeout, s.runUses)
+	s.times = batch.New(hotBatch, hotTimeout, s.runTimes)
 	return s
 }
 

@@ -176,6 +176,7 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("ReportsSupplyOfLedRooms", testServiceSupply)
 		run("RefreshesSettingsOfLedRooms", testServiceSettings)
 	})
+	runQueueProof(t, newStore)
 	t.Run("Race", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("DistinctUsersGetSeqsWithoutGaps", testRaceDistinctUsers)

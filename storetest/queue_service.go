@@ -138,6 +138,7 @@ func testServiceSupply(t *testing.T, q *queueStore) {
 // with one key prefix), empty and cleaned up with t.Cleanup.
 func RunQueueStoreShared(t *testing.T, newStores func(t *testing.T, n int) []queue.Store) {
 	t.Run("Race/ThreeServicesNeverExceedMaxActive", func(t *testing.T) { testRaceServices(t, newStores(t, 3)) })
+	t.Run("Proof/SpentOnceOverThreeStores", func(t *testing.T) { testProofShared(t, newStores(t, 3)) })
 }
 
 // tickingClock moves 5ms on every reading by Now.

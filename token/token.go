@@ -1,7 +1,8 @@
 // Package token signs and verifies the two credentials Boxoffice issues:
 // access tokens, which say who the caller is, and queue tokens, which are a
 // caller's pass through one concert's waiting room. From the same secret it
-// derives the seeds of the waiting rooms' draws.
+// derives the seeds of the waiting rooms' draws and the key of the
+// proof-of-work challenges asked at join.
 //
 // A token is base64url(payload) "." base64url(HMAC-SHA256(key, payload)),
 // with a key derived from the shared secret for each kind of token, so that
@@ -43,6 +44,8 @@ var b64 = base64.RawURLEncoding.Strict() // one encoding per token: no malleable
 // safe for concurrent use.
 type Signer struct {
 	access, queue sync.Pool // of hash.Hash keyed for each kind
+	proof         sync.Pool // of hash.Hash keyed for proof-of-work challenges
+	proofUser     []byte    // key of the users' digests in challenges
 	lottery       []byte    // key of the draw seeds
 }
 
@@ -61,6 +64,9 @@ func NewSigner(secret []byte) (*Signer, error) {
 	s := &Signer{lottery: derive("boxoffice lottery v1")}
 	s.access.New = func() any { return hmac.New(sha256.New, accessKey) }
 	s.queue.New = func() any { return hmac.New(sha256.New, queueKey) }
+	s.proofUser = derive("boxoffice proof of work user v1")
+	proofKey := derive("boxoffice proof of work v1")
+	s.proof.New = func() any { return hmac.New(sha256.New, proofKey) }
 	return s, nil
 }
 

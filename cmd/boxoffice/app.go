@@ -47,9 +47,11 @@ type Main struct {
 	server   *nethttp.Server
 	listener net.Listener
 	pprof    *nethttp.Server
+	metrics  *nethttp.Server
 	stop     context.CancelFunc
 	loops    sync.WaitGroup
 
+	metricsAddr       string
 	adminKey          string
 	adminKeyGenerated bool
 	closeOnce         sync.Once
@@ -131,10 +133,15 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 // waitingRoom is the waiting-room adapter chosen by the configuration.
 type waitingRoom struct {
 	store queue.Store
-	// limiter is shared by every instance, or nil for the server's own.
-	limiter http.Limiter
-	ping    func(ctx context.Context) error
-	Close   func() error
+	// limiter, signups and adminFailures are shared by every instance,
+	// and broadcast tells them of event streams opened; nil for the
+	// server's own.
+	limiter       http.Limiter
+	signups       http.Quota
+	adminFailures http.Quota
+	broadcast     http.Broadcast
+	ping          func(ctx context.Context) error
+	Close         func() error
 }
 
 // openWaitingRoom opens the configured waiting-room store.
@@ -156,6 +163,11 @@ func openWaitingRoom(ctx context.Context, cfg Config) (*waitingRoom, error) {
 		if cfg.RateLimit > 0 {
 			wr.limiter = redis.NewLimiter(client, cfg.RedisPrefix, cfg.RateLimit)
 		}
+		if cfg.SignupLimit > 0 {
+			wr.signups = redis.NewQuota(client, cfg.RedisPrefix+"su:", cfg.SignupLimit, http.SignupWindow)
+		}
+		wr.adminFailures = redis.NewQuota(client, cfg.RedisPrefix+"af:", http.AdminFailureLimit, http.AdminFailureWindow)
+		wr.broadcast = redis.NewBroadcast(client, cfg.RedisPrefix+"streams")
 		return wr, nil
 	default:
 		return &waitingRoom{
@@ -249,8 +261,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Clock:          clock,
 		Logger:         m.log,
 		Registry:       registry,
+		MetricsApart:   m.Config.MetricsAddr != "",
 		RateLimit:      m.Config.RateLimit,
 		Limiter:        room.limiter,
+		SignupLimit:    m.Config.SignupLimit,
+		Signups:        room.signups,
+		AdminFailures:  room.adminFailures,
+		Broadcast:      room.broadcast,
 		TrustedProxies: m.Config.TrustedProxies,
 		MaxStreams:     m.Config.MaxStreams,
 		RequestTimeout: m.Config.RequestTimeout,
@@ -314,6 +331,11 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if m.Config.MetricsAddr != "" {
+		if err := m.serveMetrics(srv.Metrics()); err != nil {
+			return err
+		}
+	}
 	m.log.Info("serving", "url", m.URL(), "mode", m.Config.Mode())
 	return nil
 }
@@ -336,6 +358,26 @@ func (m *Main) servePprof() error {
 	m.log.Info("profiling", "addr", ln.Addr().String())
 	return nil
 }
+
+// serveMetrics serves /metrics on its own listener, so that the public
+// address does not expose it.
+func (m *Main) serveMetrics(h nethttp.Handler) error {
+	ln, err := net.Listen("tcp", m.Config.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	m.metricsAddr = ln.Addr().String()
+	mux := nethttp.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	m.metrics = &nethttp.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.goLoop(func() { _ = m.metrics.Serve(ln) })
+	m.log.Info("metrics", "addr", m.metricsAddr)
+	return nil
+}
+
+// MetricsAddr is the address /metrics is served on apart from the API, or
+// "" when it is served with the API.
+func (m *Main) MetricsAddr() string { return m.metricsAddr }
 
 func (m *Main) goLoop(f func()) {
 	m.loops.Add(1)
@@ -412,6 +454,9 @@ func (m *Main) Close() error {
 		}
 		if m.pprof != nil {
 			m.pprof.Close()
+		}
+		if m.metrics != nil {
+			m.metrics.Close()
 		}
 		if m.stop != nil {
 			m.stop()

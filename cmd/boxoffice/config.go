@@ -28,6 +28,7 @@ type Config struct {
 	Secret         string
 	Demo           bool
 	RateLimit      float64
+	SignupLimit    int // sign-ups per client address and hour; 0: off
 	TrustedProxies []netip.Prefix
 	AccessTTL      time.Duration
 	MaxCharge      boxoffice.Money
@@ -39,6 +40,7 @@ type Config struct {
 	LogLevel       string
 	LogFormat      string
 	PprofAddr      string // empty: no profiling endpoint
+	MetricsAddr    string // empty: /metrics on Addr
 	MaxStreams     int    // open queue event streams per instance
 	JWKSURL        string // identity provider's keys; empty: its tokens are not accepted
 	JWTIssuer      string
@@ -54,6 +56,7 @@ func DefaultConfig() Config {
 		Addr:           ":8080",
 		DataFile:       "boxoffice.db",
 		RateLimit:      50,
+		SignupLimit:    30,
 		AccessTTL:      30 * 24 * time.Hour,
 		MaxCharge:      limits.MaxCharge,
 		MaxBalance:     limits.MaxBalance,
@@ -138,6 +141,14 @@ func (c *Config) settings() []setting {
 			c.RateLimit = f
 			return nil
 		}},
+		{"BOXOFFICE_SIGNUP_LIMIT", "signup-limit", "sign-ups per client address and hour (four times that per IPv6 /48); 0 turns it off", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a whole number >= 0, got %q", v)
+			}
+			c.SignupLimit = n
+			return nil
+		}},
 		{"BOXOFFICE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", func(v string) error {
 			c.TrustedProxies = nil
 			for _, s := range strings.Split(v, ",") {
@@ -186,6 +197,7 @@ func (c *Config) settings() []setting {
 			c.Signup = b
 			return nil
 		}},
+		{"BOXOFFICE_METRICS_ADDR", "metrics-addr", "listen address of /metrics instead of the API's; keep it private", str(&c.MetricsAddr)},
 	}
 }
 
@@ -272,8 +284,8 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	s := fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v trusted_proxies=%v request_timeout=%v",
-		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.TrustedProxies, c.RequestTimeout)
+	s := fmt.Sprintf("addr=%s mode=%q redis_prefix=%q admin_key=%s secret=%s demo=%v rate_limit=%v signup_limit=%v trusted_proxies=%v request_timeout=%v",
+		c.Addr, c.Mode(), c.RedisPrefix, mask(c.AdminKey), mask(c.Secret), c.Demo, c.RateLimit, c.SignupLimit, c.TrustedProxies, c.RequestTimeout)
 	if c.JWKSURL != "" {
 		s += fmt.Sprintf(" jwks_url=%q jwt_issuer=%q jwt_audience=%q jwt_user_claim=%q", c.JWKSURL, c.JWTIssuer, c.JWTAudience, c.JWTUserClaim)
 	}

@@ -69,6 +69,17 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("Limits", func(t *testing.T) {
+		c, err := LoadConfig("serve", nil, env())
+		if err != nil || c.SignupLimit != 30 || c.MetricsAddr != "" {
+			t.Errorf("defaults: got signup limit %d, metrics addr %q, %v; want 30, none", c.SignupLimit, c.MetricsAddr, err)
+		}
+		c, err = LoadConfig("serve", []string{"-metrics-addr", "127.0.0.1:9100"}, env("BOXOFFICE_SIGNUP_LIMIT", "0", "BOXOFFICE_METRICS_ADDR", ":9090"))
+		if err != nil || c.SignupLimit != 0 || c.MetricsAddr != "127.0.0.1:9100" {
+			t.Errorf("got signup limit %d, metrics addr %q, %v; want 0, the flag's 127.0.0.1:9100", c.SignupLimit, c.MetricsAddr, err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -78,6 +89,8 @@ func TestLoadConfig(t *testing.T) {
 		{"MaxStreamsZero", []string{"BOXOFFICE_MAX_STREAMS", "0"}, nil, "BOXOFFICE_MAX_STREAMS"},
 		{"MaxStreamsFlag", nil, []string{"-max-streams", "many"}, "max-streams"},
 		{"RateLimitNegative", []string{"BOXOFFICE_RATE_LIMIT", "-1"}, nil, "BOXOFFICE_RATE_LIMIT"},
+		{"SignupLimitNegative", []string{"BOXOFFICE_SIGNUP_LIMIT", "-1"}, nil, "BOXOFFICE_SIGNUP_LIMIT"},
+		{"SignupLimitFlag", nil, []string{"-signup-limit", "1.5"}, "signup-limit"},
 		{"ShortSecret", []string{"BOXOFFICE_SECRET", "short"}, nil, "BOXOFFICE_SECRET"},
 		{"ChargeAboveBalance", []string{"BOXOFFICE_MAX_CHARGE", "200", "BOXOFFICE_MAX_BALANCE", "100"}, nil, "BOXOFFICE_MAX_CHARGE"},
 		{"MaxBalanceOverflows", []string{"BOXOFFICE_MAX_BALANCE", "9223372036854775807"}, nil, "BOXOFFICE_MAX_BALANCE"},

@@ -157,6 +157,7 @@ func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.RateLimit = 0
+	cfg.SignupLimit = 0
 	cfg.Demo = false
 	cfg.AdmitTick = 10 * time.Millisecond
 	cfg.ShutdownGrace = 5 * time.Second

@@ -27,7 +27,7 @@ Scenarios:
            checked through the API; with --robust the fans ride out faults
            (see docs/benchmarks.md, "Fault drill")
 
-The server must run with BOXOFFICE_RATE_LIMIT=0 (or trust the load
+The server must run with BOXOFFICE_RATE_LIMIT=0 and BOXOFFICE_SIGNUP_LIMIT=0 (or trust the load
 generator's proxy). Exit status is 1 when a check fails or any request was
 answered 5xx.
 
@@ -64,6 +64,8 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&o.JoinWindow, "join-window", o.JoinWindow, "onsale fans all join within this long of the opening")
 	fs.DurationVar(&o.Think, "think", o.Think, "longest pause of an onsale fan between steps")
 	fs.BoolVar(&o.Stream, "stream", false, "onsale fans wait on the queue's event stream instead of polling")
+	fs.Int64Var(&o.ProofOfWork, "proof-of-work", 0, "onsale room's proofOfWork (0 = off, else 1000..10000000): each fan solves a challenge "+
+		"of this maxnumber before joining, about half of it in SHA-256 hashes on this machine's cores")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")

@@ -6,7 +6,7 @@
 //
 //   k6 run -e BASE_URL=http://127.0.0.1:8080 -e ADMIN_KEY=... -e FANS=2000 -e DATES=20 loadtest/k6/flow.js
 //
-// The server must run with BOXOFFICE_RATE_LIMIT=0.
+// The server must run with BOXOFFICE_RATE_LIMIT=0 and BOXOFFICE_SIGNUP_LIMIT=0.
 import http from 'k6/http';
 import { check, fail, sleep } from 'k6';
 import { Counter } from 'k6/metrics';

@@ -7,7 +7,7 @@
 //
 // STEP=healthz measures the bare handler with k6's own client, the ceiling
 // the other steps are compared with. The server must run with
-// BOXOFFICE_RATE_LIMIT=0.
+// BOXOFFICE_RATE_LIMIT=0 and BOXOFFICE_SIGNUP_LIMIT=0.
 import http from 'k6/http';
 import { check, fail } from 'k6';
 
