@@ -130,16 +130,7 @@ function CreateConcert({ onCreated, onAuthFail }) {
       },
     };
     try {
-      let c;
-      try { c = await request('POST', '/v1/admin/concerts', { auth: getKey(), body: spec }); }
-      catch (er) {
-        // A server without the v1 additions refuses their fields: send the
-        // original waiting room when they are at their defaults.
-        if (er.code === 'INVALID_REQUEST' && /maxSessionSeconds|proofOfWork/.test(JSON.stringify(er.errors) + er.detail) && spec.waitingRoom.proofOfWork === 0) {
-          const { maxSessionSeconds, proofOfWork, ...wr } = spec.waitingRoom;
-          c = await request('POST', '/v1/admin/concerts', { auth: getKey(), body: { ...spec, waitingRoom: wr } });
-        } else throw er;
-      }
+      const c = await request('POST', '/v1/admin/concerts', { auth: getKey(), body: spec });
       if (c.waitingRoom) sessionStorage.setItem('boxoffice.room.' + c.concertId, JSON.stringify(c.waitingRoom));
       announce('Concert created: ' + c.title);
       onCreated(c);
@@ -315,14 +306,7 @@ function RoomEditor({ id, concert, onAuthFail }) {
     const body = {};
     for (const k of Object.keys(f)) body[k] = k === 'strategy' ? f[k] : Number(f[k]);
     try {
-      let w;
-      try { w = await request('PUT', '/v1/admin/concerts/' + id + '/waiting-room', { auth: getKey(), body }); }
-      catch (er) {
-        if (er.code === 'INVALID_REQUEST' && /maxSessionSeconds|proofOfWork/.test(JSON.stringify(er.errors) + er.detail) && body.proofOfWork === 0) {
-          const { maxSessionSeconds, proofOfWork, ...old } = body;
-          w = await request('PUT', '/v1/admin/concerts/' + id + '/waiting-room', { auth: getKey(), body: old });
-        } else throw er;
-      }
+      const w = await request('PUT', '/v1/admin/concerts/' + id + '/waiting-room', { auth: getKey(), body });
       sessionStorage.setItem('boxoffice.room.' + id, JSON.stringify({ ...body, ...w }));
       setDone('Saved: the room now runs ' + w.strategy + '.'); announce('Waiting room saved: ' + w.strategy);
     } catch (er) {
