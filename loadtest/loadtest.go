@@ -60,9 +60,10 @@ type Options struct {
 	AdmitPerSecond float64
 	MaxActive      int64
 	SessionSeconds int
-	// Fractions of on-sale fans who abandon, let their hold lapse, or pay;
-	// they add up to 1.
-	Abandon, Lapse, Pay float64
+	// Fractions of on-sale fans who abandon, let their hold lapse, hoard
+	// (scripted abuse: a second event stream, a hold let go and tried
+	// again at once), or pay; they add up to 1.
+	Abandon, Lapse, Hoard, Pay float64
 	// JoinWindow is how long after the opening every fan has joined.
 	JoinWindow time.Duration
 	// Think is the longest pause of a fan between two steps.
@@ -162,8 +163,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("dates must be between 1 and %d", maxDates)
 	case o.HoldSeconds < 1:
 		return errors.New("hold-seconds must be at least 1")
-	case o.Abandon < 0 || o.Lapse < 0 || o.Pay < 0 || math.Abs(o.Abandon+o.Lapse+o.Pay-1) > 1e-6:
-		return fmt.Errorf("abandon, lapse and pay must be fractions adding up to 1, got %.3g + %.3g + %.3g", o.Abandon, o.Lapse, o.Pay)
+	case o.Abandon < 0 || o.Lapse < 0 || o.Hoard < 0 || o.Pay < 0 || math.Abs(o.Abandon+o.Lapse+o.Hoard+o.Pay-1) > 1e-6:
+		return fmt.Errorf("abandon, lapse, hoard and pay must be fractions adding up to 1, got %.3g + %.3g + %.3g + %.3g", o.Abandon, o.Lapse, o.Hoard, o.Pay)
 	case o.SessionSeconds < 1:
 		return errors.New("session-seconds must be at least 1")
 	case o.RequestTimeout <= 0:

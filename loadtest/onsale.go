@@ -70,6 +70,8 @@ type Onsale struct {
 	// allowed within them and FaultGraceS seconds after each.
 	Faults      []FaultWindow `json:"faults,omitempty"`
 	FaultGraceS float64       `json:"faultGraceSeconds,omitempty"`
+	// Hoarding is what the scripted hoarders tried (Options.Hoard).
+	Hoarding *Hoarding `json:"hoarding,omitempty"`
 	// StatusTimeline counts every answer of the sale and its read-back by
 	// status, per second from the opening.
 	StatusTimeline []StatusSecond `json:"statusTimeline,omitempty"`
@@ -104,6 +106,7 @@ const (
 	outSessionEnd  = "session ended"
 	outHoldExpired = "hold expired before paying"
 	outFailed      = "failed"
+	outHoarded     = "hoarded and was refused"
 )
 
 // Behaviour of on-sale fans.
@@ -164,6 +167,7 @@ type sale struct {
 	// rejoins and lost holds.
 	resent, moved atomic.Int64
 	incidents     *incidents
+	hoard         hoarding
 	// Challenges solved by fans, and how long each took.
 	solved    atomic.Int64
 	solveTime Histogram
@@ -198,6 +202,8 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 			f.plan, f.abandonWaiting = outAbandoned, rng.IntN(2) == 0
 		case u < o.Abandon+o.Lapse:
 			f.plan = outLapsed
+		case u < o.Abandon+o.Lapse+o.Hoard:
+			f.plan = outHoarded
 		default:
 			f.plan = outPaid
 		}
@@ -272,6 +278,10 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		go func() {
 			defer wg.Done()
 			defer s.finished.Add(1)
+			if f.plan == outHoarded {
+				e.hoard(saleCtx, s, f)
+				return
+			}
 			e.visit(saleCtx, s, f)
 		}()
 	}
@@ -349,6 +359,10 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	checks, err := e.audit(ctx, s, fans, report, opens)
 	if err != nil {
 		return err
+	}
+	if o.Hoard > 0 {
+		report.Hoarding = s.hoard.report()
+		checks = append(checks, report.Hoarding.checks()...)
 	}
 	res.Checks = append(res.Checks, checks...)
 	res.Onsale = report

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,9 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&o.SessionSeconds, "session-seconds", o.SessionSeconds, "onsale: an admitted session ends after this long unused")
 	fs.Float64Var(&o.Abandon, "abandon", o.Abandon, "fraction of onsale fans who leave, waiting or admitted")
 	fs.Float64Var(&o.Lapse, "lapse", o.Lapse, "fraction of onsale fans who hold seats and let the hold lapse")
-	fs.Float64Var(&o.Pay, "pay", o.Pay, "fraction of onsale fans who pay")
+	fs.Float64Var(&o.Hoard, "hoard", 0, "fraction of onsale fans who are scripted hoarders: a second event stream while waiting, "+
+		"then a hold let go (lapsed or cancelled) and tried again at once; each must be refused")
+	fs.Float64Var(&o.Pay, "pay", o.Pay, "fraction of onsale fans who pay (default: the rest)")
 	fs.DurationVar(&o.JoinWindow, "join-window", o.JoinWindow, "onsale fans all join within this long of the opening")
 	fs.DurationVar(&o.Think, "think", o.Think, "longest pause of an onsale fan between steps")
 	fs.BoolVar(&o.Stream, "stream", false, "onsale fans wait on the queue's event stream instead of polling")
@@ -86,6 +89,11 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	payGiven := false
+	fs.Visit(func(f *flag.Flag) { payGiven = payGiven || f.Name == "pay" })
+	if !payGiven {
+		o.Pay = 1 - o.Abandon - o.Lapse - o.Hoard
 	}
 	if o.Scenario == "" && fs.NArg() > 0 {
 		o.Scenario = fs.Arg(0)
