@@ -305,6 +305,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.feedRoutes()
 	s.opsRoutes()
+	s.webRoutes()
 }
 
 // handle registers an operation whose handler's errors are answered as

@@ -58,7 +58,7 @@ func TestUnknownRoute(t *testing.T) {
 		wantCode           boxoffice.Code
 	}{
 		{"NotFound", "GET", "/v2/nothing", 404, boxoffice.CodeNotFound},
-		{"NotFoundRoot", "GET", "/", 404, boxoffice.CodeNotFound},
+		{"NotFoundBesideApp", "GET", "/nothing", 404, boxoffice.CodeNotFound},
 		{"MethodNotAllowed", "PATCH", "/v1/concerts", 405, boxoffice.CodeInvalidRequest},
 		{"MethodNotAllowedOnQueue", "PUT", "/v1/queue", 405, boxoffice.CodeInvalidRequest},
 	}

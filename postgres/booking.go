@@ -54,13 +54,25 @@ const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 //
 // With a key $13 the answer kept under it, if any, is returned and nothing
 // else is done; otherwise the reservation made, or a refusal the data
-// decided, is kept under it.
-const holdSQL = `
-WITH keyed AS MATERIALIZED (
+// decided, is kept under it. holdNoKeySQL is the same hold for a request
+// without a key ($13 NULL).
+const (
+	// holdKeyed reads the answer kept under the key $13, if any.
+	holdKeyed = `WITH keyed AS MATERIALIZED (
 	SELECT concert_id, day, seat_numbers, reservation_id, code, message FROM hold_keys
 	WHERE user_id = $1 AND idempotency_key = $13
 ),
-locked AS MATERIALIZED (
+`
+	// holdUnkeyed stands for holdKeyed in a hold without a key: it reads
+	// nothing, and the statement records nothing, so that an unkeyed hold
+	// (nearly all of them) does not touch hold_keys at all.
+	holdUnkeyed = `WITH keyed AS (
+	SELECT NULL::uuid AS concert_id, NULL::date AS day, NULL::int2[] AS seat_numbers,
+	       NULL::uuid AS reservation_id, NULL::text AS code, NULL::text AS message
+	WHERE $13::text IS NOT NULL AND false
+),
+`
+	holdBody = `locked AS MATERIALIZED (
 	SELECT number, price, status, hold_expires_at FROM seats
 	WHERE concert_id = $2 AND day = $3 AND number = ANY ($4::int2[]) AND NOT EXISTS (SELECT 1 FROM keyed)
 	ORDER BY number
@@ -132,7 +144,10 @@ ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
 	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
-),
+)`
+	// holdRemember keeps the reservation made, or a refusal the data
+	// decided, under the key.
+	holdRemember = `,
 remember AS (
 	INSERT INTO hold_keys (user_id, idempotency_key, concert_id, day, seat_numbers, reservation_id, code, message, at)
 	SELECT $1, $13, $2, $3, $4::int2[], CASE WHEN EXISTS (SELECT 1 FROM ok) THEN $7::uuid END,
@@ -140,11 +155,16 @@ remember AS (
 	FROM refusal, clock
 	WHERE $13::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM keyed)
 	  AND (EXISTS (SELECT 1 FROM ok) OR refusal.code IS NOT NULL)
-)
+)`
+	holdAnswer = `
 SELECT chk.known, chk.found, chk.free, chk.mine, chk.prices, chk.amount, clock.now, clock.expires,
        refusal.code, refusal.message,
        k.concert_id::text, to_char(k.day, 'YYYY-MM-DD'), k.seat_numbers, k.reservation_id::text, k.code, k.message
 FROM chk CROSS JOIN clock CROSS JOIN refusal LEFT JOIN keyed k ON true`
+
+	holdSQL      = holdKeyed + holdBody + holdRemember + holdAnswer
+	holdNoKeySQL = holdUnkeyed + holdBody + holdAnswer
+)
 
 // Hold holds all of req.Seats or none. Errors: NOT_FOUND (concert, date,
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
@@ -174,7 +194,11 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockWallet, req.UserID)
-	b.Queue(holdSQL, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
+	sql := holdNoKeySQL
+	if key != nil {
+		sql = holdSQL
+	}
+	b.Queue(sql, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
 		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds(),
 		notAfter, max(req.Cooldown, 0).Microseconds(), key)
 	var (
