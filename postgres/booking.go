@@ -144,7 +144,8 @@ ins AS (
 	INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount,
 	                          status, expires_at, created_at)
 	SELECT $7, $1, $2, $3, $4::int2[], prices, amount, 'HELD', clock.expires, clock.now FROM ok, clock
-)`
+),
+ev AS (` + seatsHeldEventSQL + `)`
 	// holdRemember keeps the reservation made, or a refusal the data
 	// decided, under the key.
 	holdRemember = `,
@@ -381,7 +382,8 @@ free AS (
 mark AS (
 	UPDATE reservations SET status = 'CANCELLED', ended_at = clock.now FROM live, clock WHERE reservations.id = live.id
 	RETURNING reservations.status
-)
+),
+ev AS (` + holdReleasedEventSQL + ` FROM live, clock)
 SELECT r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices, r.amount,
        coalesce((SELECT status FROM mark), r.status), r.expires_at, r.created_at, r.paid_at
 FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
@@ -464,7 +466,8 @@ free AS (
 mark AS (
 	UPDATE reservations r SET status = 'CANCELLED', ended_at = clock.now FROM live, clock WHERE r.id = live.id
 	RETURNING ` + reservationColumns + `
-)
+),
+ev AS (` + leftQueueEventSQL + `)
 SELECT * FROM mark r ORDER BY r.id`
 
 // Release releases userID's live holds of concertID in one transaction and
@@ -654,7 +657,8 @@ pay AS (
 entry AS (
 	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at)
 	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, clock.now FROM ok, debit, clock
-)
+),
+ev AS (` + reservationPaidEventSQL + `)
 SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
        (SELECT reservation_id FROM keyed),
        (SELECT balance FROM w),
@@ -828,7 +832,7 @@ WITH clock AS MATERIALIZED (
 	SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $1::timestamptz END AS now
 ),
 lapsed AS MATERIALIZED (
-	SELECT id, concert_id, day, seat_numbers FROM reservations
+	SELECT id, user_id, concert_id, day, seat_numbers FROM reservations
 	WHERE status = 'HELD' AND expires_at <= (SELECT now FROM clock)
 	ORDER BY expires_at
 	LIMIT $2
@@ -849,7 +853,8 @@ free AS (
 ),
 mark AS (
 	UPDATE reservations SET status = 'EXPIRED' FROM lapsed WHERE reservations.id = lapsed.id
-)
+),
+ev AS (` + lapsedEventSQL + `)
 SELECT count(*) FROM lapsed`
 
 // Sweep expires up to limit holds that lapsed at or before now and frees

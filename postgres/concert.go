@@ -13,6 +13,7 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/queue"
 )
 
@@ -81,6 +82,7 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 		CROSS JOIN unnest($3::int8[], $4::text[], $5::int8[]) AS s (n, g, p)
 		ORDER BY d, n`,
 		c.ID, days, numbers, seatGrades, prices)
+	queueEvent(b, event.OfConcertCreated(c))
 	if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return s.db.wrapWrite("create concert", err)
 	}
@@ -166,9 +168,14 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 		return concert.NotFound(id)
 	}
 	tag, err := s.db.pool.Exec(ctx, `
-		UPDATE concerts SET waiting_room = $2::text::jsonb ||
-			jsonb_build_object('version', coalesce((waiting_room->>'version')::bigint, 1) + 1)
-		WHERE id = $1`, id, concert.RoomJSON(room))
+		WITH up AS (
+			UPDATE concerts SET waiting_room = $2::text::jsonb ||
+				jsonb_build_object('version', coalesce((waiting_room->>'version')::bigint, 1) + 1)
+			WHERE id = $1
+			RETURNING id, waiting_room
+		),
+		ev AS (`+waitingRoomChangedEventSQL+`)
+		SELECT FROM up`, id, concert.RoomJSON(room))
 	if err != nil {
 		return s.db.wrapWrite("set waiting room", err)
 	}

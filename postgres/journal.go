@@ -61,8 +61,12 @@ func (j *QueueJournal) Ended(ctx context.Context, concertID string, seqs []int64
 // Drawn records the room's draw, once.
 func (j *QueueJournal) Drawn(ctx context.Context, concertID string, users []string, at time.Time) error {
 	_, err := j.db.pool.Exec(ctx, `
-		INSERT INTO queue_draws (concert_id, drawn_at, users) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, concertID, utc(at), users)
+		WITH d AS (
+			INSERT INTO queue_draws (concert_id, drawn_at, users) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING
+			RETURNING concert_id, drawn_at, users
+		)
+		`+lotteryPublishedEventSQL, concertID, utc(at), users)
 	return j.db.wrapWrite("journal draw", err)
 }
 

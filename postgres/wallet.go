@@ -96,7 +96,8 @@ refuse AS (
 	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, amount, code, message, at)
 	SELECT $1, 'CHARGE', $2, $3::int8, 'INVALID_REQUEST', 'balance would exceed ' || $4::int8, $6::timestamptz
 	FROM fresh WHERE $2::text IS NOT NULL AND $3::int8 > $4::int8 - fresh.balance
-)
+),
+ev AS (` + balanceChargedEventSQL + `)
 SELECT (SELECT balance FROM wallets WHERE user_id = $1),
        p.id, p.amount, p.balance_after, p.at,
        (SELECT balance FROM credit),

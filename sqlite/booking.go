@@ -15,6 +15,7 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -211,12 +212,17 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 		}
 		_, err = tx.StmtContext(ctx, s.db.st.insertReservation).ExecContext(ctx, id, req.UserID, concertID,
 			req.Day, numbers, intsJSON(prices), int64(r.Amount), micros(expiresAt), now)
-		if err != nil || req.IdempotencyKey == "" {
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
-			numbers, id, nil, nil, now)
-		return err
+		if req.IdempotencyKey != "" {
+			_, err = tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
+				numbers, id, nil, nil, now)
+			if err != nil {
+				return err
+			}
+		}
+		return s.db.writeEvents(ctx, tx, event.OfSeatsHeld(r))
 	})
 	if err != nil {
 		return booking.Reservation{}, err
@@ -394,7 +400,10 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 			return holdExpired(id)
 		}
 		r.Status = booking.Cancelled
-		return s.release(ctx, tx, r, now)
+		if err := s.release(ctx, tx, r, now); err != nil {
+			return err
+		}
+		return s.db.writeEvents(ctx, tx, event.OfHoldReleased(r, event.Cancelled, utc(now)))
 	})
 	if err != nil {
 		return booking.Reservation{}, err
@@ -447,6 +456,9 @@ func (s *BookingStore) Release(ctx context.Context, userID, concertID string, no
 			}
 			r.Status = booking.Cancelled
 			released = append(released, r)
+			if err := s.db.writeEvents(ctx, tx, event.OfHoldReleased(r, event.LeftQueue, utc(now))); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -645,7 +657,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 			ID: paymentID, ReservationID: id, UserID: req.UserID, ConcertID: r.ConcertID,
 			Amount: r.Amount, Balance: balance, PaidAt: at(now),
 		}
-		return nil
+		return s.db.writeEvents(ctx, tx, event.OfReservationPaid(r, p))
 	})
 	if err != nil {
 		return booking.Payment{}, err
@@ -725,18 +737,18 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 	var n int
 	err := s.db.update(ctx, "sweep holds", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			SELECT id, concert_id, day, seat_numbers FROM reservations
+			SELECT id, user_id, concert_id, day, seat_numbers FROM reservations
 			WHERE status = 'HELD' AND expires_at <= ?
 			ORDER BY expires_at
 			LIMIT ?`, micros(now), limit)
 		if err != nil {
 			return err
 		}
-		type lapsed struct{ id, concertID, day, numbers string }
+		type lapsed struct{ id, userID, concertID, day, numbers string }
 		var list []lapsed
 		for rows.Next() {
 			var l lapsed
-			if err := rows.Scan(&l.id, &l.concertID, &l.day, &l.numbers); err != nil {
+			if err := rows.Scan(&l.id, &l.userID, &l.concertID, &l.day, &l.numbers); err != nil {
 				rows.Close()
 				return err
 			}
@@ -754,6 +766,9 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 				return err
 			}
 			if _, err := mark.ExecContext(ctx, l.id, string(booking.Expired)); err != nil {
+				return err
+			}
+			if err := s.db.writeLapsed(ctx, tx, l.id, l.userID, l.concertID, l.day, l.numbers, utc(now)); err != nil {
 				return err
 			}
 		}

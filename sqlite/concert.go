@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/queue"
 )
 
@@ -72,8 +73,10 @@ func (s *ConcertStore) CreateConcert(ctx context.Context, c concert.Concert) err
 		if _, err := tx.ExecContext(ctx, insertDatesSQL, id, string(datesJSON)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, insertSeatsSQL, id, string(daysJSON), string(seatsJSON))
-		return err
+		if _, err := tx.ExecContext(ctx, insertSeatsSQL, id, string(daysJSON), string(seatsJSON)); err != nil {
+			return err
+		}
+		return s.db.writeEvents(ctx, tx, event.OfConcertCreated(c))
 	})
 }
 
@@ -173,17 +176,17 @@ func (s *ConcertStore) SetWaitingRoom(ctx context.Context, id string, room queue
 		return concert.NotFound(id)
 	}
 	return s.db.update(ctx, "set waiting room", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
+		var version int64
+		err := tx.QueryRowContext(ctx, `
 			UPDATE concerts SET waiting_room = json_set(?, '$.version', coalesce(json_extract(waiting_room, '$.version'), 1) + 1)
-			WHERE id = ?`, concert.RoomJSON(room), key)
+			WHERE id = ? RETURNING json_extract(waiting_room, '$.version')`, concert.RoomJSON(room), key).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return concert.NotFound(id)
+		}
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = concert.NotFound(id)
-		}
-		return err
+		return s.db.writeEvents(ctx, tx, event.OfWaitingRoomChanged(key, time.Now().UTC(), version, room))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -147,7 +148,10 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		r = wallet.Receipt{ChargeID: id, UserID: req.UserID, Amount: req.Amount, Balance: balance, At: utc(req.Now)}
 		_, err = tx.StmtContext(ctx, s.db.st.insertEntry).ExecContext(ctx,
 			id, req.UserID, seq, wallet.Charge, int64(req.Amount), int64(balance), micros(req.Now), key)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.db.writeEvents(ctx, tx, event.OfBalanceCharged(r))
 	})
 	if err != nil {
 		return wallet.Receipt{}, err

@@ -28,6 +28,7 @@ func RunEventStore(t *testing.T, newStores func(t testing.TB) EventStores) {
 	t.Run("OneClaimAtATime", func(t *testing.T) { testClaim(t, newStores(t)) })
 	t.Run("RelayedAndTrimmed", func(t *testing.T) { testRelayedTrimmed(t, newStores(t)) })
 	t.Run("ConcurrentWritersNumberedOnce", func(t *testing.T) { testConcurrentNumbering(t, newStores(t)) })
+	runEventHooks(t, newStores)
 }
 
 // appendEvent appends one event of type t about concertID at BaseTime+offset
