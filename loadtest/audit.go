@@ -85,6 +85,7 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 		obs = append(obs, joinObservation{UserID: f.userID, JoinSent: f.joinSent, JoinRecv: f.joinRecv, Position: f.joinPosition, LastWaiting: f.lastWaiting, Admitted: f.admittedAt, Drawn: f.drawn})
 	}
 	checks := checkSale(in)
+	checks = append(checks, e.checkPaidEvents(ctx, s.concert.ConcertID, in))
 	rep.Order = admissionOrder(obs, log)
 	checks = append(checks, Check{Name: "admission order matched join order", OK: rep.Order.OK(), Detail: rep.Order.String()})
 

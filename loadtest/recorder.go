@@ -32,6 +32,7 @@ const (
 	routeStats
 	routeAdmissions
 	routeChallenge
+	routeEvents
 	numRoutes
 )
 
@@ -56,6 +57,7 @@ var routeNames = [numRoutes]string{
 	routeStats:          "GET /v1/admin/concerts/{concertId}/stats",
 	routeAdmissions:     "GET /v1/admin/concerts/{concertId}/admissions",
 	routeChallenge:      "GET /v1/concerts/{concertId}/queue/challenge",
+	routeEvents:         "GET /v1/admin/events",
 }
 
 func (r route) String() string { return routeNames[r] }
