@@ -133,6 +133,10 @@ func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
 	return b, nil
 }
 
+// RelayApplicationName names the relay's own connection, the one
+// connection of an instance outside its pool, in pg_stat_activity.
+const RelayApplicationName = "boxoffice event relay"
+
 // Claim takes the relay's advisory lock, on a connection of its own that
 // holds it for as long as it lives. It returns nil when another session
 // holds the lock; the connection is then kept for the next try.
@@ -142,8 +146,10 @@ func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
 	s.spare = nil
 	s.mu.Unlock()
 	if conn == nil || conn.IsClosed() {
+		cfg := s.db.pool.Config().ConnConfig.Copy()
+		cfg.RuntimeParams["application_name"] = RelayApplicationName
 		var err error
-		if conn, err = pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy()); err != nil {
+		if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return nil, s.db.wrap("claim events", err)
 		}
 	}
