@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/url"
 	"os"
@@ -17,7 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/boxoffice/boxoffice/internal/testserver"
 )
 
 // The browser tests: a real Boxoffice, built from this repository and
@@ -49,17 +48,11 @@ func TestBrowser(t *testing.T) {
 	})
 	t.Run("PostgreSQLAndRedis", func(t *testing.T) {
 		t.Parallel()
-		env := []string{"BOXOFFICE_DATABASE_URL=" + freshDatabase(t), "BOXOFFICE_REDIS_URL=" + testRedisURL(), "BOXOFFICE_REDIS_PREFIX=" + freshRedisPrefix(t)}
+		env := []string{"BOXOFFICE_DATABASE_URL=" + freshDatabase(t), "BOXOFFICE_REDIS_URL=" + testserver.RedisURL(), "BOXOFFICE_REDIS_PREFIX=" + testserver.RedisPrefix(t, "web")}
 		base := startBoxoffice(t, bin, env)
 		// The journey on a 360 px phone this time.
 		runPlaywright(t, base, bin, []string{"E2E_PHONE=1"}, "journey.test.mjs", "race.test.mjs")
 	})
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // buildBoxoffice builds cmd/boxoffice (without the race detector: it is
@@ -171,44 +164,30 @@ func runPlaywright(t *testing.T, base, bin string, env []string, scripts ...stri
 	t.Logf("playwright scripts passed in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 }
 
-func testDatabaseURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-func testRedisURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 // freshDatabase creates a database of its own and returns its URL; it is
 // dropped when t ends.
 func freshDatabase(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testDatabaseURL())
+	conn, err := pgx.Connect(ctx, testserver.DatabaseURL())
 	if err != nil {
 		need(t, "PostgreSQL (BOXOFFICE_TEST_DATABASE_URL) is unreachable", err)
 	}
-	name := "web_" + randomHex(6)
+	name := "web_" + testserver.RandomHex(6)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		conn.Close(ctx)
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), testDatabaseURL())
+		conn, err := pgx.Connect(context.Background(), testserver.DatabaseURL())
 		if err != nil {
 			return
 		}
 		defer conn.Close(context.Background())
 		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	u, err := url.Parse(testDatabaseURL())
+	u, err := url.Parse(testserver.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,33 +196,4 @@ func freshDatabase(t *testing.T) string {
 	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// freshRedisPrefix returns a key prefix of its own; its keys are deleted
-// when t ends (never anything else).
-func freshRedisPrefix(t *testing.T) string {
-	t.Helper()
-	opts, err := goredis.ParseURL(testRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := goredis.NewClient(opts)
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		client.Close()
-		need(t, "Redis (BOXOFFICE_TEST_REDIS_URL) is unreachable", err)
-	}
-	prefix := "web:" + randomHex(6) + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	return prefix
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	nethttp "net/http"
 	"net/url"
@@ -14,43 +12,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/internal/testserver"
 )
 
 // The tests here run the real wiring: Main, as `boxoffice serve` runs it.
 
-func testDatabaseURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+var (
+	testDatabaseURL = testserver.DatabaseURL
+	testRedisURL    = testserver.RedisURL
+	unreachable     = testserver.Unreachable
+	randomHex       = testserver.RandomHex
+)
 
-func testRedisURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// unreachable skips t when a backing service is missing, or fails it when
-// CI=true: CI must never pass by skipping.
-func unreachable(t testing.TB, what string, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is unreachable: %v", what, err)
-	}
-	t.Skipf("%s is unreachable (%v); these tests need it and fail instead of skipping when CI=true", what, err)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// freshRedisPrefix returns a key prefix no other test uses; its keys are
+// deleted when t ends.
+func freshRedisPrefix(t testing.TB) string { return testserver.RedisPrefix(t, "test") }
 
 // freshSchema returns a database URL on an empty schema of its own,
 // dropped when t ends.
@@ -87,35 +66,6 @@ func freshSchema(t testing.TB) string {
 	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// freshRedisPrefix returns a key prefix no other test uses; its keys are
-// deleted when t ends.
-func freshRedisPrefix(t testing.TB) string {
-	t.Helper()
-	opts, err := goredis.ParseURL(testRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := goredis.NewClient(opts)
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		client.Close()
-		unreachable(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
-	}
-	prefix := "test:" + randomHex(6) + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	return prefix
 }
 
 // mode is one way to run Boxoffice: which stores back it.
