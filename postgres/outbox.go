@@ -225,7 +225,8 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 }
 
 func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
-	rows, err := tx.Query(ctx, `SELECT n, id, type, concert_id, at, data FROM outbox ORDER BY n LIMIT $1`, limit)
+	rows, err := tx.Query(ctx, `SELECT o.n, o.id, o.type, o.concert_id, o.at, `+outboxDataSQL+`
+		FROM outbox o ORDER BY o.n LIMIT $1`, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -398,64 +399,81 @@ func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (
 const (
 	insertOutbox = `INSERT INTO outbox (id, type, concert_id, at, data)`
 
+	// eventIDSQL makes a UUIDv7 now, written out in the statement rather
+	// than as a SQL function, which would be planned at every call: 48 bits of Unix milliseconds, then random
+	// bits with the version 7 and the RFC 9562 variant.
+	eventIDSQL = `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+		PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::int8) FROM 3) FROM 1 FOR 6),
+		52, 1), 53, 1), 'hex')::uuid`
+
+	// insertOutboxRef writes an event whose data the relay makes while
+	// numbering (outboxDataSQL), from the row ref and reason.
+	insertOutboxRef = `INSERT INTO outbox (id, type, concert_id, at, ref, reason)`
+
 	// seatsHeldEventSQL: holdSQL's, from ok and clock.
-	seatsHeldEventSQL = insertOutbox + `
-	SELECT event_id(), 'SeatsHeld', $2, clock.now, json_build_object(
-		'v', 1, 'reservationId', $7::uuid, 'userId', $1::text, 'date', to_char($3::date, 'YYYY-MM-DD'),
-		'seats', (SELECT json_agg(json_build_object('number', n, 'price', p) ORDER BY n)
-		          FROM unnest($4::int2[], ok.prices) AS s (n, p)),
-		'amount', ok.amount, 'expiresAt', event_time(clock.expires))
-	FROM ok, clock`
+	seatsHeldEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'SeatsHeld', $2, clock.now, $7::uuid, NULL FROM ok, clock`
 
 	// holdReleasedEventSQL: a release by its holder, from the released
 	// reservation as live and clock.
-	holdReleasedEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', live.concert_id, clock.now, json_build_object(
-		'v', 1, 'reservationId', live.id, 'userId', live.user_id, 'date', to_char(live.day, 'YYYY-MM-DD'),
-		'seats', to_json(live.seat_numbers), 'reason', 'CANCELLED')`
+	holdReleasedEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'HoldReleased', live.concert_id, clock.now, live.id, 'CANCELLED'`
 
 	// leftQueueEventSQL: the release of user $2's holds of concert $1
 	// when the user leaves the waiting room, from the released
 	// reservations as live and clock.
-	leftQueueEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', $1::uuid, clock.now, json_build_object(
-		'v', 1, 'reservationId', live.id, 'userId', $2::text, 'date', to_char(live.day, 'YYYY-MM-DD'),
-		'seats', to_json(live.seat_numbers), 'reason', 'LEFT_QUEUE')
-	FROM live, clock`
+	leftQueueEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'HoldReleased', $1::uuid, clock.now, live.id, 'LEFT_QUEUE' FROM live, clock`
 
 	// reservationPaidEventSQL: paySQL's, from ok, debit and clock.
-	reservationPaidEventSQL = insertOutbox + `
-	SELECT event_id(), 'ReservationPaid', ok.concert_id, clock.now, json_build_object(
-		'v', 1, 'reservationId', ok.id, 'paymentId', $5::uuid, 'userId', $2::text, 'date', to_char(ok.day, 'YYYY-MM-DD'),
-		'seats', to_json(ok.seat_numbers), 'amount', ok.amount)
-	FROM ok, debit, clock`
+	reservationPaidEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'ReservationPaid', ok.concert_id, clock.now, $5::uuid, NULL FROM ok, debit, clock`
 
 	// lapsedEventSQL: sweepSQL's, from lapsed and clock. A lapse has no
 	// transaction of its own: its event is written when the sweeper tidies
 	// the hold.
-	lapsedEventSQL = insertOutbox + `
-	SELECT event_id(), 'HoldReleased', lapsed.concert_id, clock.now, json_build_object(
-		'v', 1, 'reservationId', lapsed.id, 'userId', lapsed.user_id, 'date', to_char(lapsed.day, 'YYYY-MM-DD'),
-		'seats', to_json(lapsed.seat_numbers), 'reason', 'LAPSED')
-	FROM lapsed, clock`
+	lapsedEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'HoldReleased', lapsed.concert_id, clock.now, lapsed.id, 'LAPSED' FROM lapsed, clock`
 
 	// balanceChargedEventSQL: chargeSQL's, from credit.
-	balanceChargedEventSQL = insertOutbox + `
-	SELECT event_id(), 'BalanceCharged', NULL, $6::timestamptz, json_build_object(
-		'v', 1, 'userId', $1::text, 'chargeId', $5::uuid, 'amount', $3::int8, 'balance', credit.balance)
-	FROM credit`
+	balanceChargedEventSQL = insertOutboxRef + `
+	SELECT ` + eventIDSQL + `, 'BalanceCharged', NULL, $6::timestamptz, $5::uuid, NULL FROM credit`
+
+	// outboxDataSQL makes the data of an outbox row o written with a ref:
+	// the same JSON the event package makes (event.OfSeatsHeld…), read in
+	// the numbering's snapshot, where the row o refers to is committed
+	// with it and has not changed since (those columns never change).
+	outboxDataSQL = `coalesce(o.data, CASE o.type
+	WHEN 'SeatsHeld' THEN (
+		SELECT json_build_object('v', 1, 'reservationId', r.id, 'userId', r.user_id, 'date', to_char(r.day, 'YYYY-MM-DD'),
+			'seats', (SELECT json_agg(json_build_object('number', n, 'price', p) ORDER BY n)
+			          FROM unnest(r.seat_numbers, r.seat_prices) AS s (n, p)),
+			'amount', r.amount, 'expiresAt', event_time(r.expires_at))
+		FROM reservations r WHERE r.id = o.ref)
+	WHEN 'HoldReleased' THEN (
+		SELECT json_build_object('v', 1, 'reservationId', r.id, 'userId', r.user_id, 'date', to_char(r.day, 'YYYY-MM-DD'),
+			'seats', to_json(r.seat_numbers), 'reason', o.reason)
+		FROM reservations r WHERE r.id = o.ref)
+	WHEN 'ReservationPaid' THEN (
+		SELECT json_build_object('v', 1, 'reservationId', r.id, 'paymentId', p.id, 'userId', p.user_id,
+			'date', to_char(r.day, 'YYYY-MM-DD'), 'seats', to_json(r.seat_numbers), 'amount', p.amount)
+		FROM payments p JOIN reservations r ON r.id = p.reservation_id WHERE p.id = o.ref)
+	WHEN 'BalanceCharged' THEN (
+		SELECT json_build_object('v', 1, 'userId', l.user_id, 'chargeId', l.id, 'amount', l.amount, 'balance', l.balance_after)
+		FROM ledger l WHERE l.id = o.ref)
+	END, '{"v": 1}')`
 
 	// waitingRoomChangedEventSQL: SetWaitingRoom's, from the updated
 	// concert as up.
 	waitingRoomChangedEventSQL = insertOutbox + `
-	SELECT event_id(), 'WaitingRoomChanged', up.id, clock_timestamp(), json_build_object(
+	SELECT ` + eventIDSQL + `, 'WaitingRoomChanged', up.id, clock_timestamp(), json_build_object(
 		'v', 1, 'version', (up.waiting_room->>'version')::int8, 'waitingRoom', (up.waiting_room - 'version')::json)
 	FROM up`
 
 	// lotteryPublishedEventSQL: the journal's record of a draw, from the
 	// row written as d: the first record only.
 	lotteryPublishedEventSQL = insertOutbox + `
-	SELECT event_id(), 'LotteryPublished', d.concert_id, d.drawn_at, json_build_object(
+	SELECT ` + eventIDSQL + `, 'LotteryPublished', d.concert_id, d.drawn_at, json_build_object(
 		'v', 1, 'drawnAt', event_time(d.drawn_at), 'entries', cardinality(d.users))
 	FROM d`
 )

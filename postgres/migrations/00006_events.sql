@@ -13,7 +13,13 @@ CREATE TABLE outbox (
     type       text NOT NULL,
     concert_id uuid,
     at         timestamptz NOT NULL,
-    data       json NOT NULL
+    -- The data, or NULL when the relay makes it while numbering from ref,
+    -- the immutable row the change wrote (reservation, payment, ledger
+    -- entry), and reason: the hot changes write no JSON.
+    data       json,
+    ref        uuid,
+    reason     text,
+    CHECK (data IS NOT NULL OR ref IS NOT NULL)
 );
 
 -- Numbered events, what the feed serves, kept for BOXOFFICE_EVENTS_KEEP.
@@ -50,20 +56,6 @@ CREATE TABLE event_relay (
 );
 INSERT INTO event_relay (part, numbered, relayed) VALUES (0, 0, 0);
 
--- A UUIDv7 made now: 48 bits of Unix milliseconds, then random bits with
--- the version 7 and the RFC 9562 variant.
--- +goose StatementBegin
-CREATE FUNCTION event_id() RETURNS uuid LANGUAGE sql VOLATILE AS $$
-    SELECT encode(
-        set_bit(set_bit(
-            overlay(uuid_send(gen_random_uuid())
-                    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::int8) FROM 3)
-                    FROM 1 FOR 6),
-            52, 1), 53, 1),
-        'hex')::uuid
-$$;
--- +goose StatementEnd
-
 -- An instant as event data carries it: RFC 3339 in UTC, with as many
 -- fractional digits as it needs (Go's time.RFC3339Nano).
 -- +goose StatementBegin
@@ -74,7 +66,6 @@ $$;
 
 -- +goose Down
 DROP FUNCTION event_time(timestamptz);
-DROP FUNCTION event_id();
 DROP TABLE event_relay;
 DROP TABLE event_heads;
 DROP TABLE events;
