@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +24,7 @@ type NATS struct {
 	dir  string
 	port int
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	process
 }
 
 // StartNATS starts nats-server -js on a free port of 127.0.0.1 and returns
@@ -134,19 +131,3 @@ func (n *NATS) Stop() { n.stop(syscall.SIGTERM) }
 // Kill kills the server (SIGKILL) and waits until it has exited. It does
 // nothing if the server is not running.
 func (n *NATS) Kill() { n.stop(syscall.SIGKILL) }
-
-func (n *NATS) stop(sig syscall.Signal) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return
-	}
-	n.cmd.Process.Signal(sig)
-	select {
-	case <-n.done:
-	case <-time.After(startTimeout):
-		n.cmd.Process.Kill()
-		<-n.done
-	}
-	n.cmd = nil
-}

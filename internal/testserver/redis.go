@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,9 +22,7 @@ type Redis struct {
 	dir  string
 	port int
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	process
 }
 
 // StartRedis starts redis-server on a free port of 127.0.0.1 with
@@ -130,22 +127,6 @@ func (r *Redis) Stop() { r.stop(syscall.SIGTERM) }
 // Kill kills the server (SIGKILL) and waits until it has exited. It does
 // nothing if the server is not running.
 func (r *Redis) Kill() { r.stop(syscall.SIGKILL) }
-
-func (r *Redis) stop(sig syscall.Signal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(sig)
-	select {
-	case <-r.done:
-	case <-time.After(startTimeout):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-	r.cmd = nil
-}
 
 // Restart stops the server and starts it again on the same port, empty.
 func (r *Redis) Restart() {

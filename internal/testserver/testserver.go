@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -51,4 +54,31 @@ func waitFor(what string, ready func() error) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// process is a server process a test started: its command while it runs,
+// and a channel closed when it has exited.
+type process struct {
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// stop sends sig to the process and waits until it has exited, killing it
+// if it takes longer than startTimeout. It does nothing if the process is
+// not running.
+func (p *process) stop(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(startTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
 }
