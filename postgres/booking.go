@@ -486,19 +486,20 @@ func (s *BookingStore) Release(ctx context.Context, userID, concertID string, no
 	if err != nil {
 		return nil, s.db.wrapWrite("release holds", err)
 	}
-	var released []booking.Reservation
-	for rows.Next() {
-		r, _, err := scanReservation(rows)
-		if err != nil {
-			rows.Close()
-			return nil, s.db.wrapWrite("release holds", err)
-		}
-		released = append(released, r)
-	}
-	if err := rows.Err(); err != nil {
+	released, err := collectReservations(rows)
+	if err != nil {
 		return nil, s.db.wrapWrite("release holds", err)
 	}
 	return released, nil
+}
+
+// collectReservations reads every row of rows as a reservation and closes
+// rows.
+func collectReservations(rows pgx.Rows) ([]booking.Reservation, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Reservation, error) {
+		r, _, err := scanReservation(row)
+		return r, err
+	})
 }
 
 // Reservations returns a page of a user's reservations, newest first.
@@ -541,16 +542,8 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 	if err != nil {
 		return nil, s.db.wrap("list reservations", err)
 	}
-	var list []booking.Reservation
-	for rows.Next() {
-		r, _, err := scanReservation(rows)
-		if err != nil {
-			rows.Close()
-			return nil, s.db.wrap("list reservations", err)
-		}
-		list = append(list, r)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectReservations(rows)
+	if err != nil {
 		return nil, s.db.wrap("list reservations", err)
 	}
 	if before != nil && len(list) == 0 {

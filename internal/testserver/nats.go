@@ -61,39 +61,7 @@ func (n *NATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) 
 // does nothing if the server is running.
 func (n *NATS) Start() {
 	n.t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd != nil {
-		return
-	}
-	log, err := os.OpenFile(filepath.Join(n.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(n.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(n.port),
-		"-sd", filepath.Join(n.dir, "store"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		n.t.Fatalf("testserver: start nats-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	n.cmd, n.done = cmd, done
-	err = waitFor("nats-server", func() error {
-		select {
-		case <-done:
-			return fmt.Errorf("nats-server exited; see %s", filepath.Join(n.dir, "server.log"))
-		default:
-		}
-		return n.ping()
-	})
-	if err != nil {
-		n.t.Fatalf("testserver: %v", err)
-	}
+	n.start(n.t, "nats-server", n.dir, []string{n.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-sd", filepath.Join(n.dir, "store")}, n.ping)
 }
 
 // ping reads the server's INFO line and answers PING with PONG.

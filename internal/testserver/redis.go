@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -60,44 +59,7 @@ func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 // PING. It does nothing if the server is running.
 func (r *Redis) Start() {
 	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	log, err := os.OpenFile(filepath.Join(r.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(r.bin,
-		"--port", strconv.Itoa(r.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", r.dir,
-	)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("testserver: start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	r.cmd, r.done = cmd, done
-	err = waitFor("redis-server", func() error {
-		select {
-		case <-done:
-			return fmt.Errorf("redis-server exited; see %s", filepath.Join(r.dir, "server.log"))
-		default:
-		}
-		return r.ping()
-	})
-	if err != nil {
-		r.t.Fatalf("testserver: %v", err)
-	}
+	r.start(r.t, "redis-server", r.dir, []string{r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}, r.ping)
 }
 
 func (r *Redis) ping() error {

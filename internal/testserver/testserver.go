@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,6 +63,47 @@ type process struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+}
+
+// start runs the server args[0] with args[1:], its output appended to
+// dir/server.log, and returns once ping succeeds; it fails t if the server
+// exits or does not answer in time. It does nothing if the server is
+// running.
+func (p *process) start(t testing.TB, name, dir string, args []string, ping func() error) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return
+	}
+	logPath := filepath.Join(dir, "server.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testserver: start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	p.cmd, p.done = cmd, done
+	err = waitFor(name, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited; see %s", name, logPath)
+		default:
+		}
+		return ping()
+	})
+	if err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
 }
 
 // stop sends sig to the process and waits until it has exited, killing it
