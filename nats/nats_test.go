@@ -5,41 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/internal/testserver"
 	"github.com/boxoffice/boxoffice/nats"
 )
-
-func testURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-// sharedNATS returns the URL of the shared NATS server, skipping t (or
-// failing it when CI=true) when it does not answer.
-func sharedNATS(t testing.TB) string {
-	t.Helper()
-	nc, err := natsgo.Connect(testURL(), natsgo.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("NATS at %s is unreachable: %v", testURL(), err)
-		}
-		t.Skipf("NATS at %s is unreachable (set BOXOFFICE_TEST_NATS_URL): %v", testURL(), err)
-	}
-	nc.Close()
-	return testURL()
-}
 
 // open opens a stream of a name of its own on the server at url, deleted
 // (with its messages) when t ends.
@@ -111,7 +86,7 @@ func publish(t testing.TB, s *nats.Stream, evs []event.Event) {
 }
 
 func TestPublishOnceInOrder(t *testing.T) {
-	s := open(t, sharedNATS(t))
+	s := open(t, testserver.SharedNATS(t))
 	evs := events(40)
 	publish(t, s, evs[:25])
 	// Offered again, as by a relay that died before marking them: the
@@ -131,7 +106,7 @@ func TestPublishOnceInOrder(t *testing.T) {
 }
 
 func TestPublishBody(t *testing.T) {
-	s := open(t, sharedNATS(t))
+	s := open(t, testserver.SharedNATS(t))
 	evs := events(3)
 	publish(t, s, evs)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -200,7 +175,7 @@ func TestPublishAcrossRestart(t *testing.T) {
 // TestFollow follows the stream from its first event, filtered by concert,
 // and then gets what is published after.
 func TestFollow(t *testing.T) {
-	s := open(t, sharedNATS(t))
+	s := open(t, testserver.SharedNATS(t))
 	evs := events(6) // concerts a, b, none, a, b, none
 	publish(t, s, evs[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

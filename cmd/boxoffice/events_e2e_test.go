@@ -10,6 +10,7 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/event"
 	boxhttp "github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/internal/testserver"
 )
 
 // TestEventsEndToEnd runs a small sale through the real wiring, once per
@@ -17,7 +18,7 @@ import (
 // own: every kind of change is an event, in the feed of every instance and
 // on the stream, each once, in order per concert; a refused change is none.
 func TestEventsEndToEnd(t *testing.T) {
-	natsURL := sharedNATS(t)
+	natsURL := testserver.SharedNATS(t)
 	for _, md := range modes {
 		t.Run(md.name, func(t *testing.T) {
 			stream := testStreamName()

@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/event"
@@ -18,25 +15,6 @@ import (
 	"github.com/boxoffice/boxoffice/nats"
 	"github.com/boxoffice/boxoffice/postgres"
 )
-
-func testNATSURL() string {
-	if u := os.Getenv("BOXOFFICE_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-// sharedNATS returns the URL of the shared NATS, skipping t (failing it
-// when CI=true) when it does not answer.
-func sharedNATS(t testing.TB) string {
-	t.Helper()
-	nc, err := natsgo.Connect(testNATSURL(), natsgo.Timeout(2*time.Second))
-	if err != nil {
-		unreachable(t, "NATS (BOXOFFICE_TEST_NATS_URL)", err)
-	}
-	nc.Close()
-	return testNATSURL()
-}
 
 // testStreamName is a stream name no other test uses.
 func testStreamName() string { return "TEST_EVENTS_" + strings.ToUpper(randomHex(6)) }
@@ -185,7 +163,7 @@ func checkStream(t testing.TB, s *nats.Stream, feed []event.Event) {
 // and the stream keeps each once.
 func TestRelayDiesBetweenPublishAndMark(t *testing.T) {
 	store := pgEvents(t, freshSchema(t))
-	stream := openStream(t, sharedNATS(t), testStreamName())
+	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
 	ctx := context.Background()
 	appendEvents(t, ctx, store, 40)
 
@@ -248,7 +226,7 @@ func TestRelayAcrossNATSRestart(t *testing.T) {
 func TestRelayAcrossPostgresRestart(t *testing.T) {
 	pg := testserver.StartPostgres(t)
 	store := pgEvents(t, pg.URL())
-	stream := openStream(t, sharedNATS(t), testStreamName())
+	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
 	ctx := context.Background()
 	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, Publish: stream.Publish})
 	defer stop()
@@ -267,7 +245,7 @@ func TestRelayAcrossPostgresRestart(t *testing.T) {
 // event is published once, in order.
 func TestRelaysTakeTurns(t *testing.T) {
 	store := pgEvents(t, freshSchema(t))
-	stream := openStream(t, sharedNATS(t), testStreamName())
+	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
 	ctx := context.Background()
 	relays := make([]*event.Relay, 3)
 	stops := make([]func(), 3)

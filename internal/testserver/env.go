@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -26,6 +28,26 @@ func RedisURL() string {
 		return u
 	}
 	return "redis://127.0.0.1:6379/0"
+}
+
+// NATSURL is the NATS with JetStream the tests share:
+// BOXOFFICE_TEST_NATS_URL, or the local one.
+func NATSURL() string {
+	if u := os.Getenv("BOXOFFICE_TEST_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+// SharedNATS returns NATSURL once it answers; Unreachable otherwise.
+func SharedNATS(t testing.TB) string {
+	t.Helper()
+	nc, err := natsgo.Connect(NATSURL(), natsgo.Timeout(2*time.Second))
+	if err != nil {
+		Unreachable(t, "NATS (BOXOFFICE_TEST_NATS_URL)", err)
+	}
+	nc.Close()
+	return NATSURL()
 }
 
 // Unreachable skips t when a backing service it needs is missing, or fails
