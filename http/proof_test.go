@@ -224,18 +224,7 @@ func TestJoinWithProof(t *testing.T) {
 // one Redis, as production does: a proof spent on one is spent on both.
 func TestProofSpentOnceAcrossInstances(t *testing.T) {
 	ctx := context.Background()
-	client, err := redis.Open(ctx, redisURL())
-	if err != nil {
-		unreachable(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
-	}
-	prefix := randomName("httpproof:") + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
+	client, prefix := sharedRedis(t)
 	var opts boxhttp.Options
 	e := newEnv(t, func(o *boxhttp.Options) {
 		o.Queue = queue.NewService(redis.NewQueueStore(client, prefix), o.Clock, "a", time.Second, nil, nil, supplyOf(o.Booking))

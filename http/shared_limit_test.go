@@ -18,18 +18,7 @@ import (
 // (as production mode wires the Redis one) spend one budget per client.
 func TestSharedRateLimit(t *testing.T) {
 	ctx := context.Background()
-	client, err := redis.Open(ctx, redisURL())
-	if err != nil {
-		unreachable(t, "Redis (BOXOFFICE_TEST_REDIS_URL)", err)
-	}
-	prefix := randomName("httplimit:") + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
+	client, prefix := sharedRedis(t)
 	var opts boxhttp.Options
 	e := newEnv(t, func(o *boxhttp.Options) {
 		o.Limiter = redis.NewLimiter(client, prefix, 1) // a burst of 2
@@ -49,7 +38,7 @@ func TestSharedRateLimit(t *testing.T) {
 	if _, _, err := b.Join(ctx, kim.access, c.ConcertID); err != nil {
 		t.Fatalf("join on the second instance: %v", err)
 	}
-	_, _, err = e.client.Join(ctx, kim.access, c.ConcertID)
+	_, _, err := e.client.Join(ctx, kim.access, c.ConcertID)
 	wantCode(t, err, 429, boxoffice.CodeRateLimited)
 }
 
