@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/boxoffice/boxoffice"
-	"github.com/boxoffice/boxoffice/concert"
 )
 
 type createConcertOutput struct {
@@ -58,13 +57,8 @@ type admissionsInput struct {
 }
 
 func (s *Server) createConcert(ctx context.Context, in *struct{ Body ConcertSpec }) (*createConcertOutput, error) {
-	c, err := concert.New(boxoffice.NewID(), in.Body.spec(), s.clock.Now())
+	c, err := s.concerts.Create(ctx, in.Body.spec())
 	if err != nil {
-		return nil, err
-	}
-	// One write: the waiting room is built from the concert at its first
-	// join, so a Redis failure cannot leave a concert half created.
-	if err := s.concerts.CreateConcert(ctx, c); err != nil {
 		return nil, err
 	}
 	return &createConcertOutput{Location: "/v1/concerts/" + c.ID, Body: adminConcert(c)}, nil
@@ -75,22 +69,8 @@ func (s *Server) setWaitingRoom(ctx context.Context, in *waitingRoomInput) (*out
 		return nil, notFound("concert")
 	}
 	settings := in.Body.settings()
-	if err := settings.Validate(); err != nil {
-		return nil, err
-	}
 	if err := s.concerts.SetWaitingRoom(ctx, in.ConcertID, settings); err != nil {
 		return nil, err
-	}
-	s.concertCache.Forget(in.ConcertID)
-	// The database has the settings, numbered: they are the room's from
-	// now on. Handing them to the live room is only quicker than its
-	// leader, which hands the database's settings to the room every
-	// queue.SupplyEvery; the room takes no older settings than it has, so
-	// two admins racing leave it with the database's last.
-	if c, err := s.concerts.Concert(ctx, in.ConcertID); err != nil {
-		s.log.Warn("read back waiting room settings", "concert", in.ConcertID, "err", err)
-	} else if err := s.queue.Configure(ctx, c.Room()); err != nil {
-		s.log.Warn("hand waiting room settings to the room", "concert", in.ConcertID, "err", err)
 	}
 	return &out[WaitingRoom]{Body: waitingRoom(settings)}, nil
 }

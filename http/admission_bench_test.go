@@ -58,8 +58,9 @@ func BenchmarkAdmissionAccuracy(b *testing.B) {
 		bookings := booking.NewService(postgres.NewBookingStore(db), cache, clock)
 		svc := queue.NewService(store, clock, fmt.Sprintf("instance-%d", i), tick, nil, signer.LotterySeed, supplyOf(bookings))
 		srv := boxhttp.NewServer(boxhttp.Options{
-			Wallet: wallet.NewService(postgres.NewWalletStore(db), clock, wallet.DefaultLimits()), Concerts: concerts,
-			ConcertCache: cache, Booking: bookings, Queue: svc, Signer: signer, AdminKey: adminKey,
+			Wallet:   wallet.NewService(postgres.NewWalletStore(db), clock, wallet.DefaultLimits()),
+			Concerts: concert.NewService(concerts, cache, svc, clock, nil),
+			Booking:  bookings, Queue: svc, Signer: signer, AdminKey: adminKey,
 			Clock: clock, Registry: prometheus.NewRegistry(),
 		})
 		ts := httptest.NewServer(srv)

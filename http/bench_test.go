@@ -42,7 +42,8 @@ func benchServerWith(b *testing.B, concerts concert.Store) (*boxhttp.Server, str
 		b.Fatal(err)
 	}
 	qs.Step(ctx)
-	srv := boxhttp.NewServer(boxhttp.Options{Queue: qs, Signer: signer, Clock: clock, Concerts: concerts})
+	srv := boxhttp.NewServer(boxhttp.Options{Queue: qs, Signer: signer, Clock: clock,
+		Concerts: concert.NewService(concerts, concert.NewCache(concerts, clock, time.Second), qs, clock, nil)})
 	access := signer.AccessToken(token.Access{UserID: user, IssuedAt: base, ExpiresAt: base.Add(time.Hour)})
 	return srv, access, signer.QueueToken(st.Ticket), room.ConcertID
 }

@@ -44,7 +44,7 @@ func (s *Server) concertByID(ctx context.Context, id string) (concert.Concert, e
 	if !boxoffice.ValidID(id) {
 		return concert.Concert{}, notFound("concert")
 	}
-	return s.concertCache.Concert(ctx, id)
+	return s.concerts.Concert(ctx, id)
 }
 
 func (s *Server) listConcerts(ctx context.Context, _ *struct{}) (*out[ConcertList], error) {

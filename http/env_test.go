@@ -162,6 +162,14 @@ type env struct {
 
 type envOption func(*boxhttp.Options)
 
+// roomsOf hands waiting room settings to the queue service the options
+// end with, whichever option set it.
+type roomsOf struct{ o *boxhttp.Options }
+
+func (r roomsOf) Configure(ctx context.Context, room queue.Room) error {
+	return r.o.Queue.Configure(ctx, room)
+}
+
 func withQueueStore(s queue.Store) envOption {
 	return func(o *boxhttp.Options) {
 		o.Queue = queue.NewService(s, o.Clock, "test", time.Second, nil, nil, supplyOf(o.Booking))
@@ -193,18 +201,17 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	logs := &bytes.Buffer{}
 	o := boxhttp.Options{
-		Wallet:       wallet.NewService(postgres.NewWalletStore(db), clock, wallet.DefaultLimits()),
-		Concerts:     concerts,
-		ConcertCache: cache,
-		Booking:      booking.NewService(postgres.NewBookingStore(db), cache, clock),
-		Signer:       signer,
-		AccessTTL:    time.Hour,
-		AdminKey:     adminKey,
-		Clock:        clock,
-		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
-		Registry:     prometheus.NewRegistry(),
+		Wallet:    wallet.NewService(postgres.NewWalletStore(db), clock, wallet.DefaultLimits()),
+		Booking:   booking.NewService(postgres.NewBookingStore(db), cache, clock),
+		Signer:    signer,
+		AccessTTL: time.Hour,
+		AdminKey:  adminKey,
+		Clock:     clock,
+		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
+		Registry:  prometheus.NewRegistry(),
 	}
 	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil, nil, supplyOf(o.Booking))
+	o.Concerts = concert.NewService(concerts, cache, roomsOf{&o}, clock, o.Logger)
 	for _, opt := range opts {
 		opt(&o)
 	}

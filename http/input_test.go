@@ -43,18 +43,17 @@ func newEmbeddedEnv(t testing.TB) *env {
 	}
 	logs := &strings.Builder{}
 	o := boxhttp.Options{
-		Wallet:       wallet.NewService(sqlite.NewWalletStore(db), clock, wallet.DefaultLimits()),
-		Concerts:     concerts,
-		ConcertCache: cache,
-		Booking:      booking.NewService(sqlite.NewBookingStore(db), cache, clock),
-		Signer:       signer,
-		AccessTTL:    time.Hour,
-		AdminKey:     adminKey,
-		Clock:        clock,
-		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
-		Registry:     prometheus.NewRegistry(),
+		Wallet:    wallet.NewService(sqlite.NewWalletStore(db), clock, wallet.DefaultLimits()),
+		Booking:   booking.NewService(sqlite.NewBookingStore(db), cache, clock),
+		Signer:    signer,
+		AccessTTL: time.Hour,
+		AdminKey:  adminKey,
+		Clock:     clock,
+		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
+		Registry:  prometheus.NewRegistry(),
 	}
 	o.Queue = queue.NewService(memory.NewQueueStore(), clock, "test", time.Second, nil, nil, supplyOf(o.Booking))
+	o.Concerts = concert.NewService(concerts, cache, o.Queue, clock, o.Logger)
 	srv := boxhttp.NewServer(o)
 	o.Queue.OnStep = srv.ObserveAdmission
 	ts := httptest.NewServer(srv)

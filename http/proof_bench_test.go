@@ -64,8 +64,8 @@ func BenchmarkProofFlood(b *testing.B) {
 			b.Fatal(err)
 		}
 		svc.Step(ctx)
-		srv := boxhttp.NewServer(boxhttp.Options{Queue: svc, Signer: signer, Clock: clock, Concerts: store,
-			ConcertCache: concert.NewCache(store, clock, time.Hour)})
+		srv := boxhttp.NewServer(boxhttp.Options{Queue: svc, Signer: signer, Clock: clock,
+			Concerts: concert.NewService(store, concert.NewCache(store, clock, time.Hour), svc, clock, nil)})
 		return srv, signer.QueueToken(st.Ticket)
 	}
 	srv, queueToken := server(memory.NewQueueStore())

@@ -35,12 +35,11 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	Wallet       *wallet.Service
-	Concerts     concert.Store  // create concert, set waiting room, list, dates, seats
-	ConcertCache *concert.Cache // hot-path reads of one concert
-	Booking      *booking.Service
-	Queue        *queue.Service
-	Signer       *token.Signer
+	Wallet   *wallet.Service
+	Concerts *concert.Service
+	Booking  *booking.Service
+	Queue    *queue.Service
+	Signer   *token.Signer
 	// Provider, when set, also accepts bearer JWTs of the operator's
 	// identity provider.
 	Provider *token.Provider
@@ -119,8 +118,7 @@ const (
 // Server answers the API. It implements net/http.Handler.
 type Server struct {
 	wallet       *wallet.Service
-	concerts     concert.Store
-	concertCache *concert.Cache
+	concerts     *concert.Service
 	booking      *booking.Service
 	queue        *queue.Service
 	feed         event.Store
@@ -169,7 +167,6 @@ func NewServer(o Options) *Server {
 	s := &Server{
 		wallet:       o.Wallet,
 		concerts:     o.Concerts,
-		concertCache: o.ConcertCache,
 		booking:      o.Booking,
 		queue:        o.Queue,
 		feed:         o.Events,

@@ -55,11 +55,11 @@ type Main struct {
 	relay    *event.Relay
 	stream   *nats.Stream // nil when events are not relayed
 
-	metricsAddr       string
-	adminKey          string
-	adminKeyGenerated bool
-	closeOnce         sync.Once
-	closeErr          error
+	metricsAddr  string
+	adminKey     string
+	adminKeyFrom secretSource
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // NewMain returns a Main for cfg that logs to logOut.
@@ -220,54 +220,124 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.db = db
-
-	secret, err := m.secret(ctx, "token_secret", m.Config.Secret)
+	signer, err := m.loadSecrets(ctx)
 	if err != nil {
 		return err
 	}
-	signer, err := token.NewSigner([]byte(secret))
-	if err != nil {
-		return err
-	}
-	if m.adminKey, err = m.secret(ctx, "admin_key", m.Config.AdminKey); err != nil {
-		return err
-	}
-	m.adminKeyGenerated = m.Config.AdminKey == ""
-
 	room, err := openWaitingRoom(ctx, m.Config)
 	if err != nil {
 		return err
 	}
 	m.room = room
-
-	clock := m.Clock
-	wallets := wallet.NewService(db.wallets, clock, wallet.Limits{MaxCharge: m.Config.MaxCharge, MaxBalance: m.Config.MaxBalance})
-	cache := concert.NewCache(db.concerts, clock, time.Second)
-	bookings := booking.NewService(db.bookings, cache, clock)
-	queues := queue.NewService(room.store, clock, instanceName(), m.Config.AdmitTick, m.log, signer.LotterySeed,
-		func(ctx context.Context, concertID string) (queue.Supply, error) {
-			inv, err := bookings.Inventory(ctx, concertID)
-			return queue.Supply{Available: inv.Available, Held: inv.Held}, err
-		})
-
+	svc := m.newServices(signer)
 	provider, err := m.identityProvider(ctx)
 	if err != nil {
 		return err
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := http.NewServer(http.Options{
-		Wallet:         wallets,
-		Concerts:       db.concerts,
-		ConcertCache:   cache,
-		Booking:        bookings,
-		Queue:          queues,
+	srv := m.newServer(svc, signer, provider, registry)
+	svc.queues.OnStep = m.onStep(srv.ObserveAdmission, svc.queues)
+	m.api = srv
+	if m.Config.RedisURL == "" && !m.Config.Embedded() {
+		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
+	}
+	if m.Config.Demo {
+		if err := seedDemo(ctx, svc.concerts, m.Clock.Now()); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+	}
+	if err := m.listen(srv); err != nil {
+		return err
+	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	m.goLoop(func() { _ = svc.queues.Run(loopCtx) })
+	m.goLoop(func() { svc.bookings.RunSweeper(loopCtx, m.Config.SweepEvery, m.log) })
+	if err := m.startEvents(loopCtx, registry); err != nil {
+		return err
+	}
+	m.goLoop(func() {
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			m.log.Error("serve", "err", err)
+		}
+	})
+	if m.Config.PprofAddr != "" {
+		if err := m.servePprof(); err != nil {
+			return err
+		}
+	}
+	if m.Config.MetricsAddr != "" {
+		if err := m.serveMetrics(srv.Metrics()); err != nil {
+			return err
+		}
+	}
+	m.log.Info("serving", "url", m.URL(), "mode", m.Config.Mode(), "admin_key", m.adminKeyFrom)
+	return nil
+}
+
+// loadSecrets reads or generates the token secret and the admin key, and
+// returns the signer of the tokens.
+func (m *Main) loadSecrets(ctx context.Context) (*token.Signer, error) {
+	secret, _, err := m.secret(ctx, "token_secret", m.Config.Secret)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := token.NewSigner([]byte(secret))
+	if err != nil {
+		return nil, err
+	}
+	if m.adminKey, m.adminKeyFrom, err = m.secret(ctx, "admin_key", m.Config.AdminKey); err != nil {
+		return nil, err
+	}
+	return signer, nil
+}
+
+// services are the domain services on the configured adapters.
+type services struct {
+	wallets  *wallet.Service
+	concerts *concert.Service
+	bookings *booking.Service
+	queues   *queue.Service
+}
+
+func (m *Main) newServices(signer *token.Signer) services {
+	clock, db := m.Clock, m.db
+	cache := concert.NewCache(db.concerts, clock, time.Second)
+	bookings := booking.NewService(db.bookings, cache, clock)
+	queues := queue.NewService(m.room.store, clock, instanceName(), m.Config.AdmitTick, m.log, signer.LotterySeed,
+		func(ctx context.Context, concertID string) (queue.Supply, error) {
+			inv, err := bookings.Inventory(ctx, concertID)
+			return queue.Supply{Available: inv.Available, Held: inv.Held}, err
+		})
+	if db.journal != nil {
+		queues.Journal = db.journal
+		queues.RoomOf = func(ctx context.Context, concertID string) (queue.Room, error) {
+			c, err := cache.Concert(ctx, concertID)
+			return c.Room(), err
+		}
+	}
+	return services{
+		wallets:  wallet.NewService(db.wallets, clock, wallet.Limits{MaxCharge: m.Config.MaxCharge, MaxBalance: m.Config.MaxBalance}),
+		concerts: concert.NewService(db.concerts, cache, queues, clock, m.log),
+		bookings: bookings,
+		queues:   queues,
+	}
+}
+
+func (m *Main) newServer(svc services, signer *token.Signer, provider *token.Provider, registry *prometheus.Registry) *http.Server {
+	db, room := m.db, m.room
+	return http.NewServer(http.Options{
+		Wallet:         svc.wallets,
+		Concerts:       svc.concerts,
+		Booking:        svc.bookings,
+		Queue:          svc.queues,
 		Signer:         signer,
 		Provider:       provider,
 		NoSignup:       !m.Config.Signup,
 		AccessTTL:      m.Config.AccessTTL,
 		AdminKey:       m.adminKey,
-		Clock:          clock,
+		Clock:          m.Clock,
 		Logger:         m.log,
 		Registry:       registry,
 		MetricsApart:   m.Config.MetricsAddr != "",
@@ -291,24 +361,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return nil
 		},
 	})
-	queues.OnStep = m.onStep(srv.ObserveAdmission, queues)
-	m.api = srv
-	if db.journal != nil {
-		queues.Journal = db.journal
-		queues.RoomOf = func(ctx context.Context, concertID string) (queue.Room, error) {
-			c, err := cache.Concert(ctx, concertID)
-			return c.Room(), err
-		}
-	}
-	if m.Config.RedisURL == "" && !m.Config.Embedded() {
-		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
-	}
-	if m.Config.Demo {
-		if err := seedDemo(ctx, db.concerts, clock.Now()); err != nil {
-			return fmt.Errorf("seed demo data: %w", err)
-		}
-	}
+}
 
+// listen opens the API's listener and its server, not yet serving.
+func (m *Main) listen(srv *http.Server) error {
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
@@ -327,29 +383,6 @@ func (m *Main) Run(ctx context.Context) error {
 	// Event streams never go idle by themselves: end them when shutdown
 	// begins so that requests in flight are all that it waits for.
 	m.server.RegisterOnShutdown(srv.CloseStreams)
-	loopCtx, stop := context.WithCancel(context.Background())
-	m.stop = stop
-	m.goLoop(func() { _ = queues.Run(loopCtx) })
-	m.goLoop(func() { bookings.RunSweeper(loopCtx, m.Config.SweepEvery, m.log) })
-	if err := m.startEvents(loopCtx, registry); err != nil {
-		return err
-	}
-	m.goLoop(func() {
-		if err := m.server.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
-			m.log.Error("serve", "err", err)
-		}
-	})
-	if m.Config.PprofAddr != "" {
-		if err := m.servePprof(); err != nil {
-			return err
-		}
-	}
-	if m.Config.MetricsAddr != "" {
-		if err := m.serveMetrics(srv.Metrics()); err != nil {
-			return err
-		}
-	}
-	m.log.Info("serving", "url", m.URL(), "mode", m.Config.Mode())
 	return nil
 }
 
@@ -400,23 +433,38 @@ func (m *Main) goLoop(f func()) {
 	}()
 }
 
+// secretSource says where a secret in force came from.
+type secretSource string
+
+const (
+	secretConfigured secretSource = "configured" // the environment or a flag
+	secretGenerated  secretSource = "generated"  // made at this start and stored
+	secretLoaded     secretSource = "loaded"     // stored at an earlier start or by another instance
+)
+
 // secret returns configured, or the value stored under key, generating and
-// storing one the first time so that every instance and restart shares it.
-func (m *Main) secret(ctx context.Context, key, configured string) (string, error) {
+// storing one the first time so that every instance and restart shares it;
+// and where the value came from.
+func (m *Main) secret(ctx context.Context, key, configured string) (string, secretSource, error) {
 	if configured != "" {
-		return configured, nil
+		return configured, secretConfigured, nil
 	}
+	var generated string
 	v, err := m.db.setting(ctx, key, func() (string, error) {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
 			return "", err
 		}
-		return hex.EncodeToString(b), nil
+		generated = hex.EncodeToString(b)
+		return generated, nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("load %s: %w", key, err)
+		return "", "", fmt.Errorf("load %s: %w", key, err)
 	}
-	return v, nil
+	if v == generated {
+		return v, secretGenerated, nil
+	}
+	return v, secretLoaded, nil
 }
 
 // URL is the base URL the service answers on.
@@ -437,9 +485,14 @@ func (m *Main) AdminKey() string { return m.adminKey }
 
 // PrintBanner writes the short start-up summary for a person at a terminal.
 func (m *Main) PrintBanner(w io.Writer) {
-	key := m.adminKey
-	if !m.adminKeyGenerated {
+	var key string
+	switch m.adminKeyFrom {
+	case secretConfigured:
 		key = "(from BOXOFFICE_ADMIN_KEY)"
+	case secretGenerated:
+		key = m.adminKey + " (generated at this start and stored with the data)"
+	default:
+		key = m.adminKey + " (loaded: stored with the data at an earlier start)"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nBoxoffice %s is serving\n", version)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/queue"
 )
@@ -13,8 +12,8 @@ import (
 // with: one on sale now, one opening five minutes after start (to see the
 // prequeue and the opening), one opening tomorrow. A store that has any
 // concert is left alone.
-func seedDemo(ctx context.Context, store concert.Store, now time.Time) error {
-	existing, err := store.Concerts(ctx)
+func seedDemo(ctx context.Context, concerts *concert.Service, now time.Time) error {
+	existing, err := concerts.Concerts(ctx)
 	if err != nil || len(existing) > 0 {
 		return err
 	}
@@ -62,11 +61,7 @@ func seedDemo(ctx context.Context, store concert.Store, now time.Time) error {
 		},
 	}
 	for _, spec := range specs {
-		c, err := concert.New(boxoffice.NewID(), spec, now)
-		if err != nil {
-			return err
-		}
-		if err := store.CreateConcert(ctx, c); err != nil {
+		if _, err := concerts.Create(ctx, spec); err != nil {
 			return err
 		}
 	}
