@@ -31,6 +31,19 @@ const (
 	CodeInternal             Code = "INTERNAL"
 )
 
+// Codes lists every code of the public API in the order of its contract.
+// Tests hold the constants above, the sentinels below and package http's
+// table to it; the OpenAPI document's enum of codes is derived from it.
+func Codes() []Code {
+	return []Code{
+		CodeInvalidRequest, CodeUnauthenticated, CodeForbidden, CodeQueueTokenInvalid,
+		CodeQueueTokenExpired, CodeNotAdmitted, CodeNotFound, CodeSeatUnavailable,
+		CodeSeatLimitExceeded, CodeHoldExpired, CodeAlreadyPaid, CodeInsufficientBalance,
+		CodeIdempotencyKeyReused, CodeSoldOut, CodeRateLimited, CodeUnavailable,
+		CodeOutcomeUnknown, CodeProofInvalid, CodeInternal,
+	}
+}
+
 // Error is a domain error: a Code of the public API and a message that is
 // safe to show to the client.
 //

@@ -3,6 +3,11 @@ package boxoffice_test
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,5 +122,67 @@ func TestCanonID(t *testing.T) {
 				t.Errorf("CanonID(%q): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// TestCodeLists holds the constants and the sentinels of error.go to
+// Codes, the one list of the API's error codes: a code added in one place
+// and not the others fails here.
+func TestCodeLists(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "error.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var constants []boxoffice.Code
+	var sentinelConsts []string // the constant each sentinel names
+	byName := map[string]boxoffice.Code{}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok {
+			continue
+		}
+		for _, spec := range g.Specs {
+			v, ok := spec.(*ast.ValueSpec)
+			if !ok || len(v.Values) != 1 {
+				continue
+			}
+			name := v.Names[0].Name
+			switch {
+			case g.Tok == token.CONST && strings.HasPrefix(name, "Code"):
+				lit, ok := v.Values[0].(*ast.BasicLit)
+				if !ok {
+					t.Fatalf("%s: want a string literal", name)
+				}
+				s, _ := strconv.Unquote(lit.Value)
+				constants = append(constants, boxoffice.Code(s))
+				byName[name] = boxoffice.Code(s)
+			case g.Tok == token.VAR && strings.HasPrefix(name, "Err"):
+				u, ok := v.Values[0].(*ast.UnaryExpr)
+				cl, ok2 := u.X.(*ast.CompositeLit)
+				if !ok || !ok2 || len(cl.Elts) != 1 {
+					t.Fatalf("%s: want &Error{Code: CodeX}", name)
+				}
+				kv, ok := cl.Elts[0].(*ast.KeyValueExpr)
+				id, ok2 := kv.Value.(*ast.Ident)
+				if !ok || !ok2 {
+					t.Fatalf("%s: want &Error{Code: CodeX}", name)
+				}
+				sentinelConsts = append(sentinelConsts, id.Name)
+			}
+		}
+	}
+	var sentinels []boxoffice.Code
+	for _, name := range sentinelConsts {
+		sentinels = append(sentinels, byName[name])
+	}
+	all := boxoffice.Codes()
+	if !slices.Equal(constants, all) {
+		t.Errorf("Code constants: got %v, want Codes() %v", constants, all)
+	}
+	// Every code has a sentinel but INTERNAL, which is matched by
+	// ErrorCode rather than errors.Is.
+	withSentinel := slices.DeleteFunc(slices.Clone(all), func(c boxoffice.Code) bool { return c == boxoffice.CodeInternal })
+	if !slices.Equal(sentinels, withSentinel) {
+		t.Errorf("sentinels' codes: got %v, want %v", sentinels, withSentinel)
 	}
 }

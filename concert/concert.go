@@ -309,6 +309,15 @@ func ParseDay(s string) (string, error) {
 	return s, nil
 }
 
+// ValidDay reports whether day can name a date of some concert: a
+// calendar date in DayLayout no earlier than a concert may carry. A store
+// answers any other day NOT_FOUND without asking its database, whose
+// calendar may not even hold it (PostgreSQL has no year 0).
+func ValidDay(day string) bool {
+	_, err := ParseDay(day)
+	return err == nil && day[:4] >= strconv.Itoa(minYear)
+}
+
 // Store keeps concerts, their dates and seat maps.
 type Store interface {
 	// CreateConcert stores c with its dates and, for each date, the seats of

@@ -202,3 +202,19 @@ func TestStatusAt(t *testing.T) {
 		})
 	}
 }
+
+func TestValidDay(t *testing.T) {
+	for day, want := range map[string]bool{
+		"2026-12-24": true,
+		"1970-01-01": true,
+		"1969-12-31": false, // earlier than any concert may carry
+		"0000-01-01": false,
+		"2026-02-30": false,
+		"2026-1-2":   false,
+		"":           false,
+	} {
+		if got := concert.ValidDay(day); got != want {
+			t.Errorf("ValidDay(%q): got %v, want %v", day, got, want)
+		}
+	}
+}

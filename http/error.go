@@ -60,7 +60,7 @@ type Problem struct {
 	Type   string         `json:"type" doc:"Always about:blank."`
 	Title  string         `json:"title" doc:"Short summary of the error code."`
 	Status int            `json:"status" doc:"HTTP status code."`
-	Code   boxoffice.Code `json:"code" enum:"INVALID_REQUEST,UNAUTHENTICATED,FORBIDDEN,QUEUE_TOKEN_INVALID,QUEUE_TOKEN_EXPIRED,NOT_ADMITTED,NOT_FOUND,SEAT_UNAVAILABLE,SEAT_LIMIT_EXCEEDED,HOLD_EXPIRED,ALREADY_PAID,INSUFFICIENT_BALANCE,IDEMPOTENCY_KEY_REUSED,SOLD_OUT,RATE_LIMITED,UNAVAILABLE,OUTCOME_UNKNOWN,PROOF_INVALID,INTERNAL" doc:"Machine-readable error code."`
+	Code   boxoffice.Code `json:"code" doc:"Machine-readable error code."` // enum: boxoffice.Codes, see TransformSchema
 	Detail string         `json:"detail" doc:"What went wrong in this occurrence."`
 	// Position is the caller's place in the waiting room, with NOT_ADMITTED.
 	Position int64 `json:"position,omitempty" doc:"Place in the waiting room (NOT_ADMITTED only)."`
@@ -69,6 +69,18 @@ type Problem struct {
 
 	retryAfter int  // seconds; set for 429 and 503
 	challenge  bool // send WWW-Authenticate: Bearer
+}
+
+// TransformSchema lists boxoffice.Codes as the enum of Problem.code in the
+// OpenAPI document.
+func (*Problem) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	if code := s.Properties["code"]; code != nil {
+		code.Enum = nil
+		for _, c := range boxoffice.Codes() {
+			code.Enum = append(code.Enum, string(c))
+		}
+	}
+	return s
 }
 
 // ProblemDetail names one invalid part of a request.

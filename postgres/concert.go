@@ -253,7 +253,7 @@ func (s *ConcertStore) readDates(ctx context.Context, concertID string, nows []t
 // Errors: NOT_FOUND.
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
 	concertID, ok := boxoffice.CanonID(concertID)
-	if !ok || !validDay(day) {
+	if !ok || !concert.ValidDay(day) {
 		return nil, concert.DateNotFound(concertID, day)
 	}
 	seats, err := s.seats.Do(ctx, concertID, seatsRead{day: day, now: now})
@@ -348,8 +348,5 @@ func sameStatuses(prev, stored []concert.Seat, expires []time.Time, now time.Tim
 	return true
 }
 
-// validDay reports whether day is a calendar date PostgreSQL accepts.
-func validDay(day string) bool {
-	_, err := concert.ParseDay(day)
-	return err == nil && day[:4] != "0000"
-}
+// validDay is concert.ValidDay under the name the booking store calls it by.
+func validDay(day string) bool { return concert.ValidDay(day) }

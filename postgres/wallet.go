@@ -41,7 +41,7 @@ func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) 
 	u := wallet.User{ID: id}
 	err := s.db.pool.QueryRow(ctx, `SELECT name, created_at FROM users WHERE id = $1`, id).Scan(&u.Name, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return wallet.User{}, userNotFound(id)
+		return wallet.User{}, wallet.UserNotFound(id)
 	}
 	if err != nil {
 		return wallet.User{}, s.db.wrap("read user", err)
@@ -107,11 +107,8 @@ FROM (SELECT) AS one LEFT JOIN prior p ON true LEFT JOIN failed f ON true`
 // Charge adds req.Amount to the wallet and writes its CHARGE entry.
 // Errors: NOT_FOUND, INVALID_REQUEST, IDEMPOTENCY_KEY_REUSED.
 func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wallet.Receipt, error) {
-	if req.Amount < 1 {
-		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "amount must be positive")
-	}
-	if !boxoffice.ValidID(req.ChargeID) {
-		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed charge id")
+	if err := req.Check(); err != nil {
+		return wallet.Receipt{}, err
 	}
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -142,29 +139,23 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 	}
 	switch {
 	case balance == nil:
-		return wallet.Receipt{}, userNotFound(req.UserID)
+		return wallet.Receipt{}, wallet.UserNotFound(req.UserID)
 	case priorID != nil:
 		if boxoffice.Money(*priorAmount) != req.Amount {
-			return wallet.Receipt{}, chargeKeyReused()
+			return wallet.Receipt{}, wallet.ChargeKeyReused()
 		}
 		return wallet.Receipt{ChargeID: *priorID, UserID: req.UserID, Amount: req.Amount,
 			Balance: boxoffice.Money(*priorBalance), At: priorAt.UTC()}, nil
 	case failedCode != nil:
 		if boxoffice.Money(*failedAmount) != req.Amount {
-			return wallet.Receipt{}, chargeKeyReused()
+			return wallet.Receipt{}, wallet.ChargeKeyReused()
 		}
 		return wallet.Receipt{}, &boxoffice.Error{Code: boxoffice.Code(*failedCode), Message: *failedMessage}
 	case credited == nil:
-		return wallet.Receipt{}, overCap(req.MaxBalance)
+		return wallet.Receipt{}, wallet.OverCap(req.MaxBalance)
 	}
 	return wallet.Receipt{ChargeID: req.ChargeID, UserID: req.UserID, Amount: req.Amount,
 		Balance: boxoffice.Money(*credited), At: utc(req.Now)}, nil
-}
-
-// overCap is the refusal of a charge past maxBalance; chargeSQL keeps the
-// same message.
-func overCap(maxBalance boxoffice.Money) error {
-	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", maxBalance)
 }
 
 // replayCharge answers a charge that lost a race on its idempotency key from
@@ -189,7 +180,7 @@ func (s *WalletStore) replayCharge(ctx context.Context, req wallet.ChargeRequest
 	}
 	switch {
 	case amount != req.Amount:
-		return wallet.Receipt{}, chargeKeyReused()
+		return wallet.Receipt{}, wallet.ChargeKeyReused()
 	case code != nil:
 		return wallet.Receipt{}, &boxoffice.Error{Code: boxoffice.Code(*code), Message: *message}
 	}
@@ -204,7 +195,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 	var cursor *string
 	if before != "" {
 		if !boxoffice.ValidID(before) {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		cursor = &before
 	}
@@ -223,7 +214,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 		return nil, s.db.wrap("read history", err)
 	}
 	if !known {
-		return nil, badCursor()
+		return nil, wallet.BadCursor()
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -243,14 +234,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 
 const uniqueViolation = "23505"
 
-func userNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "user %s not found", id)
-}
-
-func badCursor() error {
-	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "unknown cursor")
-}
-
-func chargeKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used for a charge of another amount")
-}
+// userNotFound and badCursor are the wallet's errors under the names the
+// booking store calls them by.
+func userNotFound(id string) error { return wallet.UserNotFound(id) }
+func badCursor() error             { return wallet.BadCursor() }

@@ -250,7 +250,7 @@ FROM seats WHERE concert_id = ? AND day = ? ORDER BY number`
 // Errors: NOT_FOUND.
 func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now time.Time) ([]concert.Seat, error) {
 	key, ok := canonID(concertID)
-	if !ok || !validDay(day) {
+	if !ok || !concert.ValidDay(day) {
 		return nil, concert.DateNotFound(concertID, day)
 	}
 	rows, err := s.db.st.seats.QueryContext(ctx, key, day)
@@ -279,8 +279,5 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 	return seats, nil
 }
 
-// validDay reports whether day is a calendar date in concert.DayLayout.
-func validDay(day string) bool {
-	_, err := concert.ParseDay(day)
-	return err == nil
-}
+// validDay is concert.ValidDay under the name the booking store calls it by.
+func validDay(day string) bool { return concert.ValidDay(day) }

@@ -213,9 +213,12 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	return db.wrap(ctx, op, tx.Commit())
 }
 
-// wrap translates a driver error: context errors stay themselves, a closed
-// DB and failures of the file become UNAVAILABLE, domain errors pass
-// through, and anything else is wrapped with op.
+// wrap translates the failure of a statement, as the PostgreSQL store's
+// wrap does: domain errors and the caller's own cancellation or deadline
+// pass through; a closed DB or a file that cannot be used now is
+// UNAVAILABLE; anything else (SQLite refused the statement) is wrapped
+// with op (an internal error). A change of the embedded file is never
+// lost on the way, so there is no OUTCOME_UNKNOWN.
 func (db *DB) wrap(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
@@ -230,17 +233,28 @@ func (db *DB) wrap(ctx context.Context, op string, err error) error {
 	}
 	err = fmt.Errorf("%s: %w", op, err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // the caller gave up: not a failure of the database
+	}
+	if effectOf(err) == refused && !db.closed.Load() {
 		return err
 	}
-	if db.closed.Load() || unavailable(err) {
-		return boxoffice.Unavailable("database", err)
-	}
-	return err
+	return boxoffice.Unavailable("database", err)
 }
 
-// unavailable reports whether err means the file cannot be used now, as
-// opposed to SQLite refusing a statement.
-func unavailable(err error) bool {
+// effect is what a driver error says about a statement's effect.
+type effect int
+
+const (
+	// refused: SQLite refused the statement itself (a constraint, bad
+	// SQL); the transaction was rolled back.
+	refused effect = iota
+	// unchanged: the file cannot be used now (I/O, full, locked, …) or
+	// the connection is gone: nothing changed.
+	unchanged
+)
+
+// effectOf classifies err, a failure of a statement.
+func effectOf(err error) effect {
 	var se *modsqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
@@ -248,11 +262,14 @@ func unavailable(err error) bool {
 			sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
 			sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CORRUPT,
 			sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PROTOCOL:
-			return true
+			return unchanged
 		}
-		return false
+		return refused
 	}
-	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return unchanged
+	}
+	return refused
 }
 
 // micros is how the schema keeps an instant. Flooring to the microsecond

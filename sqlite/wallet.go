@@ -50,7 +50,7 @@ func (s *WalletStore) User(ctx context.Context, id string) (wallet.User, error) 
 	var created int64
 	err := s.db.read.QueryRowContext(ctx, `SELECT name, created_at FROM users WHERE id = ?`, id).Scan(&u.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wallet.User{}, userNotFound(id)
+		return wallet.User{}, wallet.UserNotFound(id)
 	}
 	if err != nil {
 		return wallet.User{}, s.db.wrap(ctx, "read user", err)
@@ -83,13 +83,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 // the wallet as it is when the charge commits.
 // Errors: NOT_FOUND, INVALID_REQUEST, IDEMPOTENCY_KEY_REUSED.
 func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wallet.Receipt, error) {
-	if req.Amount < 1 {
-		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "amount must be positive")
+	if err := req.Check(); err != nil {
+		return wallet.Receipt{}, err
 	}
-	id, ok := canonID(req.ChargeID)
-	if !ok {
-		return wallet.Receipt{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed charge id")
-	}
+	id, _ := canonID(req.ChargeID)
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
@@ -100,7 +97,7 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 		var balance boxoffice.Money
 		err := tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) {
-			return userNotFound(req.UserID)
+			return wallet.UserNotFound(req.UserID)
 		}
 		if err != nil {
 			return err
@@ -114,7 +111,7 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 				Scan(&r.ChargeID, &r.Amount, &r.Balance, &prior)
 			switch {
 			case err == nil && r.Amount != req.Amount:
-				return chargeKeyReused()
+				return wallet.ChargeKeyReused()
 			case err == nil:
 				r.At = at(prior)
 				return nil
@@ -126,13 +123,13 @@ func (s *WalletStore) Charge(ctx context.Context, req wallet.ChargeRequest) (wal
 			case err != nil:
 				return err
 			case found && boxoffice.Money(f.amount.Int64) != req.Amount:
-				return chargeKeyReused()
+				return wallet.ChargeKeyReused()
 			case found:
 				return f.err()
 			}
 		}
 		if req.Amount > req.MaxBalance-balance { // balance+amount could overflow
-			refusal = boxoffice.Errorf(boxoffice.CodeInvalidRequest, "balance would exceed %d", req.MaxBalance)
+			refusal = wallet.OverCap(req.MaxBalance)
 			if key == nil {
 				return refusal
 			}
@@ -214,11 +211,11 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 	if before != "" {
 		id, ok := canonID(before)
 		if !ok {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		err := s.db.read.QueryRowContext(ctx, `SELECT seq FROM ledger WHERE id = ? AND user_id = ?`, id, userID).Scan(&cursor)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		if err != nil {
 			return nil, s.db.wrap(ctx, "read history", err)
@@ -247,14 +244,7 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 	return entries, nil
 }
 
-func userNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "user %s not found", id)
-}
-
-func badCursor() error {
-	return boxoffice.Errorf(boxoffice.CodeInvalidRequest, "unknown cursor")
-}
-
-func chargeKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used for a charge of another amount")
-}
+// userNotFound and badCursor are the wallet's errors under the names the
+// booking store calls them by.
+func userNotFound(id string) error { return wallet.UserNotFound(id) }
+func badCursor() error             { return wallet.BadCursor() }

@@ -221,3 +221,11 @@ func samePayment(a, b booking.Payment) bool {
 	return a.ID == b.ID && a.ReservationID == b.ReservationID && a.UserID == b.UserID &&
 		a.ConcertID == b.ConcertID && a.Amount == b.Amount && a.Balance == b.Balance && a.PaidAt.Equal(b.PaidAt)
 }
+
+// storeRunner returns a function that runs a named case on a fresh store
+// of newStore, so that a suite reads as its list of cases.
+func storeRunner[S any](t *testing.T, newStore func(t *testing.T) S) func(name string, test func(*testing.T, S)) {
+	return func(name string, test func(*testing.T, S)) {
+		t.Run(name, func(t *testing.T) { test(t, newStore(t)) })
+	}
+}
