@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/concert"
 	boxhttp "github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/queue"
 )
 
 // Onsale is the story of one on-sale.
@@ -82,6 +84,11 @@ type Wait struct {
 	P50MS float64 `json:"p50Ms"`
 	P99MS float64 `json:"p99Ms"`
 	MaxMS float64 `json:"maxMs"`
+}
+
+// waitOf summarises d.
+func waitOf(d Distribution) Wait {
+	return Wait{P50MS: ms(d.Quantile(0.5)), P99MS: ms(d.Quantile(0.99)), MaxMS: ms(d.Max())}
 }
 
 // Sample is the admin stats at T seconds from the opening.
@@ -172,26 +179,107 @@ type sale struct {
 	solved    atomic.Int64
 	solveTime Histogram
 
+	// The fans, and the opening.
+	fans  []*saleFan
+	opens time.Time
+
 	mu       sync.Mutex
 	timeline []Sample
 	last     boxhttp.ConcertStats
 }
 
+// onsale runs the on-sale scenario in four steps: prepare the fans and the
+// concert, run the sale, check what the service did, and report.
 func (e *engine) onsale(ctx context.Context, res *Result) error {
+	s, round, err := e.prepareSale(ctx)
+	if err != nil {
+		return err
+	}
+	end, timedOut, err := e.runSale(ctx, s)
+	if err != nil {
+		return err
+	}
+	round.Phases = append(round.Phases, s.phase(end, timedOut, e.opts.Timeout))
+	res.Rounds = append(res.Rounds, round)
+	report := s.story(e.opts)
+	checks, err := e.checkSale(ctx, s, report)
+	if err != nil {
+		return err
+	}
+	res.Checks = append(res.Checks, checks...)
+	res.Onsale = report
+	return nil
+}
+
+// onsaleMaxSeats is the seats per fan and date of the on-sale's concert.
+const onsaleMaxSeats = 4
+
+// prepareSale signs the fans and the auditor up, measures the ceiling
+// (unless Options.NoCeiling) into the round it returns, creates the
+// concert, opening openingLead+Prequeue from now, and lets the auditor
+// join before the opening.
+func (e *engine) prepareSale(ctx context.Context) (*sale, Round, error) {
+	o := e.opts
+	fans, auditor, err := e.saleFans(ctx)
+	if err != nil {
+		return nil, Round{}, err
+	}
+	var round Round
+	if !o.NoCeiling {
+		c, err := e.ceiling(ctx, o.Warmup, o.Duration)
+		if err != nil {
+			return nil, Round{}, err
+		}
+		round.Phases = append(round.Phases, c)
+	}
+	opens := time.Now().Add(openingLead + o.Prequeue)
+	room := &boxhttp.WaitingRoom{
+		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive,
+		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds, ProofOfWork: o.ProofOfWork,
+	}
+	c, err := e.createConcert(ctx, concertSpec("On-sale", o.Dates, o.HoldSeconds, onsaleMaxSeats, opens, room))
+	if err != nil {
+		return nil, Round{}, err
+	}
+	s := &sale{
+		concert: c, days: days(c), rec: e.track(newRecorder()), auditor: auditor, fans: fans, opens: opens,
+		soldOut: make(chan struct{}), ended: make(chan struct{}), maxSeats: onsaleMaxSeats,
+		incidents: newIncidents(opens),
+	}
+	// Every answer from here on is counted per second for the status
+	// timeline, the read-back's included.
+	e.series = newStatusSeries(opens)
+	s.rec.series, e.other.series = e.series, e.series
+	if err := e.joinAuditor(ctx, s); err != nil {
+		return nil, Round{}, err
+	}
+	if o.Stream {
+		if err := e.streamSupported(ctx, auditor); err != nil {
+			return nil, Round{}, err
+		}
+	}
+	for i, f := range fans {
+		f.joinAt = opens.Add(-o.Prequeue + time.Duration(float64(o.JoinWindow)*float64(i)/float64(len(fans))))
+	}
+	return s, round, nil
+}
+
+// saleFans signs up the fans, each with enough money for the most seats
+// at the dearest price and a plan drawn from Options' shares, and the
+// auditor, without money.
+func (e *engine) saleFans(ctx context.Context) ([]*saleFan, *fan, error) {
 	o := e.opts
 	n := o.Fans
 	if n == 0 {
 		n = OnsaleFans
 	}
-	const maxSeats = 4
-	charge := int64(maxSeats * vipPrice)
-	base, err := e.users(ctx, n, charge)
+	base, err := e.users(ctx, n, int64(onsaleMaxSeats*vipPrice))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	auditor := &fan{target: 0}
 	if err := e.newUser(ctx, auditor, "auditor", 0); err != nil {
-		return err
+		return nil, nil, err
 	}
 	fans := make([]*saleFan, n)
 	for i := range fans {
@@ -209,93 +297,45 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 		}
 		fans[i] = f
 	}
+	return fans, auditor, nil
+}
 
-	var round Round
-	if !o.NoCeiling {
-		c, err := e.ceiling(ctx, o.Warmup, o.Duration)
-		if err != nil {
-			return err
-		}
-		round.Phases = append(round.Phases, c)
-	}
-
-	opens := time.Now().Add(openingLead + o.Prequeue)
-	room := &boxhttp.WaitingRoom{
-		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive,
-		SessionSeconds: o.SessionSeconds, IdleSeconds: saleIdleSeconds, ProofOfWork: o.ProofOfWork,
-	}
-	c, err := e.createConcert(ctx, concertSpec("On-sale", o.Dates, o.HoldSeconds, maxSeats, opens, room))
-	if err != nil {
-		return err
-	}
-	s := &sale{
-		concert: c, days: days(c), rec: e.track(newRecorder()), auditor: auditor,
-		soldOut: make(chan struct{}), ended: make(chan struct{}), maxSeats: maxSeats,
-		incidents: newIncidents(opens),
-	}
-	// Every answer from here on is counted per second for the status
-	// timeline, the read-back's included.
-	e.series = newStatusSeries(opens)
-	s.rec.series, e.other.series = e.series, e.series
-	// The auditor joins before the opening, so it is admitted first and can
-	// read the seat maps after the sale.
-	err = e.call(ctx, e.other, 0, routeJoin, func(cl *boxhttp.Client) error {
+// joinAuditor joins the auditor before the opening, so that it is
+// admitted first and can read the seat maps after the sale.
+func (e *engine) joinAuditor(ctx context.Context, s *sale) error {
+	a := s.auditor
+	err := e.call(ctx, e.other, 0, routeJoin, func(cl *boxhttp.Client) error {
 		join := cl.Join
-		if o.ProofOfWork > 0 {
+		if e.opts.ProofOfWork > 0 {
 			join = cl.JoinSolving
 		}
-		st, _, err := join(ctx, auditor.access, c.ConcertID)
-		auditor.queueToken = st.Token
+		st, _, err := join(ctx, a.access, s.concert.ConcertID)
+		a.queueToken = st.Token
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("auditor join: %w", err)
 	}
-	if o.Stream {
-		if err := e.streamSupported(ctx, auditor); err != nil {
-			return err
-		}
-	}
-	for i, f := range fans {
-		f.joinAt = opens.Add(-o.Prequeue + time.Duration(float64(o.JoinWindow)*float64(i)/float64(n)))
-	}
+	return nil
+}
 
-	saleCtx, cancel := context.WithTimeout(ctx, time.Until(opens)+o.Timeout)
+// runSale lets every fan visit while the stats are watched, until all are
+// done; or, once every seat is sold, until those still choosing, holding
+// or paying are; or until the sale's timeout. It returns when the sale
+// ended and whether the timeout ended it.
+func (e *engine) runSale(ctx context.Context, s *sale) (end time.Time, timedOut bool, err error) {
+	o := e.opts
+	saleCtx, cancel := context.WithTimeout(ctx, time.Until(s.opens)+o.Timeout)
 	defer cancel()
-	var (
-		fansDone  = make(chan struct{})
-		watchDone = make(chan struct{})
-		wg        sync.WaitGroup
-	)
 	watchCtx, stopWatch := context.WithCancel(saleCtx)
 	defer stopWatch()
+	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		e.watch(watchCtx, s, opens)
+		e.watch(watchCtx, s, s.opens)
 	}()
-	for _, f := range fans {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.finished.Add(1)
-			if f.plan == outHoarded {
-				e.hoard(saleCtx, s, f)
-				return
-			}
-			e.visit(saleCtx, s, f)
-		}()
-	}
-	go func() { wg.Wait(); close(fansDone) }()
-
-	stopProgress := startProgress(o.Progress, o.Terminal, func(time.Duration) string {
-		s.mu.Lock()
-		st := s.last
-		s.mu.Unlock()
-		t := time.Since(opens)
-		return fmt.Sprintf("onsale   %6.1fs  joined %s/%s  waiting %s  admitted %s  active %s  held %s  sold %s/%s  done %s  5xx %s",
-			t.Seconds(), count(s.joined.Load()), count(int64(n)), count(st.Waiting), count(st.Admitted), count(st.Active),
-			count(int64(st.Held)), count(int64(st.Sold)), count(int64(st.Total)), count(s.finished.Load()), count(s.rec.countStatus(500, 599)))
-	})
+	fansDone := e.startFans(saleCtx, s)
+	stopProgress := startProgress(o.Progress, o.Terminal, s.progress)
 	select {
 	case <-fansDone:
 	case <-s.soldOut:
@@ -312,43 +352,75 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	case <-saleCtx.Done():
 		<-fansDone
 	}
-	end := time.Now()
+	end = time.Now()
 	stopWatch()
 	<-watchDone
 	stopProgress()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	return end, saleCtx.Err() != nil && !isClosed(s.soldOut), ctx.Err()
+}
 
-	elapsed := end.Sub(opens)
+// startFans starts every fan's visit (or hoarding) and returns a channel
+// closed when all are done.
+func (e *engine) startFans(ctx context.Context, s *sale) <-chan struct{} {
+	var wg sync.WaitGroup
+	for _, f := range s.fans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.finished.Add(1)
+			if f.plan == outHoarded {
+				e.hoard(ctx, s, f)
+				return
+			}
+			e.visit(ctx, s, f)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// progress is the sale's progress line.
+func (s *sale) progress(time.Duration) string {
+	s.mu.Lock()
+	st := s.last
+	s.mu.Unlock()
+	return fmt.Sprintf("onsale   %6.1fs  joined %s/%s  waiting %s  admitted %s  active %s  held %s  sold %s/%s  done %s  5xx %s",
+		time.Since(s.opens).Seconds(), count(s.joined.Load()), count(int64(len(s.fans))), count(st.Waiting), count(st.Admitted), count(st.Active),
+		count(int64(st.Held)), count(int64(st.Sold)), count(int64(st.Total)), count(s.finished.Load()), count(s.rec.countStatus(500, 599)))
+}
+
+// phase is the sale's phase of the round, from the opening to end.
+func (s *sale) phase(end time.Time, timedOut bool, timeout time.Duration) Phase {
+	elapsed := end.Sub(s.opens)
 	p := Phase{Name: "onsale", Seconds: elapsed.Seconds(), Endpoints: s.rec.summary(elapsed)}
 	for _, ep := range p.Endpoints {
 		p.Requests += ep.Requests
 	}
 	p.RPS = float64(p.Requests) / elapsed.Seconds()
-	if saleCtx.Err() != nil && !isClosed(s.soldOut) {
-		p.Note = fmt.Sprintf("stopped by the %s timeout", o.Timeout)
+	if timedOut {
+		p.Note = fmt.Sprintf("stopped by the %s timeout", timeout)
 	}
-	round.Phases = append(round.Phases, p)
-	res.Rounds = append(res.Rounds, round)
+	return p
+}
 
+// story is the report of the sale as the fans saw it, before the checks.
+func (s *sale) story(o Options) *Onsale {
 	report := &Onsale{
-		ConcertID: c.ConcertID, Fans: n, Dates: o.Dates, Seats: o.Dates * seatsPerDate, OpensAt: opens.UTC(),
+		ConcertID: s.concert.ConcertID, Fans: len(s.fans), Dates: o.Dates, Seats: o.Dates * seatsPerDate, OpensAt: s.opens.UTC(),
 		Strategy: o.Strategy, AdmitPerSecond: o.AdmitPerSecond, MaxActive: o.MaxActive, HoldSeconds: o.HoldSeconds,
 		Stream: o.Stream, Outcomes: map[string]int{}, HoldRetries: s.retries.Load(),
 		Robust: o.Robust, Resent: s.resent.Load(), Moved: s.moved.Load(),
 	}
-	w := s.connWait.Snapshot()
-	report.ConnWait = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
+	report.ConnWait = waitOf(s.connWait.Snapshot())
 	if o.ProofOfWork > 0 {
-		w := s.solveTime.Snapshot()
 		report.ProofOfWork, report.Solved = o.ProofOfWork, s.solved.Load()
-		report.SolveMS = Wait{P50MS: ms(w.Quantile(0.5)), P99MS: ms(w.Quantile(0.99)), MaxMS: ms(w.Max())}
+		report.SolveMS = waitOf(s.solveTime.Snapshot())
 	}
 	s.mu.Lock()
 	report.Timeline = s.timeline
 	s.mu.Unlock()
-	for _, f := range fans {
+	for _, f := range s.fans {
 		report.Outcomes[f.outcome]++
 	}
 	report.Rejoins, report.RejoinTimes = s.incidents.fansWith(incRejoin)
@@ -356,17 +428,21 @@ func (e *engine) onsale(ctx context.Context, res *Result) error {
 	s.incidents.mu.Lock()
 	report.Incidents = slices.Clone(s.incidents.list)
 	s.incidents.mu.Unlock()
-	checks, err := e.audit(ctx, s, fans, report, opens)
+	return report
+}
+
+// checkSale reads back what the service did and checks it against what the
+// fans saw, completing report.
+func (e *engine) checkSale(ctx context.Context, s *sale, report *Onsale) ([]Check, error) {
+	checks, err := e.audit(ctx, s, s.fans, report, s.opens)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if o.Hoard > 0 {
+	if e.opts.Hoard > 0 {
 		report.Hoarding = s.hoard.report()
 		checks = append(checks, report.Hoarding.checks()...)
 	}
-	res.Checks = append(res.Checks, checks...)
-	res.Onsale = report
-	return nil
+	return checks, nil
 }
 
 func isClosed(c chan struct{}) bool {
@@ -542,6 +618,12 @@ func (e *engine) solve(ctx context.Context, s *sale, f *saleFan) error {
 	return nil
 }
 
+// stillWaiting reports whether st is a place still waiting for admission.
+func stillWaiting(st boxhttp.QueueStatus) bool {
+	state := queue.State(st.Status)
+	return state == queue.Waiting || state == queue.Prequeue
+}
+
 func waitingOrAdmitted(f *saleFan) string {
 	if f.admittedAt.IsZero() {
 		return "waiting"
@@ -583,11 +665,11 @@ func (e *engine) join(ctx context.Context, s *sale, f *saleFan) (boxhttp.QueueSt
 		if err == nil {
 			if !f.joined {
 				f.joined, f.joinSent, f.joinRecv, f.joinPosition = true, sent, time.Now(), st.Position
-				f.drawn = st.Status == "PREQUEUE"
+				f.drawn = queue.State(st.Status) == queue.Prequeue
 				s.joined.Add(1)
 			}
 			f.queueToken = st.Token
-			if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+			if stillWaiting(st) {
 				f.lastWaiting = sent
 			}
 			return st, true
@@ -626,16 +708,16 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 	}
 	polls := 0
 	for {
-		switch st.Status {
-		case "ADMITTED":
+		switch queue.State(st.Status) {
+		case queue.Admitted:
 			if f.admittedAt.IsZero() {
 				f.admittedAt = time.Now()
 			}
 			return true
-		case "SOLD_OUT":
+		case queue.SoldOut:
 			f.outcome = outSoldOut
 			return false
-		case "EXPIRED":
+		case queue.Expired:
 			if !e.opts.Robust {
 				f.outcome = outDropped
 				return false
@@ -672,7 +754,7 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 		switch {
 		case err == nil:
 			st = next
-			if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+			if stillWaiting(st) {
 				f.lastWaiting = sent
 			}
 		case ctx.Err() != nil:
@@ -696,7 +778,7 @@ func (e *engine) waitAdmitted(ctx context.Context, s *sale, f *saleFan, st boxht
 // for another stream (503) the fan polls instead: poll is true and last is
 // the latest status.
 func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxhttp.QueueStatus) (admitted bool, last boxhttp.QueueStatus, poll bool) {
-	for st.Status == "WAITING" || st.Status == "PREQUEUE" {
+	for stillWaiting(st) {
 		sctx, cancel := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -711,7 +793,7 @@ func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxht
 		switch {
 		case err == nil:
 			st = next
-			if (st.Status == "WAITING" || st.Status == "PREQUEUE") && (isClosed(s.ended) || !sleep(ctx, streamRetry)) {
+			if stillWaiting(st) && (isClosed(s.ended) || !sleep(ctx, streamRetry)) {
 				// The server ended the stream (a restart, say) before
 				// the wait was over.
 				f.outcome = outWaiting
@@ -731,15 +813,15 @@ func (e *engine) followStream(ctx context.Context, s *sale, f *saleFan, st boxht
 				return false, st, false
 			}
 		}
-		if st.Status == "WAITING" || st.Status == "PREQUEUE" {
+		if stillWaiting(st) {
 			f.lastWaiting = opened
 		}
 	}
-	switch st.Status {
-	case "ADMITTED":
+	switch queue.State(st.Status) {
+	case queue.Admitted:
 		f.admittedAt = time.Now()
 		return true, st, false
-	case "SOLD_OUT":
+	case queue.SoldOut:
 		f.outcome = outSoldOut
 	default:
 		if e.opts.Robust {
@@ -775,7 +857,7 @@ func (e *engine) stream(ctx context.Context, s *sale, f *saleFan) (boxhttp.Queue
 		if err != nil {
 			return last, err
 		}
-		if last = ev.Status; last.Status != "WAITING" && last.Status != "PREQUEUE" {
+		if last = ev.Status; !stillWaiting(last) {
 			return last, nil
 		}
 	}
@@ -792,85 +874,132 @@ func (e *engine) leave(ctx context.Context, s *sale, f *saleFan) {
 // succeeds. It returns false, with the outcome set, when the visit ends
 // there.
 func (e *engine) choose(ctx context.Context, s *sale, f *saleFan) (boxhttp.Reservation, bool) {
-	var r boxhttp.Reservation
 	for range maxHoldAttempts {
 		if !e.pause(ctx, f) {
 			f.outcome = outWaiting
-			return r, false
+			return boxhttp.Reservation{}, false
 		}
-		var dates boxhttp.DateList
-		err := e.fanDo(ctx, s, f, routeDates, func(c *boxhttp.Client) error {
-			var err error
-			dates, err = c.Dates(ctx, f.access, f.queueToken, s.concert.ConcertID)
-			return err
-		})
-		if err != nil {
-			if ok := e.stepFailed(ctx, s, f, routeDates, err); !ok {
-				return r, false
-			}
+		day, next := e.chooseDate(ctx, s, f)
+		if next == stepAgain {
 			continue
 		}
-		if len(dates.Dates) == 0 {
-			e.leave(ctx, s, f)
-			f.outcome = outSoldOut
-			return r, false
+		if next == stepEnd {
+			return boxhttp.Reservation{}, false
 		}
-		// Dates whose seats are all held are shown but cannot be chosen.
-		var open []boxhttp.DateAvailability
-		for _, d := range dates.Dates {
-			if d.AvailableSeats > 0 {
-				open = append(open, d)
-			}
-		}
-		if len(open) == 0 {
-			// Every seat left is held: look again in a second or two.
-			if !sleep(ctx, time.Second+time.Duration(f.rng.Int64N(int64(time.Second)))) {
-				f.outcome = outWaiting
-				return r, false
-			}
+		seats, next := e.chooseSeats(ctx, s, f, day)
+		if next == stepAgain {
 			continue
 		}
-		day := open[0].Date
-		if f.rng.IntN(2) == 0 {
-			day = open[f.rng.IntN(len(open))].Date
+		if next == stepEnd {
+			return boxhttp.Reservation{}, false
 		}
-		var m boxhttp.SeatMap
-		err = e.fanDo(ctx, s, f, routeSeats, func(c *boxhttp.Client) error {
-			var err error
-			m, err = c.Seats(ctx, f.access, f.queueToken, s.concert.ConcertID, day)
-			return err
-		})
-		if err != nil {
-			if ok := e.stepFailed(ctx, s, f, routeSeats, err); !ok {
-				return r, false
-			}
-			continue
-		}
-		want := pickSeats(m.Seats, wantSeats(f.rng, s.maxSeats), f.rng)
-		if len(want) == 0 {
-			continue
-		}
-		req := boxhttp.HoldRequest{ConcertID: s.concert.ConcertID, Date: day, SeatNumbers: want}
-		err = e.fanDo(ctx, s, f, routeHold, func(c *boxhttp.Client) error {
-			var err error
-			r, err = c.Hold(ctx, f.access, f.queueToken, req)
-			return err
-		})
-		if err == nil {
-			f.holds = append(f.holds, saleHold{Reservation: r})
+		r, next := e.holdSeats(ctx, s, f, day, seats)
+		if next == stepDone {
 			return r, true
 		}
-		if boxoffice.ErrorCode(err) == boxoffice.CodeSeatUnavailable {
-			s.retries.Add(1)
-			continue
-		}
-		if ok := e.stepFailed(ctx, s, f, routeHold, err); !ok {
+		if next == stepEnd {
 			return r, false
 		}
 	}
 	e.leave(ctx, s, f)
 	f.outcome = outGaveUp
-	return r, false
+	return boxhttp.Reservation{}, false
+}
+
+// step is what follows a step of choosing: the next step, the same choice
+// again, or the end of the visit (with the fan's outcome set).
+type step int
+
+const (
+	stepDone step = iota
+	stepAgain
+	stepEnd
+)
+
+// chooseDate reads the dates and picks one with a seat available: the
+// first, or any at random.
+func (e *engine) chooseDate(ctx context.Context, s *sale, f *saleFan) (string, step) {
+	var dates boxhttp.DateList
+	err := e.fanDo(ctx, s, f, routeDates, func(c *boxhttp.Client) error {
+		var err error
+		dates, err = c.Dates(ctx, f.access, f.queueToken, s.concert.ConcertID)
+		return err
+	})
+	if err != nil {
+		return "", e.failedStep(ctx, s, f, routeDates, err)
+	}
+	if len(dates.Dates) == 0 {
+		e.leave(ctx, s, f)
+		f.outcome = outSoldOut
+		return "", stepEnd
+	}
+	// Dates whose seats are all held are shown but cannot be chosen.
+	var open []boxhttp.DateAvailability
+	for _, d := range dates.Dates {
+		if d.AvailableSeats > 0 {
+			open = append(open, d)
+		}
+	}
+	if len(open) == 0 {
+		// Every seat left is held: look again in a second or two.
+		if !sleep(ctx, time.Second+time.Duration(f.rng.Int64N(int64(time.Second)))) {
+			f.outcome = outWaiting
+			return "", stepEnd
+		}
+		return "", stepAgain
+	}
+	day := open[0].Date
+	if f.rng.IntN(2) == 0 {
+		day = open[f.rng.IntN(len(open))].Date
+	}
+	return day, stepDone
+}
+
+// chooseSeats reads day's seat map and picks the seats to hold.
+func (e *engine) chooseSeats(ctx context.Context, s *sale, f *saleFan, day string) ([]int, step) {
+	var m boxhttp.SeatMap
+	err := e.fanDo(ctx, s, f, routeSeats, func(c *boxhttp.Client) error {
+		var err error
+		m, err = c.Seats(ctx, f.access, f.queueToken, s.concert.ConcertID, day)
+		return err
+	})
+	if err != nil {
+		return nil, e.failedStep(ctx, s, f, routeSeats, err)
+	}
+	want := pickSeats(m.Seats, wantSeats(f.rng, s.maxSeats), f.rng)
+	if len(want) == 0 {
+		return nil, stepAgain
+	}
+	return want, stepDone
+}
+
+// holdSeats holds seats of day; seats taken meanwhile are chosen again.
+func (e *engine) holdSeats(ctx context.Context, s *sale, f *saleFan, day string, seats []int) (boxhttp.Reservation, step) {
+	var r boxhttp.Reservation
+	req := boxhttp.HoldRequest{ConcertID: s.concert.ConcertID, Date: day, SeatNumbers: seats}
+	err := e.fanDo(ctx, s, f, routeHold, func(c *boxhttp.Client) error {
+		var err error
+		r, err = c.Hold(ctx, f.access, f.queueToken, req)
+		return err
+	})
+	if err == nil {
+		f.holds = append(f.holds, saleHold{Reservation: r})
+		return r, stepDone
+	}
+	if boxoffice.ErrorCode(err) == boxoffice.CodeSeatUnavailable {
+		s.retries.Add(1)
+		return r, stepAgain
+	}
+	return r, e.failedStep(ctx, s, f, routeHold, err)
+}
+
+// failedStep is stepAgain when the failed step may be tried again, and
+// stepEnd (the outcome set) when not; see stepFailed.
+func (e *engine) failedStep(ctx context.Context, s *sale, f *saleFan, rt route, err error) step {
+	if e.stepFailed(ctx, s, f, rt, err) {
+		return stepAgain
+	}
+	return stepEnd
 }
 
 // stepFailed decides whether a failed step may be tried again, setting the
@@ -912,7 +1041,7 @@ func wantSeats(rng *rand.Rand, limit int) int {
 func pickSeats(seats []boxhttp.Seat, n int, rng *rand.Rand) []int {
 	var free []int
 	for _, s := range seats {
-		if s.Status == "AVAILABLE" {
+		if concert.SeatStatus(s.Status) == concert.Available {
 			free = append(free, s.Number)
 		}
 	}

@@ -128,43 +128,87 @@ const maxListed = 10
 // verifyLottery checks l, finds the entries of tokens, prints what it found
 // on w and returns an error when anything does not verify.
 func verifyLottery(w io.Writer, l http.Lottery, tokens []string) error {
-	var problems []string
-	fail := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	fmt.Fprintf(w, "concert     %s\nopening     %s\ncommitment  %s\n", l.ConcertID, l.OpensAt.UTC().Format(time.RFC3339), l.Commitment)
+	c, err := checkLottery(l, tokens)
+	c.report(w, l)
+	if err != nil {
+		return err
+	}
+	if len(c.problems) > 0 {
+		return fmt.Errorf("verify-lottery: the draw does not verify (%d problems)", len(c.problems))
+	}
+	return nil
+}
+
+// drawCheck is what checking a publication found, as far as it got.
+type drawCheck struct {
+	seed      string // the published seed, once it decodes
+	committed bool   // SHA-256 of the seed is the commitment
+	done      bool   // the draw is published and was checked
+	entries   int
+	exact     bool         // the seed orders the entries exactly as published
+	places    []tokenPlace // the places the tokens' entries drew
+	problems  []string
+}
+
+// tokenPlace is the place a token's entry drew.
+type tokenPlace struct {
+	entry string
+	place int
+}
+
+func (c *drawCheck) fail(format string, a ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, a...))
+}
+
+// checkLottery checks l's seed against its commitment, its entries against
+// the order the seed gives them, and finds the places of tokens' entries.
+// It returns an error when the publication cannot be checked (yet).
+func checkLottery(l http.Lottery, tokens []string) (*drawCheck, error) {
+	c := &drawCheck{}
 	if l.Seed == nil {
-		return fmt.Errorf("verify-lottery: the seed is not published yet: it will be from the opening, %s", l.OpensAt.UTC().Format(time.RFC3339))
+		return c, fmt.Errorf("verify-lottery: the seed is not published yet: it will be from the opening, %s", l.OpensAt.UTC().Format(time.RFC3339))
 	}
 	seed, err := hex.DecodeString(*l.Seed)
 	if err != nil || len(seed) == 0 {
-		return fmt.Errorf("verify-lottery: the seed %q is not hexadecimal", *l.Seed)
+		return c, fmt.Errorf("verify-lottery: the seed %q is not hexadecimal", *l.Seed)
 	}
-	fmt.Fprintf(w, "seed        %s\n", *l.Seed)
+	c.seed = *l.Seed
 	if sum := sha256.Sum256(seed); hex.EncodeToString(sum[:]) != strings.ToLower(l.Commitment) {
-		fail("commitment: SHA-256 of the seed is %x, not the published commitment %s: the seed is not the one committed to", sum, l.Commitment)
+		c.fail("commitment: SHA-256 of the seed is %x, not the published commitment %s: the seed is not the one committed to", sum, l.Commitment)
 	} else {
-		fmt.Fprintln(w, "            SHA-256(seed) = commitment: the seed was fixed before the opening")
+		c.committed = true
 	}
 	if l.Entries == nil {
-		return fmt.Errorf("verify-lottery: the draw is not made yet: it is made at the first admission step from the opening")
+		return c, fmt.Errorf("verify-lottery: the draw is not made yet: it is made at the first admission step from the opening")
 	}
+	c.done, c.entries = true, len(l.Entries)
+	published, ids := c.checkEntries(l.Entries)
+	drawn := c.checkDraw(seed, ids, published)
+	c.placeTokens(l.ConcertID, tokens, drawn)
+	return c, nil
+}
 
-	m := len(l.Entries)
+// checkEntries checks that the entries are well-formed and take each
+// position 1..len(entries) once; it returns the published position of each
+// good entry, and those entries.
+func (c *drawCheck) checkEntries(entries []http.LotteryEntry) (map[string]int64, []string) {
+	m := len(entries)
 	published := make(map[string]int64, m) // entry → published position
 	byPosition := make([]string, m+1)
 	ids := make([]string, 0, m)
-	for _, e := range l.Entries {
+	for _, e := range entries {
 		switch {
 		case !isEntryID(e.Entry):
-			fail("entry %q is not 32 lowercase hexadecimal digits", e.Entry)
+			c.fail("entry %q is not 32 lowercase hexadecimal digits", e.Entry)
 			continue
 		case published[e.Entry] != 0:
-			fail("entry %s appears twice", e.Entry)
+			c.fail("entry %s appears twice", e.Entry)
 			continue
 		case e.Position < 1 || e.Position > int64(m):
-			fail("entry %s has position %d, outside 1..%d", e.Entry, e.Position, m)
+			c.fail("entry %s has position %d, outside 1..%d", e.Entry, e.Position, m)
 			continue
 		case byPosition[e.Position] != "":
-			fail("position %d is given to %s and to %s", e.Position, byPosition[e.Position], e.Entry)
+			c.fail("position %d is given to %s and to %s", e.Position, byPosition[e.Position], e.Entry)
 			continue
 		}
 		published[e.Entry] = e.Position
@@ -175,14 +219,19 @@ func verifyLottery(w io.Writer, l http.Lottery, tokens []string) error {
 	for p := 1; p <= m; p++ {
 		if byPosition[p] == "" {
 			if missing++; missing <= maxListed {
-				fail("position %d has no entry: an entry is missing", p)
+				c.fail("position %d has no entry: an entry is missing", p)
 			}
 		}
 	}
 	if missing > maxListed {
-		fail("%d more positions have no entry", missing-maxListed)
+		c.fail("%d more positions have no entry", missing-maxListed)
 	}
+	return published, ids
+}
 
+// checkDraw orders ids by seed and compares each place with the published
+// one; it returns the place the seed gives each entry.
+func (c *drawCheck) checkDraw(seed []byte, ids []string, published map[string]int64) map[string]int {
 	order := queue.DrawOrder(seed, ids)
 	drawn := make(map[string]int, len(order)) // entry → place the seed gives
 	moved := 0
@@ -190,42 +239,62 @@ func verifyLottery(w io.Writer, l http.Lottery, tokens []string) error {
 		drawn[id] = i + 1
 		if published[id] != int64(i+1) {
 			if moved++; moved <= maxListed {
-				fail("entry %s is published at place %d, but the seed puts it at place %d", id, published[id], i+1)
+				c.fail("entry %s is published at place %d, but the seed puts it at place %d", id, published[id], i+1)
 			}
 		}
 	}
 	if moved > maxListed {
-		fail("%d more entries are not at the place the seed gives them", moved-maxListed)
+		c.fail("%d more entries are not at the place the seed gives them", moved-maxListed)
 	}
-	if moved == 0 && len(ids) == m {
-		fmt.Fprintf(w, "draw        %d entries: the seed orders them exactly as published\n", m)
-	}
+	c.exact = moved == 0 && len(ids) == c.entries
+	return drawn
+}
 
+// placeTokens finds the place each token's entry drew.
+func (c *drawCheck) placeTokens(concertID string, tokens []string, drawn map[string]int) {
 	for _, tok := range tokens {
 		t, err := token.Peek(tok)
 		if err != nil {
-			fail("--token %.12s…: not a queue token", tok)
+			c.fail("--token %.12s…: not a queue token", tok)
 			continue
 		}
 		entry := queue.EntryID(t.ConcertID, t.UserID)
 		switch place, ok := drawn[entry]; {
-		case t.ConcertID != l.ConcertID:
-			fail("--token %.12s…: the token is for concert %s, not %s", tok, t.ConcertID, l.ConcertID)
+		case t.ConcertID != concertID:
+			c.fail("--token %.12s…: the token is for concert %s, not %s", tok, t.ConcertID, concertID)
 		case !ok:
-			fail("your entry %s is not in the draw: if you joined before the opening and kept your place until the draw, the draw left you out", entry)
+			c.fail("your entry %s is not in the draw: if you joined before the opening and kept your place until the draw, the draw left you out", entry)
 		default:
-			fmt.Fprintf(w, "your entry %s drew place %d of %d\n", entry, place, m)
+			c.places = append(c.places, tokenPlace{entry: entry, place: place})
 		}
 	}
+}
 
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(w, "MISMATCH    "+p)
-		}
-		return fmt.Errorf("verify-lottery: the draw does not verify (%d problems)", len(problems))
+// report prints on w what c found about l, as far as the check got.
+func (c *drawCheck) report(w io.Writer, l http.Lottery) {
+	fmt.Fprintf(w, "concert     %s\nopening     %s\ncommitment  %s\n", l.ConcertID, l.OpensAt.UTC().Format(time.RFC3339), l.Commitment)
+	if c.seed == "" {
+		return
 	}
-	fmt.Fprintln(w, "verified")
-	return nil
+	fmt.Fprintf(w, "seed        %s\n", c.seed)
+	if c.committed {
+		fmt.Fprintln(w, "            SHA-256(seed) = commitment: the seed was fixed before the opening")
+	}
+	if !c.done {
+		return
+	}
+	if c.exact {
+		fmt.Fprintf(w, "draw        %d entries: the seed orders them exactly as published\n", c.entries)
+	}
+	for _, p := range c.places {
+		fmt.Fprintf(w, "your entry %s drew place %d of %d\n", p.entry, p.place, c.entries)
+	}
+	for _, p := range c.problems {
+		fmt.Fprintln(w, "MISMATCH    "+p)
+	}
+	if len(c.problems) == 0 {
+		fmt.Fprintln(w, "verified")
+	}
 }
 
 func isEntryID(s string) bool {
