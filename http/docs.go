@@ -11,6 +11,8 @@ import (
 	"path"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/boxoffice/boxoffice"
 )
 
@@ -48,7 +50,22 @@ func loadAssets() map[string]asset {
 	return out
 }
 
+// apiTags are the sections of the OpenAPI document and of /docs, in the
+// order a fan travels: sign up and charge, find a concert, wait in its
+// room, book; then what operators use.
+func apiTags() []*huma.Tag {
+	return []*huma.Tag{
+		{Name: tagUsers, Description: "Sign up, then charge the wallet that pays for tickets."},
+		{Name: tagConcert, Description: "The concerts and their sales openings; no sign-in needed."},
+		{Name: tagQueue, Description: "Join a concert's waiting room and wait to be admitted: the queue token it gives is the pass to the booking endpoints."},
+		{Name: tagBooking, Description: "Once admitted: dates, seat maps, holding seats and paying for them."},
+		{Name: tagAdmin, Description: "Create concerts, run their waiting rooms and follow the sale (the admin key)."},
+		{Name: tagOps, Description: "Health, readiness, metrics and this reference."},
+	}
+}
+
 func (s *Server) docsRoutes() {
+	s.api.OpenAPI().Tags = apiTags()
 	files := loadAssets()
 	serve := func(w nethttp.ResponseWriter, r *nethttp.Request, name, cacheControl string) {
 		a, ok := files[name]
