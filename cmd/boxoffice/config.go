@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,34 +99,125 @@ func (c Config) Mode() string {
 	}
 }
 
-// setting is one configurable field: its env variable, flag and parser.
+// setting is one configurable field: its env variable, flag and value.
 type setting struct {
 	env, flag, usage string
-	set              func(string) error
+	v                field
 }
 
+// field parses a setting into its Config field and shows the field's
+// value (the default, in -h); kind names what it takes.
+type field struct {
+	set  func(string) error
+	show func() string
+	kind string
+}
+
+func str(p *string) field {
+	return field{func(v string) error { *p = v; return nil }, func() string { return *p }, "string"}
+}
+
+func dur(p *time.Duration) field {
+	return field{func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration like 30s, got %q", v)
+		}
+		*p = d
+		return nil
+	}, func() string { return p.String() }, "duration"}
+}
+
+func money(p *boxoffice.Money) field {
+	return field{func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a positive whole number of won, got %q", v)
+		}
+		*p = boxoffice.Money(n)
+		return nil
+	}, func() string { return strconv.FormatInt(int64(*p), 10) }, "won"}
+}
+
+func boolean(p *bool) field {
+	return field{func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p = b
+		return nil
+	}, func() string { return strconv.FormatBool(*p) }, "bool"}
+}
+
+// demo is the demo setting, whose default depends on the store.
+func demo(p *bool) field {
+	f := boolean(p)
+	f.show = func() string { return "true when embedded, else false" }
+	return f
+}
+
+// atLeast is a whole number of at least least (0 or 1).
+func atLeast(p *int, least int) field {
+	want := "a whole number >= 0"
+	if least > 0 {
+		want = "a positive whole number"
+	}
+	return field{func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < least {
+			return fmt.Errorf("want %s, got %q", want, v)
+		}
+		*p = n
+		return nil
+	}, func() string { return strconv.Itoa(*p) }, "int"}
+}
+
+func rate(p *float64) field {
+	return field{func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("want a number >= 0, got %q", v)
+		}
+		*p = f
+		return nil
+	}, func() string { return strconv.FormatFloat(*p, 'g', -1, 64) }, "number"}
+}
+
+func prefixes(p *[]netip.Prefix) field {
+	return field{func(v string) error {
+		*p = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			pr, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, err2 := netip.ParseAddr(s)
+				if err2 != nil {
+					return fmt.Errorf("want CIDRs like 10.0.0.0/8, got %q", s)
+				}
+				pr = netip.PrefixFrom(a, a.BitLen())
+			}
+			*p = append(*p, pr.Masked())
+		}
+		return nil
+	}, func() string {
+		l := make([]string, len(*p))
+		for i, pr := range *p {
+			l[i] = pr.String()
+		}
+		return strings.Join(l, ",")
+	}, "CIDRs"}
+}
+
+// settings lists every setting: those of the service, then those of
+// tuning and operations, then those of identity and events.
 func (c *Config) settings() []setting {
-	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
-	dur := func(p *time.Duration) func(string) error {
-		return func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("want a positive duration like 30s, got %q", v)
-			}
-			*p = d
-			return nil
-		}
-	}
-	money := func(p *boxoffice.Money) func(string) error {
-		return func(v string) error {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return fmt.Errorf("want a positive whole number of won, got %q", v)
-			}
-			*p = boxoffice.Money(n)
-			return nil
-		}
-	}
+	return slices.Concat(c.serviceSettings(), c.tuningSettings(), c.identitySettings())
+}
+
+func (c *Config) serviceSettings() []setting {
 	return []setting{
 		{"BOXOFFICE_ADDR", "addr", "listen address", str(&c.Addr)},
 		{"BOXOFFICE_DATABASE_URL", "database-url", "postgres:// URL; empty for the embedded store", str(&c.DatabaseURL)},
@@ -133,48 +226,15 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_REDIS_PREFIX", "redis-prefix", "prefix of every Redis key (to share one Redis between deployments)", str(&c.RedisPrefix)},
 		{"BOXOFFICE_ADMIN_KEY", "admin-key", "admin bearer key; generated and stored when empty", str(&c.AdminKey)},
 		{"BOXOFFICE_SECRET", "secret", "token signing secret shared by all instances; generated and stored when empty", str(&c.Secret)},
-		{"BOXOFFICE_DEMO", "demo", "seed demo concerts on an empty store (default true when embedded)", func(v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v)
-			}
-			c.Demo = b
-			return nil
-		}},
-		{"BOXOFFICE_RATE_LIMIT", "rate-limit", "requests per second per client address on joins and writes; 0 turns it off", func(v string) error {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
-				return fmt.Errorf("want a number >= 0, got %q", v)
-			}
-			c.RateLimit = f
-			return nil
-		}},
-		{"BOXOFFICE_SIGNUP_LIMIT", "signup-limit", "sign-ups per client address and hour (four times that per IPv6 /48); 0 turns it off", func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return fmt.Errorf("want a whole number >= 0, got %q", v)
-			}
-			c.SignupLimit = n
-			return nil
-		}},
-		{"BOXOFFICE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", func(v string) error {
-			c.TrustedProxies = nil
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s == "" {
-					continue
-				}
-				p, err := netip.ParsePrefix(s)
-				if err != nil {
-					a, err2 := netip.ParseAddr(s)
-					if err2 != nil {
-						return fmt.Errorf("want CIDRs like 10.0.0.0/8, got %q", s)
-					}
-					p = netip.PrefixFrom(a, a.BitLen())
-				}
-				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
-			}
-			return nil
-		}},
+		{"BOXOFFICE_DEMO", "demo", "seed demo concerts on an empty store", demo(&c.Demo)},
+		{"BOXOFFICE_RATE_LIMIT", "rate-limit", "requests per second per client address on joins and writes; 0 turns it off", rate(&c.RateLimit)},
+		{"BOXOFFICE_SIGNUP_LIMIT", "signup-limit", "sign-ups per client address and hour (four times that per IPv6 /48); 0 turns it off", atLeast(&c.SignupLimit, 0)},
+		{"BOXOFFICE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", prefixes(&c.TrustedProxies)},
+	}
+}
+
+func (c *Config) tuningSettings() []setting {
+	return []setting{
 		{"BOXOFFICE_ACCESS_TTL", "access-ttl", "lifetime of issued access tokens", dur(&c.AccessTTL)},
 		{"BOXOFFICE_MAX_CHARGE", "max-charge", "largest single charge in won", money(&c.MaxCharge)},
 		{"BOXOFFICE_MAX_BALANCE", "max-balance", "largest wallet balance in won", money(&c.MaxBalance)},
@@ -184,50 +244,79 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_REQUEST_TIMEOUT", "request-timeout", "deadline of every API request (not the event stream); a slower backing service is answered UNAVAILABLE or OUTCOME_UNKNOWN", dur(&c.RequestTimeout)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
-		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return fmt.Errorf("want a positive whole number, got %q", v)
-			}
-			c.MaxStreams = n
-			return nil
-		}},
-		{"BOXOFFICE_NATS_URL", "nats-url", "nats:// URL(s) of NATS with JetStream to relay every event to; empty: events are only served by the feed", str(&c.NatsURL)},
-		{"BOXOFFICE_NATS_STREAM", "nats-stream", "JetStream stream the events are relayed to (created if missing; subjects <lower-case name>.<concertId>.<type>)", str(&c.NatsStream)},
-		{"BOXOFFICE_EVENTS_KEEP", "events-keep", "how long the event feed keeps events (relayed ones, when relaying)", dur(&c.EventsKeep)},
+		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", atLeast(&c.MaxStreams, 1)},
 		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
-		{"BOXOFFICE_JWKS_URL", "jwks-url", "JWKS URL of the operator's identity provider: its JWTs (RS256, ES256, EdDSA) are accepted as bearer tokens too; needs the issuer and audience", str(&c.JWKSURL)},
-		{"BOXOFFICE_JWT_ISSUER", "jwt-issuer", "required iss of the identity provider's tokens", str(&c.JWTIssuer)},
-		{"BOXOFFICE_JWT_AUDIENCE", "jwt-audience", "required aud of the identity provider's tokens", str(&c.JWTAudience)},
-		{"BOXOFFICE_JWT_USER_CLAIM", "jwt-user-claim", "claim of the identity provider's tokens that holds the user id", str(&c.JWTUserClaim)},
-		{"BOXOFFICE_SIGNUP", "signup", "accept POST /v1/users; false when fans only come through the identity provider", func(v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v)
-			}
-			c.Signup = b
-			return nil
-		}},
 		{"BOXOFFICE_METRICS_ADDR", "metrics-addr", "listen address of /metrics instead of the API's; keep it private", str(&c.MetricsAddr)},
 	}
 }
 
+func (c *Config) identitySettings() []setting {
+	return []setting{
+		{"BOXOFFICE_NATS_URL", "nats-url", "nats:// URL(s) of NATS with JetStream to relay every event to; empty: events are only served by the feed", str(&c.NatsURL)},
+		{"BOXOFFICE_NATS_STREAM", "nats-stream", "JetStream stream the events are relayed to (created if missing; subjects <lower-case name>.<concertId>.<type>)", str(&c.NatsStream)},
+		{"BOXOFFICE_EVENTS_KEEP", "events-keep", "how long the event feed keeps events (relayed ones, when relaying)", dur(&c.EventsKeep)},
+		{"BOXOFFICE_JWKS_URL", "jwks-url", "JWKS URL of the operator's identity provider: its JWTs (RS256, ES256, EdDSA) are accepted as bearer tokens too; needs the issuer and audience", str(&c.JWKSURL)},
+		{"BOXOFFICE_JWT_ISSUER", "jwt-issuer", "required iss of the identity provider's tokens", str(&c.JWTIssuer)},
+		{"BOXOFFICE_JWT_AUDIENCE", "jwt-audience", "required aud of the identity provider's tokens", str(&c.JWTAudience)},
+		{"BOXOFFICE_JWT_USER_CLAIM", "jwt-user-claim", "claim of the identity provider's tokens that holds the user id", str(&c.JWTUserClaim)},
+		{"BOXOFFICE_SIGNUP", "signup", "accept POST /v1/users; false when fans only come through the identity provider", boolean(&c.Signup)},
+	}
+}
+
+// flagValue is a setting's flag: -h shows def, the setting's default.
+type flagValue struct {
+	set  func(string) error
+	def  string
+	kind string
+}
+
+func (v flagValue) Set(s string) error { return v.set(s) }
+func (v flagValue) String() string     { return v.def }
+
+// configFlags describes a command's flags: its name and usage text, where
+// -h and errors go, and which settings it takes as flags (nil: all).
+type configFlags struct {
+	name, usage string
+	out         io.Writer
+	only        []string
+}
+
 // LoadConfig reads the environment through getenv, then args as flags.
 func LoadConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	return loadConfig(configFlags{name: name}, args, getenv)
+}
+
+// loadConfig reads every setting's environment variable through getenv,
+// then args as the flags of cf.
+func loadConfig(cf configFlags, args []string, getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
+	defaults := DefaultConfig()
+	shown := defaults.settings()
 	demoSet := false
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	for _, s := range c.settings() {
+	fs := flag.NewFlagSet(cf.name, flag.ContinueOnError)
+	if cf.out != nil {
+		fs.SetOutput(cf.out)
+	}
+	if cf.usage != "" {
+		fs.Usage = func() {
+			fmt.Fprint(fs.Output(), cf.usage)
+			printFlags(fs)
+		}
+	}
+	for i, s := range c.settings() {
 		if v := getenv(s.env); v != "" {
-			if err := s.set(v); err != nil {
+			if err := s.v.set(v); err != nil {
 				return Config{}, fmt.Errorf("%s: %w", s.env, err)
 			}
 			demoSet = demoSet || s.env == "BOXOFFICE_DEMO"
 		}
-		fs.Func(s.flag, s.usage+" ($"+s.env+")", func(v string) error {
+		if cf.only != nil && !slices.Contains(cf.only, s.flag) {
+			continue
+		}
+		fs.Var(flagValue{def: shown[i].v.show(), kind: s.v.kind, set: func(v string) error {
 			demoSet = demoSet || s.flag == "demo"
-			return s.set(v)
-		})
+			return s.v.set(v)
+		}}, s.flag, s.usage+" ($"+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -239,6 +328,21 @@ func LoadConfig(name string, args []string, getenv func(string) string) (Config,
 		c.Demo = c.Embedded()
 	}
 	return c, c.validate()
+}
+
+// printFlags lists fs's flags with what each takes and its default.
+func printFlags(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind := ""
+		if v, ok := f.Value.(flagValue); ok {
+			kind = " " + v.kind
+		}
+		fmt.Fprintf(fs.Output(), "  -%s%s\n    \t%s", f.Name, kind, f.Usage)
+		if f.DefValue != "" {
+			fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	})
 }
 
 func (c Config) validate() error {

@@ -20,8 +20,6 @@ import (
 	"syscall"
 )
 
-var version = "dev"
-
 func main() {
 	if os.Getenv("GOGC") == "" {
 		// The live heap is small (tens of MB, more with many open event
@@ -41,6 +39,10 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
+	if len(args) > 0 && isHelp(args[0]) {
+		usage(stdout)
+		return nil
+	}
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "migrate":
-		return migrate(ctx, args, getenv, stdout)
+		return migrate(ctx, args, getenv, stdout, stderr)
 	case "verify-lottery":
 		return verifyLotteryCommand(ctx, args, stdout, stderr)
 	case "loadtest":
@@ -56,15 +58,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "events":
 		return eventsCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "boxoffice", version)
+		fmt.Fprintln(stdout, "boxoffice", buildVersion())
 		return nil
-	case "help", "-h", "--help":
+	case "help":
 		usage(stdout)
 		return nil
 	default:
 		usage(stderr)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 // newFlagSet returns the flag set of a command: errors go to stderr, and
@@ -83,18 +94,21 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: boxoffice <command> [flags]
 
 Commands:
-  serve           run the service (default); configure with BOXOFFICE_* variables or flags (-h)
+  serve           run the service (default); configure with BOXOFFICE_* variables or flags
   migrate         apply database migrations and exit
-  verify-lottery  recompute a concert's published prequeue draw and check it (-h)
-  loadtest        run a load scenario (join, browse, hold, pay, onsale) against a server (-h)
-  events tail     follow the sale's events from the admin feed or the NATS stream (-h)
-  version         print the version
+  verify-lottery  recompute a concert's published prequeue draw and check it
+  loadtest        run a load scenario (join, browse, hold, pay, onsale) against a server
+  events tail     follow the sale's events from the admin feed or the NATS stream
+  version         print the version, the VCS revision and the Go version
+
+"boxoffice <command> -h" lists a command's flags and their defaults.
+With no command, boxoffice serves on :8080 with the embedded store and demo concerts.
 `)
 }
 
 // serve runs the service until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := LoadConfig("boxoffice serve", args, getenv)
+	cfg, err := loadConfig(configFlags{name: "boxoffice serve", usage: serveUsage, out: stderr}, args, getenv)
 	if err != nil {
 		return err
 	}
@@ -108,9 +122,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return m.Close()
 }
 
+const serveUsage = `Usage: boxoffice [serve] [flags]
+
+Run the service until interrupted. Each flag has an environment variable of
+the same meaning, named after it; a flag wins over its variable.
+
+Flags:
+`
+
+const migrateUsage = `Usage: boxoffice migrate [flags]
+
+Apply the database's migrations and exit; the embedded store is migrated
+when opened. Each flag has an environment variable of the same meaning.
+
+Flags:
+`
+
+// migrateFlags are the settings migrate uses.
+var migrateFlags = []string{"database-url", "data-file"}
+
 // migrate applies the migrations of the configured database and exits.
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := LoadConfig("boxoffice migrate", args, getenv)
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(configFlags{name: "boxoffice migrate", usage: migrateUsage, out: stderr, only: migrateFlags}, args, getenv)
 	if err != nil {
 		return err
 	}
