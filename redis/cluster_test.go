@@ -254,6 +254,9 @@ func testClusterFailover(t *testing.T, rc *testserver.RedisCluster, open func(*t
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := rc.StartNode(master); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	t.Logf("master %s killed, replica %s took over after %v; %d calls, failures by kind: %v",
 		f.Master, f.Replica, f.Down.Round(time.Millisecond), calls.Load(), failures)

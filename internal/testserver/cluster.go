@@ -137,6 +137,8 @@ func (c *RedisCluster) startNode(n *clusterNode) {
 		"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),
 		// A replica may take over however long it was cut off.
 		"--cluster-replica-validity-factor", "0",
+		// A replica's full sync starts at once.
+		"--repl-diskless-sync-delay", "0",
 		"--save", "", "--appendonly", "no", "--dir", n.dir,
 	}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -390,11 +392,9 @@ type Failover struct {
 	Down time.Duration
 }
 
-// KillMaster kills the master at addr (SIGKILL, nothing kept), waits until
-// its replica has taken over its slots and the cluster is healthy again,
-// then starts the killed node again: it comes back empty and rejoins as a
-// replica of the node that replaced it. It returns once that replica is in
-// sync.
+// KillMaster kills the master at addr (SIGKILL, nothing kept) and returns
+// once one of its replicas has taken over its slots and every live node
+// reports cluster_state:ok. The killed node stays down until StartNode.
 func (c *RedisCluster) KillMaster(ctx context.Context, addr string) (Failover, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -427,11 +427,27 @@ func (c *RedisCluster) KillMaster(ctx context.Context, addr string) (Failover, e
 		return errors.New("no replica has taken over yet")
 	})
 	f.Down = time.Since(start)
-	if err != nil {
-		return f, err
-	}
-	c.startNode(n)
-	return f, c.waitHealthy(nil)
+	return f, err
+}
+
+// Kill kills the node at addr (SIGKILL) and returns at once, before the
+// cluster notices.
+func (c *RedisCluster) Kill(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.node(addr).stop(syscall.SIGKILL)
+}
+
+// StartNode starts the killed node at addr again, empty but with its
+// cluster identity, and returns once the cluster is healthy: a master that
+// was replaced rejoins as a replica of the node that replaced it; a master
+// started again before the cluster noticed its death serves its slots,
+// empty, and its replica empties itself to follow it.
+func (c *RedisCluster) StartNode(addr string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startNode(c.node(addr))
+	return c.waitHealthy(nil)
 }
 
 func wasReplicaOf(nodes []ClusterNode, id, masterID string) bool {

@@ -92,6 +92,9 @@ func TestRedisCluster(t *testing.T) {
 				t.Errorf("k%d after the failover: got %d, %v, want %d (replicated)", i, v, err, i)
 			}
 		}
+		if err := rc.StartNode(victim); err != nil {
+			t.Fatal(err)
+		}
 		nodes, err := rc.Nodes(ctx, victim)
 		if err != nil {
 			t.Fatal(err)
