@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	boxhttp "github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/internal/testserver"
 	"github.com/boxoffice/boxoffice/loadtest"
@@ -79,7 +81,7 @@ func clusterOnsale(t *testing.T, rc *testserver.RedisCluster, fault string) (*lo
 	o.Scenario = "onsale"
 	o.Targets = targets
 	o.AdminKey = cfg.AdminKey
-	o.Fans = 300
+	o.Fans = 200
 	o.Dates = 2
 	o.HoldSeconds = 2
 	o.AdmitPerSecond = 25
@@ -87,7 +89,7 @@ func clusterOnsale(t *testing.T, rc *testserver.RedisCluster, fault string) (*lo
 	o.Think = 20 * time.Millisecond
 	o.NoCeiling = true
 	o.Robust = true
-	// About 30 fans join before the opening and are in the draw, the
+	// About 20 fans join before the opening and are in the draw, the
 	// auditor among them: fewer than the sale admits before its seats run
 	// out, so that the auditor is admitted wherever the draw puts it.
 	o.Prequeue = 100 * time.Millisecond
@@ -187,6 +189,24 @@ func injectClusterFault(ctx context.Context, t *testing.T, rc *testserver.RedisC
 	if err != nil {
 		return testserver.Failover{}, err
 	}
+	// A key in the room's slot, on its master and its replica, that
+	// nothing rebuilds: whether it survives tells whether the room's
+	// master came back empty.
+	marker := "marker:{" + concert.ConcertID + "}"
+	mc := goredis.NewClient(&goredis.Options{Addr: master})
+	defer mc.Close()
+	if err := mc.Set(ctx, marker, "x", 0).Err(); err != nil {
+		return testserver.Failover{}, err
+	}
+	if n, err := mc.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		return testserver.Failover{}, fmt.Errorf("WAIT for the replica: got %d, %v", n, err)
+	}
+	defer func() {
+		n, err := rc.Client(t).Exists(ctx, marker).Result()
+		if want := map[string]int64{"master killed": 1, "master back empty": 0}[fault]; err != nil || n != want {
+			t.Errorf("%s: the marker key: got %d, %v, want %d", fault, n, err, want)
+		}
+	}()
 	sleepUntil(ctx, concert.SalesOpenAt.Add(1500*time.Millisecond))
 	start := time.Now()
 	fo := testserver.Failover{Master: master}
