@@ -145,6 +145,9 @@ func clusterOnsale(t *testing.T, rc *testserver.RedisCluster, fault string) (*lo
 	if !res.Passed {
 		t.Errorf("the on-sale did not pass")
 	}
+	if fault != "" && res.Onsale.SoldOutS <= 1.5 {
+		t.Errorf("sold out %.2f s after the opening, before the fault at 1.5 s: lengthen the sale", res.Onsale.SoldOutS)
+	}
 	os503 := map[string]int64{}
 	for _, s := range res.Onsale.StatusTimeline {
 		for code, n := range s.Codes {
