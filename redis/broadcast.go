@@ -78,6 +78,9 @@ func (b *Broadcast) Listen(ctx context.Context, f func(msg string)) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { b.send(ctx) })
+	if cc, ok := b.client.(*goredis.ClusterClient); ok {
+		wg.Go(func() { b.follow(ctx, cc, sub) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -90,6 +93,29 @@ func (b *Broadcast) Listen(ctx context.Context, f func(msg string)) {
 		}
 	}
 }
+
+// follow pings the subscription every followEvery until ctx ends, and
+// has the cluster client load the cluster's layout again when the ping
+// fails: the subscription is made again on the node the client believes
+// serves the channel, and after a failover only a new layout names the
+// replica that took over.
+func (b *Broadcast) follow(ctx context.Context, cc *goredis.ClusterClient, sub *goredis.PubSub) {
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := sub.Ping(ctx); err != nil && ctx.Err() == nil {
+			cc.ReloadState(ctx)
+		}
+	}
+}
+
+// followEvery is how often a subscription on a cluster is checked.
+const followEvery = 500 * time.Millisecond
 
 // sharded reports whether the channel is a sharded one: on a cluster,
 // where a plain PUBLISH may go through any node.

@@ -52,7 +52,9 @@ func newClient(rawURL string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis URL: %w", err)
 		}
 		opt.ContextTimeoutEnabled = true
-		return goredis.NewClusterClient(opt), nil
+		c := goredis.NewClusterClient(opt)
+		c.AddHook(relayout{c})
+		return c, nil
 	}
 	opt, err := goredis.ParseURL(rawURL)
 	if err != nil {
@@ -127,4 +129,43 @@ func transient(msg string) bool {
 		}
 	}
 	return false
+}
+
+// relayout makes a cluster client load the cluster's layout again as soon
+// as a command fails in a way a failover or a reshard explains: the node
+// did not answer, or answered that it cannot serve the slot now. Without
+// it the client learns of a new master only from a MOVED answer, which a
+// dead master never gives, or after its reload interval (a minute):
+// until then the dead master's rooms would stay UNAVAILABLE although its
+// replica serves them. Reloads are gathered by the client (one at a time,
+// 200 ms apart).
+type relayout struct{ c *goredis.ClusterClient }
+
+func (h relayout) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h relayout) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(err)
+		return err
+	}
+}
+
+func (h relayout) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(err)
+		return err
+	}
+}
+
+func (h relayout) check(err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	var reply goredis.Error
+	if errors.As(err, &reply) && !transient(reply.Error()) {
+		return // an answer about the command (redis: nil, a script's error)
+	}
+	h.c.ReloadState(context.Background())
 }

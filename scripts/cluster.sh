@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Runs the on-sale against three Boxoffice instances that share one
 # PostgreSQL and one Redis: first through an haproxy load balancer, then
-# spread over the instances directly. Installs haproxy from Debian if it is
-# missing. Stops everything it started when it exits, and drops the schema
-# and Redis keys it used.
+# spread over the instances directly. With REDIS_CLUSTER=1 the instances
+# share a Redis Cluster of its own instead: three masters with one replica
+# each, started on REDIS_PORT..REDIS_PORT+5 (default 17000; cluster bus on
+# the port + 100) with persistence off, and removed at the end;
+# KILL_MASTER=SECONDS then kills the master serving the on-sale's room
+# (kill -9) that long after the sale opens, in the first on-sale, lets its
+# replica take over and starts it again as a replica. Installs haproxy from
+# Debian if it is missing. Stops everything it started when it exits, and
+# drops the schema and Redis keys it used.
 #
 #   scripts/cluster.sh [loadtest flags...]     e.g. scripts/cluster.sh --fans 20000 --dates 20
+#   REDIS_CLUSTER=1 KILL_MASTER=5 scripts/cluster.sh --fans 5000 --robust
 #
 # Environment: BOXOFFICE_DATABASE_URL (postgres://…, default the local test
-# database), BOXOFFICE_REDIS_URL (default redis://127.0.0.1:6379/0),
+# database), BOXOFFICE_REDIS_URL (default redis://127.0.0.1:6379/0; unused
+# with REDIS_CLUSTER=1),
 # OUT (results directory, default ./cluster-results), BASE_PORT (first
 # instance's port, default 18181), LB_PORT (default 18180), PPROF=1 to serve
 # /debug/pprof/ on 127.0.0.1:6061..6063, BIN (a built boxoffice binary).
@@ -28,8 +36,12 @@ PREFIX=cluster:$RUN_ID:
 ADMIN_KEY=cluster-admin-$RUN_ID-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 SECRET=cluster-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PIDS=()
+REDIS_PIDS=()
 LOADTEST=
 SCHEMA_MADE=0
+REDIS_CLUSTER=${REDIS_CLUSTER:-0}
+REDIS_PORT=${REDIS_PORT:-17000}
+KILL_MASTER=${KILL_MASTER:-}
 
 log() { echo "cluster: $*" >&2; }
 
@@ -45,7 +57,10 @@ cleanup() {
   if [ "$SCHEMA_MADE" = 1 ]; then
     psql -q "$DB_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || log "could not drop schema $SCHEMA"
   fi
-  if command -v redis-cli >/dev/null 2>&1; then
+  for f in "$WORK"/redis-*/pid; do
+    if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi
+  done
+  if [ "$REDIS_CLUSTER" != 1 ] && command -v redis-cli >/dev/null 2>&1; then
     redis-cli -u "$REDIS_URL" --scan --pattern "$PREFIX*" 2>/dev/null | xargs -r -n 500 redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
@@ -101,6 +116,105 @@ wait_ready() { # url
   done
   log "$1 did not become ready"
   return 1
+}
+
+# A Redis Cluster of its own: six nodes, three masters with a replica each.
+start_node() { # index
+  local port=$((REDIS_PORT + $1))
+  mkdir -p "$WORK/redis-$1"
+  # In a subshell, so that the node is no job of this shell's.
+  (redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
+    --cluster-port $((port + 100)) --cluster-config-file "$WORK/redis-$1/nodes.conf" \
+    --cluster-node-timeout 2000 --cluster-replica-validity-factor 0 \
+    --repl-diskless-sync-delay 0 --save '' --appendonly no --dir "$WORK/redis-$1" \
+    >>"$WORK/redis-$1/server.log" 2>&1 & echo $! >"$WORK/redis-$1/pid")
+  REDIS_PIDS[$1]=$(cat "$WORK/redis-$1/pid")
+  for _ in $(seq 1 50); do
+    if redis-cli -p "$port" ping >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  log "Redis node on $port did not start"; cat "$WORK/redis-$1/server.log" >&2; return 1
+}
+cluster_ok() { # every live node reports cluster_state:ok
+  local i
+  for i in 0 1 2 3 4 5; do
+    if [ -n "${REDIS_PIDS[$i]}" ] && ! redis-cli -p $((REDIS_PORT + i)) cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+      return 1
+    fi
+  done
+}
+wait_cluster() {
+  for _ in $(seq 1 300); do
+    if cluster_ok; then return 0; fi
+    sleep 0.1
+  done
+  log "the Redis Cluster did not become healthy"; return 1
+}
+if [ "$REDIS_CLUSTER" = 1 ]; then
+  need redis-server
+  need redis-cli
+  nodes=()
+  for i in 0 1 2 3 4 5; do
+    free_port $((REDIS_PORT + i))
+    free_port $((REDIS_PORT + i + 100))
+    start_node "$i"
+    nodes+=("127.0.0.1:$((REDIS_PORT + i))")
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$WORK/cluster-create.log" 2>&1 ||
+    { cat "$WORK/cluster-create.log" >&2; exit 1; }
+  wait_cluster
+  REDIS_URL="redis://${nodes[0]}?$(IFS='&'; for n in "${nodes[@]:1}"; do printf 'addr=%s&' "$n"; done | sed 's/&$//')"
+  log "Redis Cluster on ${nodes[*]}"
+fi
+
+# slot_master SLOT prints the index of the live master that serves SLOT.
+slot_master() {
+  local i port
+  for i in 0 1 2 3 4 5; do
+    port=$((REDIS_PORT + i))
+    if [ -n "${REDIS_PIDS[$i]}" ] && redis-cli -p "$port" role 2>/dev/null | head -n1 | grep -q master &&
+      redis-cli -p "$port" cluster nodes 2>/dev/null | grep myself | awk -v s="$1" '{ for (f = 9; f <= NF; f++) { split($f, r, "-"); if (r[2] == "") r[2] = r[1]; if (s >= r[1] && s <= r[2]) found = 1 } } END { exit !found }'; then
+      echo "$i"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# kill_master SECONDS: waits for the on-sale's concert, then kills the
+# master serving its room SECONDS after the opening, waits for its replica
+# to take over, and starts it again.
+kill_master() {
+  local after=$1 id opens slot master now=
+  for _ in $(seq 1 600); do
+    id=$(curl -fsS "http://127.0.0.1:$BASE_PORT/v1/concerts" 2>/dev/null | grep -o '"concertId":"[^"]*"' | head -n1 | cut -d'"' -f4) || true
+    if [ -n "$id" ]; then break; fi
+    sleep 0.1
+  done
+  if [ -z "$id" ]; then log "no concert seen: no master killed"; return 1; fi
+  opens=$(curl -fsS "http://127.0.0.1:$BASE_PORT/v1/concerts/$id" | grep -o '"salesOpenAt":"[^"]*"' | cut -d'"' -f4)
+  sleep "$(awk -v t="$(date -d "$opens" +%s.%N)" -v now="$(date +%s.%N)" -v a="$after" 'BEGIN { d = t + a - now; print (d > 0 ? d : 0) }')"
+  slot=$(redis-cli -p "$REDIS_PORT" cluster keyslot "{$id}")
+  master=$(slot_master "$slot") || true
+  if [ -z "$master" ]; then log "no master serves slot $slot"; return 1; fi
+  local start began ended
+  start=$(date +%s.%N)
+  began=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+  kill -9 "${REDIS_PIDS[$master]}"
+  REDIS_PIDS[$master]=
+  log "killed the master on $((REDIS_PORT + master)) serving concert $id (slot $slot)"
+  for _ in $(seq 1 300); do
+    if now=$(slot_master "$slot") && [ "$now" != "$master" ] && cluster_ok; then break; fi
+    sleep 0.1
+  done
+  if [ -z "$now" ] || [ "$now" = "$master" ] || ! cluster_ok; then log "no replica took over"; return 1; fi
+  ended=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+  printf '[{"name": "Redis master killed", "start": "%s", "end": "%s"}]\n' "$began" "$ended" >"$FAULTS.tmp"
+  mv "$FAULTS.tmp" "$FAULTS"
+  log "a replica took over $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }') s after the kill"
+  start_node "$master"
+  wait_cluster
+  log "the killed node is back as a replica"
 }
 
 # The first instance migrates alone; the others then start on the same schema.
@@ -179,7 +293,17 @@ onsale() { # name, targets, loadtest flags...
 mkdir -p "$OUT"
 status=0
 log "on-sale through haproxy"
-onsale haproxy "http://127.0.0.1:$LB_PORT" "$@" || status=1
+KILLER=
+FAULTS=$WORK/faults.json
+if [ "$REDIS_CLUSTER" = 1 ] && [ -n "$KILL_MASTER" ]; then
+  echo '[]' >"$FAULTS"
+  kill_master "$KILL_MASTER" >&2 &
+  KILLER=$!
+  onsale haproxy "http://127.0.0.1:$LB_PORT" --robust --faults "$FAULTS" "$@" || status=1
+else
+  onsale haproxy "http://127.0.0.1:$LB_PORT" "$@" || status=1
+fi
+if [ -n "$KILLER" ]; then wait "$KILLER" || status=1; fi
 log "on-sale spread over the instances directly"
 onsale direct "$(IFS=,; echo "${DIRECT[*]}")" "$@" || status=1
 

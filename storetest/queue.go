@@ -204,6 +204,11 @@ const (
 	qLease  = time.Second
 )
 
+// QueueRooms are the concert IDs of the rooms the queue suites use, so that
+// an adapter may choose where they live (on a cluster, which node serves
+// them).
+var QueueRooms = []string{qRoomID, qOther}
+
 func qAt(d time.Duration) time.Time { return qT0.Add(d) }
 
 func rateSettings(perSecond float64) queue.Settings {

@@ -124,3 +124,10 @@ func (p *process) stop(sig syscall.Signal) {
 	}
 	p.cmd = nil
 }
+
+// running reports whether the process was started and not stopped since.
+func (p *process) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil
+}
