@@ -18,11 +18,13 @@ import (
 // quiet system sends each request at once (a batch of one) and a busy one
 // pays one transaction and one commit for up to MaxBatch of them.
 //
-// Holds are laned by concert and date, so that two batches in flight at
-// once rarely want the same seats; payments and cancels by reservation, so
-// that the payment and the cancel of one reservation go in arrival order
-// through one lane. Batches of different lanes run at once; the store's
-// lock order keeps them from deadlocking.
+// Holds are laned by concert, date and first seat, so that two batches in
+// flight at once rarely want the same seats (only holds of several seats
+// can meet in two lanes) while the holds of one hot date, the on-sale's
+// case, still spread over every lane; payments and cancels by reservation,
+// so that the payment and the cancel of one reservation go in arrival
+// order through one lane. Batches of different lanes run at once; the
+// store's lock order keeps them from deadlocking.
 
 // Lanes is the number of lanes of holds, and of payments and cancels:
 // how many batches of each may be in the store at once.
@@ -37,13 +39,16 @@ const batchTimeout = 10 * time.Second
 
 var laneSeed = maphash.MakeSeed()
 
-// HoldLane is the lane of a hold of a date of a concert.
-func HoldLane(concertID, day string) uint32 {
+// HoldLane is the lane of a hold of seats (sorted) of a date of a concert.
+func HoldLane(concertID, day string, seats []int) uint32 {
 	var h maphash.Hash
 	h.SetSeed(laneSeed)
 	h.WriteString(concertID)
 	h.WriteByte(0)
 	h.WriteString(day)
+	if len(seats) > 0 {
+		h.WriteByte(byte(seats[0]))
+	}
 	return uint32(h.Sum64() % Lanes)
 }
 
@@ -54,7 +59,7 @@ func SettleLane(reservationID string) uint32 {
 
 // hold makes req in the next batch of its lane.
 func (s *Service) hold(ctx context.Context, req HoldRequest) (Reservation, error) {
-	res, err := s.holds.Do(ctx, HoldLane(req.ConcertID, req.Day), req)
+	res, err := s.holds.Do(ctx, HoldLane(req.ConcertID, req.Day, req.Seats), req)
 	if err != nil {
 		return Reservation{}, abandoned(err)
 	}

@@ -26,26 +26,21 @@ type batchStore struct {
 	gate    chan struct{} // batches wait on it, if set
 }
 
-func (s *batchStore) wait(ctx context.Context) error {
+func (s *batchStore) wait() error {
 	if s.started != nil {
 		s.started <- struct{}{}
 	}
-	if s.gate == nil {
-		return nil
+	if s.gate != nil {
+		<-s.gate // not ctx: a batch's answer must not race its requests' deadlines
 	}
-	select {
-	case <-s.gate:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
-func (s *batchStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest) []booking.HoldResult {
+func (s *batchStore) HoldBatch(_ context.Context, reqs []booking.HoldRequest) []booking.HoldResult {
 	s.mu.Lock()
 	s.holds = append(s.holds, slices.Clone(reqs))
 	s.mu.Unlock()
-	err := s.wait(ctx)
+	err := s.wait()
 	out := make([]booking.HoldResult, len(reqs))
 	for i, r := range reqs {
 		out[i] = booking.HoldResult{Reservation: booking.Reservation{ID: r.ReservationID, UserID: r.UserID, Day: r.Day}, Err: err}
@@ -53,11 +48,11 @@ func (s *batchStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest) 
 	return out
 }
 
-func (s *batchStore) SettleBatch(ctx context.Context, reqs []booking.SettleRequest) []booking.SettleResult {
+func (s *batchStore) SettleBatch(_ context.Context, reqs []booking.SettleRequest) []booking.SettleResult {
 	s.mu.Lock()
 	s.settles = append(s.settles, slices.Clone(reqs))
 	s.mu.Unlock()
-	err := s.wait(ctx)
+	err := s.wait()
 	out := make([]booking.SettleResult, len(reqs))
 	for i, r := range reqs {
 		out[i].Err = err
@@ -132,7 +127,7 @@ func TestGatherArrivalOrder(t *testing.T) {
 	const n = 10
 	for i := range n {
 		wg.Go(func() {
-			if _, err := svc.Hold(context.Background(), fmt.Sprint("fan", i), c.ID, day, []int{2 + i}, time.Time{}, ""); err != nil {
+			if _, err := svc.Hold(context.Background(), fmt.Sprint("fan", i), c.ID, day, []int{1}, time.Time{}, ""); err != nil {
 				t.Errorf("hold %d: %v", i, err)
 			}
 		})
@@ -158,25 +153,26 @@ func sizes(bs [][]booking.HoldRequest) []int {
 	return ns
 }
 
-// TestGatherLanes: a batch in the store holds up its own lane only.
+// TestGatherLanes: a batch in the store holds up its own lane only, and
+// the holds of one date spread over lanes by seat.
 func TestGatherLanes(t *testing.T) {
 	store := &batchStore{started: make(chan struct{}, 100), gate: make(chan struct{})}
 	svc, c := newGatherService(t, store)
-	dayA := "2027-01-01"
-	var dayB string
-	for _, d := range c.Dates {
-		if day := d.Day; booking.HoldLane(c.ID, day) != booking.HoldLane(c.ID, dayA) {
-			dayB = day
+	const day = "2027-01-01"
+	other := 0
+	for n := 2; n <= concert.SeatsPerDate; n++ {
+		if booking.HoldLane(c.ID, day, []int{n}) != booking.HoldLane(c.ID, day, []int{1}) {
+			other = n
 			break
 		}
 	}
-	if dayB == "" {
-		t.Fatal("every date of the concert is in one lane")
+	if other == 0 {
+		t.Fatal("every seat of a date is in one lane")
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { svc.Hold(context.Background(), "a", c.ID, dayA, []int{1}, time.Time{}, "") })
+	wg.Go(func() { svc.Hold(context.Background(), "a", c.ID, day, []int{1}, time.Time{}, "") })
 	<-store.started
-	wg.Go(func() { svc.Hold(context.Background(), "b", c.ID, dayB, []int{1}, time.Time{}, "") })
+	wg.Go(func() { svc.Hold(context.Background(), "b", c.ID, day, []int{other}, time.Time{}, "") })
 	select {
 	case <-store.started: // the other lane's batch went while the first waits
 	case <-time.After(5 * time.Second):
@@ -230,7 +226,7 @@ func TestGatherGivingUp(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _, called = svc.Hold(ctx, "first", c.ID, day, []int{1}, time.Time{}, "") })
 	<-store.started
-	_, queued := svc.Hold(ctx, "second", c.ID, day, []int{2}, time.Time{}, "")
+	_, queued := svc.Hold(ctx, "second", c.ID, day, []int{1}, time.Time{}, "") // the same lane
 	wg.Wait()
 	close(store.gate)
 	if !errors.Is(called, boxoffice.ErrOutcomeUnknown) {

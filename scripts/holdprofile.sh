@@ -72,7 +72,7 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; fi
 log "PostgreSQL on 127.0.0.1:$PG_PORT"
 as_postgres "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust -E UTF8 --locale=C >/dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start -o \
-  "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c track_io_timing=on" >/dev/null
+  "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c pg_stat_statements.track_planning=on -c track_io_timing=on" >/dev/null
 PG_STARTED=1
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
 "${PSQL[@]}" -c "CREATE EXTENSION pg_stat_statements"
@@ -119,19 +119,20 @@ log "profiling $PROFILED s of the $PHASE phase"
 curl -fsS -o "$OUT/cpu-$SCENARIO.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PROFILED"
 END=$("${PSQL[@]}" -At -c "SELECT clock_timestamp()")
 # What PostgreSQL did in the window, kept before the loadtest goes on.
-"${PSQL[@]}" -c "CREATE TABLE profiled AS SELECT query, calls, total_exec_time, mean_exec_time, wal_bytes FROM pg_stat_statements"
+"${PSQL[@]}" -c "CREATE TABLE profiled AS SELECT query, calls, total_exec_time, mean_exec_time, total_plan_time, wal_bytes FROM pg_stat_statements"
 MADE=$("${PSQL[@]}" -At -c "SELECT count(*) FROM $TABLE WHERE $AT >= '$START' AND $AT < '$END'")
 log "$MADE ${SCENARIO}s made in the window"
 wait "$LOADTEST" || log "the loadtest reported failures (see $OUT/loadtest-$SCENARIO.txt)"
 
 {
   echo "# $SCENARIO: $MADE made from $START to $END (server CPU profile: $OUT/cpu-$SCENARIO.pprof)"
-  echo "# per $SCENARIO made: calls, total ms, mean ms, WAL bytes; then the statement"
+  echo "# per $SCENARIO made: calls, execution ms, planning ms, WAL bytes; mean execution ms of a call; then the statement"
   "${PSQL[@]}" -F $'\t' -A -c "
     SELECT round(calls::numeric / greatest($MADE, 1), 3) AS calls_per,
            round((total_exec_time / greatest($MADE, 1))::numeric, 4) AS ms_per,
-           round(mean_exec_time::numeric, 4) AS mean_ms,
+           round((total_plan_time / greatest($MADE, 1))::numeric, 4) AS plan_ms_per,
            round(wal_bytes / greatest($MADE, 1), 1) AS wal_bytes_per,
+           round(mean_exec_time::numeric, 4) AS mean_ms,
            left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
     FROM profiled
     WHERE query NOT LIKE '%pg_stat_statements%'
@@ -139,6 +140,7 @@ wait "$LOADTEST" || log "the loadtest reported failures (see $OUT/loadtest-$SCEN
   "${PSQL[@]}" -F $'\t' -A -c "
     SELECT 'total' AS what, round(sum(calls)::numeric / greatest($MADE, 1), 3) AS calls_per,
            round((sum(total_exec_time) / greatest($MADE, 1))::numeric, 4) AS ms_per,
+           round((sum(total_plan_time) / greatest($MADE, 1))::numeric, 4) AS plan_ms_per,
            round(sum(wal_bytes) / greatest($MADE, 1), 1) AS wal_bytes_per
     FROM profiled WHERE query NOT LIKE '%pg_stat_statements%'"
   echo "# server CPU, top functions:"
