@@ -3,9 +3,11 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/boxoffice/boxoffice/booking"
 )
@@ -101,9 +103,8 @@ func (s *BookingStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest
 	}
 	err := s.db.sendBatchRows(ctx, b, scans)
 	switch {
-	case err != nil && failureOf(err) == refused:
-		// Rolled back: each alone, so that the request that failed fails
-		// alone.
+	case rolledBack(err):
+		// Each alone, so that the request that failed fails alone.
 		for i, c := range calls {
 			out[at[i]].Reservation, out[at[i]].Err = s.Hold(ctx, c.req)
 		}
@@ -190,7 +191,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 	}
 	err := s.db.sendBatchRows(ctx, b, scans)
 	switch {
-	case err != nil && failureOf(err) == refused:
+	case rolledBack(err):
 		for _, c := range calls {
 			alone(c)
 		}
@@ -210,4 +211,13 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 		}
 	}
 	return out
+}
+
+// rolledBack reports whether err is a statement of a batch that the server
+// refused, which rolled the whole batch back, so that its requests can be
+// made again. Any other failure may have come after the commit (a row the
+// client could not read) or may have lost it (a broken connection).
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && failureOf(err) == refused
 }
