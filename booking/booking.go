@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/concert"
 )
 
@@ -202,6 +203,45 @@ type Store interface {
 	// frees their seats, returning how many it tidied. Correctness never
 	// depends on it: lapsed holds count as free anyway.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// HoldBatch makes the holds of reqs, decided in their order as if each
+	// were made alone right after the one before it (the first of two
+	// requests for one seat gets it, a user's second hold counts the
+	// first against the seat limit, a key used twice answers the second
+	// from the first), and returns one result per request, in order: what
+	// Hold would have answered it. The store makes them together (one
+	// transaction where it can); a request's failure never fails another.
+	HoldBatch(ctx context.Context, reqs []HoldRequest) []HoldResult
+
+	// SettleBatch makes the payments and cancels of reqs the same way: in
+	// their order, each answered as Pay or Cancel would have answered it
+	// alone right after the one before it (a payment after a cancel of the
+	// same reservation is HOLD_EXPIRED; a cancel after its payment is
+	// ALREADY_PAID).
+	SettleBatch(ctx context.Context, reqs []SettleRequest) []SettleResult
+}
+
+// HoldResult is the answer to one request of a HoldBatch: the
+// reservation, or the error Hold would have returned.
+type HoldResult struct {
+	Reservation Reservation
+	Err         error
+}
+
+// SettleRequest is one request of a SettleBatch: a payment, or with
+// Cancel a cancel of Pay.ReservationID by Pay.UserID at Pay.Now.
+type SettleRequest struct {
+	Pay    PayRequest
+	Cancel bool
+}
+
+// SettleResult is the answer to one request of a SettleBatch: the
+// payment made, or for a cancel the reservation as Cancel returns it, or
+// the error.
+type SettleResult struct {
+	Payment     Payment
+	Reservation Reservation
+	Err         error
 }
 
 // Concerts finds concerts; concert.Store satisfies it.
@@ -211,15 +251,25 @@ type Concerts interface {
 
 // Service applies the booking rules on a Store. Ids it is given may be in
 // either case; it hands the Store their canonical form (boxoffice.CanonID).
+//
+// Holds, payments and cancels are gathered (see gather.go): the requests
+// that arrive while a batch of their lane is in the store wait and go
+// together in the next one.
 type Service struct {
 	store    Store
 	concerts Concerts
 	clock    boxoffice.Clock
+
+	holds   *batch.Group[uint32, HoldRequest, HoldResult]
+	settles *batch.Group[uint32, SettleRequest, SettleResult]
 }
 
 // NewService returns a Service.
 func NewService(store Store, concerts Concerts, clock boxoffice.Clock) *Service {
-	return &Service{store: store, concerts: concerts, clock: clock}
+	s := &Service{store: store, concerts: concerts, clock: clock}
+	s.holds = batch.New(MaxBatch, batchTimeout, s.runHolds)
+	s.settles = batch.New(MaxBatch, batchTimeout, s.runSettles)
+	return s
 }
 
 // CheckSeats returns seats sorted, or INVALID_REQUEST when the list is empty,
@@ -295,7 +345,7 @@ func (s *Service) Hold(ctx context.Context, userID, concertID, day string, seats
 		return Reservation{}, err
 	}
 	id := boxoffice.NewID()
-	r, err := s.store.Hold(ctx, HoldRequest{
+	r, err := s.hold(ctx, HoldRequest{
 		ReservationID:   id,
 		UserID:          userID,
 		ConcertID:       concertID,
@@ -437,19 +487,27 @@ func (s *Service) Reservation(ctx context.Context, id, userID string) (Reservati
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *Service) Cancel(ctx context.Context, id, userID string) (Reservation, error) {
 	id, _ = boxoffice.CanonID(id)
-	return s.store.Cancel(ctx, id, userID, s.clock.Now())
+	res, err := s.settle(ctx, SettleRequest{Pay: PayRequest{ReservationID: id, UserID: userID, Now: s.clock.Now()}, Cancel: true})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res.Reservation, res.Err
 }
 
 // Pay pays userID's reservation from their wallet. Errors: see Store.Pay.
 func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
 	reservationID, _ = boxoffice.CanonID(reservationID)
-	return s.store.Pay(ctx, PayRequest{
+	res, err := s.settle(ctx, SettleRequest{Pay: PayRequest{
 		PaymentID:      boxoffice.NewID(),
 		ReservationID:  reservationID,
 		UserID:         userID,
 		IdempotencyKey: idempotencyKey,
 		Now:            s.clock.Now(),
-	})
+	}})
+	if err != nil {
+		return Payment{}, err
+	}
+	return res.Payment, res.Err
 }
 
 // Replay returns the payment userID made with idempotencyKey for

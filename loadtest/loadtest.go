@@ -52,6 +52,9 @@ type Options struct {
 	// payments prepared for the join and pay phases (0: sized from a
 	// one-second probe of the bare handler).
 	Fans int
+	// HotSeats is the number of seats every fan of the hold scenario's
+	// hot-seat phase wants; 0 leaves the phase out.
+	HotSeats int
 	// Dates of the concert of browse and onsale; each has 50 seats.
 	Dates       int
 	HoldSeconds int
@@ -115,6 +118,7 @@ func DefaultOptions() Options {
 		Fans:           0,
 		Dates:          20,
 		HoldSeconds:    10,
+		HotSeats:       20,
 		Strategy:       "RATE_AND_MAX_ACTIVE",
 		AdmitPerSecond: 200,
 		MaxActive:      500,
@@ -161,6 +165,8 @@ func (o Options) validate() error {
 		return errors.New("fans must not be negative")
 	case o.Dates < 1 || o.Dates > maxDates:
 		return fmt.Errorf("dates must be between 1 and %d", maxDates)
+	case o.HotSeats < 0 || o.HotSeats > seatsPerDate:
+		return fmt.Errorf("hot-seats must be between 0 and %d", seatsPerDate)
 	case o.HoldSeconds < 1:
 		return errors.New("hold-seconds must be at least 1")
 	case o.Abandon < 0 || o.Lapse < 0 || o.Hoard < 0 || o.Pay < 0 || math.Abs(o.Abandon+o.Lapse+o.Hoard+o.Pay-1) > 1e-6:

@@ -6,6 +6,8 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -267,10 +269,91 @@ func (e *engine) holdScenario(ctx context.Context, round *Round) ([]Check, error
 	if err != nil {
 		return nil, err
 	}
-	return []Check{{
+	checks := []Check{{
 		Name: "no double holds", OK: n == 0,
 		Detail: fmt.Sprintf("%s holds granted; %d granted while an earlier hold of the same seat was live", count(int64(len(holds))), n),
-	}}, nil
+	}}
+	if e.opts.HotSeats == 0 {
+		return checks, nil
+	}
+	hot, err := e.hotSeatPhase(ctx, round)
+	if err != nil {
+		return nil, err
+	}
+	return append(checks, hot), nil
+}
+
+// hotSeatPhase: every fan asks, in turn, for one of the same HotSeats
+// seats of one date, as the front rows are wanted when a room opens. The
+// holds last an hour, so each seat is won once, in the phase's first
+// instants, and every later request is refused: the phase measures how
+// fast contended holds are answered, and checks that each seat has
+// exactly one winner.
+func (e *engine) hotSeatPhase(ctx context.Context, round *Round) (Check, error) {
+	hot, w := e.opts.HotSeats, e.opts.Connections
+	c, err := e.createConcert(ctx, concertSpec("Hot seat test", 1, 3600, 4, time.Now().Add(-time.Minute), fastRoom()))
+	if err != nil {
+		return Check{}, err
+	}
+	fans, err := e.admitted(ctx, c.ConcertID, w, 0)
+	if err != nil {
+		return Check{}, err
+	}
+	day := days(c)[0]
+	loops := make([]*holdLoop, w)
+	for i, f := range fans {
+		h := credentials(f.access, f.queueToken)
+		l := &holdLoop{}
+		for k := range hot {
+			seat := (i+k)%hot + 1
+			body := fmt.Appendf(nil, `{"concertId":%q,"date":%q,"seatNumbers":[%d]}`, c.ConcertID, day, seat)
+			r, err := newRawRequest("POST", e.opts.Targets[f.target], "/v1/reservations", body, h)
+			if err != nil {
+				return Check{}, err
+			}
+			l.reqs = append(l.reqs, r)
+			l.seats = append(l.seats, int32(seat-1))
+		}
+		loops[i] = l
+	}
+	if err := e.phase(ctx, round, "hot-seat", func(i int) loop { return loops[i] }); err != nil {
+		return Check{}, err
+	}
+	wins := make([]int, hot)
+	for _, l := range loops {
+		for _, g := range l.granted {
+			wins[g.seat]++
+		}
+	}
+	return oneWinnerEach(wins), nil
+}
+
+// oneWinnerEach checks that every seat of wins (holds granted, by seat)
+// was won exactly once.
+func oneWinnerEach(wins []int) Check {
+	var none, more []string
+	for i, n := range wins {
+		switch {
+		case n == 0:
+			none = append(none, strconv.Itoa(i+1))
+		case n > 1:
+			more = append(more, fmt.Sprintf("%d (%d winners)", i+1, n))
+		}
+	}
+	c := Check{Name: "exactly one winner per hot seat", OK: len(none) == 0 && len(more) == 0,
+		Detail: fmt.Sprintf("%d hot seats, each won once", len(wins))}
+	if !c.OK {
+		c.Detail = fmt.Sprintf("%d hot seats; won by nobody: %s; won more than once: %s",
+			len(wins), orNone(none), orNone(more))
+	}
+	return c
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }
 
 // holdLoop holds its seats in turn.

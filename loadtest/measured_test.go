@@ -33,3 +33,22 @@ func TestDoubleHolds(t *testing.T) {
 		}
 	})
 }
+
+func TestOneWinnerEach(t *testing.T) {
+	tests := []struct {
+		name string
+		wins []int
+		ok   bool
+	}{
+		{"OK", []int{1, 1, 1}, true},
+		{"ErrNobody", []int{1, 0, 1}, false},
+		{"ErrTwoWinners", []int{1, 2, 1}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if c := oneWinnerEach(tt.wins); c.OK != tt.ok {
+				t.Errorf("oneWinnerEach(%v): got %v (%s), want %v", tt.wins, c.OK, c.Detail, tt.ok)
+			}
+		})
+	}
+}

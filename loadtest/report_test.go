@@ -265,3 +265,24 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("after a 503: no 5xx check got ok, want failed")
 	}
 }
+
+// TestHotSeatGoal: the hot-seat phase is rated on every answer, refusals
+// included, and its goal follows its check.
+func TestHotSeatGoal(t *testing.T) {
+	res := holdResult([]float64{1100}, 80, false)
+	res.Rounds[0].Phases = append(res.Rounds[0].Phases, Phase{Name: "hot-seat", CeilingRPS: 10000, Endpoints: []Endpoint{
+		{Route: routeHold.String(), Requests: 3000, OK: 20, OKRPS: 2, RPS: 3000, P99MS: 50, Ratio: 0.0002},
+	}})
+	res.Checks = append(res.Checks, Check{Name: "exactly one winner per hot seat", OK: true})
+	gs := goals(res)
+	if len(gs) != 2 {
+		t.Fatalf("got %d goals, want 2", len(gs))
+	}
+	if g := gs[1]; !g.Met || g.Ratio < 0.3-1e-9 || g.Ratio > 0.3+1e-9 {
+		t.Errorf("hot-seat goal: got ratio %v met %v (%s), want ratio 0.3 met", g.Ratio, g.Met, g.Measured)
+	}
+	res.Checks[len(res.Checks)-1].OK = false
+	if g := goals(res)[1]; g.Met {
+		t.Errorf("hot-seat goal with two winners of a seat: got met, want not met")
+	}
+}

@@ -171,81 +171,119 @@ FROM chk CROSS JOIN clock CROSS JOIN refusal LEFT JOIN keyed k ON true`
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
 // IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
-	concertID, ok := boxoffice.CanonID(req.ConcertID)
-	if !ok || !validDay(req.Day) {
-		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
-	}
-	seats := slices.Sorted(slices.Values(req.Seats))
-	id, ok := boxoffice.CanonID(req.ReservationID)
-	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
-		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
-	}
-	req.ConcertID, req.ReservationID = concertID, id
-	numbers := make([]int16, len(seats))
-	for i, n := range seats {
-		numbers[i] = int16(n)
-	}
-	var notAfter *time.Time
-	if !req.NotAfter.IsZero() {
-		notAfter = &req.NotAfter
-	}
-	var key *string
-	if req.IdempotencyKey != "" {
-		key = &req.IdempotencyKey
+	c := newHoldCall(req)
+	if c.err != nil {
+		return booking.Reservation{}, c.err
 	}
 	b := &pgx.Batch{}
-	b.Queue(lockWallet, req.UserID)
-	sql := holdNoKeySQL
-	if key != nil {
-		sql = holdSQL
-	}
-	b.Queue(sql, req.UserID, req.ConcertID, req.Day, numbers, req.Now,
-		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, s.db.dbClock, req.ExpiresAt.Sub(req.Now).Microseconds(),
-		notAfter, max(req.Cooldown, 0).Microseconds(), key)
-	var (
-		known             bool
-		found, free, mine int
-		prices            []int64
-		amount            int64
-		now, expires      time.Time
-		code, message     *string
-		kept              keptHold
-	)
-	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&known, &found, &free, &mine, &prices, &amount, &now, &expires, &code, &message,
-			&kept.concertID, &kept.day, &kept.seats, &kept.reservationID, &kept.code, &kept.message)
-	})
+	b.Queue(lockWallet, c.req.UserID)
+	c.queue(b, s.db.dbClock)
+	err := s.db.sendBatch(ctx, b, c.scan)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && key != nil {
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && c.key != nil {
 		// Only a hold that bypassed the wallet lock could get here; the
 		// key's row that stopped it knows the answer.
-		return s.HoldByKey(ctx, req.UserID, *key, req.ConcertID, req.Day, seats)
+		return s.HoldByKey(ctx, c.req.UserID, *c.key, c.req.ConcertID, c.req.Day, c.seats)
 	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("hold seats", err)
 	}
-	if kept.concertID != nil {
-		return s.answerKept(ctx, kept, req.ConcertID, req.Day, seats)
+	return s.answerHold(ctx, c)
+}
+
+// holdCall is one hold request made ready for holdSQL, and the row
+// holdSQL answered.
+type holdCall struct {
+	req     booking.HoldRequest // with canonical ids
+	seats   []int               // sorted
+	numbers []int16
+	key     *string
+	err     error // the request is refused before any statement
+
+	known             bool
+	found, free, mine int
+	prices            []int64
+	amount            int64
+	now, expires      time.Time
+	code, message     *string
+	kept              keptHold
+}
+
+// newHoldCall checks req and readies its statement's arguments; a request
+// no statement could serve has err set.
+func newHoldCall(req booking.HoldRequest) *holdCall {
+	c := &holdCall{}
+	concertID, ok := boxoffice.CanonID(req.ConcertID)
+	if !ok || !validDay(req.Day) {
+		c.err = concert.DateNotFound(req.ConcertID, req.Day)
+		return c
+	}
+	c.seats = slices.Sorted(slices.Values(req.Seats))
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok || len(c.seats) == 0 || len(slices.Compact(slices.Clone(c.seats))) != len(c.seats) {
+		c.err = boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
+		return c
+	}
+	req.ConcertID, req.ReservationID = concertID, id
+	c.req = req
+	c.numbers = make([]int16, len(c.seats))
+	for i, n := range c.seats {
+		c.numbers[i] = int16(n)
+	}
+	if req.IdempotencyKey != "" {
+		c.key = &c.req.IdempotencyKey
+	}
+	return c
+}
+
+// queue adds the hold's statement to b.
+func (c *holdCall) queue(b *pgx.Batch, dbClock bool) {
+	req := c.req
+	var notAfter *time.Time
+	if !req.NotAfter.IsZero() {
+		notAfter = &req.NotAfter
+	}
+	sql := holdNoKeySQL
+	if c.key != nil {
+		sql = holdSQL
+	}
+	b.Queue(sql, req.UserID, req.ConcertID, req.Day, c.numbers, req.Now,
+		req.MaxSeatsPerUser, req.ReservationID, req.ExpiresAt, dbClock, req.ExpiresAt.Sub(req.Now).Microseconds(),
+		notAfter, max(req.Cooldown, 0).Microseconds(), c.key)
+}
+
+// scan reads the row of the hold's statement.
+func (c *holdCall) scan(row pgx.Row) error {
+	k := &c.kept
+	return row.Scan(&c.known, &c.found, &c.free, &c.mine, &c.prices, &c.amount, &c.now, &c.expires, &c.code, &c.message,
+		&k.concertID, &k.day, &k.seats, &k.reservationID, &k.code, &k.message)
+}
+
+// answerHold names the outcome of a hold whose statement committed.
+func (s *BookingStore) answerHold(ctx context.Context, c *holdCall) (booking.Reservation, error) {
+	req := c.req
+	if c.kept.concertID != nil {
+		return s.answerKept(ctx, c.kept, req.ConcertID, req.Day, c.seats)
 	}
 	switch {
-	case !known:
+	case !c.known:
 		return booking.Reservation{}, userNotFound(req.UserID)
-	case found == 0:
+	case c.found == 0:
 		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
-	case found < len(seats):
+	case c.found < len(c.seats):
 		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
-	case !expires.After(now):
+	case !c.expires.After(c.now):
 		return booking.Reservation{}, booking.SessionEndedError()
-	case code != nil:
-		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(*code), Message: *message}
+	case c.code != nil:
+		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(*c.code), Message: *c.message}
 	}
 	r := booking.Reservation{
 		ID: req.ReservationID, UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
-		Seats: make([]booking.Seat, len(seats)), Amount: boxoffice.Money(amount),
-		Status: booking.Held, ExpiresAt: expires.UTC(), CreatedAt: now.UTC(),
+		Seats: make([]booking.Seat, len(c.seats)), Amount: boxoffice.Money(c.amount),
+		Status: booking.Held, ExpiresAt: c.expires.UTC(), CreatedAt: c.now.UTC(),
 	}
-	for i, n := range seats {
-		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(prices[i])}
+	for i, n := range c.seats {
+		r.Seats[i] = booking.Seat{Number: n, Price: boxoffice.Money(c.prices[i])}
 	}
 	return r, nil
 }
@@ -392,34 +430,59 @@ FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
 // the owner's next hold reads the cancel. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
-	id, valid := boxoffice.CanonID(id)
-	if !valid {
-		return booking.Reservation{}, reservationNotFound(id)
+	c := newCancelCall(id, userID, now)
+	if c.err != nil {
+		return booking.Reservation{}, c.err
 	}
 	b := &pgx.Batch{}
-	b.Queue(lockReservation, id)
+	b.Queue(lockReservation, c.id)
 	b.Queue(lockWallet, userID) // the user's next hold sees the cooldown this starts
-	b.Queue(cancelSQL, id, userID, now, s.db.dbClock)
-	var r booking.Reservation
-	var ok bool
-	err := s.db.sendBatch(ctx, b, func(row pgx.Row) (err error) {
-		r, ok, err = scanReservation(row)
-		return err
-	})
-	if err != nil {
+	c.queue(b, s.db.dbClock)
+	if err := s.db.sendBatch(ctx, b, c.scan); err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("cancel reservation", err)
 	}
+	return c.answer()
+}
+
+// cancelCall is one cancel made ready for cancelSQL, and its answer.
+type cancelCall struct {
+	id, userID string
+	now        time.Time
+	err        error // refused before any statement
+	r          booking.Reservation
+	ok         bool
+}
+
+func newCancelCall(id, userID string, now time.Time) *cancelCall {
+	canon, valid := boxoffice.CanonID(id)
+	if !valid {
+		return &cancelCall{err: reservationNotFound(id)}
+	}
+	return &cancelCall{id: canon, userID: userID, now: now}
+}
+
+func (c *cancelCall) queue(b *pgx.Batch, dbClock bool) {
+	b.Queue(cancelSQL, c.id, c.userID, c.now, dbClock)
+}
+
+func (c *cancelCall) scan(row pgx.Row) (err error) {
+	c.r, c.ok, err = scanReservation(row)
+	return err
+}
+
+// answer names the outcome of a cancel whose statement committed.
+func (c *cancelCall) answer() (booking.Reservation, error) {
 	switch {
-	case !ok:
-		return booking.Reservation{}, reservationNotFound(id)
-	case r.UserID != userID:
-		return booking.Reservation{}, forbidden(id)
-	case r.Status == booking.Cancelled:
-		return r, nil
-	case r.Status == booking.Paid:
-		return booking.Reservation{}, alreadyPaid(id)
+	case !c.ok:
+		return booking.Reservation{}, reservationNotFound(c.id)
+	case c.r.UserID != c.userID:
+		return booking.Reservation{}, forbidden(c.id)
+	case c.r.Status == booking.Cancelled:
+		return c.r, nil
+	case c.r.Status == booking.Paid:
+		return booking.Reservation{}, alreadyPaid(c.id)
 	default: // EXPIRED, or HELD past its expiry
-		return booking.Reservation{}, holdExpired(id)
+		return booking.Reservation{}, holdExpired(c.id)
 	}
 }
 
@@ -666,72 +729,100 @@ FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
 // INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
-	id, ok := boxoffice.CanonID(req.ReservationID)
-	if !ok {
-		return booking.Payment{}, reservationNotFound(req.ReservationID)
-	}
-	paymentID, ok := boxoffice.CanonID(req.PaymentID)
-	if !ok {
-		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
-	}
-	req.ReservationID, req.PaymentID = id, paymentID
-	var key *string
-	if req.IdempotencyKey != "" {
-		key = &req.IdempotencyKey
+	c := newPayCall(req)
+	if c.err != nil {
+		return booking.Payment{}, c.err
 	}
 	b := &pgx.Batch{}
-	b.Queue(lockReservation, req.ReservationID)
-	b.Queue(lockWallet, req.UserID)
-	b.Queue(paySQL, req.ReservationID, req.UserID, key, req.Now, req.PaymentID, s.db.dbClock)
-	var (
-		owner, status, concertID *string
-		expires                  *time.Time
-		amount                   *int64
-		seats                    *int
-		keyedRes                 *string
-		balance, debited         *int64
-		held                     *int
-		failedRes                *string
-		failedCode, failedMsg    *string
-		refusedCode, refusedMsg  *string
-		now                      time.Time
-	)
-	err := s.db.sendBatch(ctx, b, func(row pgx.Row) error {
-		return row.Scan(&owner, &status, &expires, &amount, &concertID, &seats,
-			&keyedRes, &balance, &held, &debited, &failedRes, &failedCode, &failedMsg, &refusedCode, &refusedMsg, &now)
-	})
+	b.Queue(lockReservation, c.req.ReservationID)
+	b.Queue(lockWallet, c.req.UserID)
+	c.queue(b, s.db.dbClock)
+	err := s.db.sendBatch(ctx, b, c.scan)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
 		// Only a payment that bypassed the locks could get here; the
 		// constraint that stopped it knows the answer.
-		return s.afterConflict(ctx, req)
+		return s.afterConflict(ctx, c.req)
 	}
 	if err != nil {
 		return booking.Payment{}, s.db.wrapWrite("pay", err)
 	}
+	return s.answerPay(ctx, c)
+}
+
+// payCall is one payment made ready for paySQL, and the row paySQL
+// answered.
+type payCall struct {
+	req booking.PayRequest // with canonical ids
+	key *string
+	err error // refused before any statement
+
+	owner, status, concertID *string
+	expires                  *time.Time
+	amount                   *int64
+	seats                    *int
+	keyedRes                 *string
+	balance, debited         *int64
+	held                     *int
+	failedRes                *string
+	failedCode, failedMsg    *string
+	refusedCode, refusedMsg  *string
+	now                      time.Time
+}
+
+func newPayCall(req booking.PayRequest) *payCall {
+	id, ok := boxoffice.CanonID(req.ReservationID)
+	if !ok {
+		return &payCall{err: reservationNotFound(req.ReservationID)}
+	}
+	paymentID, ok := boxoffice.CanonID(req.PaymentID)
+	if !ok {
+		return &payCall{err: boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")}
+	}
+	req.ReservationID, req.PaymentID = id, paymentID
+	c := &payCall{req: req}
+	if req.IdempotencyKey != "" {
+		c.key = &c.req.IdempotencyKey
+	}
+	return c
+}
+
+func (c *payCall) queue(b *pgx.Batch, dbClock bool) {
+	b.Queue(paySQL, c.req.ReservationID, c.req.UserID, c.key, c.req.Now, c.req.PaymentID, dbClock)
+}
+
+func (c *payCall) scan(row pgx.Row) error {
+	return row.Scan(&c.owner, &c.status, &c.expires, &c.amount, &c.concertID, &c.seats,
+		&c.keyedRes, &c.balance, &c.held, &c.debited, &c.failedRes, &c.failedCode, &c.failedMsg,
+		&c.refusedCode, &c.refusedMsg, &c.now)
+}
+
+// answerPay names the outcome of a payment whose statement committed.
+func (s *BookingStore) answerPay(ctx context.Context, c *payCall) (booking.Payment, error) {
+	id, req := c.req.ReservationID, c.req
 	switch {
-	case owner == nil:
+	case c.owner == nil:
 		return booking.Payment{}, reservationNotFound(id)
-	case *owner != req.UserID:
+	case *c.owner != req.UserID:
 		return booking.Payment{}, forbidden(id)
-	case keyedRes != nil && *keyedRes == id:
+	case c.keyedRes != nil && *c.keyedRes == id:
 		return s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
-	case keyedRes != nil:
+	case c.keyedRes != nil:
 		return booking.Payment{}, payKeyReused()
-	case failedRes != nil && *failedRes == id:
-		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*failedCode), Message: *failedMsg}
-	case failedRes != nil:
+	case c.failedRes != nil && *c.failedRes == id:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*c.failedCode), Message: *c.failedMsg}
+	case c.failedRes != nil:
 		return booking.Payment{}, payKeyReused()
-	case balance == nil:
+	case c.balance == nil:
 		return booking.Payment{}, userNotFound(req.UserID)
-	case refusedCode != nil:
-		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*refusedCode), Message: *refusedMsg}
-	case debited == nil:
+	case c.refusedCode != nil:
+		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*c.refusedCode), Message: *c.refusedMsg}
+	case c.debited == nil:
 		return booking.Payment{}, fmt.Errorf("pay reservation %s: nothing was debited", id)
 	}
 	return booking.Payment{
-		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *concertID,
-		Amount: boxoffice.Money(*amount), Balance: boxoffice.Money(*debited), PaidAt: now.UTC(),
+		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *c.concertID,
+		Amount: boxoffice.Money(*c.amount), Balance: boxoffice.Money(*c.debited), PaidAt: c.now.UTC(),
 	}, nil
 }
 

@@ -85,14 +85,29 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 // seat or user), SEAT_UNAVAILABLE, SEAT_LIMIT_EXCEEDED, QUEUE_TOKEN_EXPIRED,
 // IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booking.Reservation, error) {
+	var res booking.HoldResult
+	err := s.db.update(ctx, "hold seats", func(tx *sql.Tx) (err error) {
+		res, err = s.hold(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	return res.Reservation, res.Err
+}
+
+// hold makes req in tx. A refusal kept under the request's key is the
+// result's Err, and tx keeps the key's row; any other error is returned,
+// and tx must not keep what hold wrote.
+func (s *BookingStore) hold(ctx context.Context, tx *sql.Tx, req booking.HoldRequest) (booking.HoldResult, error) {
 	concertID, ok := canonID(req.ConcertID)
 	if !ok || !validDay(req.Day) {
-		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
+		return booking.HoldResult{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
 	id, ok := canonID(req.ReservationID)
 	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
-		return booking.Reservation{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
+		return booking.HoldResult{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
 	numbers := intsJSON(seats)
 	expiresAt := req.ExpiresAt
@@ -106,7 +121,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 	}
 	now := micros(req.Now)
 	var refusal error // decided and kept under the key: the transaction commits
-	err := s.db.update(ctx, "hold seats", func(tx *sql.Tx) error {
+	err := func() error {
 		refuse := func(err error) error {
 			if req.IdempotencyKey == "" {
 				return err
@@ -223,14 +238,14 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 			}
 		}
 		return s.db.writeEvents(ctx, tx, event.OfSeatsHeld(r))
-	})
-	if err != nil {
-		return booking.Reservation{}, err
+	}()
+	switch {
+	case err != nil:
+		return booking.HoldResult{}, err
+	case refusal != nil:
+		return booking.HoldResult{Err: refusal}, nil
 	}
-	if refusal != nil {
-		return booking.Reservation{}, refusal
-	}
-	return r, nil
+	return booking.HoldResult{Reservation: r}, nil
 }
 
 // keptHold is a row of hold_keys.
@@ -379,33 +394,42 @@ func (s *BookingStore) release(ctx context.Context, tx *sql.Tx, r booking.Reserv
 // Cancel releases a hold at once. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
+	var r booking.Reservation
+	err := s.db.update(ctx, "cancel reservation", func(tx *sql.Tx) (err error) {
+		r, err = s.cancel(ctx, tx, id, userID, now)
+		return err
+	})
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	return r, nil
+}
+
+// cancel makes a cancel in tx; on an error tx must not keep what it wrote.
+func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID string, now time.Time) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
 		return booking.Reservation{}, reservationNotFound(id)
 	}
-	var r booking.Reservation
-	err := s.db.update(ctx, "cancel reservation", func(tx *sql.Tx) error {
-		var err error
-		if r, err = s.lockedReservation(ctx, tx, key); err != nil {
-			return err
-		}
-		switch {
-		case r.UserID != userID:
-			return forbidden(id)
-		case r.Status == booking.Cancelled:
-			return nil
-		case r.Status == booking.Paid:
-			return alreadyPaid(id)
-		case r.StatusAt(now) != booking.Held: // EXPIRED, or HELD past its expiry
-			return holdExpired(id)
-		}
-		r.Status = booking.Cancelled
-		if err := s.release(ctx, tx, r, now); err != nil {
-			return err
-		}
-		return s.db.writeEvents(ctx, tx, event.OfHoldReleased(r, event.Cancelled, utc(now)))
-	})
+	r, err := s.lockedReservation(ctx, tx, key)
 	if err != nil {
+		return booking.Reservation{}, err
+	}
+	switch {
+	case r.UserID != userID:
+		return booking.Reservation{}, forbidden(id)
+	case r.Status == booking.Cancelled:
+		return r, nil
+	case r.Status == booking.Paid:
+		return booking.Reservation{}, alreadyPaid(id)
+	case r.StatusAt(now) != booking.Held: // EXPIRED, or HELD past its expiry
+		return booking.Reservation{}, holdExpired(id)
+	}
+	r.Status = booking.Cancelled
+	if err := s.release(ctx, tx, r, now); err != nil {
+		return booking.Reservation{}, err
+	}
+	if err := s.db.writeEvents(ctx, tx, event.OfHoldReleased(r, event.Cancelled, utc(now))); err != nil {
 		return booking.Reservation{}, err
 	}
 	return r, nil
@@ -557,13 +581,28 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
 // INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
+	var res booking.SettleResult
+	err := s.db.update(ctx, "pay", func(tx *sql.Tx) (err error) {
+		res, err = s.pay(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return booking.Payment{}, err
+	}
+	return res.Payment, res.Err
+}
+
+// pay makes a payment in tx. A refusal kept under the request's key is
+// the result's Err, and tx keeps the key's row; any other error is
+// returned, and tx must not keep what pay wrote.
+func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayRequest) (booking.SettleResult, error) {
 	id, ok := canonID(req.ReservationID)
 	if !ok {
-		return booking.Payment{}, reservationNotFound(req.ReservationID)
+		return booking.SettleResult{}, reservationNotFound(req.ReservationID)
 	}
 	paymentID, ok := canonID(req.PaymentID)
 	if !ok {
-		return booking.Payment{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
+		return booking.SettleResult{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
 	}
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -572,7 +611,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	now := micros(req.Now)
 	var p booking.Payment
 	var refusal error // decided and kept under the key: the transaction commits
-	err := s.db.update(ctx, "pay", func(tx *sql.Tx) error {
+	err := func() error {
 		refuse := func(err error) error {
 			if key == nil {
 				return err
@@ -658,14 +697,14 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 			Amount: r.Amount, Balance: balance, PaidAt: at(now),
 		}
 		return s.db.writeEvents(ctx, tx, event.OfReservationPaid(r, p))
-	})
-	if err != nil {
-		return booking.Payment{}, err
+	}()
+	switch {
+	case err != nil:
+		return booking.SettleResult{}, err
+	case refusal != nil:
+		return booking.SettleResult{Err: refusal}, nil
 	}
-	if refusal != nil {
-		return booking.Payment{}, refusal
-	}
-	return p, nil
+	return booking.SettleResult{Payment: p}, nil
 }
 
 const paymentByKeySQL = `

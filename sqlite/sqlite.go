@@ -213,6 +213,27 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	return db.wrap(ctx, op, tx.Commit())
 }
 
+// savepoint runs fn, one request of a batch in the write transaction tx,
+// inside a savepoint: what fn wrote is kept when it returns nil and undone
+// when it returns an error, which savepoint returns as failed, translated
+// as update translates it. err is a failure of the savepoint itself, after
+// which tx must be rolled back.
+func (db *DB) savepoint(ctx context.Context, tx *sql.Tx, op string, fn func() error) (failed, err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT request"); err != nil {
+		return nil, err
+	}
+	if failed = fn(); failed != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO request"); err != nil {
+			return nil, err
+		}
+		failed = db.wrap(ctx, op, failed)
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE request"); err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
 // wrap translates the failure of a statement, as the PostgreSQL store's
 // wrap does: domain errors and the caller's own cancellation or deadline
 // pass through; a closed DB or a file that cannot be used now is

@@ -831,6 +831,7 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 	})
 
 	runBookingRaces(t, newStores)
+	runBookingBatches(t, newStores)
 	runHoardingRules(t, newStores)
 }
 

@@ -157,3 +157,90 @@ func BenchmarkSeats(b *testing.B, s concert.Store) {
 		}
 	})
 }
+
+// batchUsers is how many users the batch benchmarks spread their requests
+// over: enough that two batches in flight rarely share one.
+const batchUsers = 2048
+
+// BenchmarkHoldBatch holds distinct seats from parallel callers, each
+// sending HoldBatch calls of size requests of users of its own; ns/op is
+// per hold. s must be empty.
+func BenchmarkHoldBatch(b *testing.B, s Stores, size int) {
+	seats := newBenchSeats(b, s.Concerts, b.N)
+	users := benchUsers(b, s.Wallets, batchUsers, 0)
+	var caller atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		first := int(caller.Add(1)-1) * size
+		reqs := make([]booking.HoldRequest, 0, size)
+		send := func() bool {
+			for _, r := range s.Bookings.HoldBatch(context.Background(), reqs) {
+				if r.Err != nil {
+					b.Errorf("HoldBatch: %v", r.Err)
+					return false
+				}
+			}
+			reqs = reqs[:0]
+			return true
+		}
+		for pb.Next() {
+			reqs = append(reqs, seats.hold(users[(first+len(reqs))%len(users)]))
+			if len(reqs) == size && !send() {
+				return
+			}
+		}
+		if len(reqs) > 0 {
+			send()
+		}
+	})
+}
+
+// BenchmarkPayBatch pays distinct reservations from parallel callers, each
+// sending SettleBatch calls of size payments; ns/op is per payment. s must
+// be empty.
+func BenchmarkPayBatch(b *testing.B, s Stores, size int) {
+	seats := newBenchSeats(b, s.Concerts, b.N)
+	users := benchUsers(b, s.Wallets, batchUsers, 100_000_000)
+	holds := make(chan booking.Reservation, b.N)
+	for start := 0; start < b.N; start += 64 {
+		var reqs []booking.HoldRequest
+		for i := start; i < min(start+64, b.N); i++ {
+			reqs = append(reqs, seats.hold(users[i%len(users)]))
+		}
+		for _, r := range s.Bookings.HoldBatch(context.Background(), reqs) {
+			if r.Err != nil {
+				b.Fatalf("HoldBatch: %v", r.Err)
+			}
+			holds <- r.Reservation
+		}
+	}
+	close(holds)
+	now := BaseTime.Add(time.Hour)
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		reqs := make([]booking.SettleRequest, 0, size)
+		send := func() bool {
+			for _, r := range s.Bookings.SettleBatch(context.Background(), reqs) {
+				if r.Err != nil {
+					b.Errorf("SettleBatch: %v", r.Err)
+					return false
+				}
+			}
+			reqs = reqs[:0]
+			return true
+		}
+		for pb.Next() {
+			r := <-holds
+			reqs = append(reqs, booking.SettleRequest{Pay: booking.PayRequest{PaymentID: boxoffice.NewID(),
+				ReservationID: r.ID, UserID: r.UserID, IdempotencyKey: r.ID, Now: now}})
+			if len(reqs) == size && !send() {
+				return
+			}
+		}
+		if len(reqs) > 0 {
+			send()
+		}
+	})
+}

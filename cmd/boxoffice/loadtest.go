@@ -21,7 +21,8 @@ every endpoint's 2xx throughput is reported as a ratio to it.
 Scenarios:
   join     fans join a waiting room that barely admits, then poll it
   browse   admitted fans list dates, then read seat maps
-  hold     admitted fans hold seats nobody else wants
+  hold     admitted fans hold seats nobody else wants; then (hot-seat
+           phase, --hot-seats) all of them want the same few seats
   pay      admitted fans pay their holds
   onsale   a whole sale: fans join in the first second, wait, choose, hold,
            retry, abandon, let holds lapse or pay; the invariants are then
@@ -54,6 +55,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound of each request")
 	fs.IntVar(&o.Fans, "fans", 0, fmt.Sprintf("fans of the onsale (default %d); fans prepared for join and pay (default: sized from a short probe)", loadtest.OnsaleFans))
 	fs.IntVar(&o.Dates, "dates", o.Dates, "dates of the browse and onsale concerts, 50 seats each")
+	fs.IntVar(&o.HotSeats, "hot-seats", o.HotSeats, "hold: seats every fan of the hot-seat phase wants (0 = no such phase)")
 	fs.IntVar(&o.HoldSeconds, "hold-seconds", o.HoldSeconds, "how long an onsale hold lasts")
 	fs.StringVar(&o.Strategy, "strategy", o.Strategy, "onsale waiting room: RATE, MAX_ACTIVE or RATE_AND_MAX_ACTIVE")
 	fs.Float64Var(&o.AdmitPerSecond, "admit-per-second", o.AdmitPerSecond, "onsale admissions per second (RATE strategies)")

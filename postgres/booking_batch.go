@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/boxoffice/boxoffice/booking"
+)
+
+// Gathered writes: a batch of holds, or of payments and cancels, is one
+// transaction and one round trip. It is one pgx batch, which PostgreSQL
+// runs as one implicit transaction committed once at its end: first
+// statements that take every lock the batch needs, in the order every
+// change takes them (reservations by id, wallets by user, seats by
+// concert, day and number), so that batches never wait on each other, or
+// on a single change, in a cycle; then each request's own statement, in
+// arrival order. Each statement (READ COMMITTED) sees the batch's earlier
+// statements, so each request is decided exactly as if it ran alone right
+// after the one before it, by the same SQL as a request alone. A statement
+// that fails rolls the whole batch back; its requests are then made again
+// one by one, so that one request's failure never fails another.
+
+// lockWallets locks the wallets of the users $1, in user order.
+const lockWallets = `SELECT 1 FROM wallets WHERE user_id = ANY ($1::text[]) ORDER BY user_id FOR UPDATE`
+
+// lockSeats locks the seats ($1, $2, $3)[i], in (concert, day, number)
+// order.
+const lockSeats = `
+SELECT 1 FROM seats s
+JOIN unnest($1::uuid[], $2::date[], $3::int2[]) AS k (concert_id, day, number)
+  ON s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number
+ORDER BY s.concert_id, s.day, s.number
+FOR UPDATE OF s`
+
+// lockReservations locks the reservations $1, in id order.
+const lockReservations = `SELECT 1 FROM reservations WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`
+
+// lockHeldSeats locks the seats of the reservations $1 that are still
+// held, in (concert, day, number) order; it runs once the reservations
+// are locked, so their seats cannot change.
+const lockHeldSeats = `
+SELECT 1 FROM seats s
+JOIN reservations r ON s.concert_id = r.concert_id AND s.day = r.day AND s.number = ANY (r.seat_numbers)
+WHERE r.id = ANY ($1::uuid[]) AND r.status = 'HELD'
+ORDER BY s.concert_id, s.day, s.number
+FOR UPDATE OF s`
+
+// HoldBatch makes the holds of reqs in one transaction, in order.
+func (s *BookingStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest) []booking.HoldResult {
+	out := make([]booking.HoldResult, len(reqs))
+	var calls []*holdCall
+	var at []int // index in reqs of calls[i]
+	for i, req := range reqs {
+		c := newHoldCall(req)
+		if c.err != nil {
+			out[i].Err = c.err
+			continue
+		}
+		calls = append(calls, c)
+		at = append(at, i)
+	}
+	if len(calls) == 1 {
+		out[at[0]].Reservation, out[at[0]].Err = s.Hold(ctx, calls[0].req)
+		return out
+	}
+	if len(calls) == 0 {
+		return out
+	}
+	users := make([]string, 0, len(calls))
+	type seatKey struct {
+		concertID, day string
+		number         int16
+	}
+	var keys []seatKey
+	for _, c := range calls {
+		users = append(users, c.req.UserID)
+		for _, n := range c.numbers {
+			keys = append(keys, seatKey{c.req.ConcertID, c.req.Day, n})
+		}
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	slices.SortFunc(keys, func(a, b seatKey) int {
+		return cmp.Or(cmp.Compare(a.concertID, b.concertID), cmp.Compare(a.day, b.day), cmp.Compare(a.number, b.number))
+	})
+	keys = slices.Compact(keys)
+	concerts, days, numbers := make([]string, len(keys)), make([]string, len(keys)), make([]int16, len(keys))
+	for i, k := range keys {
+		concerts[i], days[i], numbers[i] = k.concertID, k.day, k.number
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockWallets, users)
+	b.Queue(lockSeats, concerts, days, numbers)
+	scans := make([]func(pgx.Row) error, len(calls))
+	for i, c := range calls {
+		c.queue(b, s.db.dbClock)
+		scans[i] = c.scan
+	}
+	err := s.db.sendBatchRows(ctx, b, scans)
+	switch {
+	case rolledBack(err):
+		// Each alone, so that the request that failed fails alone.
+		for i, c := range calls {
+			out[at[i]].Reservation, out[at[i]].Err = s.Hold(ctx, c.req)
+		}
+	case err != nil:
+		err = s.db.wrapWrite("hold seats", err)
+		for i := range calls {
+			out[at[i]].Err = err
+		}
+	default:
+		for i, c := range calls {
+			out[at[i]].Reservation, out[at[i]].Err = s.answerHold(ctx, c)
+		}
+	}
+	return out
+}
+
+// SettleBatch makes the payments and cancels of reqs in one transaction,
+// in order.
+func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleRequest) []booking.SettleResult {
+	out := make([]booking.SettleResult, len(reqs))
+	type call struct {
+		at     int
+		pay    *payCall
+		cancel *cancelCall
+	}
+	var calls []call
+	for i, req := range reqs {
+		if req.Cancel {
+			c := newCancelCall(req.Pay.ReservationID, req.Pay.UserID, req.Pay.Now)
+			if c.err != nil {
+				out[i].Err = c.err
+				continue
+			}
+			calls = append(calls, call{at: i, cancel: c})
+			continue
+		}
+		c := newPayCall(req.Pay)
+		if c.err != nil {
+			out[i].Err = c.err
+			continue
+		}
+		calls = append(calls, call{at: i, pay: c})
+	}
+	alone := func(c call) {
+		r := &out[c.at]
+		if c.cancel != nil {
+			r.Reservation, r.Err = s.Cancel(ctx, c.cancel.id, c.cancel.userID, c.cancel.now)
+		} else {
+			r.Payment, r.Err = s.Pay(ctx, c.pay.req)
+		}
+	}
+	switch len(calls) {
+	case 0:
+		return out
+	case 1:
+		alone(calls[0])
+		return out
+	}
+	var ids, users []string
+	for _, c := range calls {
+		if c.cancel != nil {
+			ids, users = append(ids, c.cancel.id), append(users, c.cancel.userID)
+		} else {
+			ids, users = append(ids, c.pay.req.ReservationID), append(users, c.pay.req.UserID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	slices.Sort(users)
+	users = slices.Compact(users)
+	b := &pgx.Batch{}
+	b.Queue(lockReservations, ids)
+	b.Queue(lockWallets, users)
+	b.Queue(lockHeldSeats, ids)
+	scans := make([]func(pgx.Row) error, len(calls))
+	for i, c := range calls {
+		if c.cancel != nil {
+			c.cancel.queue(b, s.db.dbClock)
+			scans[i] = c.cancel.scan
+		} else {
+			c.pay.queue(b, s.db.dbClock)
+			scans[i] = c.pay.scan
+		}
+	}
+	err := s.db.sendBatchRows(ctx, b, scans)
+	switch {
+	case rolledBack(err):
+		for _, c := range calls {
+			alone(c)
+		}
+	case err != nil:
+		err = s.db.wrapWrite("pay or cancel", err)
+		for _, c := range calls {
+			out[c.at].Err = err
+		}
+	default:
+		for _, c := range calls {
+			r := &out[c.at]
+			if c.cancel != nil {
+				r.Reservation, r.Err = c.cancel.answer()
+			} else {
+				r.Payment, r.Err = s.answerPay(ctx, c.pay)
+			}
+		}
+	}
+	return out
+}
+
+// rolledBack reports whether err is a statement of a batch that the server
+// refused, which rolled the whole batch back, so that its requests can be
+// made again. Any other failure may have come after the commit (a row the
+// client could not read) or may have lost it (a broken connection).
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && failureOf(err) == refused
+}

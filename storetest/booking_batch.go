@@ -1,0 +1,344 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
+	"github.com/boxoffice/boxoffice/concert"
+)
+
+// runBookingBatches checks HoldBatch and SettleBatch: each request of a
+// batch is answered as if made alone right after the one before it, and a
+// request's failure is its own.
+func runBookingBatches(t *testing.T, newStores func(t *testing.T) Stores) {
+	t.Run("Batch/OneSeatWinnerAndLosers", func(t *testing.T) { testBatchOneSeat(t, newStores) })
+	t.Run("Batch/OneUserTwoHoldsAgainstLimit", func(t *testing.T) { testBatchSeatLimit(t, newStores) })
+	t.Run("Batch/PayThenCancel", func(t *testing.T) { testBatchPayThenCancel(t, newStores) })
+	t.Run("Batch/CancelThenPay", func(t *testing.T) { testBatchCancelThenPay(t, newStores) })
+	t.Run("Batch/KeyedHoldReplayed", func(t *testing.T) { testBatchKeyedHold(t, newStores) })
+	t.Run("Batch/KeyedPaymentReplayed", func(t *testing.T) { testBatchKeyedPay(t, newStores) })
+	t.Run("Batch/FailureStaysItsOwn", func(t *testing.T) { testBatchFailureStaysItsOwn(t, newStores) })
+	t.Run("Batch/Race/OverlappingBatches", func(t *testing.T) { testBatchRace(t, newStores) })
+}
+
+var batchNow = BaseTime.Add(time.Hour)
+
+func payReq(userID, reservationID, key string, now time.Time) booking.SettleRequest {
+	return booking.SettleRequest{Pay: booking.PayRequest{
+		PaymentID: boxoffice.NewID(), ReservationID: reservationID, UserID: userID, IdempotencyKey: key, Now: now,
+	}}
+}
+
+func cancelReq(userID, reservationID string, now time.Time) booking.SettleRequest {
+	return booking.SettleRequest{Pay: booking.PayRequest{ReservationID: reservationID, UserID: userID, Now: now}, Cancel: true}
+}
+
+func testBatchOneSeat(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b, c, d := e.user(0), e.user(0), e.user(0), e.user(0)
+	reqs := []booking.HoldRequest{
+		e.holdReq(a, Day1, batchNow, 5),
+		e.holdReq(b, Day1, batchNow, 5, 6),
+		e.holdReq(c, Day1, batchNow, 5),
+		e.holdReq(d, Day1, batchNow, 6),
+		e.holdReq(b, Day1, batchNow, 7),
+	}
+	res := e.Bookings.HoldBatch(context.Background(), reqs)
+	if len(res) != len(reqs) {
+		t.Fatalf("HoldBatch: got %d results, want %d", len(res), len(reqs))
+	}
+	noErr(t, "first hold of seat 5", res[0].Err)
+	if res[0].Reservation.ID != reqs[0].ReservationID || res[0].Reservation.UserID != a {
+		t.Errorf("first hold of seat 5: got %+v", res[0].Reservation)
+	}
+	wantErr(t, "second hold of seat 5", res[1].Err, boxoffice.ErrSeatUnavailable)
+	if want := booking.SeatsTaken(Day1, []int{5}).Error(); res[1].Err != nil && res[1].Err.Error() != want {
+		t.Errorf("second hold of seat 5: got %q, want %q (its own seats only)", res[1].Err, want)
+	}
+	wantErr(t, "third hold of seat 5", res[2].Err, boxoffice.ErrSeatUnavailable)
+	noErr(t, "hold of seat 6 after a refused hold of it", res[3].Err)
+	noErr(t, "the loser's hold of another seat", res[4].Err)
+	e.wantSeats(Day1, batchNow, concert.Held, 5, 6, 7)
+	e.wantSeats(Day1, batchNow, concert.Available, 4, 8)
+	_, err := e.Bookings.Reservation(context.Background(), reqs[1].ReservationID)
+	wantErr(t, "Reservation of the refused hold", err, boxoffice.ErrNotFound)
+	if inv := e.inventory(batchNow); inv.Held != 3 {
+		t.Errorf("Inventory: got %d held, want 3", inv.Held)
+	}
+}
+
+func testBatchSeatLimit(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec()) // at most 4 seats per user and date
+	a := e.user(0)
+	reqs := []booking.HoldRequest{
+		e.holdReq(a, Day1, batchNow, 1, 2, 3),
+		e.holdReq(a, Day1, batchNow, 4, 5),
+		e.holdReq(a, Day1, batchNow, 4),
+		e.holdReq(a, Day1, batchNow, 6),
+		e.holdReq(a, Day2, batchNow, 6),
+	}
+	res := e.Bookings.HoldBatch(context.Background(), reqs)
+	noErr(t, "first hold", res[0].Err)
+	wantErr(t, "second hold past the limit", res[1].Err, boxoffice.ErrSeatLimitExceeded)
+	noErr(t, "third hold up to the limit", res[2].Err)
+	wantErr(t, "fourth hold past the limit", res[3].Err, boxoffice.ErrSeatLimitExceeded)
+	noErr(t, "hold of another date", res[4].Err)
+	e.wantSeats(Day1, batchNow, concert.Held, 1, 2, 3, 4)
+	e.wantSeats(Day1, batchNow, concert.Available, 5, 6)
+	e.wantSeats(Day2, batchNow, concert.Held, 6)
+}
+
+func testBatchPayThenCancel(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a := e.user(1_000_000)
+	r := e.mustHold(a, Day1, batchNow, 20)
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		payReq(a, r.ID, "", at),
+		cancelReq(a, r.ID, at),
+	})
+	noErr(t, "payment", res[0].Err)
+	if res[0].Payment.ReservationID != r.ID || res[0].Payment.Amount != 90_000 || res[0].Payment.Balance != 910_000 {
+		t.Errorf("payment: got %+v", res[0].Payment)
+	}
+	wantErr(t, "cancel after the payment", res[1].Err, boxoffice.ErrAlreadyPaid)
+	e.wantStatus(r.ID, booking.Paid)
+	e.wantSeats(Day1, at, concert.Sold, 20)
+	e.wantBalance(a, 910_000)
+}
+
+func testBatchCancelThenPay(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(1_000_000), e.user(1_000_000)
+	r := e.mustHold(a, Day1, batchNow, 20)
+	other := e.mustHold(b, Day1, batchNow, 21)
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		cancelReq(a, r.ID, at),
+		payReq(a, r.ID, "", at),
+		payReq(b, other.ID, "", at),
+		cancelReq(a, r.ID, at),
+	})
+	noErr(t, "cancel", res[0].Err)
+	if res[0].Reservation.ID != r.ID || res[0].Reservation.Status != booking.Cancelled {
+		t.Errorf("cancel: got %+v, want %s cancelled", res[0].Reservation, r.ID)
+	}
+	wantErr(t, "payment after the cancel", res[1].Err, boxoffice.ErrHoldExpired)
+	noErr(t, "neighbour's payment", res[2].Err)
+	noErr(t, "second cancel", res[3].Err)
+	if res[3].Reservation.Status != booking.Cancelled {
+		t.Errorf("second cancel: got %s, want %s", res[3].Reservation.Status, booking.Cancelled)
+	}
+	e.wantStatus(r.ID, booking.Cancelled)
+	e.wantStatus(other.ID, booking.Paid)
+	e.wantSeats(Day1, at, concert.Available, 20)
+	e.wantSeats(Day1, at, concert.Sold, 21)
+	e.wantBalance(a, 1_000_000)
+	e.wantBalance(b, 910_000)
+	if ps := e.payments(a); len(ps) != 0 {
+		t.Errorf("payments of the cancelled hold's owner: got %d, want none", len(ps))
+	}
+}
+
+func testBatchKeyedHold(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(0), e.user(0)
+	first := e.holdReq(a, Day1, batchNow, 8, 9)
+	first.IdempotencyKey = "k-1"
+	again := e.holdReq(a, Day1, batchNow, 9, 8)
+	again.IdempotencyKey = "k-1"
+	other := e.holdReq(a, Day1, batchNow, 10)
+	other.IdempotencyKey = "k-1"
+	refused := e.holdReq(b, Day1, batchNow, 8)
+	refused.IdempotencyKey = "k-2"
+	refusedAgain := e.holdReq(b, Day1, batchNow, 8)
+	refusedAgain.IdempotencyKey = "k-2"
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{first, again, other, refused, refusedAgain})
+	noErr(t, "keyed hold", res[0].Err)
+	noErr(t, "keyed hold replayed in the same batch", res[1].Err)
+	if res[1].Reservation.ID != first.ReservationID || len(res[1].Reservation.Seats) != 2 {
+		t.Errorf("replay: got %+v, want reservation %s", res[1].Reservation, first.ReservationID)
+	}
+	wantErr(t, "key used for other seats", res[2].Err, boxoffice.ErrIdempotencyKeyReused)
+	wantErr(t, "keyed refusal", res[3].Err, boxoffice.ErrSeatUnavailable)
+	wantErr(t, "keyed refusal replayed", res[4].Err, boxoffice.ErrSeatUnavailable)
+	if res[3].Err != nil && res[4].Err != nil && res[3].Err.Error() != res[4].Err.Error() {
+		t.Errorf("keyed refusal replayed: got %q, want %q", res[4].Err, res[3].Err)
+	}
+	e.wantSeats(Day1, batchNow, concert.Held, 8, 9)
+	e.wantSeats(Day1, batchNow, concert.Available, 10)
+	_, err := e.Bookings.Reservation(context.Background(), again.ReservationID)
+	wantErr(t, "Reservation of the replay's own id", err, boxoffice.ErrNotFound)
+}
+
+func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a := e.user(1_000_000)
+	r1 := e.mustHold(a, Day1, batchNow, 30)
+	r2 := e.mustHold(a, Day1, batchNow, 31)
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		payReq(a, r1.ID, "p-1", at),
+		payReq(a, r1.ID, "p-1", at),
+		payReq(a, r2.ID, "p-1", at),
+		payReq(a, r2.ID, "p-2", at),
+	})
+	noErr(t, "keyed payment", res[0].Err)
+	noErr(t, "keyed payment replayed in the same batch", res[1].Err)
+	if !samePayment(res[0].Payment, res[1].Payment) {
+		t.Errorf("replay: got %+v, want %+v", res[1].Payment, res[0].Payment)
+	}
+	wantErr(t, "key used for another reservation", res[2].Err, boxoffice.ErrIdempotencyKeyReused)
+	noErr(t, "second payment", res[3].Err)
+	if res[3].Payment.Balance != 820_000 {
+		t.Errorf("second payment: balance %d, want 820000 (the first debit counted)", res[3].Payment.Balance)
+	}
+	e.wantBalance(a, 820_000)
+	if ps := e.payments(a); len(ps) != 2 {
+		t.Errorf("payments: got %d ledger entries, want 2", len(ps))
+	}
+}
+
+func testBatchFailureStaysItsOwn(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(1_000_000), e.user(1_000_000)
+	taken := e.mustHold(a, Day2, batchNow, 1)
+	// A hold whose reservation id is already used fails in the store, not
+	// by a rule; so do a malformed hold and a hold of an unknown date.
+	clash := e.holdReq(b, Day1, batchNow, 3)
+	clash.ReservationID = taken.ID
+	malformed := e.holdReq(b, Day1, batchNow, 4)
+	malformed.ReservationID = "not-an-id"
+	unknown := e.holdReq(b, "2026-07-09", batchNow, 5)
+	ok1, ok2 := e.holdReq(a, Day1, batchNow, 2), e.holdReq(b, Day1, batchNow, 6)
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{ok1, clash, malformed, unknown, ok2})
+	noErr(t, "hold before the failure", res[0].Err)
+	if res[1].Err == nil {
+		t.Errorf("hold with a used reservation id: got %+v, want an error", res[1].Reservation)
+	}
+	wantErr(t, "malformed hold", res[2].Err, boxoffice.ErrInvalidRequest)
+	wantErr(t, "hold of an unknown date", res[3].Err, boxoffice.ErrNotFound)
+	noErr(t, "hold after the failure", res[4].Err)
+	e.wantSeats(Day1, batchNow, concert.Held, 2, 6)
+	e.wantSeats(Day1, batchNow, concert.Available, 3, 4)
+
+	// A payment whose payment id is already used fails in the store.
+	first := e.mustPay(a, taken.ID, "", batchNow)
+	r1 := e.mustHold(b, Day2, batchNow, 10)
+	r2 := e.mustHold(a, Day2, batchNow, 11)
+	dup := payReq(b, r1.ID, "", batchNow)
+	dup.Pay.PaymentID = first.ID
+	sres := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		dup, payReq(a, r2.ID, "", batchNow), cancelReq(b, "bad id", batchNow),
+	})
+	if sres[0].Err == nil {
+		t.Errorf("payment with a used payment id: got %+v, want an error", sres[0].Payment)
+	}
+	noErr(t, "neighbour's payment", sres[1].Err)
+	wantErr(t, "cancel of a malformed id", sres[2].Err, boxoffice.ErrNotFound)
+	e.wantStatus(r1.ID, booking.Held)
+	e.wantStatus(r2.ID, booking.Paid)
+	e.wantBalance(b, 1_000_000)
+}
+
+// testBatchRace runs overlapping batches at once, each wanting seats the
+// others want, in shuffled orders: no batch may deadlock, and each seat is
+// held by exactly the one request its store answered with it.
+func testBatchRace(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, cheapSpec())
+	const batches, size = 8, 12
+	users := make([]string, 6)
+	for i := range users {
+		users[i] = e.user(1_000_000)
+	}
+	all := make([][]booking.HoldRequest, batches)
+	for i := range all {
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		for range size {
+			n := 1 + rng.IntN(10)
+			seats := []int{n}
+			if m := 1 + rng.IntN(10); m != n {
+				seats = append(seats, m)
+			}
+			day := Day1
+			if rng.IntN(2) == 0 {
+				day = Day2
+			}
+			all[i] = append(all[i], e.holdReq(users[rng.IntN(len(users))], day, batchNow, booking.Sorted(seats)...))
+		}
+	}
+	results := make([][]booking.HoldResult, batches)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range all {
+		wg.Go(func() { results[i] = e.Bookings.HoldBatch(ctx, all[i]) })
+	}
+	wg.Wait()
+	winners := map[string]string{} // "day/seat" → reservation
+	for i, rs := range results {
+		for j, r := range rs {
+			if r.Err != nil {
+				var be *boxoffice.Error
+				if !errors.As(r.Err, &be) || (be.Code != boxoffice.CodeSeatUnavailable && be.Code != boxoffice.CodeSeatLimitExceeded) {
+					t.Errorf("batch %d request %d: %v", i, j, r.Err)
+				}
+				continue
+			}
+			for _, s := range r.Reservation.Seats {
+				k := fmt.Sprintf("%s/%d", r.Reservation.Day, s.Number)
+				if w, ok := winners[k]; ok {
+					t.Errorf("seat %s held by %s and %s", k, w, r.Reservation.ID)
+				}
+				winners[k] = r.Reservation.ID
+			}
+		}
+	}
+	for _, day := range []string{Day1, Day2} {
+		st := e.seats(day, batchNow)
+		for n := 1; n <= 10; n++ {
+			_, won := winners[fmt.Sprintf("%s/%d", day, n)]
+			if (st[n] == concert.Held) != won {
+				t.Errorf("seat %d of %s: status %s, answered as held: %v", n, day, st[n], won)
+			}
+		}
+	}
+	// Pay the winners and cancel some, all in overlapping batches.
+	var settles [batches][]booking.SettleRequest
+	k := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.Err != nil {
+				continue
+			}
+			req := payReq(r.Reservation.UserID, r.Reservation.ID, "", batchNow)
+			if k%3 == 0 {
+				req = cancelReq(r.Reservation.UserID, r.Reservation.ID, batchNow)
+			}
+			settles[k%batches] = append(settles[k%batches], req)
+			settles[(k+1)%batches] = append(settles[(k+1)%batches], req)
+			k++
+		}
+	}
+	sresults := make([][]booking.SettleResult, batches)
+	for i := range settles {
+		wg.Go(func() { sresults[i] = e.Bookings.SettleBatch(ctx, settles[i]) })
+	}
+	wg.Wait()
+	for i, rs := range sresults {
+		for j, r := range rs {
+			var be *boxoffice.Error
+			if r.Err != nil && (!errors.As(r.Err, &be) || (be.Code != boxoffice.CodeAlreadyPaid && be.Code != boxoffice.CodeHoldExpired)) {
+				t.Errorf("settle batch %d request %d: %v", i, j, r.Err)
+			}
+		}
+	}
+	checkMoney(t, e.Stores, users, e.c.ID)
+}
