@@ -1,0 +1,159 @@
+package http
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+)
+
+// canPark reports whether event streams' connections can be parked here.
+const canPark = true
+
+// hangups tells the shards which parked connections their client closed:
+// one goroutine waits in epoll_wait on its own epoll instance, where each
+// parked connection is registered for the peer's hangup only (one shot;
+// the stream ends at the first). Started with the first parked stream.
+type hangups struct {
+	once    sync.Once
+	err     error
+	epfd    int
+	wake    [2]int // a pipe: a byte written ends the goroutine
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	byID    map[uint64]*stream
+	next    uint64
+	stopped bool
+}
+
+var errParkingClosed = errors.New("event streams closed")
+
+func (h *hangups) start() error {
+	h.once.Do(func() {
+		h.epfd, h.err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if h.err != nil {
+			return
+		}
+		if h.err = syscall.Pipe2(h.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); h.err != nil {
+			syscall.Close(h.epfd)
+			return
+		}
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN} // id 0
+		if h.err = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, h.wake[0], &ev); h.err != nil {
+			h.closeFDs()
+			return
+		}
+		h.byID = make(map[uint64]*stream)
+		h.wg.Add(1)
+		go h.run()
+	})
+	return h.err
+}
+
+func (h *hangups) closeFDs() {
+	syscall.Close(h.wake[0])
+	syscall.Close(h.wake[1])
+	syscall.Close(h.epfd)
+}
+
+// watch registers st's connection.
+func (h *hangups) watch(st *stream) error {
+	if err := h.start(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return errParkingClosed
+	}
+	h.next++
+	id := h.next
+	h.byID[id] = st
+	h.mu.Unlock()
+	st.pollID = id
+	var err error
+	cerr := st.raw.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+		err = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	return errors.Join(cerr, err)
+}
+
+// forget unregisters st's connection, before it closes.
+func (h *hangups) forget(st *stream) {
+	if st.pollID == 0 {
+		return
+	}
+	_ = st.raw.Control(func(fd uintptr) {
+		_ = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	h.mu.Lock()
+	delete(h.byID, st.pollID)
+	h.mu.Unlock()
+	st.pollID = 0
+}
+
+func (h *hangups) run() {
+	defer h.wg.Done()
+	evs := make([]syscall.EpollEvent, 256)
+	for {
+		n, err := syscall.EpollWait(h.epfd, evs, -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range evs[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if id == 0 {
+				return
+			}
+			h.mu.Lock()
+			st := h.byID[id]
+			h.mu.Unlock()
+			if st != nil {
+				st.hungUp.Store(true)
+				st.wake()
+			}
+		}
+	}
+}
+
+// stop ends the goroutine and closes the epoll instance; every stream is
+// forgotten by then.
+func (h *hangups) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	h.once.Do(func() { h.err = errParkingClosed })
+	if h.err != nil {
+		return
+	}
+	_, _ = syscall.Write(h.wake[1], []byte{1})
+	h.wg.Wait()
+	h.closeFDs()
+}
+
+// rawWrite writes what of b the socket takes at once.
+func rawWrite(raw syscall.RawConn, b []byte) (int, error) {
+	var n int
+	var err error
+	cerr := raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Write(int(fd), b)
+			if err != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	if err == syscall.EAGAIN {
+		err = nil
+	}
+	if cerr != nil {
+		return n, cerr
+	}
+	return n, err
+}
