@@ -4,11 +4,9 @@ package http_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	nethttp "net/http"
 	"os"
@@ -261,36 +259,4 @@ func TestEventStreamMemoryClient(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-}
-
-// openRawStream opens an event stream on a TCP connection of its own and
-// reads its answer up to the end of the first event.
-func openRawStream(d net.Dialer, addr, access, queueToken string) (net.Conn, error) {
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	req := "GET /v1/queue/events HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + access +
-		"\r\nQueue-Token: " + queueToken + "\r\nAccept: text/event-stream\r\n\r\n"
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	if _, err := io.WriteString(c, req); err != nil {
-		c.Close()
-		return nil, err
-	}
-	var got []byte
-	buf := make([]byte, 2048)
-	for !bytes.Contains(got, []byte("\n\n")) {
-		n, err := c.Read(buf)
-		got = append(got, buf[:n]...)
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("read the first event: %w (got %q)", err, got)
-		}
-	}
-	if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 ")) {
-		c.Close()
-		return nil, fmt.Errorf("got %q, want 200 and an event", got)
-	}
-	_ = c.SetDeadline(time.Time{})
-	return c, nil
 }
