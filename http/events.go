@@ -163,6 +163,7 @@ type stream struct {
 	pending   []byte // the rest of a write the socket could not take
 	stalled   time.Time
 	lastWrite time.Time
+	writable  bool // the poller is asked for the socket's writability
 	ending    bool // ends once pending is written
 	ended     bool
 }

@@ -9,10 +9,11 @@ import (
 // canPark reports whether event streams' connections can be parked here.
 const canPark = true
 
-// hangups tells the shards which parked connections their client closed:
-// one goroutine waits in epoll_wait on its own epoll instance, where each
-// parked connection is registered for the peer's hangup only (one shot;
-// the stream ends at the first). Started with the first parked stream.
+// hangups tells the shards which parked connections their client closed,
+// and which can take the rest of a write again: one goroutine waits in
+// epoll_wait on its own epoll instance, where each parked connection is
+// registered for the peer's hangup, and while a write waits for its
+// writability, one shot at a time. Started with the first parked stream.
 type hangups struct {
 	once    sync.Once
 	err     error
@@ -70,10 +71,23 @@ func (h *hangups) watch(st *stream) error {
 	h.byID[id] = st
 	h.mu.Unlock()
 	st.pollID = id
+	return h.ctl(st, syscall.EPOLL_CTL_ADD, false)
+}
+
+// arm registers st's connection again, for its writability too when
+// write: each registration reports one event.
+func (h *hangups) arm(st *stream, write bool) error {
+	return h.ctl(st, syscall.EPOLL_CTL_MOD, write)
+}
+
+func (h *hangups) ctl(st *stream, op int, write bool) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(uint32(st.pollID)), Pad: int32(uint32(st.pollID >> 32))}
+	if write {
+		ev.Events |= syscall.EPOLLOUT
+	}
 	var err error
 	cerr := st.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-		err = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		err = syscall.EpollCtl(h.epfd, op, int(fd), &ev)
 	})
 	return errors.Join(cerr, err)
 }
@@ -111,10 +125,13 @@ func (h *hangups) run() {
 			h.mu.Lock()
 			st := h.byID[id]
 			h.mu.Unlock()
-			if st != nil {
-				st.hungUp.Store(true)
-				st.wake()
+			if st == nil {
+				continue
 			}
+			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				st.hungUp.Store(true)
+			}
+			st.wake()
 		}
 	}
 }

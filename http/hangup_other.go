@@ -15,8 +15,9 @@ type hangups struct{}
 
 var errNoParking = errors.New("event streams are not parked on this system")
 
-func (*hangups) watch(*stream) error { return errNoParking }
-func (*hangups) forget(*stream)      {}
-func (*hangups) stop()               {}
+func (*hangups) watch(*stream) error     { return errNoParking }
+func (*hangups) arm(*stream, bool) error { return errNoParking }
+func (*hangups) forget(*stream)          {}
+func (*hangups) stop()                   {}
 
 func rawWrite(syscall.RawConn, []byte) (int, error) { return 0, errNoParking }

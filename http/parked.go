@@ -21,10 +21,11 @@ import (
 // with non-blocking writes; the Watcher and the stream set wake it when a
 // stream has something to send. One goroutine per instance learns from
 // the kernel (epoll) which parked connections the client closed. A write
-// the socket cannot take whole keeps its rest, and the stream's next
-// status waits in its channel (which keeps only the latest) until the rest
-// is written; a stream whose write has not gone out within
-// streamWriteTimeout ends, as it does when served by its handler.
+// the socket cannot take whole keeps its rest, written when the poller
+// reports the socket writable, and the stream's next status waits in its
+// channel (which keeps only the latest) until the rest is written; a
+// stream whose write has not gone out within streamWriteTimeout ends, as
+// it does when served by its handler.
 
 // parking serves the parked streams of one Server.
 type parking struct {
@@ -282,6 +283,7 @@ func (sh *shard) send(st *stream, b []byte, now time.Time) {
 	if n < len(b) {
 		st.pending = append([]byte(nil), b[n:]...)
 		st.stalled = now
+		sh.waitWritable(st)
 		return
 	}
 	if st.ending {
@@ -303,15 +305,32 @@ func (sh *shard) flush(st *stream, now time.Time) bool {
 	if st.pending = st.pending[n:]; len(st.pending) > 0 {
 		if now.Sub(st.stalled) >= streamWriteTimeout {
 			sh.end(st)
+		} else {
+			sh.waitWritable(st)
 		}
 		return false
 	}
 	st.pending, st.lastWrite = nil, now
+	if st.writable {
+		st.writable = false
+		if sh.p.hangups.arm(st, false) != nil {
+			sh.end(st)
+			return false
+		}
+	}
 	if st.ending {
 		sh.end(st)
 		return false
 	}
 	return true
+}
+
+// waitWritable asks the poller to wake st when its socket can take more.
+func (sh *shard) waitWritable(st *stream) {
+	st.writable = true
+	if sh.p.hangups.arm(st, true) != nil {
+		sh.end(st)
+	}
 }
 
 // end ends a parked stream: its connection closes.
