@@ -23,17 +23,18 @@ const eventsRoute = "/v1/queue/events"
 
 // The queue event stream: GET /v1/queue/events answers text/event-stream,
 // one "status" event per change of the caller's QueueStatus, until a final
-// one. Each stream is one handler waiting on a channel of the queue's
-// Watcher; heartbeats come from one shared timer.
+// one. Each stream follows a channel of the queue's Watcher. Over HTTP/1
+// on TCP its connection is parked (parked.go); otherwise its handler
+// serves it, woken for heartbeats by one shared timer.
 
 // Defaults of the event stream.
 const (
 	// DefaultMaxStreams bounds the open event streams of one instance.
-	// Each costs about 35 KiB of the server's memory, nearly all of it
-	// net/http's per connection (see the waiting room notes), and a file
-	// descriptor: 20,000 streams take about 700 MiB and leave room for
-	// polling clients within a 65,536 descriptor limit. Fans beyond it
-	// poll, which costs less per fan while they wait.
+	// Each costs a file descriptor and about 5 KiB of the server's memory
+	// when parked (35 KiB when its handler serves it; see the waiting room
+	// notes): 20,000 streams leave room for polling clients within a
+	// 65,536 descriptor limit. Fans beyond it poll, which costs less per
+	// fan while they wait.
 	DefaultMaxStreams = 20000
 	// DefaultStreamHeartbeat is the longest a stream stays silent: after
 	// it, a comment line keeps proxies from closing the connection.
@@ -437,8 +438,9 @@ func (es *eventStreams) close() {
 
 // CloseStreams ends every open event stream and refuses new ones (503), so
 // that a graceful shutdown is not kept waiting by them: register it with
-// net/http.Server.RegisterOnShutdown. Streams also end when the server's
-// base context ends.
+// net/http.Server.RegisterOnShutdown. It returns once the streams'
+// goroutines have stopped. Streams whose connection was taken over (see
+// parking) end only here, not with the server's base context.
 func (s *Server) CloseStreams() { s.streams.close() }
 
 // Streams returns the number of open event streams.

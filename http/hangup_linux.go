@@ -62,25 +62,31 @@ func (h *hangups) watch(st *stream) error {
 		return err
 	}
 	h.mu.Lock()
-	if h.stopped {
-		h.mu.Unlock()
-		return errParkingClosed
-	}
+	defer h.mu.Unlock()
 	h.next++
-	id := h.next
-	h.byID[id] = st
-	h.mu.Unlock()
-	st.pollID = id
-	return h.ctl(st, syscall.EPOLL_CTL_ADD, false)
+	st.pollID = h.next
+	if err := h.ctl(st, syscall.EPOLL_CTL_ADD, false); err != nil {
+		st.pollID = 0
+		return err
+	}
+	h.byID[st.pollID] = st
+	return nil
 }
 
 // arm registers st's connection again, for its writability too when
 // write: each registration reports one event.
 func (h *hangups) arm(st *stream, write bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return h.ctl(st, syscall.EPOLL_CTL_MOD, write)
 }
 
+// ctl changes st's registration; h.mu is held, so that the epoll instance
+// is not closed meanwhile.
 func (h *hangups) ctl(st *stream, op int, write bool) error {
+	if h.stopped {
+		return errParkingClosed
+	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(uint32(st.pollID)), Pad: int32(uint32(st.pollID >> 32))}
 	if write {
 		ev.Events |= syscall.EPOLLOUT
@@ -97,12 +103,14 @@ func (h *hangups) forget(st *stream) {
 	if st.pollID == 0 {
 		return
 	}
-	_ = st.raw.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.stopped {
+		_ = st.raw.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	}
 	delete(h.byID, st.pollID)
-	h.mu.Unlock()
 	st.pollID = 0
 }
 

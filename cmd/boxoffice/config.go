@@ -184,7 +184,7 @@ func (c *Config) settings() []setting {
 		{"BOXOFFICE_REQUEST_TIMEOUT", "request-timeout", "deadline of every API request (not the event stream); a slower backing service is answered UNAVAILABLE or OUTCOME_UNKNOWN", dur(&c.RequestTimeout)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
-		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", func(v string) error {
+		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 5 KiB and a file descriptor)", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				return fmt.Errorf("want a positive whole number, got %q", v)
