@@ -77,7 +77,8 @@ func (p *parking) shardFor(r *nethttp.Request) *shard {
 
 // take takes r's connection over and parks st on it, or reports that the
 // connection could not be taken (the handler serves st then). A connection
-// that is taken but cannot be parked is served by the calling goroutine.
+// that is taken but cannot be parked (not a socket, or the poller failed)
+// is served by the calling goroutine.
 func (p *parking) take(w nethttp.ResponseWriter, r *nethttp.Request, st *stream) bool {
 	conn, brw, err := nethttp.NewResponseController(w).Hijack()
 	if err != nil {
@@ -104,7 +105,12 @@ func (p *parking) take(w nethttp.ResponseWriter, r *nethttp.Request, st *stream)
 	}
 	st.conn, st.raw, st.pending = conn, raw, head.Bytes()
 	st.stalled, st.lastWrite = time.Now(), time.Now()
-	if err := p.hangups.watch(st); err != nil || !st.shard.park(st) {
+	if err := p.hangups.watch(st); err != nil {
+		st.conn, st.raw, st.pending = nil, nil, nil
+		p.serveConn(r, conn, head.Bytes(), st)
+		return true
+	}
+	if !st.shard.park(st) { // the streams are closing
 		p.hangups.forget(st)
 		conn.Close()
 		p.streams.end(st)
