@@ -3,10 +3,13 @@ package http
 import (
 	"context"
 	"errors"
+	"net"
 	nethttp "net/http"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,17 +23,18 @@ const eventsRoute = "/v1/queue/events"
 
 // The queue event stream: GET /v1/queue/events answers text/event-stream,
 // one "status" event per change of the caller's QueueStatus, until a final
-// one. Each stream is one handler waiting on a channel of the queue's
-// Watcher; heartbeats come from one shared timer.
+// one. Each stream follows a channel of the queue's Watcher. Over HTTP/1
+// on TCP its connection is parked (parked.go); otherwise its handler
+// serves it, woken for heartbeats by one shared timer.
 
 // Defaults of the event stream.
 const (
 	// DefaultMaxStreams bounds the open event streams of one instance.
-	// Each costs about 35 KiB of the server's memory, nearly all of it
-	// net/http's per connection (see the waiting room notes), and a file
-	// descriptor: 20,000 streams take about 700 MiB and leave room for
-	// polling clients within a 65,536 descriptor limit. Fans beyond it
-	// poll, which costs less per fan while they wait.
+	// Each costs a file descriptor and about 5 KiB of the server's memory
+	// when parked (35 KiB when its handler serves it; see the waiting room
+	// notes): 20,000 streams leave room for polling clients within a
+	// 65,536 descriptor limit. Fans beyond it poll, which costs less per
+	// fan while they wait.
 	DefaultMaxStreams = 20000
 	// DefaultStreamHeartbeat is the longest a stream stays silent: after
 	// it, a comment line keeps proxies from closing the connection.
@@ -100,109 +104,200 @@ func (s *Server) eventRoutes() {
 	})
 }
 
+// eventStreams is the state of the queue event streams of one Server: the
+// Watcher they follow, their limit and count, the heartbeat, the one
+// stream per ticket, the writers of parked connections, and the shutdown.
+type eventStreams struct {
+	watcher    *queue.Watcher // nil without a queue service
+	max        int
+	heartbeat  time.Duration
+	open       atomic.Int64
+	beat       *beat // wakes the streams their handlers serve
+	owned      *streamSet
+	parked     *parking // nil where connections are not parked
+	encode     eventEncoder
+	done       chan struct{}
+	closeOnce  sync.Once
+	stopListen context.CancelFunc
+}
+
+func newEventStreams(o Options, encode eventEncoder) *eventStreams {
+	es := &eventStreams{max: o.MaxStreams, heartbeat: o.StreamHeartbeat, encode: encode, done: make(chan struct{})}
+	if es.max <= 0 {
+		es.max = DefaultMaxStreams
+	}
+	if es.heartbeat <= 0 {
+		es.heartbeat = DefaultStreamHeartbeat
+	}
+	es.beat = newBeat(es.heartbeat / 3)
+	es.owned = newStreamSet(o.Broadcast)
+	if o.Broadcast != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		es.stopListen = stop
+		go o.Broadcast.Listen(ctx, es.owned.heard)
+	}
+	if o.Queue != nil {
+		es.watcher = queue.NewWatcher(o.Queue, o.StreamTick)
+	}
+	es.parked = newParking(es)
+	return es
+}
+
+// stream is one open event stream. A parked one (see parking) also holds
+// its connection; its shard's goroutine owns the fields below shard.
+type stream struct {
+	tok   string
+	ch    <-chan queue.Status
+	own   *ownedStream
+	stop  context.CancelFunc // ends the watch
+	id    uint64             // of the last event sent
+	first bool               // no event sent yet
+
+	shard     *shard // nil unless the stream may be parked
+	parked    bool   // shard.mu
+	queued    bool   // in shard.ready; shard.mu
+	hungUp    atomic.Bool
+	conn      net.Conn
+	raw       syscall.RawConn
+	pollID    uint64
+	idx       int    // in shard.list; -1 when not in it
+	pending   []byte // the rest of a write the socket could not take
+	stalled   time.Time
+	lastWrite time.Time
+	writable  bool // the poller is asked for the socket's writability
+	ending    bool // ends once pending is written
+	ended     bool
+}
+
+// wake tells the stream's shard that the stream has something to do.
+func (st *stream) wake() { st.shard.queue(st) }
+
 // events streams the caller's QueueStatus. Errors before the stream starts:
-// UNAUTHENTICATED, QUEUE_TOKEN_INVALID, UNAVAILABLE.
+// UNAUTHENTICATED, QUEUE_TOKEN_INVALID, UNAVAILABLE. Over HTTP/1 without
+// TLS, the connection is taken over after the checks and parked (see
+// parking); otherwise the handler serves the stream to its end.
 func (s *Server) events(w nethttp.ResponseWriter, r *nethttp.Request) {
-	ctx := r.Context()
-	tok, ch, own, ok := s.openEvents(w, r)
+	st, ok := s.openEvents(w, r)
 	if !ok {
 		return
 	}
-	defer s.closeStream()
-	defer s.owned.release(own)
-
-	// net/http lifts the server's ReadTimeout once a request without body
-	// is read, so the stream may outlive it; each write sets its own
-	// deadline, so it may outlive a WriteTimeout too.
-	rc := nethttp.NewResponseController(w)
 	h := w.Header()
 	h["Content-Type"] = eventStreamType
 	h["Cache-Control"] = noStore
 	h["X-Accel-Buffering"] = noBuffering
+	if st.shard != nil && s.streams.parked.take(w, r, st) {
+		return
+	}
+	// net/http lifts the server's ReadTimeout once a request without body
+	// is read, so the stream may outlive it; each write sets its own
+	// deadline, so it may outlive a WriteTimeout too.
+	rc := nethttp.NewResponseController(w)
 	w.WriteHeader(nethttp.StatusOK)
+	s.streams.serve(r.Context(), st, func(b []byte) bool { return writeStream(w, rc, b) })
+}
 
-	id := lastEventID(r)
-	first := true
+// serve writes st's events with write until the stream ends, from the
+// calling goroutine, and ends st.
+func (es *eventStreams) serve(ctx context.Context, st *stream, write func([]byte) bool) {
+	defer es.end(st)
+	es.beat.join()
+	defer es.beat.leave()
 	lastWrite := time.Now()
 	for {
 		select {
-		case st, ok := <-ch:
+		case v, ok := <-st.ch:
 			if !ok {
 				return
 			}
-			id++
-			if !s.writeEvent(w, rc, st, tok, id, first) {
-				return
-			}
-			first, lastWrite = false, time.Now()
-			if st.State != queue.Waiting && st.State != queue.Prequeue {
-				return
-			}
-		case <-s.beat.wait():
-			if time.Since(lastWrite) < s.heartbeat {
-				continue
-			}
-			if !writeStream(w, rc, heartbeatLine) {
+			st.id++
+			if !es.writeEvent(write, v, st) {
 				return
 			}
 			lastWrite = time.Now()
-		case <-own.replaced:
-			writeStream(w, rc, replacedEvent)
+			if final(v.State) {
+				return
+			}
+		case <-es.beat.wait():
+			if time.Since(lastWrite) < es.heartbeat {
+				continue
+			}
+			if !write(heartbeatLine) {
+				return
+			}
+			lastWrite = time.Now()
+		case <-st.own.replaced:
+			write(replacedEvent)
 			return
 		case <-ctx.Done():
 			return
-		case <-s.streamsDone:
+		case <-es.done:
 			return
 		}
 	}
 }
 
+// final reports whether a stream ends after an event of state.
+func final(state queue.State) bool { return state != queue.Waiting && state != queue.Prequeue }
+
 // openEvents checks r and opens its stream: a place among the instance's
-// streams (closeStream gives it back), the watch of its ticket, and the
-// ticket's ownership (release). It answers the refusals itself. Apart from
-// events, so that its frame is off the stack while the stream runs.
-func (s *Server) openEvents(w nethttp.ResponseWriter, r *nethttp.Request) (tok string, ch <-chan queue.Status, own *ownedStream, ok bool) {
+// streams, the watch of its ticket, and the ticket's ownership, all given
+// back by eventStreams.end. It answers the refusals itself.
+func (s *Server) openEvents(w nethttp.ResponseWriter, r *nethttp.Request) (*stream, bool) {
 	access, tok, err := streamCredentials(r)
 	if err != nil {
 		s.writeError(w, r, err)
-		return "", nil, nil, false
+		return nil, false
 	}
 	a, err := s.signer.VerifyAccess(access, s.clock.Now())
 	if err != nil {
 		s.writeError(w, r, err)
-		return "", nil, nil, false
+		return nil, false
 	}
 	t, err := s.ticket(tok, a.UserID, "")
 	if err != nil {
 		s.writeError(w, r, err)
-		return "", nil, nil, false
+		return nil, false
 	}
 	if r.Method == nethttp.MethodHead {
 		h := w.Header()
 		h["Content-Type"] = eventStreamType
 		h["Cache-Control"] = noStore
-		return "", nil, nil, false
+		return nil, false
 	}
-	if !s.openStream() {
+	es := s.streams
+	if !es.openOne() {
 		p := newProblem(boxoffice.CodeUnavailable, "too many open event streams; poll GET /v1/queue instead")
 		p.retryAfter = streamsBusyRetry
 		writeProblem(w, p)
-		return "", nil, nil, false
+		return nil, false
 	}
-	ch, err = s.watcher.Watch(r.Context(), t)
+	st := &stream{tok: tok, id: lastEventID(r), first: true, idx: -1, shard: es.parked.shardFor(r)}
+	var notify func()
+	if st.shard != nil {
+		notify = st.wake
+	}
+	// The watch outlives the request's context once the connection is
+	// taken over: it ends with the stream, or with the request until then.
+	ctx, stop := context.WithCancel(context.Background())
+	st.stop = stop
+	unlink := context.AfterFunc(r.Context(), stop)
+	defer unlink()
+	st.ch, err = es.watcher.WatchFunc(ctx, t, notify)
 	if err != nil {
-		s.closeStream()
+		stop()
+		es.open.Add(-1)
 		s.writeError(w, r, err)
-		return "", nil, nil, false
+		return nil, false
 	}
-	return tok, ch, s.ownStream(r.Context(), t), true
+	st.own = es.ownStream(r.Context(), t, notify)
+	return st, true
 }
 
 // ownStream makes a new stream t's only one. It returns once the other
 // instances are told (or after streamAnnounceWait), so that a stream the
 // client opens after this one's first event is the newer everywhere.
-func (s *Server) ownStream(ctx context.Context, t queue.Ticket) *ownedStream {
-	own, announced := s.owned.take(t)
+func (es *eventStreams) ownStream(ctx context.Context, t queue.Ticket, notify func()) *ownedStream {
+	own, announced := es.owned.takeNotify(t, notify)
 	select {
 	case <-announced: // at once when this instance runs alone
 		return own
@@ -263,22 +358,30 @@ func lastEventID(r *nethttp.Request) uint64 {
 	return n
 }
 
-// writeEvent writes one status event, with the reconnection delay when it
-// is the stream's first.
-func (s *Server) writeEvent(w nethttp.ResponseWriter, rc *nethttp.ResponseController, st queue.Status, tok string, id uint64, first bool) bool {
-	buf := getBuf()
-	b := *buf
-	if first {
+// eventEncoder appends the event of st's standing v to b.
+type eventEncoder func(b []byte, st *stream, v queue.Status) []byte
+
+// appendEvent appends one status event, numbered st.id, with the
+// reconnection delay when it is the stream's first.
+func (s *Server) appendEvent(b []byte, st *stream, v queue.Status) []byte {
+	if st.first {
 		b = append(b, "retry: "...)
 		b = strconv.AppendInt(b, streamRetryMillis, 10)
 		b = append(b, '\n')
+		st.first = false
 	}
 	b = append(b, "id: "...)
-	b = strconv.AppendUint(b, id, 10)
+	b = strconv.AppendUint(b, st.id, 10)
 	b = append(b, "\nevent: status\ndata: "...)
-	b = s.queueAnswer(st, tok).appendJSON(b)
-	b = append(b, '\n', '\n')
-	ok := writeStream(w, rc, b)
+	b = s.queueAnswer(v, st.tok).appendJSON(b)
+	return append(b, '\n', '\n')
+}
+
+// writeEvent writes the event of st's standing v with write.
+func (es *eventStreams) writeEvent(write func([]byte) bool, v queue.Status, st *stream) bool {
+	buf := getBuf()
+	b := es.encode(*buf, st, v)
+	ok := write(b)
 	*buf = b
 	putBuf(buf)
 	return ok
@@ -295,46 +398,53 @@ func writeStream(w nethttp.ResponseWriter, rc *nethttp.ResponseController, b []b
 	return rc.Flush() == nil
 }
 
-// openStream takes a place for one more stream, or reports that there is
+// openOne takes a place for one more stream, or reports that there is
 // none left or that streams are closed.
-func (s *Server) openStream() bool {
-	if s.streams.Add(1) > int64(s.maxStreams) {
-		s.streams.Add(-1)
+func (es *eventStreams) openOne() bool {
+	if es.open.Add(1) > int64(es.max) {
+		es.open.Add(-1)
 		return false
 	}
 	select {
-	case <-s.streamsDone:
-		s.streams.Add(-1)
+	case <-es.done:
+		es.open.Add(-1)
 		return false
 	default:
 	}
-	s.beat.join()
 	return true
 }
 
-func (s *Server) closeStream() {
-	s.beat.leave()
-	s.streams.Add(-1)
+// end gives back what openEvents took for st.
+func (es *eventStreams) end(st *stream) {
+	st.stop()
+	es.owned.release(st.own)
+	es.open.Add(-1)
+}
+
+// close ends every open stream and refuses new ones; it returns once the
+// streams' goroutines have stopped.
+func (es *eventStreams) close() {
+	es.closeOnce.Do(func() {
+		if es.stopListen != nil {
+			es.stopListen()
+		}
+		close(es.done)
+		if es.watcher != nil {
+			es.watcher.Close()
+		}
+		es.parked.close()
+	})
 }
 
 // CloseStreams ends every open event stream and refuses new ones (503), so
 // that a graceful shutdown is not kept waiting by them: register it with
-// net/http.Server.RegisterOnShutdown. Streams also end when the server's
-// base context ends.
-func (s *Server) CloseStreams() {
-	s.closeOnce.Do(func() {
-		if s.stopListen != nil {
-			s.stopListen()
-		}
-		close(s.streamsDone)
-		if s.watcher != nil {
-			s.watcher.Close()
-		}
-	})
-}
+// net/http.Server.RegisterOnShutdown. It returns once the streams'
+// goroutines have stopped. Streams whose connection was taken over (see
+// parking) end only here, not with the server's base context.
+func (s *Server) CloseStreams() { s.streams.close() }
 
 // Streams returns the number of open event streams.
-func (s *Server) Streams() int { return int(s.streams.Load()) }
+func (s *Server) Streams() int { return int(s.streams.open.Load()) }
 
 // beat wakes every stream periodically from one timer, which runs only
 // while streams are open: each wait returns a channel closed at the next

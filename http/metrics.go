@@ -71,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, s *Server, log *slog.Logger) *metrics
 	register(reg, log, prometheus.Collector(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "boxoffice_queue_streams",
 		Help: "Queue event streams open on this instance.",
-	}, func() float64 { return float64(s.streams.Load()) })))
+	}, func() float64 { return float64(s.Streams()) })))
 	return m
 }
 

@@ -117,30 +117,26 @@ const (
 
 // Server answers the API. It implements net/http.Handler.
 type Server struct {
+	o Options // as given, with the defaults filled in
+
+	// Shorthands of o for the handlers.
 	wallet       *wallet.Service
 	concerts     *concert.Service
 	booking      *booking.Service
 	queue        *queue.Service
 	feed         event.Store
 	signer       *token.Signer
-	idp          *identities // nil without a provider
 	noSignup     bool
 	accessTTL    time.Duration
-	adminKey     []byte // SHA-256 of the admin key, nil when none
 	clock        boxoffice.Clock
 	log          *slog.Logger
-	registry     *prometheus.Registry
-	metricsApart bool
-	limiter      Limiter
 	signups      Quota
 	adminFails   Quota
-	trusted      []netip.Prefix
-	ready        func(ctx context.Context) error
 	maxBody      int64
-	maxHeader    int
 
-	requestTimeout time.Duration
-	draining       atomic.Bool
+	idp      *identities // nil without a provider
+	adminKey []byte      // SHA-256 of the admin key, nil when none
+	draining atomic.Bool
 
 	mux      *nethttp.ServeMux
 	api      huma.API
@@ -150,102 +146,81 @@ type Server struct {
 	specOnce sync.Once
 	spec     []byte
 
-	watcher     *queue.Watcher
-	maxStreams  int
-	heartbeat   time.Duration
-	streams     atomic.Int64
-	beat        *beat
-	streamsDone chan struct{}
-	closeOnce   sync.Once
-	owned       *streamSet
-	stopListen  context.CancelFunc
+	streams *eventStreams
 }
 
 // NewServer returns a Server answering every route of the API contract.
 // Call CloseStreams when shutting down.
 func NewServer(o Options) *Server {
+	o = o.withDefaults()
 	s := &Server{
+		o:            o,
 		wallet:       o.Wallet,
 		concerts:     o.Concerts,
 		booking:      o.Booking,
 		queue:        o.Queue,
 		feed:         o.Events,
 		signer:       o.Signer,
-		idp:          newIdentities(o.Provider),
 		noSignup:     o.NoSignup,
 		accessTTL:    o.AccessTTL,
 		clock:        o.Clock,
 		log:          o.Logger,
-		registry:     o.Registry,
-		metricsApart: o.MetricsApart,
-		limiter:      o.Limiter,
 		signups:      o.Signups,
 		adminFails:   o.AdminFailures,
-		trusted:      o.TrustedProxies,
-		ready:        o.Ready,
 		maxBody:      o.MaxBodyBytes,
-		maxHeader:    o.MaxHeaderBytes,
+		idp:          newIdentities(o.Provider),
 		mux:          nethttp.NewServeMux(),
-		maxStreams:   o.MaxStreams,
-		heartbeat:    o.StreamHeartbeat,
-		streamsDone:  make(chan struct{}),
-
-		requestTimeout: o.RequestTimeout,
-	}
-	if s.requestTimeout <= 0 {
-		s.requestTimeout = DefaultRequestTimeout
-	}
-	if s.maxStreams <= 0 {
-		s.maxStreams = DefaultMaxStreams
-	}
-	if s.heartbeat <= 0 {
-		s.heartbeat = DefaultStreamHeartbeat
-	}
-	s.beat = newBeat(s.heartbeat / 3)
-	s.owned = newStreamSet(o.Broadcast)
-	if o.Broadcast != nil {
-		ctx, stop := context.WithCancel(context.Background())
-		s.stopListen = stop
-		go o.Broadcast.Listen(ctx, s.owned.heard)
-	}
-	if o.Queue != nil {
-		s.watcher = queue.NewWatcher(o.Queue, o.StreamTick)
-	}
-	if s.accessTTL <= 0 {
-		s.accessTTL = DefaultAccessTTL
 	}
 	if o.AdminKey != "" {
 		h := sha256.Sum256([]byte(o.AdminKey))
 		s.adminKey = h[:]
 	}
-	if s.clock == nil {
-		s.clock = boxoffice.SystemClock{}
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.registry == nil {
-		s.registry = prometheus.NewRegistry()
-	}
-	if s.limiter == nil && o.RateLimit > 0 {
-		s.limiter = NewLocalLimiter(o.RateLimit, 0)
-	}
-	if s.signups == nil && o.SignupLimit > 0 {
-		s.signups = NewLocalQuota(o.SignupLimit, SignupWindow)
-	}
-	if s.adminFails == nil {
-		s.adminFails = NewLocalQuota(AdminFailureLimit, AdminFailureWindow)
-	}
-	if s.maxBody <= 0 {
-		s.maxBody = DefaultMaxBodyBytes
-	}
-	if s.maxHeader <= 0 {
-		s.maxHeader = DefaultMaxHeaderBytes
-	}
-	s.metrics = newMetrics(s.registry, s, s.log)
+	s.streams = newEventStreams(o, s.appendEvent)
+	s.metrics = newMetrics(o.Registry, s, s.log)
 	s.api = humago.New(s.mux, apiConfig())
 	s.routes()
 	return s
+}
+
+// withDefaults returns o with every unset option at its default.
+func (o Options) withDefaults() Options {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.StreamHeartbeat <= 0 {
+		o.StreamHeartbeat = DefaultStreamHeartbeat
+	}
+	if o.AccessTTL <= 0 {
+		o.AccessTTL = DefaultAccessTTL
+	}
+	if o.Clock == nil {
+		o.Clock = boxoffice.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Limiter == nil && o.RateLimit > 0 {
+		o.Limiter = NewLocalLimiter(o.RateLimit, 0)
+	}
+	if o.Signups == nil && o.SignupLimit > 0 {
+		o.Signups = NewLocalQuota(o.SignupLimit, SignupWindow)
+	}
+	if o.AdminFailures == nil {
+		o.AdminFailures = NewLocalQuota(AdminFailureLimit, AdminFailureWindow)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return o
 }
 
 func apiConfig() huma.Config {
@@ -362,18 +337,18 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
 	r = canonicalIDs(r)
 	if r.URL.Path != eventsRoute { // a stream lasts as long as the fan waits
-		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.o.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
 	rec := recorderPool.Get().(*recorder)
 	rec.w, rec.r, rec.status = w, r, 0
 	defer s.finish(rec, r, start)
-	if headerBytes(r) > s.maxHeader {
-		writeProblem(rec, headersTooLarge(s.maxHeader))
+	if headerBytes(r) > s.o.MaxHeaderBytes {
+		writeProblem(rec, headersTooLarge(s.o.MaxHeaderBytes))
 		return
 	}
-	if s.limiter != nil && rateLimited(r) && !s.allow(rec, r) {
+	if s.o.Limiter != nil && rateLimited(r) && !s.allow(rec, r) {
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -451,7 +426,7 @@ func rateLimited(r *nethttp.Request) bool {
 // allow applies the rate limit to r, answering RATE_LIMITED when over it.
 func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 	key, group := s.clientKeys(r)
-	ok, wait, err := s.limiter.Allow(r.Context(), key, group, s.clock.Now())
+	ok, wait, err := s.o.Limiter.Allow(r.Context(), key, group, s.clock.Now())
 	if err != nil {
 		s.log.Warn("rate limiter failed; request let through", "err", err)
 		return true
@@ -466,7 +441,7 @@ func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 // clientKeys are the limit keys of r's client address (see clientKeys),
 // or its peer as given when that cannot be parsed.
 func (s *Server) clientKeys(r *nethttp.Request) (key, group string) {
-	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trusted); ok {
+	if a, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.o.TrustedProxies); ok {
 		return clientKeys(a)
 	}
 	return r.RemoteAddr, ""
@@ -548,7 +523,7 @@ var healthBody = []byte(`{"status":"ok"}` + "\n")
 func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) { writeHealthy(w) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if !s.metricsApart {
+	if !s.o.MetricsApart {
 		s.mux.Handle("GET /metrics", s.Metrics())
 	}
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
@@ -570,7 +545,7 @@ func (s *Server) opsRoutes() {
 			"503": {Description: "A backing service is down", Content: map[string]*huma.MediaType{problemContentType: {Schema: problemSchema}}},
 		},
 	})
-	if s.metricsApart {
+	if s.o.MetricsApart {
 		return
 	}
 	s.api.OpenAPI().AddOperation(&huma.Operation{
@@ -582,7 +557,7 @@ func (s *Server) opsRoutes() {
 
 // Metrics serves the server's metrics in the Prometheus text format.
 func (s *Server) Metrics() nethttp.Handler {
-	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
@@ -604,10 +579,10 @@ func (s *Server) readyz(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, newProblem(boxoffice.CodeUnavailable, "draining: the instance is shutting down"))
 		return
 	}
-	if s.ready != nil {
+	if s.o.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		if err := s.ready(ctx); err != nil {
+		if err := s.o.Ready(ctx); err != nil {
 			s.log.Warn("not ready", "err", err)
 			p := newProblem(boxoffice.CodeUnavailable, "not ready")
 			var be *boxoffice.Error

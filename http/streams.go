@@ -58,6 +58,15 @@ type ownedStream struct {
 	opened    time.Time
 	confirmed bool          // its announcement came back
 	replaced  chan struct{} // closed when a newer stream of the ticket opened
+	notify    func()        // nil, or called (under streamSet.mu) once replaced is closed
+}
+
+// replace ends s for a newer stream of its ticket; streamSet.mu is held.
+func (s *ownedStream) replace() {
+	close(s.replaced)
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 func newStreamSet(bus Broadcast) *streamSet {
@@ -73,16 +82,23 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // ends. sent is closed once the other instances are told: a stream opened
 // after that is the newer everywhere.
 func (ss *streamSet) take(t queue.Ticket) (s *ownedStream, sent <-chan struct{}) {
+	return ss.takeNotify(t, nil)
+}
+
+// takeNotify is take, calling notify (when not nil, without blocking) once
+// a newer stream replaces the new one.
+func (ss *streamSet) takeNotify(t queue.Ticket, notify func()) (s *ownedStream, sent <-chan struct{}) {
 	s = &ownedStream{
 		ticket:   t,
 		id:       ss.instance + strconv.FormatUint(ss.next.Add(1), 10),
 		opened:   time.Now(),
 		replaced: make(chan struct{}),
+		notify:   notify,
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if old := ss.open[t]; old != nil {
-		close(old.replaced)
+		old.replace()
 	}
 	ss.open[t] = s
 	if ss.bus == nil {
@@ -117,7 +133,7 @@ func (ss *streamSet) heard(msg string) {
 	case strings.HasPrefix(id, ss.instance):
 		// An older stream of this instance, ended when s opened.
 	case s.confirmed || time.Since(s.opened) > streamConfirmAfter:
-		close(s.replaced)
+		s.replace()
 		delete(ss.open, t)
 	}
 }

@@ -58,6 +58,7 @@ type watchedRoom struct {
 type subscription struct {
 	ticket Ticket
 	ch     chan Status
+	notify func()    // nil, or called after each send and the close
 	last   change    // what was last sent
 	due    time.Time // next refresh, by the service's clock
 	stop   func() bool
@@ -93,6 +94,14 @@ func NewWatcher(s *Service, tick time.Duration) *Watcher {
 // is Expired. While watched, a waiting place is kept alive. Errors: those
 // of Store.Status, such as UNAVAILABLE.
 func (w *Watcher) Watch(ctx context.Context, t Ticket) (<-chan Status, error) {
+	return w.WatchFunc(ctx, t, nil)
+}
+
+// WatchFunc is Watch, calling notify (when not nil) each time after a
+// value is put on the channel or the channel is closed, but for the
+// current standing it holds at once. notify must not block: it runs under
+// the Watcher's lock. It lets one goroutine follow many channels.
+func (w *Watcher) WatchFunc(ctx context.Context, t Ticket, notify func()) (<-chan Status, error) {
 	now := w.svc.Now()
 	st, err := w.svc.store.Status(ctx, t, now)
 	switch {
@@ -108,7 +117,7 @@ func (w *Watcher) Watch(ctx context.Context, t Ticket) (<-chan Status, error) {
 		return ch, nil
 	}
 	wait, _ := Estimate(st, now)
-	s := &subscription{ticket: t, ch: ch, last: changeOf(st, wait), due: w.next(st, wait, now)}
+	s := &subscription{ticket: t, ch: ch, notify: notify, last: changeOf(st, wait), due: w.next(st, wait, now)}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -173,6 +182,9 @@ func (w *Watcher) end(r *watchedRoom, s *subscription) {
 	}
 	s.done = true
 	close(s.ch)
+	if s.notify != nil {
+		s.notify()
+	}
 	if s.stop != nil {
 		s.stop()
 	}
@@ -301,6 +313,9 @@ func (w *Watcher) send(r *watchedRoom, s *subscription, st Status, now time.Time
 		}
 		s.ch <- st // cannot block: w.mu is held by the only sender
 		s.last = c
+		if s.notify != nil && !final(st.State) {
+			s.notify() // after a final one, end notifies
+		}
 	}
 	if final(st.State) {
 		w.end(r, s)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,5 +464,37 @@ func TestWatchPrequeue(t *testing.T) {
 			e.pass()
 		}
 		want(t, next(t, ch), queue.Waiting, 1)
+	})
+}
+
+// TestWatchFunc checks that notify follows every value put on the channel
+// after the first, and its closing.
+func TestWatchFunc(t *testing.T) {
+	watchStores(t, func(t *testing.T, store queue.Store) {
+		e := newWatchEnv(t, store, rate1())
+		ahead, kim := e.join("ahead"), e.join("kim")
+		var notified atomic.Int32
+		ch, err := e.w.WatchFunc(context.Background(), kim, func() { notified.Add(1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, next(t, ch), queue.Waiting, 2)
+		e.pass()
+		if n := notified.Load(); n != 0 {
+			t.Fatalf("notified %d times with nothing changed, want 0", n)
+		}
+		e.leave(ahead)
+		e.pass()
+		if n := notified.Load(); n != 1 {
+			t.Fatalf("notified %d times after a change, want 1", n)
+		}
+		want(t, next(t, ch), queue.Waiting, 1)
+		e.leave(kim)
+		e.pass()
+		want(t, next(t, ch), queue.Expired, 0)
+		closed(t, ch)
+		if n := notified.Load(); n != 2 {
+			t.Fatalf("notified %d times after the final standing, want 2", n)
+		}
 	})
 }

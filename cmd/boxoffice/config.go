@@ -244,7 +244,7 @@ func (c *Config) tuningSettings() []setting {
 		{"BOXOFFICE_REQUEST_TIMEOUT", "request-timeout", "deadline of every API request (not the event stream); a slower backing service is answered UNAVAILABLE or OUTCOME_UNKNOWN", dur(&c.RequestTimeout)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 		{"BOXOFFICE_LOG_FORMAT", "log-format", "text or json", str(&c.LogFormat)},
-		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 35 KiB and a file descriptor)", atLeast(&c.MaxStreams, 1)},
+		{"BOXOFFICE_MAX_STREAMS", "max-streams", "open queue event streams per instance; beyond it clients are told to poll (each stream costs about 5 KiB and a file descriptor)", atLeast(&c.MaxStreams, 1)},
 		{"BOXOFFICE_PPROF_ADDR", "pprof-addr", "listen address of the Go profiling endpoints (/debug/pprof/); keep it private", str(&c.PprofAddr)},
 		{"BOXOFFICE_METRICS_ADDR", "metrics-addr", "listen address of /metrics instead of the API's; keep it private", str(&c.MetricsAddr)},
 	}
