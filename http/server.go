@@ -120,19 +120,19 @@ type Server struct {
 	o Options // as given, with the defaults filled in
 
 	// Shorthands of o for the handlers.
-	wallet       *wallet.Service
-	concerts     *concert.Service
-	booking      *booking.Service
-	queue        *queue.Service
-	feed         event.Store
-	signer       *token.Signer
-	noSignup     bool
-	accessTTL    time.Duration
-	clock        boxoffice.Clock
-	log          *slog.Logger
-	signups      Quota
-	adminFails   Quota
-	maxBody      int64
+	wallet     *wallet.Service
+	concerts   *concert.Service
+	booking    *booking.Service
+	queue      *queue.Service
+	feed       event.Store
+	signer     *token.Signer
+	noSignup   bool
+	accessTTL  time.Duration
+	clock      boxoffice.Clock
+	log        *slog.Logger
+	signups    Quota
+	adminFails Quota
+	maxBody    int64
 
 	idp      *identities // nil without a provider
 	adminKey []byte      // SHA-256 of the admin key, nil when none
@@ -154,22 +154,22 @@ type Server struct {
 func NewServer(o Options) *Server {
 	o = o.withDefaults()
 	s := &Server{
-		o:            o,
-		wallet:       o.Wallet,
-		concerts:     o.Concerts,
-		booking:      o.Booking,
-		queue:        o.Queue,
-		feed:         o.Events,
-		signer:       o.Signer,
-		noSignup:     o.NoSignup,
-		accessTTL:    o.AccessTTL,
-		clock:        o.Clock,
-		log:          o.Logger,
-		signups:      o.Signups,
-		adminFails:   o.AdminFailures,
-		maxBody:      o.MaxBodyBytes,
-		idp:          newIdentities(o.Provider),
-		mux:          nethttp.NewServeMux(),
+		o:          o,
+		wallet:     o.Wallet,
+		concerts:   o.Concerts,
+		booking:    o.Booking,
+		queue:      o.Queue,
+		feed:       o.Events,
+		signer:     o.Signer,
+		noSignup:   o.NoSignup,
+		accessTTL:  o.AccessTTL,
+		clock:      o.Clock,
+		log:        o.Logger,
+		signups:    o.Signups,
+		adminFails: o.AdminFailures,
+		maxBody:    o.MaxBodyBytes,
+		idp:        newIdentities(o.Provider),
+		mux:        nethttp.NewServeMux(),
 	}
 	if o.AdminKey != "" {
 		h := sha256.Sum256([]byte(o.AdminKey))
