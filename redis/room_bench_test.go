@@ -1,0 +1,194 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/boxoffice/boxoffice/queue"
+)
+
+// The room-size benchmarks fill one room per size through Join, in batches
+// of fillBatch fans (the batches queue.Service gathers), and measure in it:
+// Redis bytes per waiting fan, joins, polls and one admission step. Sizes
+// come from BOXOFFICE_ROOM_SIZES (comma-separated, default 1000,100000);
+// 1000000 takes about a minute to fill and 400 MB of Redis.
+//
+//	BOXOFFICE_ROOM_SIZES=1000,100000,1000000 go test -run '^$' -bench RoomSize -benchtime 20000x ./redis/
+
+const fillBatch = 1000
+
+var roomT0 = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// sizedRoom is a room filled with n waiting fans, shared by the benchmarks
+// of one size in a process.
+type sizedRoom struct {
+	s       *QueueStore
+	room    queue.Room
+	tickets []queue.Ticket
+	next    atomic.Int64 // user number of the next join
+	steps   int          // admission steps run, 100 ms apart
+}
+
+var (
+	sizedMu    sync.Mutex
+	sizedRooms = map[int]*sizedRoom{}
+)
+
+func roomSizes() []int {
+	v := os.Getenv("BOXOFFICE_ROOM_SIZES")
+	if v == "" {
+		v = "1000,100000"
+	}
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(f)
+		if err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// roomOfSize returns the room of n fans, filling it on first use. Its keys
+// are deleted when the process's first benchmark that asked for it ends.
+func roomOfSize(b *testing.B, n int) *sizedRoom { return roomOfSizeT(b, n) }
+
+func roomOfSizeT(b testing.TB, n int) *sizedRoom {
+	sizedMu.Lock()
+	defer sizedMu.Unlock()
+	if r, ok := sizedRooms[n]; ok {
+		return r
+	}
+	c := testClient(b)
+	r := &sizedRoom{s: NewQueueStore(c, testPrefix(b, c))}
+	// Open an hour ago, admitting 1,000/s with one-hour idle and session
+	// limits, so nothing lapses while the benchmarks run.
+	r.room = queue.Room{ConcertID: fmt.Sprintf("01970000-0000-7000-8000-%012d", n), OpensAt: roomT0.Add(-time.Hour),
+		Seed: []byte("room size seed"), Settings: queue.Settings{Strategy: queue.Rate, AdmitPerSecond: 1000,
+			SessionSeconds: 3600, IdleSeconds: 3600, MaxSessionSeconds: 3600}}
+	ctx := context.Background()
+	err := r.s.Restore(ctx, r.room, func(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }, "bench", time.Second, roomT0)
+	if err != nil {
+		b.Fatalf("Restore: %v", err)
+	}
+	r.tickets = make([]queue.Ticket, 0, n)
+	users := make([]string, 0, fillBatch)
+	for len(r.tickets) < n {
+		users = users[:0]
+		for range min(fillBatch, n-len(r.tickets)) {
+			users = append(users, r.user())
+		}
+		js, err := r.s.Join(ctx, r.room, users, roomT0)
+		if err != nil {
+			b.Fatalf("fill: %v", err)
+		}
+		for _, j := range js {
+			r.tickets = append(r.tickets, j.Ticket)
+		}
+	}
+	sizedRooms[n] = r
+	// The keys go with the process's first benchmark of this size.
+	b.Cleanup(func() {
+		sizedMu.Lock()
+		delete(sizedRooms, n)
+		sizedMu.Unlock()
+	})
+	return r
+}
+
+// user returns a new user ID, as long as a UUID.
+func (r *sizedRoom) user() string {
+	return fmt.Sprintf("00000000-0000-7000-8000-%012d", r.next.Add(1))
+}
+
+// bytes is the sum of MEMORY USAGE over the room's keys.
+func (r *sizedRoom) bytes(b *testing.B) int64 {
+	var sum int64
+	for _, k := range r.s.roomKeys(r.room.ConcertID) {
+		n, err := r.s.client.MemoryUsage(b.Context(), k, 0).Result()
+		if err != nil && err.Error() != "redis: nil" {
+			b.Fatalf("MEMORY USAGE %s: %v", k, err)
+		}
+		sum += n
+	}
+	return sum
+}
+
+// waiting is how many fans wait in the room.
+func (r *sizedRoom) waiting(b *testing.B) int64 {
+	st, err := r.s.Stats(b.Context(), r.room.ConcertID, roomT0)
+	if err != nil {
+		b.Fatalf("Stats: %v", err)
+	}
+	return st.Waiting
+}
+
+func BenchmarkRoomSize(b *testing.B) {
+	for _, n := range roomSizes() {
+		b.Run(fmt.Sprintf("fans=%d/bytes", n), func(b *testing.B) {
+			r := roomOfSize(b, n)
+			// MEMORY USAGE of a whole key is O(n): measured once.
+			b.ReportMetric(float64(r.bytes(b))/float64(r.waiting(b)), "bytes/fan")
+		})
+		b.Run(fmt.Sprintf("fans=%d/join", n), func(b *testing.B) {
+			r := roomOfSize(b, n)
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := r.s.Join(b.Context(), r.room, []string{r.user()}, roomT0); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("fans=%d/status", n), func(b *testing.B) {
+			r := roomOfSize(b, n)
+			var i atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					tk := r.tickets[i.Add(7919)%int64(len(r.tickets))]
+					if _, err := r.s.Status(b.Context(), tk, roomT0); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		// One step admits 100 (1,000/s, a step every 100 ms); as many join
+		// outside the timer, so the room keeps its size.
+		b.Run(fmt.Sprintf("fans=%d/admit", n), func(b *testing.B) {
+			r := roomOfSize(b, n)
+			users := make([]string, 100)
+			var admitted int64
+			for range b.N {
+				r.steps++
+				now := roomT0.Add(time.Duration(r.steps) * 100 * time.Millisecond)
+				b.StopTimer()
+				for j := range users {
+					users[j] = r.user()
+				}
+				if _, err := r.s.Join(b.Context(), r.room, users, now); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				a, err := r.s.Admit(b.Context(), r.room.ConcertID, "bench", time.Minute, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				admitted += a.Admitted
+			}
+			b.ReportMetric(float64(admitted)/float64(b.N), "admitted/step")
+		})
+	}
+}
