@@ -99,6 +99,14 @@ type Options struct {
 	FaultsFile string
 	FaultGrace time.Duration
 
+	// RoomSize, when positive, makes the join scenario measure one room
+	// that RoomSize fans joined through the API before the phases.
+	RoomSize int
+	// RoomBytes, when set, returns the bytes a room takes in the
+	// deployment's store: the join scenario then reports them per waiting
+	// fan.
+	RoomBytes func(ctx context.Context, concertID string) (int64, error)
+
 	// Progress receives the progress line; Terminal redraws it in place.
 	Progress io.Writer
 	Terminal bool
@@ -208,6 +216,22 @@ type Result struct {
 // stretches alternating with the phase's.
 type Round struct {
 	Phases []Phase `json:"phases"`
+	// Room is the room the join scenario measured with RoomSize.
+	Room *FilledRoom `json:"room,omitempty"`
+}
+
+// FilledRoom describes the room of a join scenario filled before measuring.
+type FilledRoom struct {
+	ConcertID string `json:"concertId"`
+	// Filled is how many fans joined before the phases, FillSeconds how
+	// long that took.
+	Filled      int     `json:"filled"`
+	FillSeconds float64 `json:"fillSeconds"`
+	// Waiting is the room's waiting fans after the phases; Bytes the sum
+	// of MEMORY USAGE over its Redis keys then (0 without RoomBytes).
+	Waiting     int64   `json:"waiting"`
+	Bytes       int64   `json:"bytes,omitempty"`
+	BytesPerFan float64 `json:"bytesPerFan,omitempty"`
 }
 
 // Phase is one measured phase.

@@ -265,3 +265,16 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("after a 503: no 5xx check got ok, want failed")
 	}
 }
+
+func TestWriteTableRoom(t *testing.T) {
+	res := holdResult([]float64{900}, 80, true)
+	res.Rounds[0].Room = &FilledRoom{ConcertID: "c1", Filled: 100000, FillSeconds: 42, Waiting: 100300, Bytes: 38730090, BytesPerFan: 386.14}
+	var b bytes.Buffer
+	if err := res.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "room c1: 100,000 fans joined in 42s before the phases; 100,300 waiting after them; Redis 38,730,090 bytes, 386.1 per waiting fan"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/boxoffice/boxoffice/loadtest"
+	"github.com/boxoffice/boxoffice/redis"
 )
 
 const loadtestUsage = `Usage: boxoffice loadtest <scenario> --target URL[,URL...] [flags]
@@ -71,6 +72,8 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		"of this maxnumber before joining, about half of it in SHA-256 hashes on this machine's cores")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
+	fs.IntVar(&o.RoomSize, "room-size", 0, "join: fill one room with this many fans through the API before measuring joins and polls in it")
+	redisURL := fs.String("redis-url", "", "join: the deployment's Redis, to report its room's bytes per waiting fan (MEMORY USAGE over the room's keys)")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
 	fs.BoolVar(&o.Robust, "robust", false, "onsale fans retry 503s and unanswered requests with backoff, move to another target, "+
 		"and count rejoins and lost holds; 5xx are then allowed inside fault windows only")
@@ -110,6 +113,16 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}
 	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	if *redisURL != "" {
+		c, err := redis.Open(ctx, *redisURL)
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		defer c.Close()
+		o.RoomBytes = func(ctx context.Context, concertID string) (int64, error) {
+			return redis.RoomBytes(ctx, c, concertID)
+		}
+	}
 
 	res, err := loadtest.Run(ctx, o)
 	if err != nil {
