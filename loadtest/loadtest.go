@@ -99,9 +99,10 @@ type Options struct {
 	FaultsFile string
 	FaultGrace time.Duration
 
-	// RoomSize, when positive, makes the join scenario measure one room
-	// that RoomSize fans joined through the API before the phases.
-	RoomSize int
+	// RoomSizes, when set, make the join scenario measure, Runs times for
+	// each size in turn, one room that that many fans joined through the
+	// API before the phases.
+	RoomSizes []int
 	// RoomBytes, when set, returns the bytes a room takes in the
 	// deployment's store: the join scenario then reports them per waiting
 	// fan.
@@ -216,7 +217,7 @@ type Result struct {
 // stretches alternating with the phase's.
 type Round struct {
 	Phases []Phase `json:"phases"`
-	// Room is the room the join scenario measured with RoomSize.
+	// Room is the filled room the join scenario measured (RoomSizes).
 	Room *FilledRoom `json:"room,omitempty"`
 }
 
@@ -278,10 +279,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	case "onsale":
 		err = e.onsale(ctx, res)
 	default:
-		for i := range opts.Runs {
-			if opts.Runs > 1 {
-				e.printf("round %d of %d\n", i+1, opts.Runs)
+		sizes := opts.RoomSizes
+		if len(sizes) == 0 {
+			sizes = []int{0}
+		}
+		for i := range opts.Runs * len(sizes) {
+			if n := opts.Runs * len(sizes); n > 1 {
+				e.printf("round %d of %d\n", i+1, n)
 			}
+			e.roomSize = sizes[i/opts.Runs]
 			var round Round
 			if err = e.measured(ctx, &round, res); err != nil {
 				break
@@ -313,10 +319,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // engine is the state of one run.
 type engine struct {
-	opts    Options
-	tr      *nethttp.Transport
-	clients []*boxhttp.Client
-	sems    []chan struct{}
+	opts Options
+	// roomSize is the size of the join scenario's filled room this round.
+	roomSize int
+	tr       *nethttp.Transport
+	clients  []*boxhttp.Client
+	sems     []chan struct{}
 	// watcher is the on-sale's observer's own client, outside the fans'
 	// connection limit, on the first target.
 	watcher *boxhttp.Client

@@ -99,8 +99,8 @@ func (e *engine) joinScenario(ctx context.Context, round *Round) error {
 	}
 	joins += e.opts.Connections
 	rooms := min((joins+29999)/30000, joinRooms)
-	if e.opts.RoomSize > 0 {
-		// One room, already holding RoomSize fans.
+	if e.roomSize > 0 {
+		// One room, already holding roomSize fans.
 		rooms = 1
 	}
 	n := (joins + rooms - 1) / rooms
@@ -111,8 +111,8 @@ func (e *engine) joinScenario(ctx context.Context, round *Round) error {
 		if err != nil {
 			return err
 		}
-		if e.opts.RoomSize > 0 {
-			if round.Room, err = e.fill(ctx, c.ConcertID, e.opts.RoomSize); err != nil {
+		if e.roomSize > 0 {
+			if round.Room, err = e.fill(ctx, c.ConcertID, e.roomSize); err != nil {
 				return err
 			}
 		}

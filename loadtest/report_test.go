@@ -278,3 +278,32 @@ func TestWriteTableRoom(t *testing.T) {
 		t.Errorf("table lacks %q:\n%s", want, b.String())
 	}
 }
+
+func TestRoomSizeSVG(t *testing.T) {
+	var res Result
+	for i, size := range []int{1000, 100000, 1000000} {
+		rps := float64(3000 - 100*i)
+		res.Rounds = append(res.Rounds, Round{Room: &FilledRoom{Filled: size}, Phases: []Phase{
+			{Name: "ceiling", RPS: 10000},
+			{Name: "join", Endpoints: []Endpoint{{OKRPS: rps}}},
+			{Name: "ceiling", RPS: 9000},
+			{Name: "poll", Endpoints: []Endpoint{{OKRPS: 2 * rps}}},
+		}})
+	}
+	var b bytes.Buffer
+	if err := res.WriteRoomSizeSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b.Bytes())
+	if got := strings.Count(b.String(), "<circle"); got != 9 {
+		t.Errorf("points: got %d, want 9 (joins, polls and one bare handler per size)", got)
+	}
+	b.Reset()
+	if err := (&Result{Scenario: "join"}).WriteRoomSizeSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b.Bytes())
+	if !strings.Contains(b.String(), "no filled room measured") {
+		t.Errorf("plot without filled rooms: got %s", b.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/boxoffice/boxoffice/loadtest"
@@ -72,7 +73,17 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		"of this maxnumber before joining, about half of it in SHA-256 hashes on this machine's cores")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
-	fs.IntVar(&o.RoomSize, "room-size", 0, "join: fill one room with this many fans through the API before measuring joins and polls in it")
+	fs.Func("room-size", "join: fill one room with this many fans through the API before measuring joins and polls in it; "+
+		"several sizes, comma-separated, are measured in turn (--runs rounds each) and plotted in room-size.svg (--svg-dir)", func(v string) error {
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("room size %q: want a positive number", f)
+			}
+			o.RoomSizes = append(o.RoomSizes, n)
+		}
+		return nil
+	})
 	redisURL := fs.String("redis-url", "", "join: the deployment's Redis, to report its room's bytes per waiting fan (MEMORY USAGE over the room's keys)")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
 	fs.BoolVar(&o.Robust, "robust", false, "onsale fans retry 503s and unanswered requests with backoff, move to another target, "+
@@ -147,6 +158,9 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		plots := map[string]func(io.Writer) error{"latency.svg": res.WriteLatencySVG}
+		if len(o.RoomSizes) > 1 {
+			plots["room-size.svg"] = res.WriteRoomSizeSVG
+		}
 		if res.Onsale != nil {
 			plots["timeline.svg"] = res.WriteTimelineSVG
 		}

@@ -190,7 +190,7 @@ func TestLoadtestJoinRoomSize(t *testing.T) {
 	o.Scenario = "join"
 	o.Targets = []string{m.URL()}
 	o.AdminKey = m.AdminKey()
-	o.RoomSize = 300
+	o.RoomSizes = []int{300}
 	o.Fans = 200
 	o.Connections = 20
 	o.Duration, o.Warmup = time.Second, 0
