@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -281,7 +282,9 @@ func TestWriteTableRoom(t *testing.T) {
 
 func TestRoomSizeSVG(t *testing.T) {
 	var res Result
-	for i, size := range []int{1000, 100000, 1000000} {
+	// The last round measures a size between the others: the curves still
+	// run left to right.
+	for i, size := range []int{1000, 100000, 1000000, 10000} {
 		rps := float64(3000 - 100*i)
 		res.Rounds = append(res.Rounds, Round{Room: &FilledRoom{Filled: size}, Phases: []Phase{
 			{Name: "ceiling", RPS: 10000},
@@ -295,8 +298,24 @@ func TestRoomSizeSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	wellFormed(t, b.Bytes())
-	if got := strings.Count(b.String(), "<circle"); got != 9 {
-		t.Errorf("points: got %d, want 9 (joins, polls and one bare handler per size)", got)
+	if got := strings.Count(b.String(), "<circle"); got != 12 {
+		t.Errorf("points: got %d, want 12 (joins, polls and one bare handler per size)", got)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		_, pts, ok := strings.Cut(line, `points="`)
+		if !ok {
+			continue
+		}
+		last := -1.0
+		for pt := range strings.FieldsSeq(strings.TrimSuffix(pts, `"/>`)) {
+			x, _, _ := strings.Cut(pt, ",")
+			v, err := strconv.ParseFloat(x, 64)
+			if err != nil || v <= last {
+				t.Errorf("curve not left to right: %s", line)
+				break
+			}
+			last = v
+		}
 	}
 	b.Reset()
 	if err := (&Result{Scenario: "join"}).WriteRoomSizeSVG(&b); err != nil {

@@ -480,10 +480,16 @@ func (r *Result) WriteRoomSizeSVG(w io.Writer) error {
 	for k := range names {
 		color := palette[k%len(palette)]
 		colors = append(colors, color)
+		// Left to right: rounds may measure the sizes in any order.
+		order := make([]int, len(xs[k]))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(i, j int) bool { return xs[k][order[i]] < xs[k][order[j]] })
 		px, py := make([]float64, len(xs[k])), make([]float64, len(xs[k]))
-		for i := range xs[k] {
-			px[i], py[i] = p.px(xs[k][i]), p.py(ys[k][i])
-			fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", px[i], py[i], color)
+		for n, i := range order {
+			px[n], py[n] = p.px(xs[k][i]), p.py(ys[k][i])
+			fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", px[n], py[n], color)
 		}
 		dash := ""
 		if names[k] == "ceiling" {

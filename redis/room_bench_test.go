@@ -16,8 +16,9 @@ import (
 	"github.com/boxoffice/boxoffice/queue"
 )
 
-// The room-size benchmarks fill one room per size through Join, in batches
-// of fillBatch fans (the batches queue.Service gathers), and measure in it:
+// The room-size benchmarks fill one room per size through Join, fillBatch
+// fans a call (the store runs them as scripts of hotBatch joins, as it does
+// the batches queue.Service gathers), and measure in it:
 // Redis bytes per waiting fan, joins, polls and one admission step. Sizes
 // come from BOXOFFICE_ROOM_SIZES (comma-separated, default 1000,100000);
 // 1000000 takes about a minute to fill and 400 MB of Redis.
