@@ -102,6 +102,15 @@ type Options struct {
 	FaultsFile string
 	FaultGrace time.Duration
 
+	// RoomSizes, when set, make the join scenario measure, Runs times for
+	// each size in turn, one room that that many fans joined through the
+	// API before the phases.
+	RoomSizes []int
+	// RoomBytes, when set, returns the bytes a room takes in the
+	// deployment's store: the join scenario then reports them per waiting
+	// fan.
+	RoomBytes func(ctx context.Context, concertID string) (int64, error)
+
 	// Progress receives the progress line; Terminal redraws it in place.
 	Progress io.Writer
 	Terminal bool
@@ -214,6 +223,22 @@ type Result struct {
 // stretches alternating with the phase's.
 type Round struct {
 	Phases []Phase `json:"phases"`
+	// Room is the filled room the join scenario measured (RoomSizes).
+	Room *FilledRoom `json:"room,omitempty"`
+}
+
+// FilledRoom describes the room of a join scenario filled before measuring.
+type FilledRoom struct {
+	ConcertID string `json:"concertId"`
+	// Filled is how many fans joined before the phases, FillSeconds how
+	// long that took.
+	Filled      int     `json:"filled"`
+	FillSeconds float64 `json:"fillSeconds"`
+	// Waiting is the room's waiting fans after the phases; Bytes the sum
+	// of MEMORY USAGE over its Redis keys then (0 without RoomBytes).
+	Waiting     int64   `json:"waiting"`
+	Bytes       int64   `json:"bytes,omitempty"`
+	BytesPerFan float64 `json:"bytesPerFan,omitempty"`
 }
 
 // Phase is one measured phase.
@@ -260,10 +285,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	case "onsale":
 		err = e.onsale(ctx, res)
 	default:
-		for i := range opts.Runs {
-			if opts.Runs > 1 {
-				e.printf("round %d of %d\n", i+1, opts.Runs)
+		sizes := opts.RoomSizes
+		if len(sizes) == 0 {
+			sizes = []int{0}
+		}
+		for i := range opts.Runs * len(sizes) {
+			if n := opts.Runs * len(sizes); n > 1 {
+				e.printf("round %d of %d\n", i+1, n)
 			}
+			e.roomSize = sizes[i/opts.Runs]
 			var round Round
 			if err = e.measured(ctx, &round, res); err != nil {
 				break
@@ -295,10 +325,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // engine is the state of one run.
 type engine struct {
-	opts    Options
-	tr      *nethttp.Transport
-	clients []*boxhttp.Client
-	sems    []chan struct{}
+	opts Options
+	// roomSize is the size of the join scenario's filled room this round.
+	roomSize int
+	tr       *nethttp.Transport
+	clients  []*boxhttp.Client
+	sems     []chan struct{}
 	// watcher is the on-sale's observer's own client, outside the fans'
 	// connection limit, on the first target.
 	watcher *boxhttp.Client

@@ -101,6 +101,10 @@ func (e *engine) joinScenario(ctx context.Context, round *Round) error {
 	}
 	joins += e.opts.Connections
 	rooms := min((joins+29999)/30000, joinRooms)
+	if e.roomSize > 0 {
+		// One room, already holding roomSize fans.
+		rooms = 1
+	}
 	n := (joins + rooms - 1) / rooms
 	room := &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 0.01, SessionSeconds: 60, IdleSeconds: 3600}
 	urls := make([][]*url.URL, rooms) // by room, then target
@@ -108,6 +112,11 @@ func (e *engine) joinScenario(ctx context.Context, round *Round) error {
 		c, err := e.createConcert(ctx, concertSpec(fmt.Sprintf("Join test %d", k+1), 1, 300, 4, time.Now().Add(-time.Minute), room))
 		if err != nil {
 			return err
+		}
+		if e.roomSize > 0 {
+			if round.Room, err = e.fill(ctx, c.ConcertID, e.roomSize); err != nil {
+				return err
+			}
 		}
 		for _, t := range e.opts.Targets {
 			u, err := url.Parse(t + "/v1/concerts/" + c.ConcertID + "/queue")
@@ -149,9 +158,62 @@ func (e *engine) joinScenario(ctx context.Context, round *Round) error {
 	if len(polls) == 0 {
 		return fmt.Errorf("no join succeeded; nothing to poll")
 	}
-	return e.phase(ctx, round, "poll", func(w int) loop {
+	err = e.phase(ctx, round, "poll", func(w int) loop {
 		return &listLoop{rt: routeQueueStatus, reqs: polls, i: w * len(polls) / e.opts.Connections}
 	})
+	if err != nil || round.Room == nil {
+		return err
+	}
+	return e.measureRoom(ctx, round.Room)
+}
+
+// fillChunk is how many users fill creates before they join: users and
+// their joins alternate in chunks, so that a big fill holds few tokens.
+const fillChunk = 20000
+
+// fill has size new fans join the room of concertID through the API, as
+// the join phase does, and reports how long that took.
+func (e *engine) fill(ctx context.Context, concertID string, size int) (*FilledRoom, error) {
+	start := time.Now()
+	for done := 0; done < size; done += fillChunk {
+		fans, err := e.users(ctx, min(fillChunk, size-done), 0)
+		if err != nil {
+			return nil, err
+		}
+		err = e.parallel(ctx, "fill", len(fans), func(ctx context.Context, i int) error {
+			return e.setup(ctx, fans[i].target, routeJoin, func(c *boxhttp.Client) error {
+				_, _, err := c.Join(ctx, fans[i].access, concertID)
+				return err
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fill the room: %w", err)
+		}
+	}
+	return &FilledRoom{ConcertID: concertID, Filled: size, FillSeconds: time.Since(start).Seconds()}, nil
+}
+
+// measureRoom reads the room's waiting fans and, with RoomBytes, the
+// bytes its keys take.
+func (e *engine) measureRoom(ctx context.Context, r *FilledRoom) error {
+	err := e.setup(ctx, 0, routeStats, func(c *boxhttp.Client) error {
+		st, err := c.Stats(ctx, e.opts.AdminKey, r.ConcertID)
+		r.Waiting = st.Waiting
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("room stats: %w", err)
+	}
+	if e.opts.RoomBytes == nil {
+		return nil
+	}
+	if r.Bytes, err = e.opts.RoomBytes(ctx, r.ConcertID); err != nil {
+		return fmt.Errorf("room bytes: %w", err)
+	}
+	if r.Waiting > 0 {
+		r.BytesPerFan = float64(r.Bytes) / float64(r.Waiting)
+	}
+	return nil
 }
 
 // joinLoop joins with the next unused pair of fan and room, and keeps the

@@ -254,6 +254,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 }
 
 func writeRound(b *strings.Builder, r Round) {
+	if rm := r.Room; rm != nil {
+		fmt.Fprintf(b, "  room %s: %s fans joined in %.0fs before the phases; %s waiting after them", rm.ConcertID,
+			count(int64(rm.Filled)), rm.FillSeconds, count(rm.Waiting))
+		if rm.Bytes > 0 {
+			fmt.Fprintf(b, "; Redis %s bytes, %.1f per waiting fan", count(rm.Bytes), rm.BytesPerFan)
+		}
+		b.WriteString("\n\n")
+	}
 	const row = "  %-8s %-48s %10s %9s %6s %8s %8s %8s %9s\n"
 	fmt.Fprintf(b, row, "phase", "endpoint", "requests", "req/s", "ratio", "p50 ms", "p90 ms", "p99 ms", "max ms")
 	phases := r.Phases

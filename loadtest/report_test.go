@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,65 @@ func TestHotSeatGoal(t *testing.T) {
 	res.Checks[len(res.Checks)-1].OK = false
 	if g := goals(res)[1]; g.Met {
 		t.Errorf("hot-seat goal with two winners of a seat: got met, want not met")
+	}
+}
+
+func TestWriteTableRoom(t *testing.T) {
+	res := holdResult([]float64{900}, 80, true)
+	res.Rounds[0].Room = &FilledRoom{ConcertID: "c1", Filled: 100000, FillSeconds: 42, Waiting: 100300, Bytes: 38730090, BytesPerFan: 386.14}
+	var b bytes.Buffer
+	if err := res.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "room c1: 100,000 fans joined in 42s before the phases; 100,300 waiting after them; Redis 38,730,090 bytes, 386.1 per waiting fan"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+}
+
+func TestRoomSizeSVG(t *testing.T) {
+	var res Result
+	// The last round measures a size between the others: the curves still
+	// run left to right.
+	for i, size := range []int{1000, 100000, 1000000, 10000} {
+		rps := float64(3000 - 100*i)
+		res.Rounds = append(res.Rounds, Round{Room: &FilledRoom{Filled: size}, Phases: []Phase{
+			{Name: "ceiling", RPS: 10000},
+			{Name: "join", Endpoints: []Endpoint{{OKRPS: rps}}},
+			{Name: "ceiling", RPS: 9000},
+			{Name: "poll", Endpoints: []Endpoint{{OKRPS: 2 * rps}}},
+		}})
+	}
+	var b bytes.Buffer
+	if err := res.WriteRoomSizeSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b.Bytes())
+	if got := strings.Count(b.String(), "<circle"); got != 12 {
+		t.Errorf("points: got %d, want 12 (joins, polls and one bare handler per size)", got)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		_, pts, ok := strings.Cut(line, `points="`)
+		if !ok {
+			continue
+		}
+		last := -1.0
+		for pt := range strings.FieldsSeq(strings.TrimSuffix(pts, `"/>`)) {
+			x, _, _ := strings.Cut(pt, ",")
+			v, err := strconv.ParseFloat(x, 64)
+			if err != nil || v <= last {
+				t.Errorf("curve not left to right: %s", line)
+				break
+			}
+			last = v
+		}
+	}
+	b.Reset()
+	if err := (&Result{Scenario: "join"}).WriteRoomSizeSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, b.Bytes())
+	if !strings.Contains(b.String(), "no filled room measured") {
+		t.Errorf("plot without filled rooms: got %s", b.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -424,4 +425,78 @@ func statusSeriesXY(p *panel, tl []StatusSecond, get func(StatusSecond) float64)
 		ys = append(ys, p.py(get(s)))
 	}
 	return xs, ys
+}
+
+// WriteRoomSizeSVG plots, for the join scenario's filled rooms, the joins'
+// and polls' 2xx requests per second against the room's size (log scale),
+// a point per round, with the bare handler's rate alongside.
+func (r *Result) WriteRoomSizeSVG(w io.Writer) error {
+	names := []string{"join", "poll", "ceiling"}
+	labels := []string{"joins (2xx req/s)", "polls (2xx req/s)", "bare handler (req/s)"}
+	xs := make([][]float64, len(names))
+	ys := make([][]float64, len(names))
+	xmin, xmax, ymax := math.Inf(1), 0.0, 0.0
+	for _, round := range r.Rounds {
+		if round.Room == nil || round.Room.Filled <= 0 {
+			continue
+		}
+		size := float64(round.Room.Filled)
+		xmin, xmax = math.Min(xmin, size), math.Max(xmax, size)
+		ceilings := 0
+		for _, p := range round.Phases {
+			k := slices.Index(names, p.Name)
+			if k < 0 || (p.Name == "ceiling" && ceilings > 0) {
+				continue
+			}
+			v := p.RPS
+			if p.Name == "ceiling" {
+				ceilings++
+			} else {
+				v = 0
+				for _, ep := range p.Endpoints {
+					v += ep.OKRPS
+				}
+			}
+			xs[k], ys[k] = append(xs[k], size), append(ys[k], v)
+			ymax = math.Max(ymax, v)
+		}
+	}
+	c := newCanvas(860, 480, "Joins and polls against the room's size")
+	if xmax == 0 {
+		c.text(430, 200, "middle", 14, "no filled room measured")
+		return c.finish(w)
+	}
+	lo, hi := math.Pow(10, math.Floor(math.Log10(xmin))), math.Pow(10, math.Ceil(math.Log10(xmax)))
+	if hi <= lo {
+		hi = lo * 10
+	}
+	var xt []float64
+	for v := lo; v <= hi*1.0001; v *= 10 {
+		xt = append(xt, v)
+	}
+	p := &panel{c: c, x0: 80, y0: 50, w: 740, h: 360, xmin: lo, xmax: hi, ymin: 0, ymax: niceCeil(ymax), logX: true}
+	p.axes("fans in the room before the phases (log scale)", "requests per second", xt, func(x float64) string { return shortNumber(x) })
+	var colors []string
+	for k := range names {
+		color := palette[k%len(palette)]
+		colors = append(colors, color)
+		// Left to right: rounds may measure the sizes in any order.
+		order := make([]int, len(xs[k]))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(i, j int) bool { return xs[k][order[i]] < xs[k][order[j]] })
+		px, py := make([]float64, len(xs[k])), make([]float64, len(xs[k]))
+		for n, i := range order {
+			px[n], py[n] = p.px(xs[k][i]), p.py(ys[k][i])
+			fmt.Fprintf(&c.b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", px[n], py[n], color)
+		}
+		dash := ""
+		if names[k] == "ceiling" {
+			dash = "4,3"
+		}
+		c.polyline(px, py, color, dash)
+	}
+	p.legend(labels, colors)
+	return c.finish(w)
 }

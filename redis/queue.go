@@ -815,3 +815,32 @@ func (f *fields) float() float64 {
 func malformed(script, res string) error {
 	return errors.New("redis: malformed " + script + " reply " + strconv.Quote(res))
 }
+
+// RoomBytes returns the bytes a room's keys take in the Redis of client,
+// whatever their prefix: the sum of MEMORY USAGE (every element counted)
+// over the keys of the room's hash tag. It scans the key space, so it is
+// for measurements, not for serving.
+func RoomBytes(ctx context.Context, client goredis.UniversalClient, concertID string) (int64, error) {
+	var total atomic.Int64
+	scan := func(ctx context.Context, c goredis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, "*wr:{"+concertID+"}:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			n, err := c.MemoryUsage(ctx, iter.Val(), 0).Result()
+			if err != nil && !errors.Is(err, goredis.Nil) {
+				return err
+			}
+			total.Add(n)
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := client.(*goredis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, client)
+	}
+	if err != nil {
+		return 0, fail("measure waiting room", err)
+	}
+	return total.Load(), nil
+}

@@ -474,3 +474,42 @@ func TestSessionEndOfOlderRoom(t *testing.T) {
 		t.Errorf("use at the end: got %v, want QUEUE_TOKEN_EXPIRED", err)
 	}
 }
+
+// TestRoomBytes checks that RoomBytes sums MEMORY USAGE over one room's
+// keys, whatever their prefix, and no other room's.
+func TestRoomBytes(t *testing.T) {
+	c := testClient(t)
+	s := NewQueueStore(c, testPrefix(t, c))
+	ctx := t.Context()
+	rooms := []string{"01970000-0000-7000-8000-00000000b001", "01970000-0000-7000-8000-00000000b002"}
+	for i, id := range rooms {
+		room := queue.Room{ConcertID: id, OpensAt: time.Unix(0, 0), Settings: queue.Settings{Strategy: queue.Rate,
+			AdmitPerSecond: 1, SessionSeconds: 60, IdleSeconds: 60}}
+		err := s.Restore(ctx, room, func(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }, "t", time.Second, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		users := make([]string, 10*(i+1))
+		for j := range users {
+			users[j] = fmt.Sprintf("fan-%d", j)
+		}
+		if _, err := s.Join(ctx, room, users, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want int64
+	for _, k := range s.roomKeys(rooms[0]) {
+		n, err := c.MemoryUsage(ctx, k, 0).Result()
+		if err != nil && err != goredis.Nil {
+			t.Fatal(err)
+		}
+		want += n
+	}
+	got, err := RoomBytes(ctx, c, rooms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || got == 0 {
+		t.Errorf("RoomBytes: got %d, want %d (not 0)", got, want)
+	}
+}

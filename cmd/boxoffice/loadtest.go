@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/boxoffice/boxoffice/loadtest"
+	"github.com/boxoffice/boxoffice/redis"
 )
 
 const loadtestUsage = `Usage: boxoffice loadtest <scenario> --target URL[,URL...] [flags]
@@ -73,6 +75,18 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		"of this maxnumber before joining, about half of it in SHA-256 hashes on this machine's cores")
 	fs.DurationVar(&o.Timeout, "sale-timeout", o.Timeout, "longest onsale, from the opening")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the fans' choices")
+	fs.Func("room-size", "join: fill one room with this many fans through the API before measuring joins and polls in it; "+
+		"several sizes, comma-separated, are measured in turn (--runs rounds each) and plotted in room-size.svg (--svg-dir)", func(v string) error {
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("room size %q: want a positive number", f)
+			}
+			o.RoomSizes = append(o.RoomSizes, n)
+		}
+		return nil
+	})
+	redisURL := fs.String("redis-url", "", "join: the deployment's Redis, to report its room's bytes per waiting fan (MEMORY USAGE over the room's keys)")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
 	fs.BoolVar(&o.Robust, "robust", false, "onsale fans retry 503s and unanswered requests with backoff, move to another target, "+
 		"and count rejoins and lost holds; 5xx are then allowed inside fault windows only")
@@ -112,6 +126,16 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}
 	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	if *redisURL != "" {
+		c, err := redis.Open(ctx, *redisURL)
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		defer c.Close()
+		o.RoomBytes = func(ctx context.Context, concertID string) (int64, error) {
+			return redis.RoomBytes(ctx, c, concertID)
+		}
+	}
 
 	res, err := loadtest.Run(ctx, o)
 	if err != nil {
@@ -136,6 +160,9 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		plots := map[string]func(io.Writer) error{"latency.svg": res.WriteLatencySVG}
+		if len(o.RoomSizes) > 1 {
+			plots["room-size.svg"] = res.WriteRoomSizeSVG
+		}
 		if res.Onsale != nil {
 			plots["timeline.svg"] = res.WriteTimelineSVG
 		}

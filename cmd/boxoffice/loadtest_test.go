@@ -10,6 +10,7 @@ import (
 
 	"github.com/boxoffice/boxoffice/loadtest"
 	"github.com/boxoffice/boxoffice/queue"
+	"github.com/boxoffice/boxoffice/redis"
 )
 
 // loadtestModes are the deployments the on-sale runs against (the modes
@@ -160,5 +161,54 @@ func TestLoadtestOnsale(t *testing.T) {
 				res.WriteTable(os.Stderr)
 			}
 		})
+	}
+}
+
+// TestLoadtestJoinRoomSize runs the join scenario in a room filled before
+// measuring, on Redis, and checks the room's report: every fan filled and
+// joined is waiting, and its Redis bytes are measured. No timings.
+func TestLoadtestJoinRoomSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the join scenario takes several seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := production.config(t)
+	m := NewMain(cfg, io.Discard)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		t.Fatalf("run: %v", err)
+	}
+	defer m.Close()
+	rc, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+
+	o := loadtest.DefaultOptions()
+	o.Scenario = "join"
+	o.Targets = []string{m.URL()}
+	o.AdminKey = m.AdminKey()
+	o.RoomSizes = []int{300}
+	o.Fans = 200
+	o.Connections = 20
+	o.Duration, o.Warmup = time.Second, 0
+	o.NoCeiling = true
+	o.RoomBytes = func(ctx context.Context, concertID string) (int64, error) { return redis.RoomBytes(ctx, rc, concertID) }
+	res, err := loadtest.Run(ctx, o)
+	if err != nil {
+		t.Fatalf("loadtest: %v", err)
+	}
+	r := res.Rounds[0].Room
+	if r == nil {
+		t.Fatal("no room in the round")
+	}
+	// The join phase joins each of its fans once, at most Fans+Connections.
+	if r.Filled != 300 || r.Waiting <= 300 || r.Waiting > 300+200+20 {
+		t.Errorf("room: got %d filled, %d waiting; want 300 filled, 301..520 waiting", r.Filled, r.Waiting)
+	}
+	if r.Bytes <= 0 || r.BytesPerFan != float64(r.Bytes)/float64(r.Waiting) {
+		t.Errorf("room bytes: got %d, %.1f per fan; want positive, bytes/waiting", r.Bytes, r.BytesPerFan)
 	}
 }
