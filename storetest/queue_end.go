@@ -283,7 +283,7 @@ func testEndNotRebuilt(t *testing.T, q *queueStore) {
 // liveJournal is a queue.Journal whose every room has one live place.
 type liveJournal struct{}
 
-func (liveJournal) Joined(context.Context, string, []queue.Place) error             { return nil }
+func (liveJournal) Joined(context.Context, string, []queue.Place) error               { return nil }
 func (liveJournal) Admitted(context.Context, string, int64, []int64, time.Time) error { return nil }
 func (liveJournal) Ended(context.Context, string, []int64) error                      { return nil }
 func (liveJournal) Drawn(context.Context, string, []string, time.Time) error          { return nil }
