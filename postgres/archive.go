@@ -57,6 +57,9 @@ func (a *RoomArchive) End(ctx context.Context, grace time.Duration, skip []strin
 		return "", a.db.wrap("end waiting room", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if skip == nil {
+		skip = []string{} // not NULL, which = ANY would make unknown
+	}
 	var id string
 	err = tx.QueryRow(ctx, `SELECT concert_id::text FROM queue_room_ends
 		WHERE ended_at IS NULL AND endable_at <= `+clockSQL("$2", "$3")+` - $1 * interval '1 microsecond'
