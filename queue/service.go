@@ -243,16 +243,16 @@ func (s *Service) Configure(ctx context.Context, room Room) error {
 // Stats describes a room now.
 func (s *Service) Stats(ctx context.Context, concertID string) (Stats, error) {
 	st, err := rebuilt(s, ctx, concertID, func() (Stats, error) { return s.store.Stats(ctx, concertID, s.clock.Now()) })
-	if missing(err) && s.Archive != nil {
+	if s.archived(err) {
 		return s.Archive.Stats(ctx, concertID)
 	}
 	return st, err
 }
 
 // rebuilt runs call, a store call about concertID's room; if the store
-// lacks the room, it rebuilds it and runs call again. The store's NOT_FOUND
-// is kept when there is nothing to rebuild; an error of the rebuild is
-// returned instead.
+// lacks the room, it rebuilds it and runs call again. When there is
+// nothing to rebuild, the rebuild's NOT_FOUND is returned (EndedError for a
+// room that has ended); so is any other error of the rebuild.
 func rebuilt[T any](s *Service, ctx context.Context, concertID string, call func() (T, error)) (T, error) {
 	v, err := call()
 	if !missing(err) {
@@ -260,12 +260,22 @@ func rebuilt[T any](s *Service, ctx context.Context, concertID string, call func
 	}
 	if rerr := s.rebuild(ctx, concertID, nil); rerr != nil {
 		if missing(rerr) {
-			return v, err
+			return v, rerr // the room's, or its end's
 		}
 		var zero T
 		return zero, rerr
 	}
 	return call()
+}
+
+// archived reports whether err, the NOT_FOUND of a room the store does
+// not have, may be that of a room the Archive keeps: the rebuild found it
+// ended, or there was no rebuild to ask.
+func (s *Service) archived(err error) bool {
+	if s.Archive == nil || !missing(err) {
+		return false
+	}
+	return errors.Is(err, ErrEnded) || s.Journal == nil || s.RoomOf == nil
 }
 
 // missing reports whether err is the store's NOT_FOUND of a room it does
@@ -373,7 +383,7 @@ func (s *Service) Draw(ctx context.Context, concertID string) ([]string, time.Ti
 		users, at, err := s.store.Draw(ctx, concertID)
 		return draw{users, at}, err
 	})
-	if missing(err) && s.Archive != nil {
+	if s.archived(err) {
 		return s.Archive.Draw(ctx, concertID)
 	}
 	return d.users, d.at, err
@@ -384,7 +394,7 @@ func (s *Service) Admissions(ctx context.Context, concertID string, from int64, 
 	recs, err := rebuilt(s, ctx, concertID, func() ([]AdmissionRecord, error) {
 		return s.store.Admissions(ctx, concertID, from, limit)
 	})
-	if missing(err) && s.Archive != nil {
+	if s.archived(err) {
 		return s.Archive.Admissions(ctx, concertID, from, limit)
 	}
 	return recs, err
