@@ -372,3 +372,77 @@ func TestRoomEndAnswersTheSame(t *testing.T) {
 		})
 	}
 }
+
+// TestRoomEndsAfterItsLastDate runs the embedded wiring on a manual clock
+// past a concert's only date: its room ends the grace after the date
+// starts, not before, and answers the same afterwards.
+func TestRoomEndsAfterItsLastDate(t *testing.T) {
+	clock := boxoffice.NewManualClock(time.Now().UTC().Truncate(time.Second))
+	cfg := embedded.config(t)
+	cfg.AdminKey = "admin-" + randomHex(16)
+	cfg.RoomEndEvery = 20 * time.Millisecond
+	m := startMain(t, cfg, clock)
+	ctx := context.Background()
+	c := testClient(t, m.URL())
+	starts := clock.Now().Add(2 * time.Hour)
+	con, err := c.CreateConcert(ctx, cfg.AdminKey, boxhttp.ConcertSpec{
+		Title: "One Night", Venue: "Hall", Dates: []time.Time{starts},
+		Grades:      []boxhttp.Grade{{Name: "R", Seats: "1-50", Price: 1000}},
+		SalesOpenAt: clock.Now().Add(-time.Minute),
+		WaitingRoom: &boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 100, SessionSeconds: 600, IdleSeconds: 60},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		u, err := c.CreateUser(ctx, fmt.Sprintf("fan%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Join(ctx, u.AccessToken, con.ConcertID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := c.Stats(ctx, cfg.AdminKey, con.ConcertID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Admitted == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not admitted: %+v", st)
+		}
+		clock.Advance(100 * time.Millisecond) // the rate's credit grows with the clock
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The date has started; the grace (1 h) has not passed.
+	clock.Set(starts.Add(time.Hour - time.Second))
+	time.Sleep(500 * time.Millisecond) // steps tidy the ended sessions; looks find the room endable
+	if got := roomsEnded(t, m.URL()); got != "0" {
+		t.Fatalf("rooms ended within the grace: got %q, want 0", got)
+	}
+	before := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
+	clock.Set(starts.Add(time.Hour))
+	for roomsEnded(t, m.URL()) != "1" {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatal("the room has not ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
+	for path, b := range before {
+		if after[path] != b {
+			t.Errorf("GET %s after the end:\n got %s\nwant %s", path, after[path], b)
+		}
+	}
+	u, err := c.CreateUser(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Join(ctx, u.AccessToken, con.ConcertID); boxoffice.ErrorCode(err) != boxoffice.CodeSoldOut {
+		t.Errorf("join of the ended room: got %v, want SOLD_OUT", err)
+	}
+}
