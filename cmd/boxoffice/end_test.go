@@ -263,7 +263,16 @@ func TestRoomEndAnswersTheSame(t *testing.T) {
 			m := startMain(t, cfg, nil)
 			ctx := context.Background()
 			c := testClient(t, m.URL())
-			opening := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second)
+			type fan struct{ access, token string }
+			fans := make([]fan, 3)
+			for i := range fans {
+				u, err := c.CreateUser(ctx, fmt.Sprintf("fan%d", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fans[i].access = u.AccessToken
+			}
+			opening := time.Now().Add(4 * time.Second).Truncate(time.Second)
 			con, err := c.CreateConcert(ctx, cfg.AdminKey, boxhttp.ConcertSpec{
 				Title: "Last Night", Venue: "Hall", Dates: futureDates(1),
 				Grades:      []boxhttp.Grade{{Name: "R", Seats: "1-50", Price: 0}},
@@ -273,18 +282,12 @@ func TestRoomEndAnswersTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			type fan struct{ access, token string }
-			fans := make([]fan, 3)
 			for i := range fans {
-				u, err := c.CreateUser(ctx, fmt.Sprintf("fan%d", i))
-				if err != nil {
-					t.Fatal(err)
-				}
-				st, _, err := c.Join(ctx, u.AccessToken, con.ConcertID)
+				st, _, err := c.Join(ctx, fans[i].access, con.ConcertID)
 				if err != nil || st.Status != "PREQUEUE" {
 					t.Fatalf("join before the opening: got %+v, %v, want PREQUEUE", st, err)
 				}
-				fans[i] = fan{u.AccessToken, st.Token}
+				fans[i].token = st.Token
 			}
 			deadline := time.Now().Add(20 * time.Second)
 			for _, f := range fans {
