@@ -37,14 +37,15 @@ func (s *Server) adminRoutes() {
 	}, s.setWaitingRoom)
 	handle(s, huma.Operation{
 		OperationID: "getConcertStats", Method: nethttp.MethodGet, Path: "/v1/admin/concerts/{concertId}/stats", Tags: []string{tagAdmin},
-		Summary:  "Read a concert's sale and waiting room now",
-		Security: secAdmin, Middlewares: admin,
+		Summary:     "Read a concert's sale and waiting room now",
+		Description: "Once the waiting room has ended (BOXOFFICE_ROOM_GRACE after the concert could no longer sell), its figures are those it had at its end.",
+		Security:    secAdmin, Middlewares: admin,
 		Errors: []int{401, 404, 429, 503},
 	}, s.stats)
 	handle(s, huma.Operation{
 		OperationID: "getAdmissions", Method: nethttp.MethodGet, Path: "/v1/admin/concerts/{concertId}/admissions", Tags: []string{tagAdmin},
 		Summary:     "Page through a waiting room's admission log, oldest first",
-		Description: "The log keeps the latest 1,000,000 admissions; a from older than the oldest kept starts at the oldest.",
+		Description: "The log keeps the latest 1,000,000 admissions; a from older than the oldest kept starts at the oldest. An ended waiting room's log is read from the database, the same.",
 		Security:    secAdmin, Middlewares: admin,
 		Errors: []int{401, 404, 422, 429, 503},
 	}, s.admissions)

@@ -188,10 +188,12 @@ func (r *replay) snapshot() queue.Snapshot {
 	return snap
 }
 
-// Rooms lists the rooms with live places or sessions: each journaled room
-// is replayed, so this is for the rare moment a store has lost every room.
+// Rooms lists the rooms with live places or sessions, but not those that
+// have ended (see RoomArchive): each journaled room is replayed, so this
+// is for the rare moment a store has lost every room.
 func (j *QueueJournal) Rooms(ctx context.Context) ([]string, error) {
-	rows, err := j.db.pool.Query(ctx, `SELECT DISTINCT concert_id::text FROM queue_joins ORDER BY 1`)
+	rows, err := j.db.pool.Query(ctx, `SELECT DISTINCT concert_id::text FROM queue_joins
+		WHERE concert_id NOT IN (SELECT concert_id FROM queue_room_ends WHERE ended_at IS NOT NULL) ORDER BY 1`)
 	if err != nil {
 		return nil, j.db.wrap("list journaled waiting rooms", err)
 	}

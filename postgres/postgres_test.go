@@ -294,3 +294,10 @@ func TestDatabaseClockHoarding(t *testing.T) {
 		t.Errorf("Release: got %+v, %v; want the capped hold released", released, err)
 	}
 }
+
+func TestRoomArchive(t *testing.T) {
+	storetest.RunRoomArchive(t, func(t *testing.T) storetest.RoomArchiveEnv {
+		db := newDB(t)
+		return storetest.RoomArchiveEnv{Archive: postgres.NewRoomArchive(db), Journal: postgres.NewQueueJournal(db)}
+	})
+}

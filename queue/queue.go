@@ -378,6 +378,15 @@ type Store interface {
 	// Rooms lists the rooms that have places or sessions.
 	Rooms(ctx context.Context) ([]string, error)
 
+	// Kept lists every room the store has, with or without places.
+	Kept(ctx context.Context) ([]string, error)
+
+	// End removes everything the store keeps of the room at once, in one
+	// atomic step: afterwards the room is unknown (NOT_FOUND) until a
+	// Restore builds it again. Ending an unknown room does nothing. Spent
+	// proofs of work are left to expire with their challenges.
+	End(ctx context.Context, concertID string) error
+
 	// Place returns the live place or session userID holds in the room,
 	// as Join answers it for a user who has one (a waiting place gets a
 	// heartbeat at now), without ever taking a new one: Expired, with Seq

@@ -42,12 +42,26 @@ type Service struct {
 	Journal Journal
 	RoomOf  func(ctx context.Context, concertID string) (Room, error)
 
+	// Archive, if set, keeps the rooms that EndRooms ends, and answers
+	// for them afterwards; a room it has ended is never built again.
+	// Closes tells when a concert's last date starts (zero: unknown);
+	// Grace is how long after a room could first end it is ended. OnEnds,
+	// if set, is told after each EndRooms of the rooms it ended and of the
+	// number of rooms the store keeps still. All are set before the
+	// service is used.
+	Archive Archive
+	Closes  func(ctx context.Context, concertID string) (time.Time, error)
+	Grace   time.Duration
+	OnEnds  func(ended []string, kept int)
+
 	joins    *batch.Group[string, joinReq, Joined]
 	rebuilds *batch.Group[string, *Room, struct{}]
 	checked  time.Time // when Step last asked the journal for rooms
 
 	mu    sync.Mutex
 	rooms map[string]*led
+	// endable are the rooms the Archive knows can end.
+	endable map[string]bool
 }
 
 // led is what a Service remembers of a room between steps.
@@ -78,7 +92,7 @@ func NewService(store Store, clock boxoffice.Clock, owner string, tick time.Dura
 		seed = func(concertID string) []byte { return hmacSHA256(secret, concertID) }
 	}
 	s := &Service{store: store, clock: clock, owner: owner, tick: tick, log: log, seed: seed, supply: supply,
-		Lease: 5 * tick, rooms: make(map[string]*led)}
+		Lease: 5 * tick, rooms: make(map[string]*led), endable: make(map[string]bool), Grace: DefaultGrace}
 	s.rebuilds = batch.New(1<<20, rebuildTimeout, s.runRebuild)
 	s.joins = batch.New(joinBatch, joinTimeout, s.runJoins)
 	return s
@@ -145,6 +159,14 @@ func (s *Service) runJoins(ctx context.Context, concertID string, reqs []joinReq
 		if err = s.rebuild(ctx, concertID, &room); err == nil {
 			js, err = s.store.Join(ctx, room, users, now)
 		}
+	}
+	if errors.Is(err, ErrEnded) {
+		// An ended room sells nothing more.
+		js = make([]Joined, len(users))
+		for i := range js {
+			js[i].Err = SoldOutError()
+		}
+		return js, nil
 	}
 	if err != nil || s.Journal == nil {
 		return js, err
@@ -220,13 +242,17 @@ func (s *Service) Configure(ctx context.Context, room Room) error {
 
 // Stats describes a room now.
 func (s *Service) Stats(ctx context.Context, concertID string) (Stats, error) {
-	return rebuilt(s, ctx, concertID, func() (Stats, error) { return s.store.Stats(ctx, concertID, s.clock.Now()) })
+	st, err := rebuilt(s, ctx, concertID, func() (Stats, error) { return s.store.Stats(ctx, concertID, s.clock.Now()) })
+	if s.archived(err) {
+		return s.Archive.Stats(ctx, concertID)
+	}
+	return st, err
 }
 
 // rebuilt runs call, a store call about concertID's room; if the store
-// lacks the room, it rebuilds it and runs call again. The store's NOT_FOUND
-// is kept when there is nothing to rebuild; an error of the rebuild is
-// returned instead.
+// lacks the room, it rebuilds it and runs call again. When there is
+// nothing to rebuild, the rebuild's NOT_FOUND is returned (EndedError for a
+// room that has ended); so is any other error of the rebuild.
 func rebuilt[T any](s *Service, ctx context.Context, concertID string, call func() (T, error)) (T, error) {
 	v, err := call()
 	if !missing(err) {
@@ -234,12 +260,22 @@ func rebuilt[T any](s *Service, ctx context.Context, concertID string, call func
 	}
 	if rerr := s.rebuild(ctx, concertID, nil); rerr != nil {
 		if missing(rerr) {
-			return v, err
+			return v, rerr // the room's, or its end's
 		}
 		var zero T
 		return zero, rerr
 	}
 	return call()
+}
+
+// archived reports whether err, the NOT_FOUND of a room the store does
+// not have, may be that of a room the Archive keeps: the rebuild found it
+// ended, or there was no rebuild to ask.
+func (s *Service) archived(err error) bool {
+	if s.Archive == nil || !missing(err) {
+		return false
+	}
+	return errors.Is(err, ErrEnded) || s.Journal == nil || s.RoomOf == nil
 }
 
 // missing reports whether err is the store's NOT_FOUND of a room it does
@@ -286,6 +322,12 @@ func (s *Service) runRebuild(ctx context.Context, concertID string, rooms []*Roo
 	}
 	r := *room
 	r.Seed = s.seed(concertID)
+	// An ended room stays ended: checked before building it, and again
+	// after, in case it ended meanwhile (its end then removed the store's
+	// room before the build, or this removes the build).
+	if ended, err := s.ended(ctx, concertID); err != nil || ended {
+		return nil, cmpOr(err, EndedError(concertID))
+	}
 	// Another instance rebuilding the room is usually done within
 	// milliseconds: wait for it a little before answering UNAVAILABLE.
 	for wait := time.Duration(0); ; wait += rebuildPoll {
@@ -301,6 +343,14 @@ func (s *Service) runRebuild(ctx context.Context, concertID string, rooms []*Roo
 			return nil, err
 		case <-time.After(rebuildPoll):
 		}
+	}
+	if ended, err := s.ended(ctx, concertID); err != nil || ended {
+		if ended {
+			if err := s.store.End(ctx, concertID); err != nil {
+				return nil, err
+			}
+		}
+		return nil, cmpOr(err, EndedError(concertID))
 	}
 	if s.supply != nil {
 		if sup, err := s.supply(ctx, concertID); err == nil {
@@ -333,14 +383,21 @@ func (s *Service) Draw(ctx context.Context, concertID string) ([]string, time.Ti
 		users, at, err := s.store.Draw(ctx, concertID)
 		return draw{users, at}, err
 	})
+	if s.archived(err) {
+		return s.Archive.Draw(ctx, concertID)
+	}
 	return d.users, d.at, err
 }
 
 // Admissions returns a page of the room's admission log. Errors: NOT_FOUND.
 func (s *Service) Admissions(ctx context.Context, concertID string, from int64, limit int) ([]AdmissionRecord, error) {
-	return rebuilt(s, ctx, concertID, func() ([]AdmissionRecord, error) {
+	recs, err := rebuilt(s, ctx, concertID, func() ([]AdmissionRecord, error) {
 		return s.store.Admissions(ctx, concertID, from, limit)
 	})
+	if s.archived(err) {
+		return s.Archive.Admissions(ctx, concertID, from, limit)
+	}
+	return recs, err
 }
 
 // Rooms lists the rooms that have places or sessions.
@@ -613,4 +670,12 @@ func (s *Service) JoinProven(ctx context.Context, room Room, userID, proof strin
 		}
 	}
 	return st, created, err
+}
+
+// cmpOr returns err if it is not nil, else alt.
+func cmpOr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
 }

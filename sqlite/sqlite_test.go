@@ -319,3 +319,9 @@ func TestContextCanceled(t *testing.T) {
 		})
 	}
 }
+
+func TestRoomArchive(t *testing.T) {
+	storetest.RunRoomArchive(t, func(t *testing.T) storetest.RoomArchiveEnv {
+		return storetest.RoomArchiveEnv{Archive: sqlite.NewRoomArchive(newDB(t))}
+	})
+}

@@ -177,6 +177,7 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("RefreshesSettingsOfLedRooms", testServiceSettings)
 	})
 	runQueueProof(t, newStore)
+	runQueueEnd(t, newStore)
 	t.Run("Race", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("DistinctUsersGetSeqsWithoutGaps", testRaceDistinctUsers)

@@ -87,6 +87,8 @@ type database struct {
 	// journal keeps the waiting rooms so that a lost one is rebuilt; nil
 	// for the embedded store, whose in-process room ends with the process.
 	journal queue.Journal
+	// archive keeps the waiting rooms that ended.
+	archive queue.Archive
 	// events is the outbox every store writes its events into.
 	events event.Store
 	// setting returns the value stored under key, storing generate()'s
@@ -108,6 +110,7 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			concerts: sqlite.NewConcertStore(db),
 			wallets:  sqlite.NewWalletStore(db),
 			bookings: sqlite.NewBookingStore(db),
+			archive:  sqlite.NewRoomArchive(db),
 			events:   sqlite.NewEventStore(db),
 			setting:  db.Setting,
 			ping:     db.Ping,
@@ -131,6 +134,7 @@ func openDatabase(ctx context.Context, cfg Config) (*database, error) {
 			wallets:  postgres.NewWalletStore(db),
 			bookings: postgres.NewBookingStore(db),
 			journal:  postgres.NewQueueJournal(db),
+			archive:  postgres.NewRoomArchive(db),
 			events:   events,
 			setting:  db.Setting,
 			ping:     db.Ping,
@@ -238,6 +242,7 @@ func (m *Main) Run(ctx context.Context) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := m.newServer(svc, signer, provider, registry)
 	svc.queues.OnStep = m.onStep(srv.ObserveAdmission, svc.queues)
+	m.endRooms(svc.queues, svc.concerts, registry)
 	m.api = srv
 	if m.Config.RedisURL == "" && !m.Config.Embedded() {
 		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
@@ -254,6 +259,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.stop = stop
 	m.goLoop(func() { _ = svc.queues.Run(loopCtx) })
 	m.goLoop(func() { svc.bookings.RunSweeper(loopCtx, m.Config.SweepEvery, m.log) })
+	m.goLoop(func() { svc.queues.RunEnds(loopCtx, m.Config.RoomEndEvery) })
 	if err := m.startEvents(loopCtx, registry); err != nil {
 		return err
 	}
@@ -549,4 +555,38 @@ func instanceName() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// endRooms has queues end the rooms of concerts that can no longer sell,
+// RoomGrace after they could first end, keeping their records in the
+// database's archive, and counts them on registry.
+func (m *Main) endRooms(queues *queue.Service, concerts *concert.Service, registry *prometheus.Registry) {
+	queues.Archive = m.db.archive
+	queues.Grace = m.Config.RoomGrace
+	queues.Closes = func(ctx context.Context, concertID string) (time.Time, error) {
+		c, err := concerts.Concert(ctx, concertID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		var last time.Time
+		for _, d := range c.Dates {
+			if d.StartsAt.After(last) {
+				last = d.StartsAt
+			}
+		}
+		return last, nil
+	}
+	ended := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "boxoffice_rooms_ended_total",
+		Help: "Waiting rooms this instance ended: archived in the database and removed from the waiting-room store.",
+	})
+	kept := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "boxoffice_rooms_kept",
+		Help: "Waiting rooms in the waiting-room store, live or waiting to end, at this instance's last look.",
+	})
+	registry.MustRegister(ended, kept)
+	queues.OnEnds = func(ids []string, n int) {
+		ended.Add(float64(len(ids)))
+		kept.Set(float64(n))
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/boxoffice/boxoffice/event"
 	"github.com/boxoffice/boxoffice/http"
 	"github.com/boxoffice/boxoffice/nats"
+	"github.com/boxoffice/boxoffice/queue"
 	"github.com/boxoffice/boxoffice/token"
 	"github.com/boxoffice/boxoffice/wallet"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	MaxBalance     boxoffice.Money
 	AdmitTick      time.Duration
 	SweepEvery     time.Duration
+	RoomGrace      time.Duration // how long a room that can end stays in the waiting-room store
+	RoomEndEvery   time.Duration // how often rooms that can end are looked for
 	ShutdownGrace  time.Duration
 	RequestTimeout time.Duration // deadline of every API request but the event stream
 	LogLevel       string
@@ -70,6 +73,8 @@ func DefaultConfig() Config {
 		MaxBalance:     limits.MaxBalance,
 		AdmitTick:      100 * time.Millisecond,
 		SweepEvery:     30 * time.Second,
+		RoomGrace:      queue.DefaultGrace,
+		RoomEndEvery:   time.Minute,
 		ShutdownGrace:  15 * time.Second,
 		RequestTimeout: http.DefaultRequestTimeout,
 		LogLevel:       "info",
@@ -240,6 +245,8 @@ func (c *Config) tuningSettings() []setting {
 		{"BOXOFFICE_MAX_BALANCE", "max-balance", "largest wallet balance in won", money(&c.MaxBalance)},
 		{"BOXOFFICE_ADMIT_TICK", "admit-tick", "interval of waiting-room admission steps", dur(&c.AdmitTick)},
 		{"BOXOFFICE_SWEEP_EVERY", "sweep-every", "interval of tidying lapsed holds", dur(&c.SweepEvery)},
+		{"BOXOFFICE_ROOM_GRACE", "room-grace", "how long a waiting room stays after its concert can no longer sell (sold out with no session left, or its last date started); then its record is kept in the database and the room leaves the waiting-room store", dur(&c.RoomGrace)},
+		{"BOXOFFICE_ROOM_END_EVERY", "room-end-every", "interval of looking for waiting rooms to end", dur(&c.RoomEndEvery)},
 		{"BOXOFFICE_SHUTDOWN_GRACE", "shutdown-grace", "how long shutdown waits for requests in flight", dur(&c.ShutdownGrace)},
 		{"BOXOFFICE_REQUEST_TIMEOUT", "request-timeout", "deadline of every API request (not the event stream); a slower backing service is answered UNAVAILABLE or OUTCOME_UNKNOWN", dur(&c.RequestTimeout)},
 		{"BOXOFFICE_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
