@@ -103,6 +103,11 @@ type PayRequest struct {
 	UserID         string // the payer; must own the reservation
 	IdempotencyKey string // optional
 	Now            time.Time
+	// ConcertID, if set, is the concert the request is allowed for: a
+	// reservation of another concert is QUEUE_TOKEN_INVALID (after
+	// NOT_FOUND and FORBIDDEN) and nothing changes, nor is kept under the
+	// key.
+	ConcertID string
 }
 
 // Payment is a paid reservation.
@@ -237,11 +242,22 @@ type SettleRequest struct {
 
 // SettleResult is the answer to one request of a SettleBatch: the
 // payment made, or for a cancel the reservation as Cancel returns it, or
-// the error.
+// the error. Of a payment it also tells its number of seats and whether
+// it is a Replay: the payment an earlier request made under the same key,
+// which this one answers again without changing anything.
 type SettleResult struct {
 	Payment     Payment
 	Reservation Reservation
+	Seats       int
+	Replay      bool
 	Err         error
+}
+
+// PayOutcome is what Service.Pay tells of a payment besides the payment
+// itself.
+type PayOutcome struct {
+	Seats  int  // seats the reservation sold
+	Replay bool // made by an earlier request with the same key: nothing changed now
 }
 
 // Concerts finds concerts; concert.Store satisfies it.
@@ -483,31 +499,40 @@ func (s *Service) Reservation(ctx context.Context, id, userID string) (Reservati
 	return r, nil
 }
 
-// Cancel releases userID's hold at once. Errors: NOT_FOUND, FORBIDDEN,
-// HOLD_EXPIRED, ALREADY_PAID.
-func (s *Service) Cancel(ctx context.Context, id, userID string) (Reservation, error) {
+// Cancel releases userID's hold at once. With concertID, a reservation of
+// another concert is refused. Errors: NOT_FOUND, FORBIDDEN,
+// QUEUE_TOKEN_INVALID, HOLD_EXPIRED, ALREADY_PAID.
+func (s *Service) Cancel(ctx context.Context, id, userID, concertID string) (Reservation, error) {
 	id, _ = boxoffice.CanonID(id)
-	res, err := s.settle(ctx, SettleRequest{Pay: PayRequest{ReservationID: id, UserID: userID, Now: s.clock.Now()}, Cancel: true})
+	concertID, _ = boxoffice.CanonID(concertID)
+	res, err := s.settle(ctx, SettleRequest{Pay: PayRequest{ReservationID: id, UserID: userID, Now: s.clock.Now(), ConcertID: concertID}, Cancel: true})
 	if err != nil {
 		return Reservation{}, err
 	}
 	return res.Reservation, res.Err
 }
 
-// Pay pays userID's reservation from their wallet. Errors: see Store.Pay.
-func (s *Service) Pay(ctx context.Context, reservationID, userID, idempotencyKey string) (Payment, error) {
+// Pay pays userID's reservation from their wallet. With concertID, a
+// reservation of another concert is refused (QUEUE_TOKEN_INVALID). Errors:
+// see Store.Pay.
+func (s *Service) Pay(ctx context.Context, reservationID, userID, concertID, idempotencyKey string) (Payment, PayOutcome, error) {
 	reservationID, _ = boxoffice.CanonID(reservationID)
+	concertID, _ = boxoffice.CanonID(concertID)
 	res, err := s.settle(ctx, SettleRequest{Pay: PayRequest{
 		PaymentID:      boxoffice.NewID(),
 		ReservationID:  reservationID,
 		UserID:         userID,
 		IdempotencyKey: idempotencyKey,
 		Now:            s.clock.Now(),
+		ConcertID:      concertID,
 	}})
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, PayOutcome{}, err
 	}
-	return res.Payment, res.Err
+	if res.Err != nil {
+		return Payment{}, PayOutcome{}, res.Err
+	}
+	return res.Payment, PayOutcome{Seats: res.Seats, Replay: res.Replay}, nil
 }
 
 // Replay returns the payment userID made with idempotencyKey for

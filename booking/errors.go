@@ -15,6 +15,12 @@ func Forbidden(id string) error {
 	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
 }
 
+// OtherConcert is the QUEUE_TOKEN_INVALID of paying or cancelling, with
+// the queue pass of one concert, a reservation of another.
+func OtherConcert() error {
+	return boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "queue token is for another concert")
+}
+
 // AlreadyPaid is the ALREADY_PAID of paying a paid reservation under
 // another key.
 func AlreadyPaid(id string) error {

@@ -192,12 +192,12 @@ func TestGatherPayAndCancelShareALane(t *testing.T) {
 		busy = boxoffice.NewID()
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { svc.Pay(context.Background(), busy, "fan", "") })
+	wg.Go(func() { svc.Pay(context.Background(), busy, "fan", "", "") })
 	<-store.started
-	wg.Go(func() { svc.Pay(context.Background(), id, "fan", "k") })
+	wg.Go(func() { svc.Pay(context.Background(), id, "fan", "", "k") })
 	time.Sleep(5 * time.Millisecond)
 	wg.Go(func() {
-		r, err := svc.Cancel(context.Background(), id, "fan")
+		r, err := svc.Cancel(context.Background(), id, "fan", "")
 		if err != nil || r.Status != booking.Cancelled {
 			t.Errorf("Cancel: %+v, %v", r, err)
 		}

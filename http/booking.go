@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/boxoffice/boxoffice"
-	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
 )
 
@@ -191,20 +190,6 @@ func (s *Server) getReservation(ctx context.Context, in *reservationPath) (*out[
 	return &out[Reservation]{Body: reservation(r)}, nil
 }
 
-// ownReservation loads user's reservation id and checks that it belongs to
-// the concert of the queue pass. Errors: NOT_FOUND, FORBIDDEN,
-// QUEUE_TOKEN_INVALID.
-func (s *Server) ownReservation(ctx context.Context, id, user, concertID string) (booking.Reservation, error) {
-	r, err := s.booking.Reservation(ctx, id, user)
-	if err != nil {
-		return r, err
-	}
-	if r.ConcertID != concertID {
-		return r, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "queue token is for another concert")
-	}
-	return r, nil
-}
-
 func (s *Server) cancel(ctx context.Context, in *cancelInput) (*struct{}, error) {
 	if !boxoffice.ValidID(in.ReservationID) {
 		return nil, notFound("reservation")
@@ -214,10 +199,9 @@ func (s *Server) cancel(ctx context.Context, in *cancelInput) (*struct{}, error)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.ownReservation(ctx, in.ReservationID, user, t.ConcertID); err != nil {
-		return nil, err
-	}
-	if _, err := s.booking.Cancel(ctx, in.ReservationID, user); err != nil {
+	// The store refuses a reservation of another user (FORBIDDEN) or, after
+	// that, of another concert than the pass's (QUEUE_TOKEN_INVALID).
+	if _, err := s.booking.Cancel(ctx, in.ReservationID, user, t.ConcertID); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil
@@ -252,21 +236,19 @@ func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
 			return nil, rerr
 		}
 	}
-	r, err := s.ownReservation(ctx, id, user, t.ConcertID)
+	// The store refuses a reservation of another user (FORBIDDEN) or, after
+	// that, of another concert than the pass's (QUEUE_TOKEN_INVALID).
+	p, paid, err := s.booking.Pay(ctx, id, user, t.ConcertID, key)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.booking.Pay(ctx, id, user, key)
-	if err != nil {
-		return nil, err
-	}
-	if r.Status == booking.Paid {
-		// A replay of a payment made in an earlier session: this session
+	if paid.Replay {
+		// A replay of a payment made in an earlier request: this session
 		// goes on.
 		return &out[Payment]{Body: payment(p)}, nil
 	}
 	s.metrics.payments.Inc()
-	s.metrics.sales.Add(float64(len(r.Seats)))
+	s.metrics.sales.Add(float64(paid.Seats))
 	if err := s.queue.Leave(context.WithoutCancel(ctx), t); err != nil {
 		s.log.Warn("end queue session after payment", "ticket", t.String(), "err", err)
 	}

@@ -323,19 +323,25 @@ func (s *QueueStore) Use(_ context.Context, tk queue.Ticket, now time.Time) (que
 	return r.status(p, t), nil
 }
 
-// Leave ends t's place or session; an ended ticket is left alone.
-func (s *QueueStore) Leave(_ context.Context, tk queue.Ticket, _ time.Time) error {
-	r := s.room(tk.ConcertID)
+// Leave ends the places or sessions of tickets, all of concertID's room,
+// under one lock; an ended ticket, or one of another room, is left alone.
+func (s *QueueStore) Leave(_ context.Context, concertID string, tickets []queue.Ticket, _ time.Time) error {
+	r := s.room(concertID)
 	if r == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p := r.users[tk.UserID]; p != nil && p.seq == tk.Seq {
-		if !p.admitted {
-			r.abandoned++
+	for _, tk := range tickets {
+		if tk.ConcertID != concertID {
+			continue
 		}
-		r.remove(p)
+		if p := r.users[tk.UserID]; p != nil && p.seq == tk.Seq {
+			if !p.admitted {
+				r.abandoned++
+			}
+			r.remove(p)
+		}
 	}
 	return nil
 }

@@ -387,16 +387,17 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 	return r, nil
 }
 
-// cancelSQL releases reservation $1 for user $2 when it is a live hold,
-// freeing the seats it still holds in number order, and returns the
-// reservation as it stands after. It decides at $3 or, when $4 is true, at
-// the database's clock read once the seats are locked.
+// cancelSQL releases reservation $1 for user $2 when it is a live hold
+// (of concert $5, unless $5 is null), freeing the seats it still holds in
+// number order, and returns the reservation as it stands after. It decides
+// at $3 or, when $4 is true, at the database's clock read once the seats
+// are locked.
 const cancelSQL = `
 WITH r0 AS MATERIALIZED (
 	SELECT * FROM reservations WHERE id = $1
 ),
 cand AS MATERIALIZED (
-	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD'
+	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD' AND ($5::uuid IS NULL OR concert_id = $5)
 ),
 locked AS MATERIALIZED (
 	SELECT s.number FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
@@ -430,13 +431,17 @@ FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
 // the owner's next hold reads the cancel. Errors: NOT_FOUND, FORBIDDEN,
 // HOLD_EXPIRED, ALREADY_PAID.
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
-	c := newCancelCall(id, userID, now)
+	return s.cancel(ctx, newCancelCall(id, userID, "", now))
+}
+
+// cancel makes c alone.
+func (s *BookingStore) cancel(ctx context.Context, c *cancelCall) (booking.Reservation, error) {
 	if c.err != nil {
 		return booking.Reservation{}, c.err
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, c.id)
-	b.Queue(lockWallet, userID) // the user's next hold sees the cooldown this starts
+	b.Queue(lockWallet, c.userID) // the user's next hold sees the cooldown this starts
 	c.queue(b, s.db.dbClock)
 	if err := s.db.sendBatch(ctx, b, c.scan); err != nil {
 		return booking.Reservation{}, s.db.wrapWrite("cancel reservation", err)
@@ -447,22 +452,40 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 // cancelCall is one cancel made ready for cancelSQL, and its answer.
 type cancelCall struct {
 	id, userID string
+	concertID  *string // the concert the cancel is allowed for; nil: any
 	now        time.Time
 	err        error // refused before any statement
 	r          booking.Reservation
 	ok         bool
 }
 
-func newCancelCall(id, userID string, now time.Time) *cancelCall {
+func newCancelCall(id, userID, concertID string, now time.Time) *cancelCall {
 	canon, valid := boxoffice.CanonID(id)
 	if !valid {
 		return &cancelCall{err: reservationNotFound(id)}
 	}
-	return &cancelCall{id: canon, userID: userID, now: now}
+	return &cancelCall{id: canon, userID: userID, concertID: allowedConcert(concertID), now: now}
+}
+
+// noConcert is an id no concert has: the allowed concert of a request
+// that names one that cannot exist, so that it matches no reservation.
+const noConcert = "00000000-0000-0000-0000-000000000000"
+
+// allowedConcert is the argument of a request allowed for concertID: nil
+// for any concert.
+func allowedConcert(concertID string) *string {
+	if concertID == "" {
+		return nil
+	}
+	id, ok := boxoffice.CanonID(concertID)
+	if !ok {
+		id = noConcert
+	}
+	return &id
 }
 
 func (c *cancelCall) queue(b *pgx.Batch, dbClock bool) {
-	b.Queue(cancelSQL, c.id, c.userID, c.now, dbClock)
+	b.Queue(cancelSQL, c.id, c.userID, c.now, dbClock, c.concertID)
 }
 
 func (c *cancelCall) scan(row pgx.Row) (err error) {
@@ -477,6 +500,8 @@ func (c *cancelCall) answer() (booking.Reservation, error) {
 		return booking.Reservation{}, reservationNotFound(c.id)
 	case c.r.UserID != c.userID:
 		return booking.Reservation{}, forbidden(c.id)
+	case c.concertID != nil && c.r.ConcertID != *c.concertID:
+		return booking.Reservation{}, booking.OtherConcert()
 	case c.r.Status == booking.Cancelled:
 		return c.r, nil
 	case c.r.Status == booking.Paid:
@@ -625,7 +650,9 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 }
 
 // paySQL pays reservation $1 by user $2 with key $3 as payment $5, at $4
-// or, when $6 is true, at the database's clock read once every lock is held.
+// or, when $6 is true, at the database's clock read once every lock is held;
+// unless $7 is null, only a reservation of concert $7 (one of another is
+// left alone, and no refusal is kept).
 // It runs with the reservation and the payer's wallet locked, so its
 // snapshot is current for both and for the user's payments. The seats are
 // locked in number order and must all still be held by the reservation,
@@ -649,9 +676,12 @@ failed AS MATERIALIZED (
 w AS MATERIALIZED (
 	SELECT balance FROM wallets WHERE user_id = $2
 ),
+mine AS MATERIALIZED (
+	SELECT * FROM r WHERE user_id = $2 AND ($7::uuid IS NULL OR concert_id = $7)
+),
 cand AS MATERIALIZED (
-	SELECT * FROM r
-	WHERE user_id = $2 AND status = 'HELD'
+	SELECT * FROM mine
+	WHERE status = 'HELD'
 	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
 ),
 locked AS MATERIALIZED (
@@ -682,12 +712,12 @@ refusal AS MATERIALIZED (
 	         WHEN 'HOLD_EXPIRED' THEN format('the hold of reservation %s has lapsed or was released', r.id)
 	         ELSE format('balance %s is less than the %s due', w.balance, r.amount)
 	       END AS message
-	FROM r, w, held, clock, LATERAL (SELECT CASE
+	FROM mine AS r, w, held, clock, LATERAL (SELECT CASE
 		WHEN r.status = 'PAID' THEN 'ALREADY_PAID'
 		WHEN r.status <> 'HELD' OR r.expires_at <= clock.now OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
 		WHEN w.balance < r.amount THEN 'INSUFFICIENT_BALANCE'
 	END AS code) v
-	WHERE r.user_id = $2 AND v.code IS NOT NULL
+	WHERE v.code IS NOT NULL
 	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
 ),
 remember AS (
@@ -729,9 +759,14 @@ FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
 // transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
 // INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
 func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
-	c := newPayCall(req)
+	r := s.pay(ctx, newPayCall(req))
+	return r.Payment, r.Err
+}
+
+// pay makes c alone.
+func (s *BookingStore) pay(ctx context.Context, c *payCall) booking.SettleResult {
 	if c.err != nil {
-		return booking.Payment{}, c.err
+		return booking.SettleResult{Err: c.err}
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockReservation, c.req.ReservationID)
@@ -742,10 +777,11 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
 		// Only a payment that bypassed the locks could get here; the
 		// constraint that stopped it knows the answer.
-		return s.afterConflict(ctx, c.req)
+		p, err := s.afterConflict(ctx, c.req)
+		return booking.SettleResult{Payment: p, Replay: err == nil, Err: err}
 	}
 	if err != nil {
-		return booking.Payment{}, s.db.wrapWrite("pay", err)
+		return booking.SettleResult{Err: s.db.wrapWrite("pay", err)}
 	}
 	return s.answerPay(ctx, c)
 }
@@ -753,9 +789,10 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 // payCall is one payment made ready for paySQL, and the row paySQL
 // answered.
 type payCall struct {
-	req booking.PayRequest // with canonical ids
-	key *string
-	err error // refused before any statement
+	req     booking.PayRequest // with canonical ids
+	key     *string
+	allowed *string // the concert the payment is allowed for; nil: any
+	err     error   // refused before any statement
 
 	owner, status, concertID *string
 	expires                  *time.Time
@@ -780,7 +817,7 @@ func newPayCall(req booking.PayRequest) *payCall {
 		return &payCall{err: boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")}
 	}
 	req.ReservationID, req.PaymentID = id, paymentID
-	c := &payCall{req: req}
+	c := &payCall{req: req, allowed: allowedConcert(req.ConcertID)}
 	if req.IdempotencyKey != "" {
 		c.key = &c.req.IdempotencyKey
 	}
@@ -788,7 +825,7 @@ func newPayCall(req booking.PayRequest) *payCall {
 }
 
 func (c *payCall) queue(b *pgx.Batch, dbClock bool) {
-	b.Queue(paySQL, c.req.ReservationID, c.req.UserID, c.key, c.req.Now, c.req.PaymentID, dbClock)
+	b.Queue(paySQL, c.req.ReservationID, c.req.UserID, c.key, c.req.Now, c.req.PaymentID, dbClock, c.allowed)
 }
 
 func (c *payCall) scan(row pgx.Row) error {
@@ -798,32 +835,36 @@ func (c *payCall) scan(row pgx.Row) error {
 }
 
 // answerPay names the outcome of a payment whose statement committed.
-func (s *BookingStore) answerPay(ctx context.Context, c *payCall) (booking.Payment, error) {
+func (s *BookingStore) answerPay(ctx context.Context, c *payCall) booking.SettleResult {
 	id, req := c.req.ReservationID, c.req
+	refused := func(err error) booking.SettleResult { return booking.SettleResult{Err: err} }
 	switch {
 	case c.owner == nil:
-		return booking.Payment{}, reservationNotFound(id)
+		return refused(reservationNotFound(id))
 	case *c.owner != req.UserID:
-		return booking.Payment{}, forbidden(id)
+		return refused(forbidden(id))
+	case c.allowed != nil && *c.allowed != *c.concertID:
+		return refused(booking.OtherConcert())
 	case c.keyedRes != nil && *c.keyedRes == id:
-		return s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
+		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
+		return booking.SettleResult{Payment: p, Seats: *c.seats, Replay: true, Err: err}
 	case c.keyedRes != nil:
-		return booking.Payment{}, payKeyReused()
+		return refused(payKeyReused())
 	case c.failedRes != nil && *c.failedRes == id:
-		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*c.failedCode), Message: *c.failedMsg}
+		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.failedCode), Message: *c.failedMsg})
 	case c.failedRes != nil:
-		return booking.Payment{}, payKeyReused()
+		return refused(payKeyReused())
 	case c.balance == nil:
-		return booking.Payment{}, userNotFound(req.UserID)
+		return refused(userNotFound(req.UserID))
 	case c.refusedCode != nil:
-		return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(*c.refusedCode), Message: *c.refusedMsg}
+		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.refusedCode), Message: *c.refusedMsg})
 	case c.debited == nil:
-		return booking.Payment{}, fmt.Errorf("pay reservation %s: nothing was debited", id)
+		return refused(fmt.Errorf("pay reservation %s: nothing was debited", id))
 	}
-	return booking.Payment{
+	return booking.SettleResult{Payment: booking.Payment{
 		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *c.concertID,
 		Amount: boxoffice.Money(*c.amount), Balance: boxoffice.Money(*c.debited), PaidAt: c.now.UTC(),
-	}, nil
+	}, Seats: *c.seats}
 }
 
 // afterConflict answers a payment stopped by a unique constraint from the

@@ -133,7 +133,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 	var calls []call
 	for i, req := range reqs {
 		if req.Cancel {
-			c := newCancelCall(req.Pay.ReservationID, req.Pay.UserID, req.Pay.Now)
+			c := newCancelCall(req.Pay.ReservationID, req.Pay.UserID, req.Pay.ConcertID, req.Pay.Now)
 			if c.err != nil {
 				out[i].Err = c.err
 				continue
@@ -149,11 +149,10 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 		calls = append(calls, call{at: i, pay: c})
 	}
 	alone := func(c call) {
-		r := &out[c.at]
 		if c.cancel != nil {
-			r.Reservation, r.Err = s.Cancel(ctx, c.cancel.id, c.cancel.userID, c.cancel.now)
+			out[c.at].Reservation, out[c.at].Err = s.cancel(ctx, c.cancel)
 		} else {
-			r.Payment, r.Err = s.Pay(ctx, c.pay.req)
+			out[c.at] = s.pay(ctx, c.pay)
 		}
 	}
 	switch len(calls) {
@@ -206,7 +205,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 			if c.cancel != nil {
 				r.Reservation, r.Err = c.cancel.answer()
 			} else {
-				r.Payment, r.Err = s.answerPay(ctx, c.pay)
+				*r = s.answerPay(ctx, c.pay)
 			}
 		}
 	}

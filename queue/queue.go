@@ -332,9 +332,10 @@ type Store interface {
 	// for an unknown room.
 	Use(ctx context.Context, t Ticket, now time.Time) (Status, error)
 
-	// Leave ends t's place or session at once. Leaving an ended ticket does
-	// nothing.
-	Leave(ctx context.Context, t Ticket, now time.Time) error
+	// Leave ends the places or sessions of tickets, all of concertID's room,
+	// at once, in one atomic step (one round trip). Leaving an ended ticket,
+	// or one of another room, does nothing.
+	Leave(ctx context.Context, concertID string, tickets []Ticket, now time.Time) error
 
 	// Admit runs one admission step for the room if owner holds its
 	// admission lease or can take it (the lease then lasts until

@@ -55,6 +55,7 @@ type Service struct {
 	OnEnds  func(ended []string, kept int)
 
 	joins    *batch.Group[string, joinReq, Joined]
+	leaves   *batch.Group[string, Ticket, struct{}]
 	rebuilds *batch.Group[string, *Room, struct{}]
 	checked  time.Time // when Step last asked the journal for rooms
 
@@ -95,11 +96,12 @@ func NewService(store Store, clock boxoffice.Clock, owner string, tick time.Dura
 		Lease: 5 * tick, rooms: make(map[string]*led), endable: make(map[string]bool), Grace: DefaultGrace}
 	s.rebuilds = batch.New(1<<20, rebuildTimeout, s.runRebuild)
 	s.joins = batch.New(joinBatch, joinTimeout, s.runJoins)
+	s.leaves = batch.New(joinBatch, joinTimeout, s.runLeaves)
 	return s
 }
 
-// joinBatch bounds the joins one store call and journal write serve;
-// joinTimeout bounds the call.
+// joinBatch bounds the joins, or the leaves, one store call and journal
+// write serve; joinTimeout bounds the call.
 const (
 	joinBatch   = 128
 	joinTimeout = 5 * time.Second
@@ -183,11 +185,15 @@ func (s *Service) runJoins(ctx context.Context, concertID string, reqs []joinReq
 		return js, nil
 	}
 	if err := s.Journal.Joined(ctx, concertID, places); err != nil {
+		var created []Ticket
 		for _, j := range js {
 			if j.Created {
-				if lerr := s.store.Leave(context.WithoutCancel(ctx), j.Ticket, now); lerr != nil {
-					s.log.Warn("take back an unrecorded place", "ticket", j.Ticket, "err", lerr)
-				}
+				created = append(created, j.Ticket)
+			}
+		}
+		if len(created) > 0 {
+			if lerr := s.store.Leave(context.WithoutCancel(ctx), concertID, created, now); lerr != nil {
+				s.log.Warn("take back unrecorded places", "concert", concertID, "places", len(created), "err", lerr)
 			}
 		}
 		return nil, err
@@ -221,14 +227,39 @@ func (s *Service) Use(ctx context.Context, t Ticket) (Status, error) {
 }
 
 // Leave ends t's place or session at once; with a Journal, it is recorded
-// first, so that a rebuilt room never brings it back.
+// first, so that a rebuilt room never brings it back. Concurrent leaves of
+// one room are one journal write and then one store call, made before any
+// of them is answered. Errors: UNAVAILABLE; OUTCOME_UNKNOWN when the
+// request gave up while its batch was written.
 func (s *Service) Leave(ctx context.Context, t Ticket) error {
+	_, err := s.leaves.Do(ctx, t.ConcertID, t)
+	var abandoned *batch.AbandonedError
+	if errors.As(err, &abandoned) && !errors.Is(err, context.Canceled) {
+		if abandoned.Called {
+			return boxoffice.OutcomeUnknown("waiting room", err)
+		}
+		return boxoffice.Unavailable("waiting room", err)
+	}
+	return err
+}
+
+// runLeaves ends the tickets of reqs, all of one room: the journal first,
+// in one row, then the store, in one call. A journal that fails fails them
+// all, with nothing ended.
+func (s *Service) runLeaves(ctx context.Context, concertID string, reqs []Ticket) ([]struct{}, error) {
 	if s.Journal != nil {
-		if err := s.Journal.Ended(ctx, t.ConcertID, []int64{t.Seq}); err != nil {
-			return err
+		seqs := make([]int64, len(reqs))
+		for i, t := range reqs {
+			seqs[i] = t.Seq
+		}
+		if err := s.Journal.Ended(ctx, concertID, seqs); err != nil {
+			return nil, err
 		}
 	}
-	return s.store.Leave(ctx, t, s.clock.Now())
+	if err := s.store.Leave(ctx, concertID, reqs, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	return make([]struct{}, len(reqs)), nil
 }
 
 // Configure replaces a room's settings while it runs. A room the store

@@ -82,7 +82,7 @@ func TestFaults(t *testing.T) {
 		wantCode(t, err, boxoffice.CodeUnavailable)
 		_, err = s.Status(ctx, ticket, time.Now())
 		wantCode(t, err, boxoffice.CodeUnavailable)
-		err = s.Leave(ctx, ticket, time.Now())
+		err = s.Leave(ctx, ticket.ConcertID, []queue.Ticket{ticket}, time.Now())
 		wantCode(t, err, boxoffice.CodeUnavailable)
 	})
 }

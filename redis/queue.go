@@ -523,9 +523,20 @@ func (s *QueueStore) runUses(ctx context.Context, concertID string, reqs []ticke
 	return out, nil
 }
 
-// Leave ends t's place or session; an ended ticket is left alone.
-func (s *QueueStore) Leave(ctx context.Context, t queue.Ticket, _ time.Time) error {
-	err := leaveScript.Run(ctx, s.client, s.roomKeys(t.ConcertID)[:kDraw+1], t.UserID, t.Seq).Err()
+// Leave ends the places or sessions of tickets, all of concertID's room,
+// in one script run; an ended ticket, or one of another room, is left
+// alone.
+func (s *QueueStore) Leave(ctx context.Context, concertID string, tickets []queue.Ticket, _ time.Time) error {
+	args := make([]any, 0, 2*len(tickets))
+	for _, t := range tickets {
+		if t.ConcertID == concertID {
+			args = append(args, t.UserID, t.Seq)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	err := leaveScript.Run(ctx, s.client, s.roomKeys(concertID)[:kDraw+1], args...).Err()
 	if err != nil {
 		return failWrite("leave waiting room", err)
 	}

@@ -188,7 +188,7 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 	must(err)
 	_, err = s.Admissions(ctx, cid, 1, 10)
 	must(err)
-	must(s.Leave(ctx, b.Ticket, now))
+	must(s.Leave(ctx, b.Ticket.ConcertID, []queue.Ticket{b.Ticket}, now))
 	_, err = s.Rooms(ctx)
 	must(err)
 	_, _, err = s.Draw(ctx, cid)
@@ -243,7 +243,7 @@ func TestUnavailable(t *testing.T) {
 	_, admissionsErr := s.Admissions(ctx, "c", 1, 10)
 	for name, err := range map[string]error{
 		"Configure": s.Configure(ctx, room), "Join": joinErr, "Status": statusErr, "Use": useErr,
-		"Leave": s.Leave(ctx, tk, now), "Admit": admitErr, "Stats": statsErr, "Rooms": roomsErr,
+		"Leave": s.Leave(ctx, tk.ConcertID, []queue.Ticket{tk}, now), "Admit": admitErr, "Stats": statsErr, "Rooms": roomsErr,
 		"Statuses": statusesErr, "SetSupply": s.SetSupply(ctx, "c", queue.Supply{}, now), "Draw": drawErr,
 		"Admissions": admissionsErr,
 	} {

@@ -396,7 +396,7 @@ func (s *BookingStore) release(ctx context.Context, tx *sql.Tx, r booking.Reserv
 func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
 	var r booking.Reservation
 	err := s.db.update(ctx, "cancel reservation", func(tx *sql.Tx) (err error) {
-		r, err = s.cancel(ctx, tx, id, userID, now)
+		r, err = s.cancel(ctx, tx, id, userID, "", now)
 		return err
 	})
 	if err != nil {
@@ -405,8 +405,9 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 	return r, nil
 }
 
-// cancel makes a cancel in tx; on an error tx must not keep what it wrote.
-func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID string, now time.Time) (booking.Reservation, error) {
+// cancel makes a cancel in tx, of a reservation of concertID unless it is
+// empty; on an error tx must not keep what it wrote.
+func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID, concertID string, now time.Time) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
 		return booking.Reservation{}, reservationNotFound(id)
@@ -418,6 +419,8 @@ func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID string
 	switch {
 	case r.UserID != userID:
 		return booking.Reservation{}, forbidden(id)
+	case otherConcert(r, concertID):
+		return booking.Reservation{}, booking.OtherConcert()
 	case r.Status == booking.Cancelled:
 		return r, nil
 	case r.Status == booking.Paid:
@@ -610,6 +613,8 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 	}
 	now := micros(req.Now)
 	var p booking.Payment
+	var seats int
+	var replay bool
 	var refusal error // decided and kept under the key: the transaction commits
 	err := func() error {
 		refuse := func(err error) error {
@@ -626,11 +631,15 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 		if r.UserID != req.UserID {
 			return forbidden(req.ReservationID)
 		}
+		if otherConcert(r, req.ConcertID) {
+			return booking.OtherConcert()
+		}
+		seats = len(r.Seats)
 		if key != nil {
 			prior, err := s.paymentByKey(ctx, tx.StmtContext(ctx, s.db.st.paymentByKeyW), req.UserID, *key)
 			switch {
 			case err == nil && prior.ReservationID == id:
-				p = prior
+				p, replay = prior, true
 				return nil
 			case err == nil:
 				return payKeyReused()
@@ -704,7 +713,16 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 	case refusal != nil:
 		return booking.SettleResult{Err: refusal}, nil
 	}
-	return booking.SettleResult{Payment: p}, nil
+	return booking.SettleResult{Payment: p, Seats: seats, Replay: replay}, nil
+}
+
+// otherConcert reports whether r is not of concertID, when it is set.
+func otherConcert(r booking.Reservation, concertID string) bool {
+	if concertID == "" {
+		return false
+	}
+	id, _ := canonID(concertID)
+	return r.ConcertID != id
 }
 
 const paymentByKeySQL = `

@@ -48,7 +48,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 	out := make([]booking.SettleResult, len(reqs))
 	one := func(ctx context.Context, tx *sql.Tx, req booking.SettleRequest) (booking.SettleResult, error) {
 		if req.Cancel {
-			r, err := s.cancel(ctx, tx, req.Pay.ReservationID, req.Pay.UserID, req.Pay.Now)
+			r, err := s.cancel(ctx, tx, req.Pay.ReservationID, req.Pay.UserID, req.Pay.ConcertID, req.Pay.Now)
 			return booking.SettleResult{Reservation: r}, err
 		}
 		return s.pay(ctx, tx, req.Pay)

@@ -24,6 +24,8 @@ func runBookingBatches(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Batch/CancelThenPay", func(t *testing.T) { testBatchCancelThenPay(t, newStores) })
 	t.Run("Batch/KeyedHoldReplayed", func(t *testing.T) { testBatchKeyedHold(t, newStores) })
 	t.Run("Batch/KeyedPaymentReplayed", func(t *testing.T) { testBatchKeyedPay(t, newStores) })
+	t.Run("Batch/OtherConcert", func(t *testing.T) { testBatchOtherConcert(t, newStores) })
+	t.Run("Batch/OtherConcertAlone", func(t *testing.T) { testOtherConcertAlone(t, newStores) })
 	t.Run("Batch/FailureStaysItsOwn", func(t *testing.T) { testBatchFailureStaysItsOwn(t, newStores) })
 	t.Run("Batch/Race/OverlappingBatches", func(t *testing.T) { testBatchRace(t, newStores) })
 }
@@ -204,6 +206,85 @@ func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
 	if ps := e.payments(a); len(ps) != 2 {
 		t.Errorf("payments: got %d ledger entries, want 2", len(ps))
 	}
+}
+
+// of makes req allowed for concertID only.
+func of(req booking.SettleRequest, concertID string) booking.SettleRequest {
+	req.Pay.ConcertID = concertID
+	return req
+}
+
+// testBatchOtherConcert: a payment or cancel allowed for another concert
+// than the reservation's is QUEUE_TOKEN_INVALID, after NOT_FOUND and
+// FORBIDDEN and before a key's replay, and changes nothing, nor is kept
+// under its key; a payment tells its seats and whether it is a replay.
+func testBatchOtherConcert(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(1_000_000), e.user(1_000_000)
+	r1 := e.mustHold(a, Day1, batchNow, 30)
+	r2 := e.mustHold(a, Day1, batchNow, 31, 32)
+	other, own := boxoffice.NewID(), e.c.ID
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		of(payReq(a, r1.ID, "p-x", at), other),
+		of(payReq(b, r1.ID, "", at), other),
+		of(payReq(a, boxoffice.NewID(), "", at), other),
+		of(cancelReq(a, r2.ID, at), other),
+		of(payReq(a, r1.ID, "p-x", at), own),
+		of(payReq(a, r1.ID, "p-x", at), own),
+		of(payReq(a, r2.ID, "", at), own),
+		of(payReq(a, r1.ID, "p-x", at), other),
+		of(cancelReq(b, r2.ID, at), other),
+		of(payReq(a, r1.ID, "", at), "not-an-id"),
+	})
+	wantErr(t, "payment for another concert", res[0].Err, boxoffice.ErrQueueTokenInvalid)
+	wantErr(t, "another user's payment for another concert", res[1].Err, boxoffice.ErrForbidden)
+	wantErr(t, "payment of an unknown reservation", res[2].Err, boxoffice.ErrNotFound)
+	wantErr(t, "cancel for another concert", res[3].Err, boxoffice.ErrQueueTokenInvalid)
+	noErr(t, "payment under the key refused for another concert", res[4].Err)
+	if res[4].Replay || res[4].Seats != 1 || res[4].Payment.ReservationID != r1.ID {
+		t.Errorf("payment: got replay %v, %d seats, %+v; want a new payment of 1 seat", res[4].Replay, res[4].Seats, res[4].Payment)
+	}
+	noErr(t, "replay", res[5].Err)
+	if !res[5].Replay || res[5].Seats != 1 || !samePayment(res[5].Payment, res[4].Payment) {
+		t.Errorf("replay: got replay %v, %d seats, %+v; want the first payment again, 1 seat", res[5].Replay, res[5].Seats, res[5].Payment)
+	}
+	noErr(t, "payment of the hold a refused cancel left", res[6].Err)
+	if res[6].Replay || res[6].Seats != 2 {
+		t.Errorf("second payment: got replay %v, %d seats, want a new payment of 2 seats", res[6].Replay, res[6].Seats)
+	}
+	wantErr(t, "replay for another concert", res[7].Err, boxoffice.ErrQueueTokenInvalid)
+	wantErr(t, "another user's cancel for another concert", res[8].Err, boxoffice.ErrForbidden)
+	wantErr(t, "payment for a concert that cannot exist", res[9].Err, boxoffice.ErrQueueTokenInvalid)
+	e.wantStatus(r1.ID, booking.Paid)
+	e.wantStatus(r2.ID, booking.Paid)
+	e.wantBalance(a, 730_000)
+	e.wantBalance(b, 1_000_000)
+}
+
+// testOtherConcertAlone: the same refusal for a request that is its
+// batch's only one.
+func testOtherConcertAlone(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a := e.user(1_000_000)
+	r := e.mustHold(a, Day1, batchNow, 40)
+	other := boxoffice.NewID()
+	at := batchNow.Add(time.Second)
+	for _, req := range []booking.SettleRequest{of(cancelReq(a, r.ID, at), other), of(payReq(a, r.ID, "k", at), other)} {
+		res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{req})
+		wantErr(t, fmt.Sprintf("cancel %v for another concert", req.Cancel), res[0].Err, boxoffice.ErrQueueTokenInvalid)
+	}
+	e.wantStatus(r.ID, booking.Held)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{of(payReq(a, r.ID, "k", at), e.c.ID)})
+	noErr(t, "payment under the key", res[0].Err)
+	if res[0].Replay || res[0].Seats != 1 {
+		t.Errorf("payment: got replay %v, %d seats, want a new payment of 1 seat", res[0].Replay, res[0].Seats)
+	}
+	res = e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{of(payReq(a, r.ID, "k", at), e.c.ID)})
+	if res[0].Err != nil || !res[0].Replay {
+		t.Errorf("payment again: got replay %v, %v; want a replay", res[0].Replay, res[0].Err)
+	}
+	e.wantBalance(a, 910_000)
 }
 
 func testBatchFailureStaysItsOwn(t *testing.T, newStores func(t *testing.T) Stores) {

@@ -89,6 +89,7 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("WaitingPlaceMovesOthersUp", testLeaveWaiting)
 		run("SessionEnds", testLeaveSession)
 		run("EndedTicketDoesNothing", testLeaveEnded)
+		run("ManyInOneCall", testLeaveMany)
 	})
 	t.Run("Admit", func(t *testing.T) {
 		run := subRunner(t, newStore)
@@ -287,7 +288,7 @@ func (q *queueStore) use(tk queue.Ticket, now time.Time) queue.Status {
 
 func (q *queueStore) leave(tk queue.Ticket, now time.Time) {
 	q.t.Helper()
-	if err := q.s.Leave(q.t.Context(), tk, now); err != nil {
+	if err := q.s.Leave(q.t.Context(), tk.ConcertID, []queue.Ticket{tk}, now); err != nil {
 		q.t.Fatalf("Leave(%v): %v", tk, err)
 	}
 }
@@ -792,6 +793,38 @@ func testLeaveEnded(t *testing.T, q *queueStore) {
 	}
 }
 
+// testLeaveMany ends a session and a waiting place in one call, which
+// also carries a ticket twice, a stale seq and a ticket of another room:
+// only the two live tickets of the room end.
+func testLeaveMany(t *testing.T, q *queueStore) {
+	room := openRoom(maxActiveSettings(2))
+	ts := q.joinAll(room, 4, qT0)
+	q.admit(qT0)
+	wantState(t, "first", q.status(ts[0], qT0), queue.Admitted, 0)
+	wantState(t, "second", q.status(ts[1], qT0), queue.Admitted, 0)
+	at := qAt(time.Second)
+	err := q.s.Leave(t.Context(), qRoomID, []queue.Ticket{
+		ts[0],
+		ts[2],
+		ts[0],
+		{ConcertID: qRoomID, UserID: ts[1].UserID, Seq: ts[1].Seq + 100},
+		{ConcertID: qOther, UserID: ts[3].UserID, Seq: ts[3].Seq},
+	}, at)
+	if err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	wantState(t, "left session", q.status(ts[0], at), queue.Expired, 0)
+	wantState(t, "left place", q.status(ts[2], at), queue.Expired, 0)
+	wantState(t, "session of a stale seq", q.status(ts[1], at), queue.Admitted, 0)
+	if st := q.status(ts[3], at); st.State != queue.Waiting {
+		t.Errorf("place named with another room: got %s, want %s", st.State, queue.Waiting)
+	}
+	if s := q.stats(at); s.Active != 1 || s.Waiting != 1 || s.AbandonedTotal != 1 || s.DroppedTotal != 0 {
+		t.Errorf("stats: got %d active, %d waiting, %d abandoned, %d dropped, want 1, 1, 1 and 0",
+			s.Active, s.Waiting, s.AbandonedTotal, s.DroppedTotal)
+	}
+}
+
 // --- Admit
 
 // admissionModel replays the admission rules the way a store must apply
@@ -1270,7 +1303,7 @@ func testRaceMaxActive(t *testing.T, q *queueStore) {
 					continue
 				}
 				if w == 0 {
-					_ = q.s.Leave(ctx, tk, now())
+					_ = q.s.Leave(ctx, tk.ConcertID, []queue.Ticket{tk}, now())
 				} else if _, err := q.s.Use(ctx, tk, now()); err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
 					t.Errorf("Use: %v", err)
 				}

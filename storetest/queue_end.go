@@ -75,7 +75,7 @@ func testEndRemoves(t *testing.T, q *queueStore) {
 	wantQueueCode(t, "SetSupply", err, boxoffice.CodeNotFound)
 	_, _, err = joinOne(ctx, q.s, room, "newcomer", at)
 	wantQueueCode(t, "Join", err, boxoffice.CodeNotFound)
-	if err := q.s.Leave(ctx, tk, at); err != nil {
+	if err := q.s.Leave(ctx, tk.ConcertID, []queue.Ticket{tk}, at); err != nil {
 		t.Errorf("Leave in an ended room: %v", err)
 	}
 	if err := q.s.Configure(ctx, room); err != nil {

@@ -185,7 +185,7 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 					continue
 				}
 				if w == 0 {
-					_ = store.Leave(ctx, tk, clock.Now())
+					_ = store.Leave(ctx, tk.ConcertID, []queue.Ticket{tk}, clock.Now())
 				} else if _, err := store.Use(ctx, tk, clock.Now()); err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
 					t.Errorf("Use: %v", err)
 				}
