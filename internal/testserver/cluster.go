@@ -430,6 +430,46 @@ func (c *RedisCluster) KillMaster(ctx context.Context, addr string) (Failover, e
 	return f, err
 }
 
+// WaitReplicated returns once every replica of the master at addr has
+// acknowledged all it has written so far, so that a failover that follows
+// loses nothing: replication is asynchronous, and on a busy machine a
+// replica may lag by more than the writes a test just made.
+func (c *RedisCluster) WaitReplicated(ctx context.Context, addr string) error {
+	c.mu.Lock()
+	n := c.node(addr)
+	c.mu.Unlock()
+	return waitFor("replication of "+addr, func() error {
+		info, err := n.client.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		var master int64 = -1
+		replicas := 0
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+				master, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if !strings.HasPrefix(line, "slave") || !strings.Contains(line, "offset=") {
+				continue
+			}
+			replicas++
+			for _, f := range strings.Split(line, ",") {
+				if v, ok := strings.CutPrefix(f, "offset="); ok {
+					if off, _ := strconv.ParseInt(v, 10, 64); off < master {
+						return fmt.Errorf("%s: a replica is at offset %d of %d", addr, off, master)
+					}
+				}
+			}
+		}
+		if master < 0 || replicas == 0 {
+			return fmt.Errorf("%s: no replica reports its offset", addr)
+		}
+		return nil
+	})
+}
+
 // Kill kills the node at addr (SIGKILL) and returns at once, before the
 // cluster notices.
 func (c *RedisCluster) Kill(addr string) {

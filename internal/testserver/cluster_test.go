@@ -72,6 +72,9 @@ func TestRedisCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := rc.WaitReplicated(ctx, victim); err != nil {
+			t.Fatal(err)
+		}
 		f, err := rc.KillMaster(ctx, victim)
 		if err != nil {
 			t.Fatal(err)
