@@ -40,9 +40,9 @@ var goalSpecs = []goalSpec{
 	{"join", "join", "join", routeJoin, 0.30, 40, "", false, false},
 	{"join", "queue status poll", "poll", routeQueueStatus, 0.40, 40, "", false, false},
 	{"browse", "seat map read", "seats", routeSeats, 0.50, 0, "", false, false},
-	{"hold", "hold (distinct seats)", "hold", routeHold, 0.10, 100, "no double holds", false, false},
+	{"hold", "hold (distinct seats)", "hold", routeHold, 0.20, 100, "no double holds", false, false},
 	{"hold", "hot-seat hold (answers)", "hot-seat", routeHold, 0, 0, "exactly one winner per hot seat", true, true},
-	{"pay", "pay", "pay", routePay, 0.05, 0, "no double debits", false, false},
+	{"pay", "pay", "pay", routePay, 0.12, 0, "no double debits", false, false},
 }
 
 // The on-sale target.

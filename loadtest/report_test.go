@@ -105,7 +105,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"POST /v1/reservations", "SEAT_UNAVAILABLE 7, NETWORK 2", "ratio ≥ 0.10", "NOT MET",
+		"POST /v1/reservations", "SEAT_UNAVAILABLE 7, NETWORK 2", "ratio ≥ 0.20", "NOT MET",
 		"FAIL  no double holds", "WARNING: 429 seen", "result: FAILED",
 	} {
 		if !strings.Contains(b.String(), want) {
