@@ -58,10 +58,10 @@ func TestGoals(t *testing.T) {
 		wantRatio float64
 		wantMet   bool
 	}{
-		{"Met", holdResult([]float64{900, 1200, 1100}, 80, false), 0.11, true},
-		{"ErrRatio", holdResult([]float64{900, 800, 1100}, 80, false), 0.09, false},
-		{"ErrP99", holdResult([]float64{1100}, 120, false), 0.11, false},
-		{"ErrDoubleHolds", holdResult([]float64{1100}, 80, true), 0.11, false},
+		{"Met", holdResult([]float64{1900, 2400, 2200}, 80, false), 0.22, true},
+		{"ErrRatio", holdResult([]float64{1900, 1800, 2200}, 80, false), 0.19, false},
+		{"ErrP99", holdResult([]float64{2200}, 120, false), 0.22, false},
+		{"ErrDoubleHolds", holdResult([]float64{2200}, 80, true), 0.22, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
