@@ -147,16 +147,26 @@ func (e *watchEnv) watch(ctx context.Context, t queue.Ticket) <-chan queue.Statu
 // second value is taken only when the pass started by the first is over.
 // (The pass the second value starts may still be running.)
 // A pass that ends the room's last watch stops its goroutine; pass then
-// returns once the room is no longer watched.
+// returns once the room is no longer watched, whichever tick it was to
+// send (the room may have stopped before the first).
 func (e *watchEnv) pass() {
-	e.pace <- e.clock.Now()
+	for range 2 {
+		if !e.tick() {
+			return
+		}
+	}
+}
+
+// tick sends one tick, or reports false once the watcher has no room to
+// take it.
+func (e *watchEnv) tick() bool {
 	for {
 		select {
 		case e.pace <- e.clock.Now():
-			return
+			return true
 		case <-time.After(10 * time.Millisecond):
 			if e.w.Rooms() == 0 {
-				return
+				return false
 			}
 		}
 	}
