@@ -4,6 +4,7 @@
 package boxoffice
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
@@ -91,4 +92,20 @@ func (c *ManualClock) Advance(d time.Duration) time.Time {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 	return c.now
+}
+
+// Every calls f every interval until ctx ends: the loop of each background
+// task (the sweeper, the rooms' end, a subscription's check). A call that
+// outlasts the interval delays the next one rather than overlapping it.
+func Every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }

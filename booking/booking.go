@@ -560,27 +560,20 @@ func (s *Service) Inventory(ctx context.Context, concertID string) (Inventory, e
 // RunSweeper tidies lapsed holds every interval until ctx ends. Any number
 // of instances may run it at once.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for {
-				n, err := s.store.Sweep(ctx, s.clock.Now(), sweepBatch)
-				if err != nil {
-					if ctx.Err() == nil && log != nil {
-						log.Warn("sweep lapsed holds", "err", err)
-					}
-					break
+	boxoffice.Every(ctx, every, func() {
+		for {
+			n, err := s.store.Sweep(ctx, s.clock.Now(), sweepBatch)
+			if err != nil {
+				if ctx.Err() == nil && log != nil {
+					log.Warn("sweep lapsed holds", "err", err)
 				}
-				if n < sweepBatch {
-					break
-				}
+				return
+			}
+			if n < sweepBatch {
+				return
 			}
 		}
-	}
+	})
 }
 
 const sweepBatch = 500

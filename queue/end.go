@@ -81,18 +81,11 @@ func (s *Service) RunEnds(ctx context.Context, every time.Duration) {
 	if s.Archive == nil {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.EndRooms(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("end waiting rooms", "err", err)
-			}
+	boxoffice.Every(ctx, every, func() {
+		if _, err := s.EndRooms(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("end waiting rooms", "err", err)
 		}
-	}
+	})
 }
 
 // EndRooms ends the rooms that can no longer sell, Grace after they could

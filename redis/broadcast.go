@@ -6,6 +6,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/boxoffice/boxoffice"
 )
 
 // Broadcast carries messages to every instance that shares one Redis, the
@@ -100,18 +102,11 @@ func (b *Broadcast) Listen(ctx context.Context, f func(msg string)) {
 // serves the channel, and after a failover only a new layout names the
 // replica that took over.
 func (b *Broadcast) follow(ctx context.Context, cc *goredis.ClusterClient, sub *goredis.PubSub) {
-	t := time.NewTicker(followEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	boxoffice.Every(ctx, followEvery, func() {
 		if err := sub.Ping(ctx); err != nil && ctx.Err() == nil {
 			cc.ReloadState(ctx)
 		}
-	}
+	})
 }
 
 // followEvery is how often a subscription on a cluster is checked.
