@@ -101,7 +101,7 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 // and tx must not keep what hold wrote.
 func (s *BookingStore) hold(ctx context.Context, tx *sql.Tx, req booking.HoldRequest) (booking.HoldResult, error) {
 	concertID, ok := canonID(req.ConcertID)
-	if !ok || !validDay(req.Day) {
+	if !ok || !concert.ValidDay(req.Day) {
 		return booking.HoldResult{}, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
@@ -138,7 +138,7 @@ func (s *BookingStore) hold(ctx context.Context, tx *sql.Tx, req booking.HoldReq
 			return err
 		}
 		if !known {
-			return userNotFound(req.UserID)
+			return wallet.UserNotFound(req.UserID)
 		}
 		if req.IdempotencyKey != "" {
 			k, found, err := holdKey(ctx, tx.QueryRowContext(ctx, holdKeySQL, req.UserID, req.IdempotencyKey))
@@ -273,13 +273,13 @@ func (s *BookingStore) answerKept(ctx context.Context, st *sql.Stmt, k keptHold,
 	}
 	switch {
 	case !booking.SameRequest(concertID, day, seats, k.concertID, k.day, keptSeats):
-		return booking.Reservation{}, holdKeyReused()
+		return booking.Reservation{}, booking.HoldKeyReused()
 	case !k.reservationID.Valid:
 		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(k.code.String), Message: k.message.String}
 	}
 	r, err := scanReservation(st.QueryRowContext(ctx, k.reservationID.String))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(k.reservationID.String)
+		return booking.Reservation{}, booking.ReservationNotFound(k.reservationID.String)
 	}
 	return r, err
 }
@@ -292,7 +292,7 @@ func (s *BookingStore) HoldByKey(ctx context.Context, userID, idempotencyKey, co
 		return booking.Reservation{}, s.db.wrap(ctx, "read hold key", err)
 	}
 	if !found {
-		return booking.Reservation{}, noHoldWithKey()
+		return booking.Reservation{}, booking.NoHoldWithKey()
 	}
 	concertID, _ = canonID(concertID)
 	r, err := s.answerKept(ctx, s.db.st.reservation, k, concertID, day, slices.Sorted(slices.Values(seats)))
@@ -348,11 +348,11 @@ func scanReservation(row interface{ Scan(...any) error }) (booking.Reservation, 
 func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	r, err := scanReservation(s.db.st.reservation.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap(ctx, "read reservation", err)
@@ -365,7 +365,7 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 func (s *BookingStore) lockedReservation(ctx context.Context, tx *sql.Tx, id string) (booking.Reservation, error) {
 	r, err := scanReservation(tx.StmtContext(ctx, s.db.st.lockedReservation).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	return r, err
 }
@@ -410,7 +410,7 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID, concertID string, now time.Time) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	r, err := s.lockedReservation(ctx, tx, key)
 	if err != nil {
@@ -418,15 +418,15 @@ func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID, conce
 	}
 	switch {
 	case r.UserID != userID:
-		return booking.Reservation{}, forbidden(id)
+		return booking.Reservation{}, booking.Forbidden(id)
 	case otherConcert(r, concertID):
 		return booking.Reservation{}, booking.OtherConcert()
 	case r.Status == booking.Cancelled:
 		return r, nil
 	case r.Status == booking.Paid:
-		return booking.Reservation{}, alreadyPaid(id)
+		return booking.Reservation{}, booking.AlreadyPaid(id)
 	case r.StatusAt(now) != booking.Held: // EXPIRED, or HELD past its expiry
-		return booking.Reservation{}, holdExpired(id)
+		return booking.Reservation{}, booking.HoldExpired(id)
 	}
 	r.Status = booking.Cancelled
 	if err := s.release(ctx, tx, r, now); err != nil {
@@ -514,12 +514,12 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 	if req.Before != "" {
 		id, ok := canonID(req.Before)
 		if !ok {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		err := s.db.read.QueryRowContext(ctx, `SELECT created_at FROM reservations WHERE id = ? AND user_id = ?`,
 			id, req.UserID).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		if err != nil {
 			return nil, s.db.wrap(ctx, "list reservations", err)
@@ -601,7 +601,7 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayRequest) (booking.SettleResult, error) {
 	id, ok := canonID(req.ReservationID)
 	if !ok {
-		return booking.SettleResult{}, reservationNotFound(req.ReservationID)
+		return booking.SettleResult{}, booking.ReservationNotFound(req.ReservationID)
 	}
 	paymentID, ok := canonID(req.PaymentID)
 	if !ok {
@@ -629,7 +629,7 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 			return err
 		}
 		if r.UserID != req.UserID {
-			return forbidden(req.ReservationID)
+			return booking.Forbidden(req.ReservationID)
 		}
 		if otherConcert(r, req.ConcertID) {
 			return booking.OtherConcert()
@@ -642,7 +642,7 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 				p, replay = prior, true
 				return nil
 			case err == nil:
-				return payKeyReused()
+				return booking.PayKeyReused()
 			case !errors.Is(err, boxoffice.ErrNotFound):
 				return err
 			}
@@ -651,21 +651,21 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 			case err != nil:
 				return err
 			case found && f.reservationID.String != id:
-				return payKeyReused()
+				return booking.PayKeyReused()
 			case found:
 				return f.err()
 			}
 		}
 		switch {
 		case r.Status == booking.Paid:
-			return refuse(alreadyPaid(id))
+			return refuse(booking.AlreadyPaid(id))
 		case r.StatusAt(req.Now) != booking.Held:
-			return refuse(holdExpired(id))
+			return refuse(booking.HoldExpired(id))
 		}
 		var balance boxoffice.Money
 		err = tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) {
-			return userNotFound(req.UserID)
+			return wallet.UserNotFound(req.UserID)
 		}
 		if err != nil {
 			return err
@@ -677,7 +677,7 @@ func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayReque
 			return err
 		}
 		if held < len(r.Seats) {
-			return refuse(holdExpired(id))
+			return refuse(booking.HoldExpired(id))
 		}
 		if balance < r.Amount {
 			return refuse(boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
@@ -736,7 +736,7 @@ func (s *BookingStore) paymentByKey(ctx context.Context, st *sql.Stmt, userID, k
 	err := st.QueryRowContext(ctx, userID, key).
 		Scan(&p.ID, &p.ReservationID, &p.UserID, &p.ConcertID, &p.Amount, &p.Balance, &paid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Payment{}, noPaymentWithKey()
+		return booking.Payment{}, booking.NoPaymentWithKey()
 	}
 	if err != nil {
 		return booking.Payment{}, err
@@ -749,7 +749,7 @@ func (s *BookingStore) paymentByKey(ctx context.Context, st *sql.Stmt, userID, k
 // Errors: NOT_FOUND.
 func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey string) (booking.Payment, error) {
 	if idempotencyKey == "" {
-		return booking.Payment{}, noPaymentWithKey()
+		return booking.Payment{}, booking.NoPaymentWithKey()
 	}
 	p, err := s.paymentByKey(ctx, s.db.st.paymentByKey, userID, idempotencyKey)
 	if err != nil {
@@ -850,36 +850,4 @@ func intsJSON[T ~int | ~int64](ns []T) string {
 	}
 	b.WriteByte(']')
 	return b.String()
-}
-
-func reservationNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "reservation %s not found", id)
-}
-
-func noPaymentWithKey() error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "no payment with this Idempotency-Key")
-}
-
-func forbidden(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
-}
-
-func alreadyPaid(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeAlreadyPaid, "reservation %s is already paid", id)
-}
-
-func holdExpired(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
-}
-
-func holdKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to hold other seats")
-}
-
-func noHoldWithKey() error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "no hold with this Idempotency-Key")
-}
-
-func payKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
 }
