@@ -369,17 +369,7 @@ func testReservationsOK(t *testing.T, newStores func(t *testing.T) Stores) {
 			t.Errorf("Reservations %s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	var paged []string
-	cursor := ""
-	for range 4 {
-		page := list(booking.ListRequest{Limit: 2, Before: cursor})
-		paged = append(paged, page...)
-		if len(page) < 2 {
-			break
-		}
-		cursor = page[len(page)-1]
-	}
-	if !slices.Equal(paged, all) {
+	if paged := pagedIDs(list, 2); !slices.Equal(paged, all) {
 		t.Errorf("Reservations by pages of 2: got %v, want %v", paged, all)
 	}
 	rs, err := e.Bookings.Reservations(ctx, booking.ListRequest{UserID: a, Limit: 1, Now: at})
@@ -535,4 +525,20 @@ func testRaceSameKey(t *testing.T, newStores func(t *testing.T) Stores) {
 	if len(rs) != 1 {
 		t.Errorf("reservations: got %d, want 1", len(rs))
 	}
+}
+
+// pagedIDs lists by pages of size, following each page's last id, until a
+// page comes short or after four pages.
+func pagedIDs(list func(booking.ListRequest) []string, size int) []string {
+	var paged []string
+	cursor := ""
+	for range 4 {
+		page := list(booking.ListRequest{Limit: size, Before: cursor})
+		paged = append(paged, page...)
+		if len(page) < size {
+			break
+		}
+		cursor = page[len(page)-1]
+	}
+	return paged
 }
