@@ -138,23 +138,7 @@ func checkValue(v any, t reflect.Type, path string) error {
 		if !ok {
 			return wrong("an object")
 		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || key == "-" {
-				continue
-			}
-			if key == "" {
-				key = f.Name
-			}
-			for k, fv := range m {
-				if strings.EqualFold(k, key) {
-					if err := checkValue(fv, f.Type, join(path, key)); err != nil {
-						return err
-					}
-				}
-			}
-		}
+		return checkFields(m, t, path)
 	case reflect.Slice, reflect.Array:
 		a, ok := v.([]any)
 		if !ok {
@@ -165,36 +149,10 @@ func checkValue(v any, t reflect.Type, path string) error {
 				return err
 			}
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := v.(json.Number)
-		if !ok {
-			return wrong("a whole number")
-		}
-		if !digitsOnly(string(n)) {
-			return wrong("a whole number written with digits only, without a fraction or an exponent")
-		}
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
-			return bodyError(name + " is out of range")
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := v.(json.Number)
-		if !ok {
-			return wrong("a whole number")
-		}
-		if !digitsOnly(string(n)) {
-			return wrong("a whole number written with digits only, without a fraction or an exponent")
-		}
-		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
-			return bodyError(name + " is out of range")
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := v.(json.Number)
-		if !ok {
-			return wrong("a number")
-		}
-		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
-			return bodyError(name + " is out of range")
-		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return checkNumber(v, t, name)
 	case reflect.String:
 		if _, ok := v.(string); !ok {
 			return wrong("a string")
@@ -203,6 +161,69 @@ func checkValue(v any, t reflect.Type, path string) error {
 		if _, ok := v.(bool); !ok {
 			return wrong("true or false")
 		}
+	}
+	return nil
+}
+
+// checkFields checks that the members of m that name fields of struct t,
+// in any case, fit those fields.
+func checkFields(m map[string]any, t reflect.Type, path string) error {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || key == "-" {
+			continue
+		}
+		if key == "" {
+			key = f.Name
+		}
+		for k, fv := range m {
+			if strings.EqualFold(k, key) {
+				if err := checkValue(fv, f.Type, join(path, key)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkNumber checks that v is a number that fits the integer or float
+// type t; name is v's place in the body.
+func checkNumber(v any, t reflect.Type, name string) error {
+	wrong := func(what string) error { return bodyError(name + " must be " + what) }
+	n, ok := v.(json.Number)
+	var err error
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if !ok {
+			return wrong("a number")
+		}
+		_, err = strconv.ParseFloat(string(n), t.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if err := checkWhole(n, ok, wrong); err != nil {
+			return err
+		}
+		_, err = strconv.ParseUint(string(n), 10, t.Bits())
+	default:
+		if err := checkWhole(n, ok, wrong); err != nil {
+			return err
+		}
+		_, err = strconv.ParseInt(string(n), 10, t.Bits())
+	}
+	if err != nil {
+		return bodyError(name + " is out of range")
+	}
+	return nil
+}
+
+// checkWhole checks that n, when ok, is written as a whole number.
+func checkWhole(n json.Number, ok bool, wrong func(string) error) error {
+	if !ok {
+		return wrong("a whole number")
+	}
+	if !digitsOnly(string(n)) {
+		return wrong("a whole number written with digits only, without a fraction or an exponent")
 	}
 	return nil
 }

@@ -28,7 +28,40 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 	if err != nil {
 		return nil, fmt.Errorf("audit: stats: %w", err)
 	}
-	maps := make([]boxhttp.SeatMap, len(s.days))
+	maps, mapsLost, err := e.auditMaps(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	balances, err := e.readBack(ctx, fans)
+	if err != nil {
+		return nil, err
+	}
+
+	log, err := e.admissionLog(ctx, s.concert.ConcertID)
+	if err != nil {
+		return nil, fmt.Errorf("audit: admission log: %w", err)
+	}
+
+	in := auditInput{stats: st, maps: maps, mapsLost: mapsLost, balances: balances}
+	obs := make([]joinObservation, 0, len(fans))
+	for _, f := range fans {
+		in.fans = append(in.fans, auditFan{charged: f.charged, holds: f.holds})
+		obs = append(obs, joinObservation{UserID: f.userID, JoinSent: f.joinSent, JoinRecv: f.joinRecv, Position: f.joinPosition, LastWaiting: f.lastWaiting, Admitted: f.admittedAt, Drawn: f.drawn})
+	}
+	checks := checkSale(in)
+	checks = append(checks, e.checkPaidEvents(ctx, s.concert.ConcertID, in))
+	rep.Order = admissionOrder(obs, log)
+	checks = append(checks, Check{Name: "admission order matched join order", OK: rep.Order.OK(), Detail: rep.Order.String()})
+
+	checks = append([]Check{reportSale(rep, st, fans, opens)}, checks...)
+	return checks, nil
+}
+
+// auditMaps reads every date's seat map with the auditor's session. With
+// --robust, a session lost to a fault or never admitted before the sale
+// sold out leaves the maps out, and lost says why.
+func (e *engine) auditMaps(ctx context.Context, s *sale) (maps []boxhttp.SeatMap, lost string, err error) {
+	maps = make([]boxhttp.SeatMap, len(s.days))
 	a := s.auditor
 	err = e.parallel(ctx, "seat maps", len(s.days), func(ctx context.Context, i int) error {
 		return e.setup(ctx, 0, routeSeats, func(c *boxhttp.Client) error {
@@ -37,20 +70,24 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 			return err
 		})
 	})
-	var mapsLost string
 	if err != nil {
 		if !e.opts.Robust || !(lostPlace(err, true) || boxoffice.ErrorCode(err) == boxoffice.CodeSoldOut) {
-			return nil, fmt.Errorf("audit: seat maps (read with a session admitted at the opening): %w", err)
+			return nil, "", fmt.Errorf("audit: seat maps (read with a session admitted at the opening): %w", err)
 		}
 		// The auditor's session did not survive a fault, or (in the
 		// opening's draw with --prequeue) it was not admitted before the
 		// sale sold out; a sold-out room admits nobody new, so the other
 		// checks go on without maps.
-		mapsLost = fmt.Sprintf("the seat maps could not be read with the auditor's queue token (%s): its session was lost, or it was never admitted", boxoffice.ErrorCode(err))
-		maps = nil
+		return nil, fmt.Sprintf("the seat maps could not be read with the auditor's queue token (%s): its session was lost, or it was never admitted", boxoffice.ErrorCode(err)), nil
 	}
+	return maps, "", nil
+}
+
+// readBack reads back every fan's reservations, into their holds, and
+// returns their balances.
+func (e *engine) readBack(ctx context.Context, fans []*saleFan) ([]int64, error) {
 	balances := make([]int64, len(fans))
-	err = e.parallel(ctx, "reading back", len(fans), func(ctx context.Context, i int) error {
+	err := e.parallel(ctx, "reading back", len(fans), func(ctx context.Context, i int) error {
 		f := fans[i]
 		for j := range f.holds {
 			h := &f.holds[j]
@@ -72,23 +109,12 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	return balances, nil
+}
 
-	log, err := e.admissionLog(ctx, s.concert.ConcertID)
-	if err != nil {
-		return nil, fmt.Errorf("audit: admission log: %w", err)
-	}
-
-	in := auditInput{stats: st, maps: maps, mapsLost: mapsLost, balances: balances}
-	obs := make([]joinObservation, 0, len(fans))
-	for _, f := range fans {
-		in.fans = append(in.fans, auditFan{charged: f.charged, holds: f.holds})
-		obs = append(obs, joinObservation{UserID: f.userID, JoinSent: f.joinSent, JoinRecv: f.joinRecv, Position: f.joinPosition, LastWaiting: f.lastWaiting, Admitted: f.admittedAt, Drawn: f.drawn})
-	}
-	checks := checkSale(in)
-	checks = append(checks, e.checkPaidEvents(ctx, s.concert.ConcertID, in))
-	rep.Order = admissionOrder(obs, log)
-	checks = append(checks, Check{Name: "admission order matched join order", OK: rep.Order.OK(), Detail: rep.Order.String()})
-
+// reportSale writes the sale's figures into rep and returns its "sold out"
+// check.
+func reportSale(rep *Onsale, st boxhttp.ConcertStats, fans []*saleFan, opens time.Time) Check {
 	rep.Sold, rep.Revenue = st.Sold, st.Revenue
 	rep.SoldOut = st.Total > 0 && st.Sold == st.Total
 	first := firstAdmission(fans, rep.Timeline, opens)
@@ -106,8 +132,7 @@ func (e *engine) audit(ctx context.Context, s *sale, fans []*saleFan, rep *Onsal
 	if rep.SoldOut {
 		detail += fmt.Sprintf(", %.1f s from the first admission", rep.TimeToSellOutS)
 	}
-	checks = append([]Check{{Name: "sold out", OK: rep.SoldOut, Detail: detail}}, checks...)
-	return checks, nil
+	return Check{Name: "sold out", OK: rep.SoldOut, Detail: detail}
 }
 
 // firstAdmission is the earliest admission anyone saw: a fan's answer, or

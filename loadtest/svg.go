@@ -321,44 +321,20 @@ func (r *Result) WriteStatusSVG(w io.Writer) error {
 		title += fmt.Sprintf(", %d faults", len(o.Faults))
 	}
 	// Series of the lower panel: every status and code seen, most first.
-	totals := map[string]int64{}
-	for _, s := range tl {
-		for k, n := range s.Codes {
-			totals[k] += n
-		}
-	}
-	var lower []string
-	for k := range totals {
-		lower = append(lower, k)
-	}
-	sort.Slice(lower, func(i, j int) bool {
-		if totals[lower[i]] != totals[lower[j]] {
-			return totals[lower[i]] > totals[lower[j]]
-		}
-		return lower[i] < lower[j]
-	})
+	totals, lower := statusCodeTotals(tl)
 	c := newCanvas(860, 640+16*max(len(lower)-4, 0), title)
 	xt := niceTicks(tmin, tmax, 8)
 	xfmt := func(x float64) string { return shortNumber(x) }
-	class := func(s StatusSecond, digit byte) float64 {
-		var n int64
-		for k, v := range s.Status {
-			if k[0] == digit && len(k) == 3 {
-				n += v
-			}
-		}
-		return float64(n)
-	}
 	upper := []struct {
 		name string
 		get  func(StatusSecond) float64
 	}{
-		{"2xx", func(s StatusSecond) float64 { return class(s, '2') }},
-		{"4xx", func(s StatusSecond) float64 { return class(s, '4') }},
+		{"2xx", func(s StatusSecond) float64 { return statusClass(s, '2') }},
+		{"4xx", func(s StatusSecond) float64 { return statusClass(s, '4') }},
 	}
 	ymax := 1.0
 	for _, s := range tl {
-		ymax = max(ymax, class(s, '2'), class(s, '4'))
+		ymax = max(ymax, statusClass(s, '2'), statusClass(s, '4'))
 	}
 	top := &panel{c: c, x0: 80, y0: 50, w: 740, h: 220, xmin: tmin, xmax: tmax, ymin: 0, ymax: niceCeil(ymax)}
 	lymax := 1.0
@@ -368,16 +344,7 @@ func (r *Result) WriteStatusSVG(w io.Writer) error {
 		}
 	}
 	bottom := &panel{c: c, x0: 80, y0: 340, w: 740, h: 220, xmin: tmin, xmax: tmax, ymin: 0, ymax: niceCeil(lymax)}
-	for _, p := range []*panel{top, bottom} {
-		for _, f := range o.Faults {
-			x0, x1, x2 := p.px(f.StartS), p.px(f.EndS), p.px(f.EndS+o.FaultGraceS)
-			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.15"/>`+"\n", x0, p.y0, math.Max(x1-x0, 1), p.h)
-			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.06"/>`+"\n", x1, p.y0, x2-x1, p.h)
-		}
-	}
-	for i, f := range o.Faults {
-		c.text(top.px(f.StartS)+3, top.y0+14+float64(i%3)*13, "start", 10, f.Name)
-	}
+	shadeFaults(o, top, bottom)
 	top.axes("seconds from the opening", "answers per second", xt, xfmt)
 	var labels, colors []string
 	for i, s := range upper {
@@ -388,7 +355,68 @@ func (r *Result) WriteStatusSVG(w io.Writer) error {
 	top.legend(labels, colors)
 
 	bottom.axes("seconds from the opening", "5xx and unanswered per second", xt, xfmt)
-	labels, colors = nil, nil
+	plotLowerStatus(bottom, tl, lower, totals)
+	note := "shaded: fault windows; lighter: the grace after each"
+	if o.FaultGraceS > 0 {
+		note += fmt.Sprintf(" (%.0f s)", o.FaultGraceS)
+	}
+	c.text(bottom.x0+bottom.w, bottom.y0+bottom.h+52, "end", 11, note)
+	return c.finish(w)
+}
+
+// statusCodeTotals returns the answers of tl per status and code, and
+// those statuses and codes, most first.
+func statusCodeTotals(tl []StatusSecond) (totals map[string]int64, lower []string) {
+	totals = map[string]int64{}
+	for _, s := range tl {
+		for k, n := range s.Codes {
+			totals[k] += n
+		}
+	}
+	for k := range totals {
+		lower = append(lower, k)
+	}
+	sort.Slice(lower, func(i, j int) bool {
+		if totals[lower[i]] != totals[lower[j]] {
+			return totals[lower[i]] > totals[lower[j]]
+		}
+		return lower[i] < lower[j]
+	})
+	return totals, lower
+}
+
+// statusClass is how many answers of s had a status of class digit.
+func statusClass(s StatusSecond, digit byte) float64 {
+	var n int64
+	for k, v := range s.Status {
+		if k[0] == digit && len(k) == 3 {
+			n += v
+		}
+	}
+	return float64(n)
+}
+
+// shadeFaults shades the fault windows of o, and their grace, on top and
+// bottom, and names them on top.
+func shadeFaults(o *Onsale, top, bottom *panel) {
+	c := top.c
+	for _, p := range []*panel{top, bottom} {
+		for _, f := range o.Faults {
+			x0, x1, x2 := p.px(f.StartS), p.px(f.EndS), p.px(f.EndS+o.FaultGraceS)
+			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.15"/>`+"\n", x0, p.y0, math.Max(x1-x0, 1), p.h)
+			fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d62728" fill-opacity="0.06"/>`+"\n", x1, p.y0, x2-x1, p.h)
+		}
+	}
+	for i, f := range o.Faults {
+		c.text(top.px(f.StartS)+3, top.y0+14+float64(i%3)*13, "start", 10, f.Name)
+	}
+}
+
+// plotLowerStatus plots a line per status and code of lower on bottom,
+// with a legend under it that counts each.
+func plotLowerStatus(bottom *panel, tl []StatusSecond, lower []string, totals map[string]int64) {
+	c := bottom.c
+	var labels, colors []string
 	for i, k := range lower {
 		color := palette[(i+1)%len(palette)]
 		if strings.HasPrefix(k, "500 ") {
@@ -410,12 +438,6 @@ func (r *Result) WriteStatusSVG(w io.Writer) error {
 		c.line(bottom.x0, y-4, bottom.x0+20, y-4, colors[i], 2, "")
 		c.text(bottom.x0+26, y, "start", 11, l)
 	}
-	note := "shaded: fault windows; lighter: the grace after each"
-	if o.FaultGraceS > 0 {
-		note += fmt.Sprintf(" (%.0f s)", o.FaultGraceS)
-	}
-	c.text(bottom.x0+bottom.w, bottom.y0+bottom.h+52, "end", 11, note)
-	return c.finish(w)
 }
 
 // statusSeriesXY places each second's count at the middle of the second.

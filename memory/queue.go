@@ -363,26 +363,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 
 	a := queue.Admission{Leader: true, At: timeOf(t)}
 	cutoff := t - int64(r.settings.IdleSeconds)*1000
-	for a.Dropped < s.sweepBatch {
-		n := r.seen.Min()
-		if n == nil || n.a > cutoff {
-			break
-		}
-		a.Gone = append(a.Gone, n.p.seq)
-		r.remove(n.p)
-		r.dropped++
-		r.abandoned++
-		a.Dropped++
-	}
-	for a.Ended < s.sweepBatch {
-		n := r.active.Min()
-		if n == nil || n.a > t {
-			break
-		}
-		a.Gone = append(a.Gone, n.p.seq)
-		r.remove(n.p)
-		a.Ended++
-	}
+	r.sweep(&a, t, cutoff, s.sweepBatch)
 	idleLeft := r.seen.CountUpTo(cutoff)
 	waiting := int64(r.waiting.Len() - idleLeft)
 	r.measureAbandonment(t, waiting)
@@ -404,9 +385,49 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	n, bucket := queue.Allowance(r.settings, r.bucket, eligible, int64(r.active.Len()), timeOf(t))
 	// Admit from the head. An ended place there means more ended than one
 	// sweep removes; the step then stops short and keeps the credit.
+	r.admitHead(&a, t, cutoff, min(n, s.admitLimit))
+	if len(r.log) > s.logLen {
+		r.log = r.log[len(r.log)-s.logLen:]
+	}
+	r.bucket = bucket.Return(r.settings, n-a.Admitted)
+	if waiting > 0 && r.stepped && !paused {
+		r.rate = queue.MeasureRate(r.rate, a.Admitted, time.Duration(t-r.lastStep)*time.Millisecond)
+	}
+	r.lastStep, r.stepped = t, true
+	return a, nil
+}
+
+// sweep removes up to batch places idle since cutoff, then up to batch
+// sessions ended by t, into a.
+func (r *room) sweep(a *queue.Admission, t, cutoff, batch int64) {
+	for a.Dropped < batch {
+		n := r.seen.Min()
+		if n == nil || n.a > cutoff {
+			break
+		}
+		a.Gone = append(a.Gone, n.p.seq)
+		r.remove(n.p)
+		r.dropped++
+		r.abandoned++
+		a.Dropped++
+	}
+	for a.Ended < batch {
+		n := r.active.Min()
+		if n == nil || n.a > t {
+			break
+		}
+		a.Gone = append(a.Gone, n.p.seq)
+		r.remove(n.p)
+		a.Ended++
+	}
+}
+
+// admitHead admits up to limit places from the head of the line at t,
+// into a; it stops at a place idle since cutoff.
+func (r *room) admitHead(a *queue.Admission, t, cutoff, limit int64) {
 	end := endOf(r.settings, timeOf(t))
 	exp := capped(t+int64(r.settings.SessionSeconds)*1000, end)
-	for a.Admitted < min(n, s.admitLimit) {
+	for a.Admitted < limit {
 		h := r.waiting.Min()
 		if h == nil || h.p.at <= cutoff {
 			break
@@ -425,15 +446,6 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 		r.waits.Add(time.Duration(t-max(p.joined, r.opensAt)) * time.Millisecond)
 		r.log = append(r.log, queue.AdmissionRecord{N: r.admitted, UserID: p.user, Seq: p.seq, At: timeOf(t), Prequeue: p.key < queue.DrawSpan})
 	}
-	if len(r.log) > s.logLen {
-		r.log = r.log[len(r.log)-s.logLen:]
-	}
-	r.bucket = bucket.Return(r.settings, n-a.Admitted)
-	if waiting > 0 && r.stepped && !paused {
-		r.rate = queue.MeasureRate(r.rate, a.Admitted, time.Duration(t-r.lastStep)*time.Millisecond)
-	}
-	r.lastStep, r.stepped = t, true
-	return a, nil
 }
 
 // measureAbandonment folds the abandonments since the previous step into

@@ -13,6 +13,7 @@ import (
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
+	"github.com/boxoffice/boxoffice/wallet"
 )
 
 // BookingStore is booking.Store on PostgreSQL.
@@ -214,7 +215,7 @@ type holdCall struct {
 func newHoldCall(req booking.HoldRequest) *holdCall {
 	c := &holdCall{}
 	concertID, ok := boxoffice.CanonID(req.ConcertID)
-	if !ok || !validDay(req.Day) {
+	if !ok || !concert.ValidDay(req.Day) {
 		c.err = concert.DateNotFound(req.ConcertID, req.Day)
 		return c
 	}
@@ -267,7 +268,7 @@ func (s *BookingStore) answerHold(ctx context.Context, c *holdCall) (booking.Res
 	}
 	switch {
 	case !c.known:
-		return booking.Reservation{}, userNotFound(req.UserID)
+		return booking.Reservation{}, wallet.UserNotFound(req.UserID)
 	case c.found == 0:
 		return booking.Reservation{}, concert.DateNotFound(req.ConcertID, req.Day)
 	case c.found < len(c.seats):
@@ -305,7 +306,7 @@ func (s *BookingStore) answerKept(ctx context.Context, k keptHold, concertID, da
 	}
 	switch {
 	case !booking.SameRequest(concertID, day, seats, *k.concertID, *k.day, keptSeats):
-		return booking.Reservation{}, holdKeyReused()
+		return booking.Reservation{}, booking.HoldKeyReused()
 	case k.reservationID == nil:
 		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(*k.code), Message: *k.message}
 	}
@@ -321,7 +322,7 @@ func (s *BookingStore) HoldByKey(ctx context.Context, userID, idempotencyKey, co
 		FROM hold_keys WHERE user_id = $1 AND idempotency_key = $2`, userID, idempotencyKey).
 		Scan(&k.concertID, &k.day, &k.seats, &k.reservationID, &k.code, &k.message)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return booking.Reservation{}, noHoldWithKey()
+		return booking.Reservation{}, booking.NoHoldWithKey()
 	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap("read hold key", err)
@@ -374,12 +375,12 @@ func scanReservation(row pgx.Row, extra ...any) (r booking.Reservation, ok bool,
 func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
 	id, ok := boxoffice.CanonID(id)
 	if !ok {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	r, ok, err := scanReservation(s.db.pool.QueryRow(ctx,
 		`SELECT `+reservationColumns+` FROM reservations r WHERE r.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap("read reservation", err)
@@ -462,7 +463,7 @@ type cancelCall struct {
 func newCancelCall(id, userID, concertID string, now time.Time) *cancelCall {
 	canon, valid := boxoffice.CanonID(id)
 	if !valid {
-		return &cancelCall{err: reservationNotFound(id)}
+		return &cancelCall{err: booking.ReservationNotFound(id)}
 	}
 	return &cancelCall{id: canon, userID: userID, concertID: allowedConcert(concertID), now: now}
 }
@@ -497,17 +498,17 @@ func (c *cancelCall) scan(row pgx.Row) (err error) {
 func (c *cancelCall) answer() (booking.Reservation, error) {
 	switch {
 	case !c.ok:
-		return booking.Reservation{}, reservationNotFound(c.id)
+		return booking.Reservation{}, booking.ReservationNotFound(c.id)
 	case c.r.UserID != c.userID:
-		return booking.Reservation{}, forbidden(c.id)
+		return booking.Reservation{}, booking.Forbidden(c.id)
 	case c.concertID != nil && c.r.ConcertID != *c.concertID:
 		return booking.Reservation{}, booking.OtherConcert()
 	case c.r.Status == booking.Cancelled:
 		return c.r, nil
 	case c.r.Status == booking.Paid:
-		return booking.Reservation{}, alreadyPaid(c.id)
+		return booking.Reservation{}, booking.AlreadyPaid(c.id)
 	default: // EXPIRED, or HELD past its expiry
-		return booking.Reservation{}, holdExpired(c.id)
+		return booking.Reservation{}, booking.HoldExpired(c.id)
 	}
 }
 
@@ -604,7 +605,7 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 	if req.Before != "" {
 		id, ok := boxoffice.CanonID(req.Before)
 		if !ok {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		before = &id
 	}
@@ -643,7 +644,7 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 			return nil, s.db.wrap("list reservations", err)
 		}
 		if !known {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 	}
 	return list, nil
@@ -810,7 +811,7 @@ type payCall struct {
 func newPayCall(req booking.PayRequest) *payCall {
 	id, ok := boxoffice.CanonID(req.ReservationID)
 	if !ok {
-		return &payCall{err: reservationNotFound(req.ReservationID)}
+		return &payCall{err: booking.ReservationNotFound(req.ReservationID)}
 	}
 	paymentID, ok := boxoffice.CanonID(req.PaymentID)
 	if !ok {
@@ -840,22 +841,22 @@ func (s *BookingStore) answerPay(ctx context.Context, c *payCall) booking.Settle
 	refused := func(err error) booking.SettleResult { return booking.SettleResult{Err: err} }
 	switch {
 	case c.owner == nil:
-		return refused(reservationNotFound(id))
+		return refused(booking.ReservationNotFound(id))
 	case *c.owner != req.UserID:
-		return refused(forbidden(id))
+		return refused(booking.Forbidden(id))
 	case c.allowed != nil && *c.allowed != *c.concertID:
 		return refused(booking.OtherConcert())
 	case c.keyedRes != nil && *c.keyedRes == id:
 		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
 		return booking.SettleResult{Payment: p, Seats: *c.seats, Replay: true, Err: err}
 	case c.keyedRes != nil:
-		return refused(payKeyReused())
+		return refused(booking.PayKeyReused())
 	case c.failedRes != nil && *c.failedRes == id:
 		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.failedCode), Message: *c.failedMsg})
 	case c.failedRes != nil:
-		return refused(payKeyReused())
+		return refused(booking.PayKeyReused())
 	case c.balance == nil:
-		return refused(userNotFound(req.UserID))
+		return refused(wallet.UserNotFound(req.UserID))
 	case c.refusedCode != nil:
 		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.refusedCode), Message: *c.refusedMsg})
 	case c.debited == nil:
@@ -876,7 +877,7 @@ func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest
 		case err == nil && p.ReservationID == req.ReservationID:
 			return p, nil
 		case err == nil:
-			return booking.Payment{}, payKeyReused()
+			return booking.Payment{}, booking.PayKeyReused()
 		case !errors.Is(err, boxoffice.ErrNotFound):
 			return booking.Payment{}, err
 		}
@@ -889,18 +890,18 @@ func (s *BookingStore) afterConflict(ctx context.Context, req booking.PayRequest
 		case err == nil && res == req.ReservationID:
 			return booking.Payment{}, &boxoffice.Error{Code: boxoffice.Code(code), Message: message}
 		case err == nil:
-			return booking.Payment{}, payKeyReused()
+			return booking.Payment{}, booking.PayKeyReused()
 		case !errors.Is(err, pgx.ErrNoRows):
 			return booking.Payment{}, s.db.wrap("pay", err)
 		}
 	}
-	return booking.Payment{}, alreadyPaid(req.ReservationID)
+	return booking.Payment{}, booking.AlreadyPaid(req.ReservationID)
 }
 
 // PaymentByKey returns the payment userID made with idempotencyKey.
 // Errors: NOT_FOUND.
 func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey string) (booking.Payment, error) {
-	notFound := boxoffice.Errorf(boxoffice.CodeNotFound, "no payment with this Idempotency-Key")
+	notFound := booking.NoPaymentWithKey()
 	if idempotencyKey == "" {
 		return booking.Payment{}, notFound
 	}
@@ -993,32 +994,4 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 		return 0, s.db.wrapWrite("sweep holds", err)
 	}
 	return n, nil
-}
-
-func reservationNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "reservation %s not found", id)
-}
-
-func forbidden(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
-}
-
-func alreadyPaid(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeAlreadyPaid, "reservation %s is already paid", id)
-}
-
-func holdExpired(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
-}
-
-func holdKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to hold other seats")
-}
-
-func noHoldWithKey() error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "no hold with this Idempotency-Key")
-}
-
-func payKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
 }

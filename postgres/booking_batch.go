@@ -121,16 +121,18 @@ func (s *BookingStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest
 	return out
 }
 
-// SettleBatch makes the payments and cancels of reqs in one transaction,
-// in order.
-func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleRequest) []booking.SettleResult {
-	out := make([]booking.SettleResult, len(reqs))
-	type call struct {
-		at     int
-		pay    *payCall
-		cancel *cancelCall
-	}
-	var calls []call
+// settleCall is a payment or a cancel of a batch, at its place in the
+// batch.
+type settleCall struct {
+	at     int
+	pay    *payCall
+	cancel *cancelCall
+}
+
+// settleCalls returns the calls of reqs, in order; a malformed request
+// gets its error in out instead.
+func settleCalls(reqs []booking.SettleRequest, out []booking.SettleResult) []settleCall {
+	var calls []settleCall
 	for i, req := range reqs {
 		if req.Cancel {
 			c := newCancelCall(req.Pay.ReservationID, req.Pay.UserID, req.Pay.ConcertID, req.Pay.Now)
@@ -138,7 +140,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 				out[i].Err = c.err
 				continue
 			}
-			calls = append(calls, call{at: i, cancel: c})
+			calls = append(calls, settleCall{at: i, cancel: c})
 			continue
 		}
 		c := newPayCall(req.Pay)
@@ -146,9 +148,34 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 			out[i].Err = c.err
 			continue
 		}
-		calls = append(calls, call{at: i, pay: c})
+		calls = append(calls, settleCall{at: i, pay: c})
 	}
-	alone := func(c call) {
+	return calls
+}
+
+// settleLocks returns the reservations and the users calls lock, each
+// sorted and once.
+func settleLocks(calls []settleCall) (ids, users []string) {
+	for _, c := range calls {
+		if c.cancel != nil {
+			ids, users = append(ids, c.cancel.id), append(users, c.cancel.userID)
+		} else {
+			ids, users = append(ids, c.pay.req.ReservationID), append(users, c.pay.req.UserID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	slices.Sort(users)
+	users = slices.Compact(users)
+	return ids, users
+}
+
+// SettleBatch makes the payments and cancels of reqs in one transaction,
+// in order.
+func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleRequest) []booking.SettleResult {
+	out := make([]booking.SettleResult, len(reqs))
+	calls := settleCalls(reqs, out)
+	alone := func(c settleCall) {
 		if c.cancel != nil {
 			out[c.at].Reservation, out[c.at].Err = s.cancel(ctx, c.cancel)
 		} else {
@@ -162,18 +189,7 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 		alone(calls[0])
 		return out
 	}
-	var ids, users []string
-	for _, c := range calls {
-		if c.cancel != nil {
-			ids, users = append(ids, c.cancel.id), append(users, c.cancel.userID)
-		} else {
-			ids, users = append(ids, c.pay.req.ReservationID), append(users, c.pay.req.UserID)
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	slices.Sort(users)
-	users = slices.Compact(users)
+	ids, users := settleLocks(calls)
 	b := &pgx.Batch{}
 	b.Queue(lockReservations, ids)
 	b.Queue(lockWallets, users)

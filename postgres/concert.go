@@ -347,6 +347,3 @@ func sameStatuses(prev, stored []concert.Seat, expires []time.Time, now time.Tim
 	}
 	return true
 }
-
-// validDay is concert.ValidDay under the name the booking store calls it by.
-func validDay(day string) bool { return concert.ValidDay(day) }

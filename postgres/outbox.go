@@ -225,15 +225,50 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 }
 
 func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
-	rows, err := tx.Query(ctx, `SELECT o.n, o.id, o.type, o.concert_id, o.at, `+outboxDataSQL+`
-		FROM outbox o ORDER BY o.n LIMIT $1`, limit)
+	evs, ns, err := outboxEvents(ctx, tx, limit)
 	if err != nil {
 		return 0, err
 	}
-	var (
-		ns  []int64
-		evs []event.Event
-	)
+	// An empty batch still settles the concerts left to check for a
+	// sale of the last seat.
+	b := event.NewBatch(evs, len(evs) == limit)
+	if err := readHeads(ctx, tx, b); err != nil {
+		return 0, err
+	}
+	if err := checkSoldOut(ctx, tx, b); err != nil {
+		return 0, err
+	}
+	if len(evs) == 0 && len(b.Heads()) == 0 {
+		return 0, nil
+	}
+	var numbered int64
+	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
+		return 0, err
+	}
+	out := b.Number(numbered)
+	if err := insertEvents(ctx, tx, out); err != nil {
+		return 0, err
+	}
+	if err := writeHeads(ctx, tx, b.Heads()); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, numbered+int64(len(out))); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, ns); err != nil {
+		return 0, err
+	}
+	return len(out), nil
+}
+
+// outboxEvents reads up to limit events of the outbox, in order, with
+// their outbox numbers.
+func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event, ns []int64, err error) {
+	rows, err := tx.Query(ctx, `SELECT o.n, o.id, o.type, o.concert_id, o.at, `+outboxDataSQL+`
+		FROM outbox o ORDER BY o.n LIMIT $1`, limit)
+	if err != nil {
+		return nil, nil, err
+	}
 	for rows.Next() {
 		var (
 			n         int64
@@ -244,7 +279,7 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		)
 		if err := rows.Scan(&n, &e.ID, &typ, &concertID, &e.At, &data); err != nil {
 			rows.Close()
-			return 0, err
+			return nil, nil, err
 		}
 		e.Type, e.Data = event.Type(typ), data
 		if concertID != nil {
@@ -252,28 +287,31 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		}
 		ns, evs = append(ns, n), append(evs, e)
 	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	// An empty batch still settles the concerts left to check for a
-	// sale of the last seat.
-	b := event.NewBatch(evs, len(evs) == limit)
-	rows, err = tx.Query(ctx, `SELECT concert_key::text, seq, sold_out, check_sold_out FROM event_heads
+	return evs, ns, rows.Err()
+}
+
+// readHeads reads into b the heads of its concerts and of those left to
+// check for a sale of the last seat.
+func readHeads(ctx context.Context, tx pgx.Tx, b *event.Batch) error {
+	rows, err := tx.Query(ctx, `SELECT concert_key::text, seq, sold_out, check_sold_out FROM event_heads
 		WHERE concert_key = ANY ($1::uuid[]) OR check_sold_out`, b.Keys())
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for rows.Next() {
 		var h event.Head
 		if err := rows.Scan(&h.Key, &h.Seq, &h.SoldOut, &h.Check); err != nil {
 			rows.Close()
-			return 0, err
+			return err
 		}
 		b.SetHead(h)
 	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
+	return rows.Err()
+}
+
+// checkSoldOut tells b which of its candidate concerts have sold their
+// last seat.
+func checkSoldOut(ctx context.Context, tx pgx.Tx, b *event.Batch) error {
 	if cands := b.SoldOutCandidates(); len(cands) > 0 {
 		// The snapshot is the one the outbox was read with: a concert sold
 		// out in it had every sale committed, and so numbered by now.
@@ -284,23 +322,19 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 			WHERE EXISTS (SELECT 1 FROM seats WHERE concert_id = c)
 			  AND NOT EXISTS (SELECT 1 FROM seats WHERE concert_id = c AND status <> 'SOLD')`, cands)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		_, err = pgx.ForEachRow(rows, []any{&sold, &now}, func() error { return nil })
 		if err != nil {
-			return 0, err
+			return err
 		}
 		b.SoldOut(cands, sold, now.UTC())
 	}
-	if len(evs) == 0 && len(b.Heads()) == 0 {
-		return 0, nil
-	}
-	var numbered int64
-	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
-		return 0, err
-	}
-	out := b.Number(numbered)
+	return nil
+}
 
+// insertEvents writes the numbered events out.
+func insertEvents(ctx context.Context, tx pgx.Tx, out []event.Event) error {
 	var (
 		positions, seqs []int64
 		ids, types      []string
@@ -321,14 +355,19 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		INSERT INTO events (position, id, type, concert_id, seq, at, data)
 		SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::timestamptz[], $7::json[])`,
 		positions, ids, types, concerts, seqs, ats, datas); err != nil {
-		return 0, err
+		return err
 	}
+	return nil
+}
+
+// writeHeads writes the concerts' heads, as Number moved them on.
+func writeHeads(ctx context.Context, tx pgx.Tx, heads []event.Head) error {
 	var (
 		keys          []string
 		hseq          []int64
 		hsold, hcheck []bool
 	)
-	for _, h := range b.Heads() { // Number moved the seqs on
+	for _, h := range heads { // Number moved the seqs on
 		keys, hseq = append(keys, h.Key), append(hseq, h.Seq)
 		hsold, hcheck = append(hsold, h.SoldOut), append(hcheck, h.Check)
 	}
@@ -338,15 +377,9 @@ func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, err
 		ON CONFLICT (concert_key) DO UPDATE
 		SET seq = excluded.seq, sold_out = excluded.sold_out, check_sold_out = excluded.check_sold_out`,
 		keys, hseq, hsold, hcheck); err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, numbered+int64(len(out))); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, ns); err != nil {
-		return 0, err
-	}
-	return len(out), nil
+	return nil
 }
 
 // Unrelayed returns numbered events past the relayed mark.

@@ -233,8 +233,3 @@ func (s *WalletStore) History(ctx context.Context, userID, before string, limit 
 }
 
 const uniqueViolation = "23505"
-
-// userNotFound and badCursor are the wallet's errors under the names the
-// booking store calls them by.
-func userNotFound(id string) error { return wallet.UserNotFound(id) }
-func badCursor() error             { return wallet.BadCursor() }

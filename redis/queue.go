@@ -254,59 +254,8 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	if err != nil {
 		return err
 	}
-	const header = 2
-	recs := make([]any, 0, header+4*restoreChunk)
-	recs = append(recs, room.Settings.Session().Milliseconds(), int64(room.Settings.MaxSessionSeconds)*1000)
-	flush := func(force bool) error {
-		if len(recs) == header || (!force && len(recs) < header+4*restoreChunk) {
-			return nil
-		}
-		_, err := run("add", recs...)
-		recs = recs[:header]
-		return err
-	}
-	add := func(kind string, a, b, c any) error {
-		recs = append(recs, kind, a, b, c)
-		return flush(false)
-	}
-	for _, p := range snap.Places {
-		ticket := strconv.FormatInt(p.Seq, 10) + ":" + strconv.FormatInt(p.JoinedAt.UnixMilli(), 10)
-		if p.Admitted {
-			// The session's absolute end: 0 for none, - for one from now
-			// when its admission is not known.
-			var end any = "-"
-			if e := room.Settings.SessionEnd(p.AdmittedAt); room.Settings.MaxSessionSeconds <= 0 {
-				end = 0
-			} else if !p.AdmittedAt.IsZero() {
-				end = e.UnixMilli()
-			}
-			err = add("A", p.UserID, ticket, end)
-		} else {
-			err = add("W", p.UserID, p.Key, ticket)
-		}
-		if err == nil && !snap.Drawn && p.Key < queue.DrawSpan {
-			err = add("D", p.UserID, p.Key, "-")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, u := range snap.Draw {
-		if err := add("D", u, queue.DrawKey(room.Seed, queue.EntryID(room.ConcertID, u)), "-"); err != nil {
-			return err
-		}
-	}
-	for _, r := range snap.Log {
-		prequeue := "0"
-		if r.Prequeue {
-			prequeue = "1"
-		}
-		e := strconv.FormatInt(r.Seq, 10) + "|" + strconv.FormatInt(r.At.UnixMilli(), 10) + "|" + prequeue + "|" + r.UserID
-		if err := add("L", e, "-", "-"); err != nil {
-			return err
-		}
-	}
-	if err := flush(true); err != nil {
+	w := &restoreRecords{run: run}
+	if err := w.write(room, snap); err != nil {
 		return err
 	}
 	// Credit empty and the window full: a rebuilt room admits no more in
@@ -322,6 +271,78 @@ func (s *QueueStore) Restore(ctx context.Context, room queue.Room, load func(con
 	}
 	_, err = run("finish", fields...)
 	return err
+}
+
+// restoreHeader is how many arguments of a restore run come before its
+// records: the room's session and maximum session, in milliseconds.
+const restoreHeader = 2
+
+// restoreRecords writes the records of a snapshot with run, in runs of
+// restoreChunk records.
+type restoreRecords struct {
+	run  func(step string, args ...any) (string, error)
+	recs []any
+}
+
+// write writes the places, draw and log of snap, and flushes the last run.
+func (w *restoreRecords) write(room queue.Room, snap queue.Snapshot) error {
+	w.recs = make([]any, 0, restoreHeader+4*restoreChunk)
+	w.recs = append(w.recs, room.Settings.Session().Milliseconds(), int64(room.Settings.MaxSessionSeconds)*1000)
+	var err error
+	for _, p := range snap.Places {
+		ticket := strconv.FormatInt(p.Seq, 10) + ":" + strconv.FormatInt(p.JoinedAt.UnixMilli(), 10)
+		if p.Admitted {
+			// The session's absolute end: 0 for none, - for one from now
+			// when its admission is not known.
+			var end any = "-"
+			if e := room.Settings.SessionEnd(p.AdmittedAt); room.Settings.MaxSessionSeconds <= 0 {
+				end = 0
+			} else if !p.AdmittedAt.IsZero() {
+				end = e.UnixMilli()
+			}
+			err = w.add("A", p.UserID, ticket, end)
+		} else {
+			err = w.add("W", p.UserID, p.Key, ticket)
+		}
+		if err == nil && !snap.Drawn && p.Key < queue.DrawSpan {
+			err = w.add("D", p.UserID, p.Key, "-")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, u := range snap.Draw {
+		if err := w.add("D", u, queue.DrawKey(room.Seed, queue.EntryID(room.ConcertID, u)), "-"); err != nil {
+			return err
+		}
+	}
+	for _, r := range snap.Log {
+		prequeue := "0"
+		if r.Prequeue {
+			prequeue = "1"
+		}
+		e := strconv.FormatInt(r.Seq, 10) + "|" + strconv.FormatInt(r.At.UnixMilli(), 10) + "|" + prequeue + "|" + r.UserID
+		if err := w.add("L", e, "-", "-"); err != nil {
+			return err
+		}
+	}
+	return w.flush(true)
+}
+
+// flush runs the records gathered once they fill a run, or when force.
+func (w *restoreRecords) flush(force bool) error {
+	if len(w.recs) == restoreHeader || (!force && len(w.recs) < restoreHeader+4*restoreChunk) {
+		return nil
+	}
+	_, err := w.run("add", w.recs...)
+	w.recs = w.recs[:restoreHeader]
+	return err
+}
+
+// add gathers one record.
+func (w *restoreRecords) add(kind string, a, b, c any) error {
+	w.recs = append(w.recs, kind, a, b, c)
+	return w.flush(false)
 }
 
 // Join gives each of users a place at the back of the room, in order, or

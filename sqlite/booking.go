@@ -100,152 +100,207 @@ func (s *BookingStore) Hold(ctx context.Context, req booking.HoldRequest) (booki
 // result's Err, and tx keeps the key's row; any other error is returned,
 // and tx must not keep what hold wrote.
 func (s *BookingStore) hold(ctx context.Context, tx *sql.Tx, req booking.HoldRequest) (booking.HoldResult, error) {
+	h, err := s.newHolding(tx, req)
+	if err != nil {
+		return booking.HoldResult{}, err
+	}
+	err = h.run(ctx)
+	switch {
+	case err != nil:
+		return booking.HoldResult{}, err
+	case h.refusal != nil:
+		return booking.HoldResult{Err: h.refusal}, nil
+	}
+	return booking.HoldResult{Reservation: h.r}, nil
+}
+
+// holding is one hold being made in tx: the request, its checked parts, the
+// reservation it builds and the refusal, if any, kept under its key.
+type holding struct {
+	s             *BookingStore
+	tx            *sql.Tx
+	req           booking.HoldRequest
+	concertID, id string
+	seats         []int
+	numbers       string // seats as JSON
+	expiresAt     time.Time
+	now           int64 // req.Now in microseconds
+	r             booking.Reservation
+	refusal       error // decided and kept under the key: the transaction commits
+}
+
+// newHolding checks req's form and returns the hold it asks for.
+func (s *BookingStore) newHolding(tx *sql.Tx, req booking.HoldRequest) (*holding, error) {
 	concertID, ok := canonID(req.ConcertID)
-	if !ok || !validDay(req.Day) {
-		return booking.HoldResult{}, concert.DateNotFound(req.ConcertID, req.Day)
+	if !ok || !concert.ValidDay(req.Day) {
+		return nil, concert.DateNotFound(req.ConcertID, req.Day)
 	}
 	seats := slices.Sorted(slices.Values(req.Seats))
 	id, ok := canonID(req.ReservationID)
 	if !ok || len(seats) == 0 || len(slices.Compact(slices.Clone(seats))) != len(seats) {
-		return booking.HoldResult{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
+		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed hold request")
 	}
-	numbers := intsJSON(seats)
 	expiresAt := req.ExpiresAt
 	if !req.NotAfter.IsZero() && req.NotAfter.Before(expiresAt) {
 		expiresAt = req.NotAfter
 	}
-	r := booking.Reservation{
-		ID: id, UserID: req.UserID, ConcertID: concertID, Day: req.Day,
-		Seats: make([]booking.Seat, 0, len(seats)), Status: booking.Held,
-		ExpiresAt: utc(expiresAt), CreatedAt: utc(req.Now),
+	return &holding{
+		s: s, tx: tx, req: req, concertID: concertID, id: id,
+		seats: seats, numbers: intsJSON(seats), expiresAt: expiresAt, now: micros(req.Now),
+		r: booking.Reservation{
+			ID: id, UserID: req.UserID, ConcertID: concertID, Day: req.Day,
+			Seats: make([]booking.Seat, 0, len(seats)), Status: booking.Held,
+			ExpiresAt: utc(expiresAt), CreatedAt: utc(req.Now),
+		},
+	}, nil
+}
+
+// run makes the hold: it answers a known key as before, or checks the
+// user, the seats and the rules, then takes the seats. A refusal it keeps
+// under the key is h.refusal, and run returns nil.
+func (h *holding) run(ctx context.Context) error {
+	var known bool
+	if err := h.tx.StmtContext(ctx, h.s.db.st.walletExists).QueryRowContext(ctx, h.req.UserID).Scan(&known); err != nil {
+		return err
 	}
-	now := micros(req.Now)
-	var refusal error // decided and kept under the key: the transaction commits
-	err := func() error {
-		refuse := func(err error) error {
-			if req.IdempotencyKey == "" {
-				return err
-			}
-			refusal = err
-			var be *boxoffice.Error
-			errors.As(err, &be)
-			_, ierr := tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
-				numbers, nil, string(be.Code), be.Message, now)
-			return ierr
-		}
-		var known bool
-		if err := tx.StmtContext(ctx, s.db.st.walletExists).QueryRowContext(ctx, req.UserID).Scan(&known); err != nil {
-			return err
-		}
-		if !known {
-			return userNotFound(req.UserID)
-		}
-		if req.IdempotencyKey != "" {
-			k, found, err := holdKey(ctx, tx.QueryRowContext(ctx, holdKeySQL, req.UserID, req.IdempotencyKey))
-			if err != nil {
-				return err
-			}
-			if found {
-				r, err = s.answerKept(ctx, tx.StmtContext(ctx, s.db.st.lockedReservation), k, concertID, req.Day, seats)
-				return err
-			}
-		}
-		rows, err := tx.StmtContext(ctx, s.db.st.holdSeats).QueryContext(ctx, concertID, req.Day, numbers)
-		if err != nil {
-			return err
-		}
-		free := 0
-		var taken []int
-		for rows.Next() {
-			var n int
-			var price boxoffice.Money
-			var status string
-			var expires sql.NullInt64
-			if err := rows.Scan(&n, &price, &status, &expires); err != nil {
-				rows.Close()
-				return err
-			}
-			if status == "AVAILABLE" || (status == "HELD" && expires.Int64 <= now) {
-				free++
-			} else {
-				taken = append(taken, n)
-			}
-			r.Seats = append(r.Seats, booking.Seat{Number: n, Price: price})
-			r.Amount += price
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		switch found := len(r.Seats); {
-		case found == 0:
-			return concert.DateNotFound(req.ConcertID, req.Day)
-		case found < len(seats):
-			return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
-		case micros(expiresAt) <= now:
-			return booking.SessionEndedError()
-		case free < found:
-			return refuse(booking.SeatsTaken(req.Day, taken))
-		}
-		if cooldown := max(req.Cooldown, 0).Microseconds(); cooldown > 0 {
-			var seat int
-			var ended int64
-			err := tx.StmtContext(ctx, s.db.st.cool).QueryRowContext(ctx, concertID, req.UserID, req.Day, now, cooldown, numbers).
-				Scan(&seat, &ended)
-			switch {
-			case err == nil:
-				return refuse(booking.CooldownError(seat, req.Day, at(ended), at(ended+cooldown)))
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-		}
-		var mine int
-		if err := tx.StmtContext(ctx, s.db.st.userSeats).QueryRowContext(ctx, concertID, req.Day, req.UserID, now).Scan(&mine); err != nil {
-			return err
-		}
-		if mine+len(seats) > req.MaxSeatsPerUser {
-			return refuse(boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
-				"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day))
-		}
-		res, err := tx.StmtContext(ctx, s.db.st.takeSeats).ExecContext(ctx, concertID, req.Day, numbers,
-			id, req.UserID, micros(expiresAt))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n != int64(len(seats)) {
-			return fmt.Errorf("took %d of %d seats", n, len(seats))
-		}
-		prices := make([]int64, len(r.Seats))
-		for i, st := range r.Seats {
-			prices[i] = int64(st.Price)
-		}
-		_, err = tx.StmtContext(ctx, s.db.st.insertReservation).ExecContext(ctx, id, req.UserID, concertID,
-			req.Day, numbers, intsJSON(prices), int64(r.Amount), micros(expiresAt), now)
-		if err != nil {
-			return err
-		}
-		if req.IdempotencyKey != "" {
-			_, err = tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, concertID, req.Day,
-				numbers, id, nil, nil, now)
-			if err != nil {
-				return err
-			}
-		}
-		return s.db.writeEvents(ctx, tx, event.OfSeatsHeld(r))
-	}()
-	switch {
-	case err != nil:
-		return booking.HoldResult{}, err
-	case refusal != nil:
-		return booking.HoldResult{Err: refusal}, nil
+	if !known {
+		return wallet.UserNotFound(h.req.UserID)
 	}
-	return booking.HoldResult{Reservation: r}, nil
+	if h.req.IdempotencyKey != "" {
+		k, found, err := holdKey(ctx, h.tx.QueryRowContext(ctx, holdKeySQL, h.req.UserID, h.req.IdempotencyKey))
+		if err != nil {
+			return err
+		}
+		if found {
+			h.r, err = h.s.answerKept(ctx, h.tx.StmtContext(ctx, h.s.db.st.lockedReservation), k, h.concertID, h.req.Day, h.seats)
+			return err
+		}
+	}
+	free, taken, err := h.price(ctx)
+	if err != nil {
+		return err
+	}
+	if err := h.check(ctx, free, taken); err != nil || h.refusal != nil {
+		return err
+	}
+	return h.take(ctx)
+}
+
+// refuse keeps err under the request's key, if any, and makes it the
+// hold's refusal; without a key, it returns err.
+func (h *holding) refuse(ctx context.Context, err error) error {
+	if h.req.IdempotencyKey == "" {
+		return err
+	}
+	h.refusal = err
+	var be *boxoffice.Error
+	errors.As(err, &be)
+	_, ierr := h.tx.ExecContext(ctx, insertHoldKeySQL, h.req.UserID, h.req.IdempotencyKey, h.concertID, h.req.Day,
+		h.numbers, nil, string(be.Code), be.Message, h.now)
+	return ierr
+}
+
+// price reads the requested seats into the reservation, with their prices
+// and amount, and returns how many are free at now and which are taken.
+func (h *holding) price(ctx context.Context) (free int, taken []int, err error) {
+	rows, err := h.tx.StmtContext(ctx, h.s.db.st.holdSeats).QueryContext(ctx, h.concertID, h.req.Day, h.numbers)
+	if err != nil {
+		return 0, nil, err
+	}
+	for rows.Next() {
+		var n int
+		var price boxoffice.Money
+		var status string
+		var expires sql.NullInt64
+		if err := rows.Scan(&n, &price, &status, &expires); err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		if status == "AVAILABLE" || (status == "HELD" && expires.Int64 <= h.now) {
+			free++
+		} else {
+			taken = append(taken, n)
+		}
+		h.r.Seats = append(h.r.Seats, booking.Seat{Number: n, Price: price})
+		h.r.Amount += price
+	}
+	if err := rows.Close(); err != nil {
+		return 0, nil, err
+	}
+	return free, taken, rows.Err()
+}
+
+// check applies the rules of a hold: the seats exist, the session lasts,
+// none is taken, no cooldown of the user's covers them, and the user stays
+// within the seat limit. A refusal is kept by refuse.
+func (h *holding) check(ctx context.Context, free int, taken []int) error {
+	req := h.req
+	switch found := len(h.r.Seats); {
+	case found == 0:
+		return concert.DateNotFound(req.ConcertID, req.Day)
+	case found < len(h.seats):
+		return boxoffice.Errorf(boxoffice.CodeNotFound, "a requested seat does not exist")
+	case micros(h.expiresAt) <= h.now:
+		return booking.SessionEndedError()
+	case free < found:
+		return h.refuse(ctx, booking.SeatsTaken(req.Day, taken))
+	}
+	if cooldown := max(req.Cooldown, 0).Microseconds(); cooldown > 0 {
+		var seat int
+		var ended int64
+		err := h.tx.StmtContext(ctx, h.s.db.st.cool).QueryRowContext(ctx, h.concertID, req.UserID, req.Day, h.now, cooldown, h.numbers).
+			Scan(&seat, &ended)
+		switch {
+		case err == nil:
+			return h.refuse(ctx, booking.CooldownError(seat, req.Day, at(ended), at(ended+cooldown)))
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+	}
+	var mine int
+	if err := h.tx.StmtContext(ctx, h.s.db.st.userSeats).QueryRowContext(ctx, h.concertID, req.Day, req.UserID, h.now).Scan(&mine); err != nil {
+		return err
+	}
+	if mine+len(h.seats) > req.MaxSeatsPerUser {
+		return h.refuse(ctx, boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded,
+			"at most %d seats per user on %s", req.MaxSeatsPerUser, req.Day))
+	}
+	return nil
+}
+
+// take takes the seats, writes the reservation, the key's answer and the
+// event.
+func (h *holding) take(ctx context.Context) error {
+	req := h.req
+	res, err := h.tx.StmtContext(ctx, h.s.db.st.takeSeats).ExecContext(ctx, h.concertID, req.Day, h.numbers,
+		h.id, req.UserID, micros(h.expiresAt))
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != int64(len(h.seats)) {
+		return fmt.Errorf("took %d of %d seats", n, len(h.seats))
+	}
+	prices := make([]int64, len(h.r.Seats))
+	for i, st := range h.r.Seats {
+		prices[i] = int64(st.Price)
+	}
+	_, err = h.tx.StmtContext(ctx, h.s.db.st.insertReservation).ExecContext(ctx, h.id, req.UserID, h.concertID,
+		req.Day, h.numbers, intsJSON(prices), int64(h.r.Amount), micros(h.expiresAt), h.now)
+	if err != nil {
+		return err
+	}
+	if req.IdempotencyKey != "" {
+		_, err = h.tx.ExecContext(ctx, insertHoldKeySQL, req.UserID, req.IdempotencyKey, h.concertID, req.Day,
+			h.numbers, h.id, nil, nil, h.now)
+		if err != nil {
+			return err
+		}
+	}
+	return h.s.db.writeEvents(ctx, h.tx, event.OfSeatsHeld(h.r))
 }
 
 // keptHold is a row of hold_keys.
@@ -273,13 +328,13 @@ func (s *BookingStore) answerKept(ctx context.Context, st *sql.Stmt, k keptHold,
 	}
 	switch {
 	case !booking.SameRequest(concertID, day, seats, k.concertID, k.day, keptSeats):
-		return booking.Reservation{}, holdKeyReused()
+		return booking.Reservation{}, booking.HoldKeyReused()
 	case !k.reservationID.Valid:
 		return booking.Reservation{}, &boxoffice.Error{Code: boxoffice.Code(k.code.String), Message: k.message.String}
 	}
 	r, err := scanReservation(st.QueryRowContext(ctx, k.reservationID.String))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(k.reservationID.String)
+		return booking.Reservation{}, booking.ReservationNotFound(k.reservationID.String)
 	}
 	return r, err
 }
@@ -292,7 +347,7 @@ func (s *BookingStore) HoldByKey(ctx context.Context, userID, idempotencyKey, co
 		return booking.Reservation{}, s.db.wrap(ctx, "read hold key", err)
 	}
 	if !found {
-		return booking.Reservation{}, noHoldWithKey()
+		return booking.Reservation{}, booking.NoHoldWithKey()
 	}
 	concertID, _ = canonID(concertID)
 	r, err := s.answerKept(ctx, s.db.st.reservation, k, concertID, day, slices.Sorted(slices.Values(seats)))
@@ -348,11 +403,11 @@ func scanReservation(row interface{ Scan(...any) error }) (booking.Reservation, 
 func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	r, err := scanReservation(s.db.st.reservation.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	if err != nil {
 		return booking.Reservation{}, s.db.wrap(ctx, "read reservation", err)
@@ -365,7 +420,7 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 func (s *BookingStore) lockedReservation(ctx context.Context, tx *sql.Tx, id string) (booking.Reservation, error) {
 	r, err := scanReservation(tx.StmtContext(ctx, s.db.st.lockedReservation).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	return r, err
 }
@@ -410,7 +465,7 @@ func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.T
 func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID, concertID string, now time.Time) (booking.Reservation, error) {
 	key, ok := canonID(id)
 	if !ok {
-		return booking.Reservation{}, reservationNotFound(id)
+		return booking.Reservation{}, booking.ReservationNotFound(id)
 	}
 	r, err := s.lockedReservation(ctx, tx, key)
 	if err != nil {
@@ -418,15 +473,15 @@ func (s *BookingStore) cancel(ctx context.Context, tx *sql.Tx, id, userID, conce
 	}
 	switch {
 	case r.UserID != userID:
-		return booking.Reservation{}, forbidden(id)
+		return booking.Reservation{}, booking.Forbidden(id)
 	case otherConcert(r, concertID):
 		return booking.Reservation{}, booking.OtherConcert()
 	case r.Status == booking.Cancelled:
 		return r, nil
 	case r.Status == booking.Paid:
-		return booking.Reservation{}, alreadyPaid(id)
+		return booking.Reservation{}, booking.AlreadyPaid(id)
 	case r.StatusAt(now) != booking.Held: // EXPIRED, or HELD past its expiry
-		return booking.Reservation{}, holdExpired(id)
+		return booking.Reservation{}, booking.HoldExpired(id)
 	}
 	r.Status = booking.Cancelled
 	if err := s.release(ctx, tx, r, now); err != nil {
@@ -514,12 +569,12 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 	if req.Before != "" {
 		id, ok := canonID(req.Before)
 		if !ok {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		err := s.db.read.QueryRowContext(ctx, `SELECT created_at FROM reservations WHERE id = ? AND user_id = ?`,
 			id, req.UserID).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, badCursor()
+			return nil, wallet.BadCursor()
 		}
 		if err != nil {
 			return nil, s.db.wrap(ctx, "list reservations", err)
@@ -601,119 +656,164 @@ func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking
 func (s *BookingStore) pay(ctx context.Context, tx *sql.Tx, req booking.PayRequest) (booking.SettleResult, error) {
 	id, ok := canonID(req.ReservationID)
 	if !ok {
-		return booking.SettleResult{}, reservationNotFound(req.ReservationID)
+		return booking.SettleResult{}, booking.ReservationNotFound(req.ReservationID)
 	}
 	paymentID, ok := canonID(req.PaymentID)
 	if !ok {
 		return booking.SettleResult{}, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")
 	}
-	var key *string
+	h := &paying{s: s, tx: tx, req: req, id: id, paymentID: paymentID, now: micros(req.Now)}
 	if req.IdempotencyKey != "" {
-		key = &req.IdempotencyKey
+		h.key = &req.IdempotencyKey
 	}
-	now := micros(req.Now)
-	var p booking.Payment
-	var seats int
-	var replay bool
-	var refusal error // decided and kept under the key: the transaction commits
-	err := func() error {
-		refuse := func(err error) error {
-			if key == nil {
-				return err
-			}
-			refusal = err
-			return keepFailure(ctx, tx, req.UserID, "PAYMENT", *key, 0, id, err, req.Now)
-		}
-		r, err := s.lockedReservation(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if r.UserID != req.UserID {
-			return forbidden(req.ReservationID)
-		}
-		if otherConcert(r, req.ConcertID) {
-			return booking.OtherConcert()
-		}
-		seats = len(r.Seats)
-		if key != nil {
-			prior, err := s.paymentByKey(ctx, tx.StmtContext(ctx, s.db.st.paymentByKeyW), req.UserID, *key)
-			switch {
-			case err == nil && prior.ReservationID == id:
-				p, replay = prior, true
-				return nil
-			case err == nil:
-				return payKeyReused()
-			case !errors.Is(err, boxoffice.ErrNotFound):
-				return err
-			}
-			f, found, err := failureByKey(ctx, tx, req.UserID, "PAYMENT", *key)
-			switch {
-			case err != nil:
-				return err
-			case found && f.reservationID.String != id:
-				return payKeyReused()
-			case found:
-				return f.err()
-			}
-		}
-		switch {
-		case r.Status == booking.Paid:
-			return refuse(alreadyPaid(id))
-		case r.StatusAt(req.Now) != booking.Held:
-			return refuse(holdExpired(id))
-		}
-		var balance boxoffice.Money
-		err = tx.StmtContext(ctx, s.db.st.walletBalance).QueryRowContext(ctx, req.UserID).Scan(&balance)
-		if errors.Is(err, sql.ErrNoRows) {
-			return userNotFound(req.UserID)
-		}
-		if err != nil {
-			return err
-		}
-		numbers := intsJSON(r.Numbers())
-		var held int
-		if err := tx.StmtContext(ctx, s.db.st.heldSeats).QueryRowContext(ctx,
-			r.ConcertID, r.Day, numbers, id, now).Scan(&held); err != nil {
-			return err
-		}
-		if held < len(r.Seats) {
-			return refuse(holdExpired(id))
-		}
-		if balance < r.Amount {
-			return refuse(boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
-				"balance %d is less than the %d due", balance, r.Amount))
-		}
-		var seq int64
-		if err := tx.StmtContext(ctx, s.db.st.debit).QueryRowContext(ctx, req.UserID, int64(r.Amount)).Scan(&balance, &seq); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.db.st.sellSeats).ExecContext(ctx, r.ConcertID, r.Day, numbers, id); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.db.st.markPaid).ExecContext(ctx, id, now); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.db.st.insertPayment).ExecContext(ctx,
-			paymentID, id, req.UserID, r.ConcertID, int64(r.Amount), int64(balance), now, key); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.db.st.insertEntry).ExecContext(ctx,
-			paymentID, req.UserID, seq, wallet.Payment, int64(r.Amount), int64(balance), now, nil); err != nil {
-			return err
-		}
-		p = booking.Payment{
-			ID: paymentID, ReservationID: id, UserID: req.UserID, ConcertID: r.ConcertID,
-			Amount: r.Amount, Balance: balance, PaidAt: at(now),
-		}
-		return s.db.writeEvents(ctx, tx, event.OfReservationPaid(r, p))
-	}()
+	err := h.run(ctx)
 	switch {
 	case err != nil:
 		return booking.SettleResult{}, err
-	case refusal != nil:
-		return booking.SettleResult{Err: refusal}, nil
+	case h.refusal != nil:
+		return booking.SettleResult{Err: h.refusal}, nil
 	}
-	return booking.SettleResult{Payment: p, Seats: seats, Replay: replay}, nil
+	return booking.SettleResult{Payment: h.p, Seats: h.seats, Replay: h.replay}, nil
+}
+
+// paying is one payment being made in tx: the request, its checked ids,
+// and the payment it makes or replays, or the refusal kept under its key.
+type paying struct {
+	s             *BookingStore
+	tx            *sql.Tx
+	req           booking.PayRequest
+	id, paymentID string
+	key           *string // nil without an idempotency key
+	now           int64   // req.Now in microseconds
+	p             booking.Payment
+	seats         int
+	replay        bool
+	refusal       error // decided and kept under the key: the transaction commits
+}
+
+// run makes the payment: it answers a known key as before, or checks the
+// reservation and the wallet, then charges it. A refusal it keeps under the
+// key is h.refusal, and run returns nil.
+func (h *paying) run(ctx context.Context) error {
+	r, err := h.s.lockedReservation(ctx, h.tx, h.id)
+	if err != nil {
+		return err
+	}
+	if r.UserID != h.req.UserID {
+		return booking.Forbidden(h.req.ReservationID)
+	}
+	if otherConcert(r, h.req.ConcertID) {
+		return booking.OtherConcert()
+	}
+	h.seats = len(r.Seats)
+	if h.key != nil {
+		if answered, err := h.answerKey(ctx); answered || err != nil {
+			return err
+		}
+	}
+	switch {
+	case r.Status == booking.Paid:
+		return h.refuse(ctx, booking.AlreadyPaid(h.id))
+	case r.StatusAt(h.req.Now) != booking.Held:
+		return h.refuse(ctx, booking.HoldExpired(h.id))
+	}
+	balance, numbers, err := h.funds(ctx, r)
+	if err != nil || h.refusal != nil {
+		return err
+	}
+	return h.charge(ctx, r, balance, numbers)
+}
+
+// refuse keeps err under the request's key, if any, and makes it the
+// payment's refusal; without a key, it returns err.
+func (h *paying) refuse(ctx context.Context, err error) error {
+	if h.key == nil {
+		return err
+	}
+	h.refusal = err
+	return keepFailure(ctx, h.tx, h.req.UserID, "PAYMENT", *h.key, 0, h.id, err, h.req.Now)
+}
+
+// answerKey answers a key already used: the payment it made for the same
+// reservation, the refusal kept under it, or IDEMPOTENCY_KEY_REUSED.
+// answered is false for a new key.
+func (h *paying) answerKey(ctx context.Context) (answered bool, err error) {
+	prior, err := h.s.paymentByKey(ctx, h.tx.StmtContext(ctx, h.s.db.st.paymentByKeyW), h.req.UserID, *h.key)
+	switch {
+	case err == nil && prior.ReservationID == h.id:
+		h.p, h.replay = prior, true
+		return true, nil
+	case err == nil:
+		return true, booking.PayKeyReused()
+	case !errors.Is(err, boxoffice.ErrNotFound):
+		return true, err
+	}
+	f, found, err := failureByKey(ctx, h.tx, h.req.UserID, "PAYMENT", *h.key)
+	switch {
+	case err != nil:
+		return true, err
+	case found && f.reservationID.String != h.id:
+		return true, booking.PayKeyReused()
+	case found:
+		return true, f.err()
+	}
+	return false, nil
+}
+
+// funds returns the user's balance and r's seats as JSON, once it has
+// checked that the seats are still r's and the balance covers r; a refusal
+// is kept by refuse.
+func (h *paying) funds(ctx context.Context, r booking.Reservation) (balance boxoffice.Money, numbers string, err error) {
+	err = h.tx.StmtContext(ctx, h.s.db.st.walletBalance).QueryRowContext(ctx, h.req.UserID).Scan(&balance)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", wallet.UserNotFound(h.req.UserID)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	numbers = intsJSON(r.Numbers())
+	var held int
+	if err := h.tx.StmtContext(ctx, h.s.db.st.heldSeats).QueryRowContext(ctx,
+		r.ConcertID, r.Day, numbers, h.id, h.now).Scan(&held); err != nil {
+		return 0, "", err
+	}
+	if held < len(r.Seats) {
+		return 0, "", h.refuse(ctx, booking.HoldExpired(h.id))
+	}
+	if balance < r.Amount {
+		return 0, "", h.refuse(ctx, boxoffice.Errorf(boxoffice.CodeInsufficientBalance,
+			"balance %d is less than the %d due", balance, r.Amount))
+	}
+	return balance, numbers, nil
+}
+
+// charge debits the wallet, sells the seats, and writes the payment, the
+// wallet's entry and the event.
+func (h *paying) charge(ctx context.Context, r booking.Reservation, balance boxoffice.Money, numbers string) error {
+	tx, st, req, id, now := h.tx, h.s.db.st, h.req, h.id, h.now
+	var seq int64
+	if err := tx.StmtContext(ctx, st.debit).QueryRowContext(ctx, req.UserID, int64(r.Amount)).Scan(&balance, &seq); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, st.sellSeats).ExecContext(ctx, r.ConcertID, r.Day, numbers, id); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, st.markPaid).ExecContext(ctx, id, now); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, st.insertPayment).ExecContext(ctx,
+		h.paymentID, id, req.UserID, r.ConcertID, int64(r.Amount), int64(balance), now, h.key); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, st.insertEntry).ExecContext(ctx,
+		h.paymentID, req.UserID, seq, wallet.Payment, int64(r.Amount), int64(balance), now, nil); err != nil {
+		return err
+	}
+	h.p = booking.Payment{
+		ID: h.paymentID, ReservationID: id, UserID: req.UserID, ConcertID: r.ConcertID,
+		Amount: r.Amount, Balance: balance, PaidAt: at(now),
+	}
+	return h.s.db.writeEvents(ctx, tx, event.OfReservationPaid(r, h.p))
 }
 
 // otherConcert reports whether r is not of concertID, when it is set.
@@ -736,7 +836,7 @@ func (s *BookingStore) paymentByKey(ctx context.Context, st *sql.Stmt, userID, k
 	err := st.QueryRowContext(ctx, userID, key).
 		Scan(&p.ID, &p.ReservationID, &p.UserID, &p.ConcertID, &p.Amount, &p.Balance, &paid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return booking.Payment{}, noPaymentWithKey()
+		return booking.Payment{}, booking.NoPaymentWithKey()
 	}
 	if err != nil {
 		return booking.Payment{}, err
@@ -749,7 +849,7 @@ func (s *BookingStore) paymentByKey(ctx context.Context, st *sql.Stmt, userID, k
 // Errors: NOT_FOUND.
 func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey string) (booking.Payment, error) {
 	if idempotencyKey == "" {
-		return booking.Payment{}, noPaymentWithKey()
+		return booking.Payment{}, booking.NoPaymentWithKey()
 	}
 	p, err := s.paymentByKey(ctx, s.db.st.paymentByKey, userID, idempotencyKey)
 	if err != nil {
@@ -850,36 +950,4 @@ func intsJSON[T ~int | ~int64](ns []T) string {
 	}
 	b.WriteByte(']')
 	return b.String()
-}
-
-func reservationNotFound(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "reservation %s not found", id)
-}
-
-func noPaymentWithKey() error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "no payment with this Idempotency-Key")
-}
-
-func forbidden(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeForbidden, "reservation %s belongs to another user", id)
-}
-
-func alreadyPaid(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeAlreadyPaid, "reservation %s is already paid", id)
-}
-
-func holdExpired(id string) error {
-	return boxoffice.Errorf(boxoffice.CodeHoldExpired, "the hold of reservation %s has lapsed or was released", id)
-}
-
-func holdKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to hold other seats")
-}
-
-func noHoldWithKey() error {
-	return boxoffice.Errorf(boxoffice.CodeNotFound, "no hold with this Idempotency-Key")
-}
-
-func payKeyReused() error {
-	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
 }

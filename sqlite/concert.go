@@ -278,6 +278,3 @@ func (s *ConcertStore) Seats(ctx context.Context, concertID, day string, now tim
 	}
 	return seats, nil
 }
-
-// validDay is concert.ValidDay under the name the booking store calls it by.
-func validDay(day string) bool { return concert.ValidDay(day) }

@@ -206,68 +206,18 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 }
 
 func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT n, id, type, concert_id, at, data FROM outbox ORDER BY n LIMIT ?`, limit)
+	evs, last, err := outboxEvents(ctx, tx, limit)
 	if err != nil {
-		return 0, err
-	}
-	var (
-		last int64
-		evs  []event.Event
-	)
-	for rows.Next() {
-		var (
-			e         event.Event
-			typ, data string
-			concertID sql.NullString
-			us        int64
-		)
-		if err := rows.Scan(&last, &e.ID, &typ, &concertID, &us, &data); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		e.Type, e.At, e.Data, e.ConcertID = event.Type(typ), at(us), json.RawMessage(data), concertID.String
-		evs = append(evs, e)
-	}
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	// An empty batch still settles the concerts left to check for a
 	// sale of the last seat.
 	b := event.NewBatch(evs, len(evs) == limit)
-	keys := b.Keys()
-	keysJSON, _ := json.Marshal(keys)
-	rows, err = tx.QueryContext(ctx, `SELECT concert_key, seq, sold_out, check_sold_out FROM event_heads
-		WHERE concert_key IN (SELECT value FROM json_each(?)) OR check_sold_out`, string(keysJSON))
-	if err != nil {
+	if err := readHeads(ctx, tx, b); err != nil {
 		return 0, err
 	}
-	for rows.Next() {
-		var h event.Head
-		if err := rows.Scan(&h.Key, &h.Seq, &h.SoldOut, &h.Check); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		b.SetHead(h)
-	}
-	if err := rows.Err(); err != nil {
+	if err := checkSoldOut(ctx, tx, b); err != nil {
 		return 0, err
-	}
-	if cands := b.SoldOutCandidates(); len(cands) > 0 {
-		candsJSON, _ := json.Marshal(cands)
-		var sold sql.NullString
-		err := tx.QueryRowContext(ctx, `
-			SELECT group_concat(c.value, ',') FROM json_each(?) AS c
-			WHERE EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value)
-			  AND NOT EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value AND status <> 'SOLD')`,
-			string(candsJSON)).Scan(&sold)
-		if err != nil {
-			return 0, err
-		}
-		var soldIDs []string
-		if sold.Valid && sold.String != "" {
-			soldIDs = strings.Split(sold.String, ",")
-		}
-		b.SoldOut(cands, soldIDs, time.Now().UTC())
 	}
 	if len(evs) == 0 && len(b.Heads()) == 0 {
 		return 0, nil
@@ -277,6 +227,87 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 		return 0, err
 	}
 	out := b.Number(numbered)
+	if err := insertNumbered(ctx, tx, out, b.Heads()); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, numbered+int64(len(out))); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, last); err != nil {
+		return 0, err
+	}
+	return len(out), nil
+}
+
+// outboxEvents reads up to limit events of the outbox, in order, and the
+// outbox number of the last.
+func outboxEvents(ctx context.Context, tx *sql.Tx, limit int) (evs []event.Event, last int64, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT n, id, type, concert_id, at, data FROM outbox ORDER BY n LIMIT ?`, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	for rows.Next() {
+		var (
+			e         event.Event
+			typ, data string
+			concertID sql.NullString
+			us        int64
+		)
+		if err := rows.Scan(&last, &e.ID, &typ, &concertID, &us, &data); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		e.Type, e.At, e.Data, e.ConcertID = event.Type(typ), at(us), json.RawMessage(data), concertID.String
+		evs = append(evs, e)
+	}
+	return evs, last, rows.Err()
+}
+
+// readHeads reads into b the heads of its concerts and of those left to
+// check for a sale of the last seat.
+func readHeads(ctx context.Context, tx *sql.Tx, b *event.Batch) error {
+	keysJSON, _ := json.Marshal(b.Keys())
+	rows, err := tx.QueryContext(ctx, `SELECT concert_key, seq, sold_out, check_sold_out FROM event_heads
+		WHERE concert_key IN (SELECT value FROM json_each(?)) OR check_sold_out`, string(keysJSON))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var h event.Head
+		if err := rows.Scan(&h.Key, &h.Seq, &h.SoldOut, &h.Check); err != nil {
+			rows.Close()
+			return err
+		}
+		b.SetHead(h)
+	}
+	return rows.Err()
+}
+
+// checkSoldOut tells b which of its candidate concerts have sold their
+// last seat.
+func checkSoldOut(ctx context.Context, tx *sql.Tx, b *event.Batch) error {
+	if cands := b.SoldOutCandidates(); len(cands) > 0 {
+		candsJSON, _ := json.Marshal(cands)
+		var sold sql.NullString
+		err := tx.QueryRowContext(ctx, `
+			SELECT group_concat(c.value, ',') FROM json_each(?) AS c
+			WHERE EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value)
+			  AND NOT EXISTS (SELECT 1 FROM seats WHERE concert_id = c.value AND status <> 'SOLD')`,
+			string(candsJSON)).Scan(&sold)
+		if err != nil {
+			return err
+		}
+		var soldIDs []string
+		if sold.Valid && sold.String != "" {
+			soldIDs = strings.Split(sold.String, ",")
+		}
+		b.SoldOut(cands, soldIDs, time.Now().UTC())
+	}
+	return nil
+}
+
+// insertNumbered writes the numbered events out and the concerts' heads.
+func insertNumbered(ctx context.Context, tx *sql.Tx, out []event.Event, heads []event.Head) error {
 	evRows := make([][8]any, len(out))
 	for i, e := range out {
 		var concertID any
@@ -287,28 +318,22 @@ func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
 	}
 	batch, err := json.Marshal(evRows)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (position, id, type, concert_id, concert_key, seq, at, data)
 		SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?)`,
 		string(batch)); err != nil {
-		return 0, err
+		return err
 	}
-	for _, h := range b.Heads() {
+	for _, h := range heads {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_heads (concert_key, seq, sold_out, check_sold_out) VALUES (?, ?, ?, ?)
 			ON CONFLICT (concert_key) DO UPDATE
 			SET seq = excluded.seq, sold_out = excluded.sold_out, check_sold_out = excluded.check_sold_out`,
 			h.Key, h.Seq, h.SoldOut, h.Check); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, numbered+int64(len(out))); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, last); err != nil {
-		return 0, err
-	}
-	return len(out), nil
+	return nil
 }
 
 // Unrelayed returns numbered events past the relayed mark.

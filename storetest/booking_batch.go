@@ -339,6 +339,37 @@ func testBatchRace(t *testing.T, newStores func(t *testing.T) Stores) {
 	for i := range users {
 		users[i] = e.user(1_000_000)
 	}
+	all := raceHoldBatches(e, users, batches, size)
+	results := make([][]booking.HoldResult, batches)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range all {
+		wg.Go(func() { results[i] = e.Bookings.HoldBatch(ctx, all[i]) })
+	}
+	wg.Wait()
+	checkBatchWinners(t, e, results)
+	// Pay the winners and cancel some, all in overlapping batches.
+	settles := raceSettleBatches(results, batches)
+	sresults := make([][]booking.SettleResult, batches)
+	for i := range settles {
+		wg.Go(func() { sresults[i] = e.Bookings.SettleBatch(ctx, settles[i]) })
+	}
+	wg.Wait()
+	for i, rs := range sresults {
+		for j, r := range rs {
+			var be *boxoffice.Error
+			if r.Err != nil && (!errors.As(r.Err, &be) || (be.Code != boxoffice.CodeAlreadyPaid && be.Code != boxoffice.CodeHoldExpired)) {
+				t.Errorf("settle batch %d request %d: %v", i, j, r.Err)
+			}
+		}
+	}
+	checkMoney(t, e.Stores, users, e.c.ID)
+}
+
+// raceHoldBatches returns batches batches of size holds each, by users of
+// one or two of seats 1 to 10 on either day, in an order of its own per batch.
+func raceHoldBatches(e *bookingEnv, users []string, batches, size int) [][]booking.HoldRequest {
 	all := make([][]booking.HoldRequest, batches)
 	for i := range all {
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
@@ -355,14 +386,14 @@ func testBatchRace(t *testing.T, newStores func(t *testing.T) Stores) {
 			all[i] = append(all[i], e.holdReq(users[rng.IntN(len(users))], day, batchNow, booking.Sorted(seats)...))
 		}
 	}
-	results := make([][]booking.HoldResult, batches)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := range all {
-		wg.Go(func() { results[i] = e.Bookings.HoldBatch(ctx, all[i]) })
-	}
-	wg.Wait()
+	return all
+}
+
+// checkBatchWinners checks that each request of results either failed for a
+// taken seat or the user's limit, or holds seats no other request holds, and
+// that the seats held are exactly those.
+func checkBatchWinners(t *testing.T, e *bookingEnv, results [][]booking.HoldResult) {
+	t.Helper()
 	winners := map[string]string{} // "day/seat" → reservation
 	for i, rs := range results {
 		for j, r := range rs {
@@ -391,8 +422,12 @@ func testBatchRace(t *testing.T, newStores func(t *testing.T) Stores) {
 			}
 		}
 	}
-	// Pay the winners and cancel some, all in overlapping batches.
-	var settles [batches][]booking.SettleRequest
+}
+
+// raceSettleBatches pays two thirds of the holds results won and cancels
+// the others, each request in two of batches batches.
+func raceSettleBatches(results [][]booking.HoldResult, batches int) [][]booking.SettleRequest {
+	settles := make([][]booking.SettleRequest, batches)
 	k := 0
 	for _, rs := range results {
 		for _, r := range rs {
@@ -408,18 +443,5 @@ func testBatchRace(t *testing.T, newStores func(t *testing.T) Stores) {
 			k++
 		}
 	}
-	sresults := make([][]booking.SettleResult, batches)
-	for i := range settles {
-		wg.Go(func() { sresults[i] = e.Bookings.SettleBatch(ctx, settles[i]) })
-	}
-	wg.Wait()
-	for i, rs := range sresults {
-		for j, r := range rs {
-			var be *boxoffice.Error
-			if r.Err != nil && (!errors.As(r.Err, &be) || (be.Code != boxoffice.CodeAlreadyPaid && be.Code != boxoffice.CodeHoldExpired)) {
-				t.Errorf("settle batch %d request %d: %v", i, j, r.Err)
-			}
-		}
-	}
-	checkMoney(t, e.Stores, users, e.c.ID)
+	return settles
 }

@@ -42,6 +42,23 @@ import (
 // queue.DrawOrder. The uniformity of the draw itself is a property of
 // queue.DrawKey, tested in package queue.
 func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
+	runQueueTickets(t, newStore)
+	runQueueAdmission(t, newStore)
+	runQueueFigures(t, newStore)
+	runQueueProof(t, newStore)
+	runQueueEnd(t, newStore)
+	t.Run("Race", func(t *testing.T) {
+		run := subRunner(t, newStore)
+		run("DistinctUsersGetSeqsWithoutGaps", testRaceDistinctUsers)
+		run("SameUserGetsOneSeq", testRaceSameUser)
+		run("MaxActiveNeverExceeded", testRaceMaxActive)
+		run("PrequeueJoinsDrawnInOrder", testRacePrequeue)
+	})
+}
+
+// runQueueTickets checks the life of one ticket: joining, its status,
+// using and ending its session.
+func runQueueTickets(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Join", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("Created", testJoinCreated)
@@ -91,6 +108,11 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("EndedTicketDoesNothing", testLeaveEnded)
 		run("ManyInOneCall", testLeaveMany)
 	})
+}
+
+// runQueueAdmission checks the steps that admit fans and the rooms' settings
+// they follow.
+func runQueueAdmission(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Admit", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("Rate", testAdmitRate)
@@ -145,6 +167,11 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("OlderReportIgnored", testSupplyOlder)
 		run("ErrNotFound", testSupplyNotFound)
 	})
+}
+
+// runQueueFigures checks the figures a room reports: abandonment, waits,
+// estimates, statuses and admissions, and the service over the store.
+func runQueueFigures(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Abandonment", func(t *testing.T) {
 		run := subRunner(t, newStore)
 		run("Counted", testAbandonCounted)
@@ -176,15 +203,6 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run("JoinKeysDrawWithSeed", testServiceSeed)
 		run("ReportsSupplyOfLedRooms", testServiceSupply)
 		run("RefreshesSettingsOfLedRooms", testServiceSettings)
-	})
-	runQueueProof(t, newStore)
-	runQueueEnd(t, newStore)
-	t.Run("Race", func(t *testing.T) {
-		run := subRunner(t, newStore)
-		run("DistinctUsersGetSeqsWithoutGaps", testRaceDistinctUsers)
-		run("SameUserGetsOneSeq", testRaceSameUser)
-		run("MaxActiveNeverExceeded", testRaceMaxActive)
-		run("PrequeueJoinsDrawnInOrder", testRacePrequeue)
 	})
 }
 

@@ -116,29 +116,36 @@ type estimateRun struct {
 	idle     int
 }
 
+// The pace of an estimateRun: a step of the room every estimateStep, a poll
+// of each fan every estimatePoll; fans who join from estimateWarmUp for
+// estimateMeasure are measured, and the run ends at estimateEnd.
+const (
+	estimateStep    = 200 * time.Millisecond
+	estimatePoll    = 5 * time.Second
+	estimateWarmUp  = 60 * time.Second
+	estimateMeasure = 120 * time.Second
+	estimateEnd     = 250 * time.Second
+)
+
+// estimateFan is one fan of an estimateRun: the wait estimated at join, by
+// the model and naively, and how the wait ended.
+type estimateFan struct {
+	tk                queue.Ticket
+	joined, patience  time.Time
+	estimate, naive   int64
+	admitted, stopped bool
+	at                time.Time
+}
+
 func (r estimateRun) run(t *testing.T, q *queueStore) (model, naive float64, measured int) {
-	const (
-		step    = 200 * time.Millisecond
-		poll    = 5 * time.Second
-		warmUp  = 60 * time.Second
-		measure = 120 * time.Second
-		end     = 250 * time.Second
-	)
 	s := rateSettings(10)
 	s.IdleSeconds = r.idle
 	room := openRoom(s)
 	rng := rand.New(rand.NewPCG(1, 2))
-	type fan struct {
-		tk                queue.Ticket
-		joined, patience  time.Time
-		estimate, naive   int64
-		admitted, stopped bool
-		at                time.Time
-	}
-	var fans []*fan
-	byUser := map[string]*fan{}
+	var fans []*estimateFan
+	byUser := map[string]*estimateFan{}
 	join := func(now time.Time) {
-		f := &fan{joined: now}
+		f := &estimateFan{joined: now}
 		if r.patience > 0 {
 			f.patience = now.Add(time.Duration(rng.ExpFloat64() * float64(r.patience)))
 		}
@@ -158,29 +165,13 @@ func (r estimateRun) run(t *testing.T, q *queueStore) (model, naive float64, mea
 	}
 	var logged int64
 	credit := 0.0
-	for now := qT0; now.Before(qT0.Add(end)); now = now.Add(step) {
+	for now := qT0; now.Before(qT0.Add(estimateEnd)); now = now.Add(estimateStep) {
 		if now.After(qT0) {
-			for credit += r.arrivals * step.Seconds(); credit >= 1; credit-- {
+			for credit += r.arrivals * estimateStep.Seconds(); credit >= 1; credit-- {
 				join(now)
 			}
 		}
-		var due []queue.Ticket
-		for _, f := range fans {
-			if f.admitted || f.stopped {
-				continue
-			}
-			if r.patience > 0 && !now.Before(f.patience) {
-				f.stopped = true
-				if !r.silent {
-					q.leave(f.tk, now)
-				}
-				continue
-			}
-			if since := now.Sub(f.joined); since > 0 && since%poll == 0 {
-				due = append(due, f.tk)
-			}
-		}
-		if len(due) > 0 {
+		if due := r.poll(q, fans, now); len(due) > 0 {
 			if _, err := q.s.Statuses(t.Context(), qRoomID, due, now); err != nil {
 				t.Fatalf("Statuses: %v", err)
 			}
@@ -196,9 +187,39 @@ func (r estimateRun) run(t *testing.T, q *queueStore) (model, naive float64, mea
 			logged = a.N
 		}
 	}
+	return estimateErrors(t, fans)
+}
+
+// poll makes the waiting fans whose patience ends at now abandon, and
+// returns the tickets of those whose poll is due at now.
+func (r estimateRun) poll(q *queueStore, fans []*estimateFan, now time.Time) []queue.Ticket {
+	var due []queue.Ticket
+	for _, f := range fans {
+		if f.admitted || f.stopped {
+			continue
+		}
+		if r.patience > 0 && !now.Before(f.patience) {
+			f.stopped = true
+			if !r.silent {
+				q.leave(f.tk, now)
+			}
+			continue
+		}
+		if since := now.Sub(f.joined); since > 0 && since%estimatePoll == 0 {
+			due = append(due, f.tk)
+		}
+	}
+	return due
+}
+
+// estimateErrors returns the mean absolute relative errors of the model's
+// and the naive estimates against the waits of the fans who joined in the
+// measured window and stayed to the door, and how many they were.
+func estimateErrors(t *testing.T, fans []*estimateFan) (model, naive float64, measured int) {
+	t.Helper()
 	for _, f := range fans {
 		since := f.joined.Sub(qT0)
-		inWindow := since >= warmUp && since < warmUp+measure
+		inWindow := since >= estimateWarmUp && since < estimateWarmUp+estimateMeasure
 		if inWindow && !f.admitted && !f.stopped {
 			t.Fatalf("%s: neither admitted nor gone by the end", f.tk.UserID)
 		}

@@ -216,7 +216,13 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 	if src.count() == 0 {
 		t.Errorf("supply reports: got none, want some")
 	}
-	// The log numbers every admission once, and no ticket twice.
+	checkAdmissionLog(t, q, st.AdmittedTotal)
+}
+
+// checkAdmissionLog checks that the log of qRoomID numbers every admission
+// once, and no ticket twice, and holds total admissions.
+func checkAdmissionLog(t *testing.T, q *queueStore, total int64) {
+	t.Helper()
 	log := q.admissions(qRoomID)
 	seen := map[queue.Ticket]bool{}
 	for i, a := range log {
@@ -226,8 +232,8 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 		}
 		seen[tk] = true
 	}
-	if int64(len(log)) != st.AdmittedTotal {
-		t.Errorf("admission log: got %d entries, want %d", len(log), st.AdmittedTotal)
+	if int64(len(log)) != total {
+		t.Errorf("admission log: got %d entries, want %d", len(log), total)
 	}
 }
 

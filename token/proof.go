@@ -226,117 +226,153 @@ func (s *Signer) VerifyProof(header, concertID, userID string, now time.Time) (P
 // EncodeProof write it, and reports whether it could: anything else is left
 // to encoding/json. A number member must be an integer.
 func parseProof(b []byte, p *proofView) bool {
-	i := 0
-	ws := func() {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-			i++
-		}
-	}
-	str := func() ([]byte, bool) {
-		if i >= len(b) || b[i] != '"' {
-			return nil, false
-		}
-		start := i + 1
-		for i++; i < len(b) && b[i] != '"'; i++ {
-			if b[i] == '\\' || b[i] < 0x20 {
-				return nil, false
-			}
-		}
-		if i >= len(b) {
-			return nil, false
-		}
-		i++
-		return b[start : i-1], true
-	}
-	ws()
-	if i >= len(b) || b[i] != '{' {
+	s := &proofScanner{b: b}
+	s.ws()
+	if s.i >= len(b) || b[s.i] != '{' {
 		return false
 	}
-	i++
-	ws()
-	if i < len(b) && b[i] == '}' {
-		i++
-		ws()
-		return i == len(b)
+	s.i++
+	s.ws()
+	if s.i < len(b) && b[s.i] == '}' {
+		s.i++
+		s.ws()
+		return s.i == len(b)
 	}
 	for {
-		ws()
-		key, ok := str()
-		if !ok {
+		s.ws()
+		if !s.member(p) {
 			return false
 		}
-		ws()
-		if i >= len(b) || b[i] != ':' {
+		s.ws()
+		if s.i >= len(b) {
 			return false
 		}
-		i++
-		ws()
-		if i >= len(b) {
+		if b[s.i] == '}' {
+			s.i++
+			s.ws()
+			return s.i == len(b)
+		}
+		if b[s.i] != ',' {
 			return false
 		}
-		switch c := b[i]; {
-		case c == '"':
-			v, ok := str()
-			if !ok {
-				return false
-			}
-			switch string(key) {
-			case "algorithm":
-				p.Algorithm = v
-			case "challenge":
-				p.Challenge = v
-			case "salt":
-				p.Salt = v
-			case "signature":
-				p.Signature = v
-			case "number":
-				return false
-			}
-		case c == '-' || (c >= '0' && c <= '9'):
-			start := i
-			for i < len(b) && (b[i] == '-' || b[i] == '+' || b[i] == '.' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9')) {
-				i++
-			}
-			if string(key) != "number" {
-				if !json.Valid(b[start:i]) {
-					return false
-				}
-				break
-			}
-			n, err := strconv.ParseInt(string(b[start:i]), 10, 64)
-			if err != nil || (b[start] == '0' && i-start > 1) {
-				return false
-			}
-			p.Number = &n
-		case c == 't' || c == 'f' || c == 'n':
-			start := i
-			for i < len(b) && b[i] >= 'a' && b[i] <= 'z' {
-				i++
-			}
-			if lit := string(b[start:i]); lit != "true" && lit != "false" && lit != "null" {
-				return false
-			}
-			switch string(key) {
-			case "algorithm", "challenge", "salt", "signature", "number":
-				return false
-			}
-		default:
-			return false
-		}
-		ws()
-		if i >= len(b) {
-			return false
-		}
-		if b[i] == '}' {
-			i++
-			ws()
-			return i == len(b)
-		}
-		if b[i] != ',' {
-			return false
-		}
-		i++
+		s.i++
 	}
+}
+
+// proofScanner reads the JSON of a proof, b, from offset i on.
+type proofScanner struct {
+	b []byte
+	i int
+}
+
+// ws skips white space.
+func (s *proofScanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// str reads a string without escapes and returns its contents.
+func (s *proofScanner) str() ([]byte, bool) {
+	b := s.b
+	if s.i >= len(b) || b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for s.i++; s.i < len(b) && b[s.i] != '"'; s.i++ {
+		if b[s.i] == '\\' || b[s.i] < 0x20 {
+			return nil, false
+		}
+	}
+	if s.i >= len(b) {
+		return nil, false
+	}
+	s.i++
+	return b[start : s.i-1], true
+}
+
+// member reads one member of the object into p, and reports whether it
+// could.
+func (s *proofScanner) member(p *proofView) bool {
+	key, ok := s.str()
+	if !ok {
+		return false
+	}
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return false
+	}
+	s.i++
+	s.ws()
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		return s.stringMember(key, p)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.numberMember(key, p)
+	case c == 't' || c == 'f' || c == 'n':
+		return s.literalMember(key)
+	}
+	return false
+}
+
+// stringMember reads the string value of member key into p; "number" may
+// not be a string.
+func (s *proofScanner) stringMember(key []byte, p *proofView) bool {
+	v, ok := s.str()
+	if !ok {
+		return false
+	}
+	switch string(key) {
+	case "algorithm":
+		p.Algorithm = v
+	case "challenge":
+		p.Challenge = v
+	case "salt":
+		p.Salt = v
+	case "signature":
+		p.Signature = v
+	case "number":
+		return false
+	}
+	return true
+}
+
+// numberMember reads the number value of member key: an integer without
+// leading zeros into p for "number", any valid JSON number otherwise.
+func (s *proofScanner) numberMember(key []byte, p *proofView) bool {
+	b, start := s.b, s.i
+	for s.i < len(b) && (b[s.i] == '-' || b[s.i] == '+' || b[s.i] == '.' || b[s.i] == 'e' || b[s.i] == 'E' || (b[s.i] >= '0' && b[s.i] <= '9')) {
+		s.i++
+	}
+	if string(key) != "number" {
+		return json.Valid(b[start:s.i])
+	}
+	n, err := strconv.ParseInt(string(b[start:s.i]), 10, 64)
+	if err != nil || (b[start] == '0' && s.i-start > 1) {
+		return false
+	}
+	p.Number = &n
+	return true
+}
+
+// literalMember reads true, false or null as the value of member key,
+// which may not be one of the proof's members.
+func (s *proofScanner) literalMember(key []byte) bool {
+	b, start := s.b, s.i
+	for s.i < len(b) && b[s.i] >= 'a' && b[s.i] <= 'z' {
+		s.i++
+	}
+	if lit := string(b[start:s.i]); lit != "true" && lit != "false" && lit != "null" {
+		return false
+	}
+	switch string(key) {
+	case "algorithm", "challenge", "salt", "signature", "number":
+		return false
+	}
+	return true
 }
 
 // saltParams reads the parameters of a salt that Challenge made: exactly

@@ -42,12 +42,61 @@ Flags:
 // scenario, prints the table on stdout and writes the JSON result and plots.
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := loadtest.DefaultOptions()
+	fs := newLoadtestFlags(&o, stderr)
+	if err := fs.parse(&o, args); err != nil {
+		return err
+	}
+	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	if *fs.redisURL != "" {
+		c, err := redis.Open(ctx, *fs.redisURL)
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		defer c.Close()
+		o.RoomBytes = func(ctx context.Context, concertID string) (int64, error) {
+			return redis.RoomBytes(ctx, c, concertID)
+		}
+	}
+
+	res, err := loadtest.Run(ctx, o)
+	if err != nil {
+		return fmt.Errorf("loadtest: %w", err)
+	}
+	if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "WARNING:", w)
+	}
+	if err := fs.write(res, o, stderr); err != nil {
+		return err
+	}
+	if !res.Passed {
+		var failed []string
+		for _, c := range res.Checks {
+			if !c.OK {
+				failed = append(failed, c.Name)
+			}
+		}
+		return fmt.Errorf("loadtest %s failed: %s", o.Scenario, strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// loadtestFlags are the flags of `boxoffice loadtest`: those of the options
+// are set on them, the rest are here.
+type loadtestFlags struct {
+	*flag.FlagSet
+	targets, out, svgDir, redisURL *string
+}
+
+// newLoadtestFlags defines the flags of `boxoffice loadtest` over o.
+func newLoadtestFlags(o *loadtest.Options, stderr io.Writer) *loadtestFlags {
 	fs := newFlagSet("boxoffice loadtest", loadtestUsage, stderr)
-	var (
-		targets = fs.String("target", "http://127.0.0.1:8080", "base URLs of the deployment's instances, comma-separated")
-		out     = fs.String("out", "", "JSON result file (default loadtest-<scenario>-<time>.json)")
-		svgDir  = fs.String("svg-dir", "", "directory for timeline.svg and latency.svg (none when empty)")
-	)
+	f := &loadtestFlags{FlagSet: fs}
+	f.targets = fs.String("target", "http://127.0.0.1:8080", "base URLs of the deployment's instances, comma-separated")
+	f.out = fs.String("out", "", "JSON result file (default loadtest-<scenario>-<time>.json)")
+	f.svgDir = fs.String("svg-dir", "", "directory for timeline.svg and latency.svg (none when empty)")
 	fs.StringVar(&o.AdminKey, "admin-key", os.Getenv("BOXOFFICE_ADMIN_KEY"), "the server's admin key ($BOXOFFICE_ADMIN_KEY)")
 	fs.IntVar(&o.Connections, "connections", o.Connections, "concurrent connections over all targets (closed-loop workers of the measured phases)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each measured phase")
@@ -86,7 +135,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		return nil
 	})
-	redisURL := fs.String("redis-url", "", "join: the deployment's Redis, to report its room's bytes per waiting fan (MEMORY USAGE over the room's keys)")
+	f.redisURL = fs.String("redis-url", "", "join: the deployment's Redis, to report its room's bytes per waiting fan (MEMORY USAGE over the room's keys)")
 	fs.DurationVar(&o.Prequeue, "prequeue", 0, "onsale fans start joining this long before the opening (those joining before it are in its draw)")
 	fs.BoolVar(&o.Robust, "robust", false, "onsale fans retry 503s and unanswered requests with backoff, move to another target, "+
 		"and count rejoins and lost holds; 5xx are then allowed inside fault windows only")
@@ -99,7 +148,11 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	})
 	fs.StringVar(&o.FaultsFile, "faults", "", "JSON file of fault windows [{\"name\",\"start\",\"end\"}], read when the onsale has been read back")
 	fs.DurationVar(&o.FaultGrace, "fault-grace", o.FaultGrace, "5xx answers allowed this long after each fault window")
+	return f
+}
 
+// parse parses args into o: the scenario, the flags, and the targets.
+func (fs *loadtestFlags) parse(o *loadtest.Options, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		o.Scenario, args = args[0], args[1:]
 	}
@@ -120,34 +173,17 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.Usage()
 		return fmt.Errorf("loadtest: name a scenario: %s", strings.Join(loadtest.Scenarios, ", "))
 	}
-	for _, t := range strings.Split(*targets, ",") {
+	for _, t := range strings.Split(*fs.targets, ",") {
 		if t = strings.TrimRight(strings.TrimSpace(t), "/"); t != "" {
 			o.Targets = append(o.Targets, t)
 		}
 	}
-	o.Progress, o.Terminal = stderr, isTerminal(stderr)
-	if *redisURL != "" {
-		c, err := redis.Open(ctx, *redisURL)
-		if err != nil {
-			return fmt.Errorf("loadtest: %w", err)
-		}
-		defer c.Close()
-		o.RoomBytes = func(ctx context.Context, concertID string) (int64, error) {
-			return redis.RoomBytes(ctx, c, concertID)
-		}
-	}
+	return nil
+}
 
-	res, err := loadtest.Run(ctx, o)
-	if err != nil {
-		return fmt.Errorf("loadtest: %w", err)
-	}
-	if err := res.WriteTable(stdout); err != nil {
-		return err
-	}
-	for _, w := range res.Warnings {
-		fmt.Fprintln(stderr, "WARNING:", w)
-	}
-	path := *out
+// write writes the JSON result of res, and its plots when --svg-dir is set.
+func (fs *loadtestFlags) write(res *loadtest.Result, o loadtest.Options, stderr io.Writer) error {
+	path := *fs.out
 	if path == "" {
 		path = fmt.Sprintf("loadtest-%s-%s.json", o.Scenario, res.StartedAt.Local().Format("20060102-150405"))
 	}
@@ -155,8 +191,8 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintln(stderr, "result written to", path)
-	if *svgDir != "" {
-		if err := os.MkdirAll(*svgDir, 0o755); err != nil {
+	if *fs.svgDir != "" {
+		if err := os.MkdirAll(*fs.svgDir, 0o755); err != nil {
 			return err
 		}
 		plots := map[string]func(io.Writer) error{"latency.svg": res.WriteLatencySVG}
@@ -170,21 +206,12 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 			plots["status.svg"] = res.WriteStatusSVG
 		}
 		for name, write := range plots {
-			p := filepath.Join(*svgDir, name)
+			p := filepath.Join(*fs.svgDir, name)
 			if err := writeFile(p, write); err != nil {
 				return err
 			}
 			fmt.Fprintln(stderr, "plot written to", p)
 		}
-	}
-	if !res.Passed {
-		var failed []string
-		for _, c := range res.Checks {
-			if !c.OK {
-				failed = append(failed, c.Name)
-			}
-		}
-		return fmt.Errorf("loadtest %s failed: %s", o.Scenario, strings.Join(failed, "; "))
 	}
 	return nil
 }
