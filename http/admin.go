@@ -25,7 +25,7 @@ func (s *Server) adminRoutes() {
 		OperationID: "createConcert", Method: nethttp.MethodPost, Path: "/v1/admin/concerts", Tags: []string{tagAdmin},
 		Summary:       "Create a concert; its waiting room exists at once",
 		DefaultStatus: nethttp.StatusCreated,
-		MaxBodyBytes:  max(s.maxBody, maxConcertBodyBytes),
+		MaxBodyBytes:  max(s.o.MaxBodyBytes, maxConcertBodyBytes),
 		Security:      secAdmin, Middlewares: admin,
 		Errors: []int{400, 401, 429, 503},
 	}, s.createConcert)
@@ -58,7 +58,7 @@ type admissionsInput struct {
 }
 
 func (s *Server) createConcert(ctx context.Context, in *struct{ Body ConcertSpec }) (*createConcertOutput, error) {
-	c, err := s.concerts.Create(ctx, in.Body.spec())
+	c, err := s.o.Concerts.Create(ctx, in.Body.spec())
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Server) setWaitingRoom(ctx context.Context, in *waitingRoomInput) (*out
 		return nil, notFound("concert")
 	}
 	settings := in.Body.settings()
-	if err := s.concerts.SetWaitingRoom(ctx, in.ConcertID, settings); err != nil {
+	if err := s.o.Concerts.SetWaitingRoom(ctx, in.ConcertID, settings); err != nil {
 		return nil, err
 	}
 	return &out[WaitingRoom]{Body: waitingRoom(settings)}, nil
@@ -80,16 +80,16 @@ func (s *Server) stats(ctx context.Context, in *concertPath) (*out[ConcertStats]
 	if !boxoffice.ValidID(in.ConcertID) {
 		return nil, notFound("concert")
 	}
-	inv, err := s.booking.Inventory(ctx, in.ConcertID)
+	inv, err := s.o.Booking.Inventory(ctx, in.ConcertID)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.queue.Stats(ctx, in.ConcertID)
+	st, err := s.o.Queue.Stats(ctx, in.ConcertID)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
 	var prequeued int64
-	if c, err := s.concertByID(ctx, in.ConcertID); err == nil && s.clock.Now().Before(c.SalesOpenAt) {
+	if c, err := s.concertByID(ctx, in.ConcertID); err == nil && s.o.Clock.Now().Before(c.SalesOpenAt) {
 		prequeued = st.Waiting
 	}
 	return &out[ConcertStats]{Body: ConcertStats{
@@ -119,7 +119,7 @@ func (s *Server) admissions(ctx context.Context, in *admissionsInput) (*out[Admi
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.queue.Admissions(ctx, c.ID, in.From, in.Limit)
+	recs, err := s.o.Queue.Admissions(ctx, c.ID, in.From, in.Limit)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}

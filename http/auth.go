@@ -48,7 +48,7 @@ func (s *Server) bearer(ctx huma.Context, next func(huma.Context)) {
 		s.fail(ctx, boxoffice.Errorf(boxoffice.CodeUnauthenticated, "missing or malformed Authorization bearer token"))
 		return
 	}
-	a, err := s.signer.VerifyAccess(tok, s.clock.Now())
+	a, err := s.o.Signer.VerifyAccess(tok, s.o.Clock.Now())
 	if err != nil && s.idp != nil && token.LooksLikeJWT(tok) {
 		// Not an access token (which a JWT never is, and is refused at
 		// its first check): the identity provider's, perhaps. Access
@@ -103,7 +103,7 @@ func (s *Server) ensureWallet(ctx context.Context) error {
 	if ok {
 		return nil
 	}
-	if err := s.wallet.EnsureUser(ctx, sub.UserID, sub.Name); err != nil {
+	if err := s.o.Wallet.EnsureUser(ctx, sub.UserID, sub.Name); err != nil {
 		return err
 	}
 	s.idp.mu.Lock()
@@ -126,9 +126,9 @@ func (s *Server) admin(ctx huma.Context, next func(huma.Context)) {
 	r, _ := humago.Unwrap(ctx)
 	key, group := s.clientKeys(r)
 	if right {
-		wait, err := s.adminFails.Wait(ctx.Context(), key, group, s.clock.Now())
+		wait, err := s.o.AdminFailures.Wait(ctx.Context(), key, group, s.o.Clock.Now())
 		if err != nil {
-			s.log.Warn("admin failure quota failed; request let through", "err", err)
+			s.o.Logger.Warn("admin failure quota failed; request let through", "err", err)
 		} else if wait > 0 {
 			s.fail(ctx, adminLocked(wait))
 			return
@@ -136,7 +136,7 @@ func (s *Server) admin(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	if err := s.take(ctx.Context(), s.adminFails, key, group, "failed admin authentications"); err != nil {
+	if err := s.take(ctx.Context(), s.o.AdminFailures, key, group, "failed admin authentications"); err != nil {
 		s.fail(ctx, err)
 		return
 	}
@@ -190,7 +190,7 @@ func (s *Server) ticket(tok, user, concertID string) (queue.Ticket, error) {
 	if tok == "" {
 		return queue.Ticket{}, boxoffice.Errorf(boxoffice.CodeQueueTokenInvalid, "missing Queue-Token")
 	}
-	t, err := s.signer.VerifyQueue(tok)
+	t, err := s.o.Signer.VerifyQueue(tok)
 	if err != nil {
 		return queue.Ticket{}, err
 	}
@@ -211,7 +211,7 @@ func (s *Server) pass(ctx context.Context, tok, user, concertID string) (queue.T
 	if err != nil {
 		return t, err
 	}
-	if _, err := s.queue.Use(ctx, t); err != nil {
+	if _, err := s.o.Queue.Use(ctx, t); err != nil {
 		return t, err
 	}
 	return t, nil

@@ -109,7 +109,7 @@ func (s *Server) dates(ctx context.Context, in *datesInput) (*out[DateList], err
 	if _, err := s.pass(ctx, in.QueueToken, userOf(ctx), in.ConcertID); err != nil {
 		return nil, err
 	}
-	ds, err := s.concerts.Dates(ctx, in.ConcertID, s.clock.Now())
+	ds, err := s.o.Concerts.Dates(ctx, in.ConcertID, s.o.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Server) seats(ctx context.Context, in *seatsInput) (*out[SeatMap], erro
 	if _, err := s.pass(ctx, in.QueueToken, userOf(ctx), in.ConcertID); err != nil {
 		return nil, err
 	}
-	seats, err := s.concerts.Seats(ctx, in.ConcertID, day, s.clock.Now())
+	seats, err := s.o.Concerts.Seats(ctx, in.ConcertID, day, s.o.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +148,14 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.queue.Use(ctx, t)
+	st, err := s.o.Queue.Use(ctx, t)
 	if err != nil {
 		if key == "" || boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
 			return nil, err
 		}
 		// The session may have ended since the first answer (a payment,
 		// a leave): a retry gets that answer again.
-		r, rerr := s.booking.ReplayHold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, key)
+		r, rerr := s.o.Booking.ReplayHold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, key)
 		switch code := boxoffice.ErrorCode(rerr); {
 		case rerr == nil:
 			return &holdOutput{Location: "/v1/reservations/" + r.ID, Body: reservation(r)}, nil
@@ -171,7 +171,7 @@ func (s *Server) hold(ctx context.Context, in *holdInput) (*holdOutput, error) {
 	// A hold never outlives the session: its expiry is capped at the
 	// session's absolute end (admission + maxSessionSeconds, on the
 	// waiting room's clock; zero for a room without one).
-	r, err := s.booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, st.SessionEndsAt, key)
+	r, err := s.o.Booking.Hold(ctx, user, in.Body.ConcertID, in.Body.Date, in.Body.SeatNumbers, st.SessionEndsAt, key)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (s *Server) getReservation(ctx context.Context, in *reservationPath) (*out[
 	if !boxoffice.ValidID(in.ReservationID) {
 		return nil, notFound("reservation")
 	}
-	r, err := s.booking.Reservation(ctx, in.ReservationID, userOf(ctx))
+	r, err := s.o.Booking.Reservation(ctx, in.ReservationID, userOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (s *Server) cancel(ctx context.Context, in *cancelInput) (*struct{}, error)
 	}
 	// The store refuses a reservation of another user (FORBIDDEN) or, after
 	// that, of another concert than the pass's (QUEUE_TOKEN_INVALID).
-	if _, err := s.booking.Cancel(ctx, in.ReservationID, user, t.ConcertID); err != nil {
+	if _, err := s.o.Booking.Cancel(ctx, in.ReservationID, user, t.ConcertID); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil
@@ -220,13 +220,13 @@ func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.queue.Use(ctx, t); err != nil {
+	if _, err := s.o.Queue.Use(ctx, t); err != nil {
 		if key == "" || boxoffice.ErrorCode(err) != boxoffice.CodeQueueTokenExpired {
 			return nil, err
 		}
 		// The session may have ended with this very payment: a retry gets
 		// the first answer again.
-		p, rerr := s.booking.Replay(ctx, id, user, key)
+		p, rerr := s.o.Booking.Replay(ctx, id, user, key)
 		switch code := boxoffice.ErrorCode(rerr); {
 		case rerr == nil && p.ConcertID == t.ConcertID:
 			return &out[Payment]{Body: payment(p)}, nil
@@ -238,7 +238,7 @@ func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
 	}
 	// The store refuses a reservation of another user (FORBIDDEN) or, after
 	// that, of another concert than the pass's (QUEUE_TOKEN_INVALID).
-	p, paid, err := s.booking.Pay(ctx, id, user, t.ConcertID, key)
+	p, paid, err := s.o.Booking.Pay(ctx, id, user, t.ConcertID, key)
 	if err != nil {
 		return nil, err
 	}
@@ -249,8 +249,8 @@ func (s *Server) pay(ctx context.Context, in *payInput) (*out[Payment], error) {
 	}
 	s.metrics.payments.Inc()
 	s.metrics.sales.Add(float64(paid.Seats))
-	if err := s.queue.Leave(context.WithoutCancel(ctx), t); err != nil {
-		s.log.Warn("end queue session after payment", "ticket", t.String(), "err", err)
+	if err := s.o.Queue.Leave(context.WithoutCancel(ctx), t); err != nil {
+		s.o.Logger.Warn("end queue session after payment", "ticket", t.String(), "err", err)
 	}
 	return &out[Payment]{Body: payment(p)}, nil
 }

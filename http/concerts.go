@@ -44,11 +44,11 @@ func (s *Server) concertByID(ctx context.Context, id string) (concert.Concert, e
 	if !boxoffice.ValidID(id) {
 		return concert.Concert{}, notFound("concert")
 	}
-	return s.concerts.Concert(ctx, id)
+	return s.o.Concerts.Concert(ctx, id)
 }
 
 func (s *Server) listConcerts(ctx context.Context, _ *struct{}) (*out[ConcertList], error) {
-	cs, err := s.concerts.Concerts(ctx)
+	cs, err := s.o.Concerts.Concerts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertD
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.queue.Stats(ctx, c.ID)
+	st, err := s.o.Queue.Stats(ctx, c.ID)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
@@ -81,10 +81,10 @@ func (s *Server) getConcert(ctx context.Context, in *concertPath) (*out[ConcertD
 		WaitingRoom: RoomStatus{
 			Strategy:             string(c.WaitingRoom.Strategy),
 			QueueLength:          st.Waiting,
-			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.clock.Now()),
+			EstimatedWaitSeconds: waitForNewcomer(c.Room(), st, s.o.Clock.Now()),
 			ProofOfWork:          c.WaitingRoom.ProofOfWork,
 		},
-		Lottery: lotteryCommit(s.queue.Lottery(c.Room(), st.Drawn)),
+		Lottery: lotteryCommit(s.o.Queue.Lottery(c.Room(), st.Drawn)),
 	}
 	return &out[ConcertDetail]{Body: d}, nil
 }
@@ -120,11 +120,11 @@ func (s *Server) lottery(ctx context.Context, in *concertPath) (*out[Lottery], e
 	if err != nil {
 		return nil, err
 	}
-	draw, at, err := s.queue.Draw(ctx, c.ID)
+	draw, at, err := s.o.Queue.Draw(ctx, c.ID)
 	if err != nil && boxoffice.ErrorCode(err) != boxoffice.CodeNotFound {
 		return nil, err
 	}
-	commitment, seed := s.queue.Lottery(c.Room(), draw != nil)
+	commitment, seed := s.o.Queue.Lottery(c.Room(), draw != nil)
 	l := Lottery{ConcertID: c.ID, OpensAt: c.SalesOpenAt.UTC(), Commitment: commitment, Seed: hexPtr(seed)}
 	if draw == nil {
 		return &out[Lottery]{Body: l}, nil

@@ -248,7 +248,7 @@ func (s *Server) openEvents(w nethttp.ResponseWriter, r *nethttp.Request) (*stre
 		s.writeError(w, r, err)
 		return nil, false
 	}
-	a, err := s.signer.VerifyAccess(access, s.clock.Now())
+	a, err := s.o.Signer.VerifyAccess(access, s.o.Clock.Now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return nil, false

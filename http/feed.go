@@ -39,7 +39,7 @@ type eventsInput struct {
 }
 
 func (s *Server) feedRoutes() {
-	if s.feed == nil {
+	if s.o.Events == nil {
 		return
 	}
 	handle(s, huma.Operation{
@@ -68,7 +68,7 @@ func (s *Server) eventFeed(ctx context.Context, in *eventsInput) (*out[EventPage
 		}
 		q.ConcertID = id
 	}
-	evs, err := s.feed.Events(ctx, q)
+	evs, err := s.o.Events.Events(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -134,21 +134,21 @@ func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.s.queue == nil {
+	if c.s.o.Queue == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	rooms, err := c.s.queue.Rooms(ctx)
+	rooms, err := c.s.o.Queue.Rooms(ctx)
 	if err != nil {
-		c.s.log.Warn("metrics: list waiting rooms", "err", err)
+		c.s.o.Logger.Warn("metrics: list waiting rooms", "err", err)
 		return
 	}
 	if len(rooms) > maxScrapedRooms {
 		rooms = rooms[:maxScrapedRooms]
 	}
 	for _, id := range rooms {
-		st, err := c.s.queue.Stats(ctx, id)
+		st, err := c.s.o.Queue.Stats(ctx, id)
 		if err != nil {
 			continue // gone since listed, or the queue is unreachable
 		}

@@ -50,7 +50,7 @@ func (s *Server) challenge(ctx context.Context, in *concertPath) (*challengeOutp
 		return nil, err
 	}
 	// The instant every instance decides the room's expiries on.
-	now, err := s.queue.Time(ctx, c.ID)
+	now, err := s.o.Queue.Time(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Server) challenge(ctx context.Context, in *concertPath) (*challengeOutp
 	if max == 0 {
 		max = queue.MinProofOfWork
 	}
-	ch := s.signer.Challenge(c.ID, userOf(ctx), max, now.Add(token.ChallengeTTL))
+	ch := s.o.Signer.Challenge(c.ID, userOf(ctx), max, now.Add(token.ChallengeTTL))
 	return &challengeOutput{CacheControl: "no-store", Body: Challenge{Algorithm: ch.Algorithm, Challenge: ch.Challenge,
 		Salt: ch.Salt, MaxNumber: ch.MaxNumber, Signature: ch.Signature}}, nil
 }
@@ -87,7 +87,7 @@ func (s *Server) proofGate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx) // the join answers, ignoring the proof
 		return
 	}
-	p, err := s.signer.VerifyProof(header, c.ID, userOf(ctx.Context()), s.clock.Now())
+	p, err := s.o.Signer.VerifyProof(header, c.ID, userOf(ctx.Context()), s.o.Clock.Now())
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -100,7 +100,7 @@ func (s *Server) proofGate(ctx huma.Context, next func(huma.Context)) {
 // a place gets it.
 func (s *Server) joinProven(ctx context.Context, room queue.Room, userID, header string) (queue.Status, bool, error) {
 	if header == "" {
-		st, ok, err := s.queue.Place(ctx, room.ConcertID, userID)
+		st, ok, err := s.o.Queue.Place(ctx, room.ConcertID, userID)
 		if err == nil && !ok {
 			err = errProofMissing
 		}
@@ -110,9 +110,9 @@ func (s *Server) joinProven(ctx context.Context, room queue.Room, userID, header
 	if !ok || p.ConcertID != room.ConcertID {
 		// The room asked for no proof when the gate looked.
 		var err error
-		if p, err = s.signer.VerifyProof(header, room.ConcertID, userID, s.clock.Now()); err != nil {
+		if p, err = s.o.Signer.VerifyProof(header, room.ConcertID, userID, s.o.Clock.Now()); err != nil {
 			return queue.Status{}, false, err
 		}
 	}
-	return s.queue.JoinProven(ctx, room, userID, p.Challenge, p.Expires)
+	return s.o.Queue.JoinProven(ctx, room, userID, p.Challenge, p.Expires)
 }

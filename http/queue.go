@@ -66,7 +66,7 @@ func (s *Server) join(ctx context.Context, in *joinInput) (*joinOutput, error) {
 	if c.WaitingRoom.ProofOfWork > 0 {
 		st, created, err = s.joinProven(ctx, c.Room(), userOf(ctx), in.QueueProof)
 	} else {
-		st, created, err = s.queue.Join(ctx, c.Room(), userOf(ctx))
+		st, created, err = s.o.Queue.Join(ctx, c.Room(), userOf(ctx))
 	}
 	if err != nil {
 		return nil, err
@@ -75,12 +75,12 @@ func (s *Server) join(ctx context.Context, in *joinInput) (*joinOutput, error) {
 	if created {
 		status = nethttp.StatusCreated
 	}
-	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.signer.QueueToken(st.Ticket))}, nil
+	return &joinOutput{Status: status, Body: s.queueAnswer(st, s.o.Signer.QueueToken(st.Ticket))}, nil
 }
 
 // queueAnswer is the QueueStatus of st, whose token is tok.
 func (s *Server) queueAnswer(st queue.Status, tok string) QueueStatus {
-	wait, poll := queue.Estimate(st, s.clock.Now())
+	wait, poll := queue.Estimate(st, s.o.Clock.Now())
 	q := QueueStatus{
 		Token:                tok,
 		ConcertID:            st.ConcertID,
@@ -107,7 +107,7 @@ func (s *Server) queueStatus(ctx context.Context, in *queueInput) (*out[QueueSta
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.queue.Status(ctx, t)
+	st, err := s.o.Queue.Status(ctx, t)
 	switch {
 	case boxoffice.ErrorCode(err) == boxoffice.CodeNotFound:
 		// The room is gone, and with it every place in it.
@@ -129,10 +129,10 @@ func (s *Server) leave(ctx context.Context, in *queueInput) (*struct{}, error) {
 	// token still verifies, leaving an ended ticket does nothing) finishes
 	// the leave. Holds a failed release leaves behind lapse at their
 	// expiry anyway.
-	if err := s.queue.Leave(ctx, t); err != nil {
+	if err := s.o.Queue.Leave(ctx, t); err != nil {
 		return nil, err
 	}
-	if _, err := s.booking.Release(ctx, t.UserID, t.ConcertID); err != nil {
+	if _, err := s.o.Booking.Release(ctx, t.UserID, t.ConcertID); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil

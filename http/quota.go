@@ -145,9 +145,9 @@ const (
 // the client is over its quota; when q cannot decide, the request is let
 // through.
 func (s *Server) take(ctx context.Context, q Quota, key, group, what string) error {
-	ok, wait, err := q.Take(ctx, key, group, s.clock.Now())
+	ok, wait, err := q.Take(ctx, key, group, s.o.Clock.Now())
 	if err != nil {
-		s.log.Warn(what+" quota failed; request let through", "err", err)
+		s.o.Logger.Warn(what+" quota failed; request let through", "err", err)
 		return nil
 	}
 	if !ok {

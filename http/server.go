@@ -119,21 +119,6 @@ const (
 type Server struct {
 	o Options // as given, with the defaults filled in
 
-	// Shorthands of o for the handlers.
-	wallet     *wallet.Service
-	concerts   *concert.Service
-	booking    *booking.Service
-	queue      *queue.Service
-	feed       event.Store
-	signer     *token.Signer
-	noSignup   bool
-	accessTTL  time.Duration
-	clock      boxoffice.Clock
-	log        *slog.Logger
-	signups    Quota
-	adminFails Quota
-	maxBody    int64
-
 	idp      *identities // nil without a provider
 	adminKey []byte      // SHA-256 of the admin key, nil when none
 	draining atomic.Bool
@@ -154,29 +139,16 @@ type Server struct {
 func NewServer(o Options) *Server {
 	o = o.withDefaults()
 	s := &Server{
-		o:          o,
-		wallet:     o.Wallet,
-		concerts:   o.Concerts,
-		booking:    o.Booking,
-		queue:      o.Queue,
-		feed:       o.Events,
-		signer:     o.Signer,
-		noSignup:   o.NoSignup,
-		accessTTL:  o.AccessTTL,
-		clock:      o.Clock,
-		log:        o.Logger,
-		signups:    o.Signups,
-		adminFails: o.AdminFailures,
-		maxBody:    o.MaxBodyBytes,
-		idp:        newIdentities(o.Provider),
-		mux:        nethttp.NewServeMux(),
+		o:   o,
+		idp: newIdentities(o.Provider),
+		mux: nethttp.NewServeMux(),
 	}
 	if o.AdminKey != "" {
 		h := sha256.Sum256([]byte(o.AdminKey))
 		s.adminKey = h[:]
 	}
 	s.streams = newEventStreams(o, s.appendEvent)
-	s.metrics = newMetrics(o.Registry, s, s.log)
+	s.metrics = newMetrics(o.Registry, s, s.o.Logger)
 	s.api = humago.New(s.mux, apiConfig())
 	s.routes()
 	return s
@@ -285,7 +257,7 @@ func (s *Server) routes() {
 func handle[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
 	method, route := op.Method, op.Path
 	if op.MaxBodyBytes == 0 {
-		op.MaxBodyBytes = s.maxBody
+		op.MaxBodyBytes = s.o.MaxBodyBytes
 	}
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
@@ -313,9 +285,9 @@ func (s *Server) problem(method, route string, err error) *Problem {
 	}
 	switch {
 	case internal:
-		s.log.Error("internal error", "method", method, "route", route, "err", err)
+		s.o.Logger.Error("internal error", "method", method, "route", route, "err", err)
 	case p.Code == boxoffice.CodeUnavailable, p.Code == boxoffice.CodeOutcomeUnknown:
-		s.log.Warn("backing service unavailable", "method", method, "route", route, "code", p.Code, "err", err)
+		s.o.Logger.Warn("backing service unavailable", "method", method, "route", route, "code", p.Code, "err", err)
 	}
 	return p
 }
@@ -359,7 +331,7 @@ func (s *Server) finish(rec *recorder, r *nethttp.Request, start time.Time) {
 		if v == nethttp.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.Error("panic", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		s.o.Logger.Error("panic", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		if rec.status != 0 {
 			// Part of an answer is out: drop the connection rather than
 			// let a truncated answer pass for a whole one.
@@ -426,9 +398,9 @@ func rateLimited(r *nethttp.Request) bool {
 // allow applies the rate limit to r, answering RATE_LIMITED when over it.
 func (s *Server) allow(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 	key, group := s.clientKeys(r)
-	ok, wait, err := s.o.Limiter.Allow(r.Context(), key, group, s.clock.Now())
+	ok, wait, err := s.o.Limiter.Allow(r.Context(), key, group, s.o.Clock.Now())
 	if err != nil {
-		s.log.Warn("rate limiter failed; request let through", "err", err)
+		s.o.Logger.Warn("rate limiter failed; request let through", "err", err)
 		return true
 	}
 	if !ok {
@@ -558,7 +530,7 @@ func (s *Server) opsRoutes() {
 // Metrics serves the server's metrics in the Prometheus text format.
 func (s *Server) Metrics() nethttp.Handler {
 	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:      slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
 }
@@ -583,7 +555,7 @@ func (s *Server) readyz(w nethttp.ResponseWriter, r *nethttp.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := s.o.Ready(ctx); err != nil {
-			s.log.Warn("not ready", "err", err)
+			s.o.Logger.Warn("not ready", "err", err)
 			p := newProblem(boxoffice.CodeUnavailable, "not ready")
 			var be *boxoffice.Error
 			if errors.As(err, &be) && be.Code == boxoffice.CodeUnavailable {
@@ -610,7 +582,7 @@ func (s *Server) openAPI(w nethttp.ResponseWriter, _ *nethttp.Request) {
 	s.specOnce.Do(func() {
 		b, err := json.Marshal(s.api.OpenAPI())
 		if err != nil {
-			s.log.Error("marshal OpenAPI document", "err", err)
+			s.o.Logger.Error("marshal OpenAPI document", "err", err)
 			return
 		}
 		s.spec = b

@@ -74,22 +74,22 @@ func (s *Server) userRoutes() {
 }
 
 func (s *Server) createUser(ctx context.Context, in *struct{ Body NewUser }) (*out[UserCreated], error) {
-	if s.noSignup {
+	if s.o.NoSignup {
 		return nil, boxoffice.Errorf(boxoffice.CodeNotFound, "sign-up is off: users sign in with the operator's identity provider")
 	}
-	if s.signups != nil {
+	if s.o.Signups != nil {
 		k := limitKeysOf(ctx)
-		if err := s.take(ctx, s.signups, k.key, k.group, "sign-ups"); err != nil {
+		if err := s.take(ctx, s.o.Signups, k.key, k.group, "sign-ups"); err != nil {
 			return nil, err
 		}
 	}
-	u, err := s.wallet.CreateUser(ctx, in.Body.Name)
+	u, err := s.o.Wallet.CreateUser(ctx, in.Body.Name)
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	exp := now.Add(s.accessTTL).Truncate(time.Second) // tokens carry whole seconds
-	tok := s.signer.AccessToken(token.Access{UserID: u.ID, IssuedAt: now, ExpiresAt: exp})
+	now := s.o.Clock.Now()
+	exp := now.Add(s.o.AccessTTL).Truncate(time.Second) // tokens carry whole seconds
+	tok := s.o.Signer.AccessToken(token.Access{UserID: u.ID, IssuedAt: now, ExpiresAt: exp})
 	return &out[UserCreated]{Body: UserCreated{UserID: u.ID, Name: u.Name, AccessToken: tok, ExpiresAt: exp.UTC()}}, nil
 }
 
@@ -98,7 +98,7 @@ func (s *Server) getBalance(ctx context.Context, in *userPath) (*out[Balance], e
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.wallet.Balance(ctx, user)
+	b, err := s.o.Wallet.Balance(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (s *Server) charge(ctx context.Context, in *chargeInput) (*out[Charge], err
 	if err := s.ensureWallet(ctx); err != nil {
 		return nil, err
 	}
-	rc, err := s.wallet.Charge(ctx, user, boxoffice.Money(in.Body.Amount), in.IdempotencyKey)
+	rc, err := s.o.Wallet.Charge(ctx, user, boxoffice.Money(in.Body.Amount), in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*out[History], 
 		return nil, err
 	}
 	cursor, _ := boxoffice.CanonID(in.Cursor)
-	entries, err := s.wallet.History(ctx, user, cursor, in.Limit)
+	entries, err := s.o.Wallet.History(ctx, user, cursor, in.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Server) reservations(ctx context.Context, in *reservationsInput) (*out[
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.booking.Reservations(ctx, user, in.ConcertID, booking.Status(in.Status), in.Cursor, in.Limit)
+	rs, err := s.o.Booking.Reservations(ctx, user, in.ConcertID, booking.Status(in.Status), in.Cursor, in.Limit)
 	if err != nil {
 		return nil, err
 	}
