@@ -2,11 +2,8 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,25 +12,6 @@ import (
 	"github.com/boxoffice/boxoffice/internal/testserver"
 	"github.com/boxoffice/boxoffice/nats"
 )
-
-// open opens a stream of a name of its own on the server at url, deleted
-// (with its messages) when t ends.
-func open(t testing.TB, url string) *nats.Stream {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	s, err := nats.Open(url, "TEST_EVENTS_"+strings.ToUpper(hex.EncodeToString(b)), nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.JetStream().DeleteStream(ctx, s.Name())
-		s.Close()
-	})
-	return s
-}
 
 // events makes n numbered events over three concerts and none.
 func events(n int) []event.Event {
@@ -86,7 +64,7 @@ func publish(t testing.TB, s *nats.Stream, evs []event.Event) {
 }
 
 func TestPublishOnceInOrder(t *testing.T) {
-	s := open(t, testserver.SharedNATS(t))
+	s := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	evs := events(40)
 	publish(t, s, evs[:25])
 	// Offered again, as by a relay that died before marking them: the
@@ -106,7 +84,7 @@ func TestPublishOnceInOrder(t *testing.T) {
 }
 
 func TestPublishBody(t *testing.T) {
-	s := open(t, testserver.SharedNATS(t))
+	s := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	evs := events(3)
 	publish(t, s, evs)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -144,7 +122,7 @@ func TestPublishBody(t *testing.T) {
 // back the rest goes through.
 func TestPublishAcrossRestart(t *testing.T) {
 	srv := testserver.StartNATS(t)
-	s := open(t, srv.URL())
+	s := testserver.OpenStream(t, srv.URL(), testserver.StreamName())
 	evs := events(30)
 	publish(t, s, evs[:10])
 	srv.Stop()
@@ -175,7 +153,7 @@ func TestPublishAcrossRestart(t *testing.T) {
 // TestFollow follows the stream from its first event, filtered by concert,
 // and then gets what is published after.
 func TestFollow(t *testing.T) {
-	s := open(t, testserver.SharedNATS(t))
+	s := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	evs := events(6) // concerts a, b, none, a, b, none
 	publish(t, s, evs[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

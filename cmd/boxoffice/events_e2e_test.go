@@ -21,7 +21,7 @@ func TestEventsEndToEnd(t *testing.T) {
 	natsURL := testserver.SharedNATS(t)
 	for _, md := range modes {
 		t.Run(md.name, func(t *testing.T) {
-			stream := testStreamName()
+			stream := testserver.StreamName()
 			n := 1
 			if md.multiInstance {
 				n = 2
@@ -30,7 +30,7 @@ func TestEventsEndToEnd(t *testing.T) {
 				c.NatsURL, c.NatsStream = natsURL, stream
 				c.SweepEvery = 50 * time.Millisecond
 			})
-			reader := openStream(t, natsURL, stream) // deletes the stream at the end
+			reader := testserver.OpenStream(t, natsURL, stream) // deletes the stream at the end
 			ctx := context.Background()
 			c1, c2 := clients[0], clients[len(clients)-1]
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,23 +16,6 @@ import (
 )
 
 // testStreamName is a stream name no other test uses.
-func testStreamName() string { return "TEST_EVENTS_" + strings.ToUpper(randomHex(6)) }
-
-// openStream opens the stream name at url, deleted when t ends.
-func openStream(t testing.TB, url, name string) *nats.Stream {
-	t.Helper()
-	s, err := nats.Open(url, name, nil)
-	if err != nil {
-		t.Fatalf("open stream: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.JetStream().DeleteStream(ctx, s.Name())
-		s.Close()
-	})
-	return s
-}
 
 // pgEvents returns the event store of a fresh, migrated schema.
 func pgEvents(t testing.TB, url string) *postgres.EventStore {
@@ -163,7 +145,7 @@ func checkStream(t testing.TB, s *nats.Stream, feed []event.Event) {
 // and the stream keeps each once.
 func TestRelayDiesBetweenPublishAndMark(t *testing.T) {
 	store := pgEvents(t, freshSchema(t))
-	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
+	stream := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	ctx := context.Background()
 	appendEvents(t, ctx, store, 40)
 
@@ -196,7 +178,7 @@ func TestRelayDiesBetweenPublishAndMark(t *testing.T) {
 func TestRelayAcrossNATSRestart(t *testing.T) {
 	store := pgEvents(t, freshSchema(t))
 	srv := testserver.StartNATS(t)
-	stream := openStream(t, srv.URL(), testStreamName())
+	stream := testserver.OpenStream(t, srv.URL(), testserver.StreamName())
 	ctx := context.Background()
 	relay := &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, Publish: stream.Publish}
 	stop := runRelay(relay)
@@ -226,7 +208,7 @@ func TestRelayAcrossNATSRestart(t *testing.T) {
 func TestRelayAcrossPostgresRestart(t *testing.T) {
 	pg := testserver.StartPostgres(t)
 	store := pgEvents(t, pg.URL())
-	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
+	stream := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	ctx := context.Background()
 	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, Publish: stream.Publish})
 	defer stop()
@@ -245,7 +227,7 @@ func TestRelayAcrossPostgresRestart(t *testing.T) {
 // event is published once, in order.
 func TestRelaysTakeTurns(t *testing.T) {
 	store := pgEvents(t, freshSchema(t))
-	stream := openStream(t, testserver.SharedNATS(t), testStreamName())
+	stream := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	ctx := context.Background()
 	relays := make([]*event.Relay, 3)
 	stops := make([]func(), 3)
