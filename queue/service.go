@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ type Service struct {
 	Grace   time.Duration
 	OnEnds  func(ended []string, kept int)
 
-	joins    *batch.Group[string, joinReq, Joined]
+	joins    *batch.Group[lane, joinReq, Joined]
 	leaves   *batch.Group[string, Ticket, struct{}]
 	rebuilds *batch.Group[string, *Room, struct{}]
 	checked  time.Time // when Step last asked the journal for rooms
@@ -107,6 +108,26 @@ const (
 	joinTimeout = 5 * time.Second
 )
 
+// joinLanes is how many batches of one room's joins may be in flight at
+// once. A batch makes its store call, then its journal write, before it
+// answers; with one lane a room's next batch would wait for both, and a
+// busy room's joins would be bounded by that round trip and not by the
+// work. A user's joins all go through one lane, in arrival order.
+const joinLanes = 4
+
+// lane is a room's lane of joins.
+type lane struct {
+	concertID string
+	n         uint8
+}
+
+// JoinLane is the lane, 0 to joinLanes-1, of userID's joins of any room.
+func JoinLane(userID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(userID))
+	return int(h.Sum32() % joinLanes)
+}
+
 // rebuildTimeout bounds the rebuilding of one room. Its claim lasts
 // rebuildLease from its last write, so that an instance that dies while
 // rebuilding holds the room up for seconds only. A request waits up to
@@ -120,13 +141,13 @@ const (
 )
 
 // Join places userID in room, or returns the place or session the user
-// already holds (created false). Concurrent joins of one room are one
-// store call and, with a Journal, one journal write, made before any of
-// them is answered; if the write fails, the new places are taken back.
+// already holds (created false). Concurrent joins of one lane of a room
+// (joinLanes) are one store call and, with a Journal, one journal write,
+// made before any of them is answered; if the write fails, the new places are taken back.
 // Errors: SOLD_OUT; UNAVAILABLE.
 func (s *Service) Join(ctx context.Context, room Room, userID string) (Status, bool, error) {
 	room.Seed = s.seed(room.ConcertID)
-	j, err := s.joins.Do(ctx, room.ConcertID, joinReq{room: room, userID: userID})
+	j, err := s.joins.Do(ctx, lane{room.ConcertID, uint8(JoinLane(userID))}, joinReq{room: room, userID: userID})
 	var abandoned *batch.AbandonedError
 	switch {
 	case errors.As(err, &abandoned) && !errors.Is(err, context.Canceled):
@@ -147,10 +168,10 @@ type joinReq struct {
 	userID string
 }
 
-// runJoins makes the joins of reqs, all of one room, building the room
-// first if the store does not have it.
-func (s *Service) runJoins(ctx context.Context, concertID string, reqs []joinReq) ([]Joined, error) {
-	room := reqs[0].room
+// runJoins makes the joins of reqs, all of one lane of a room, building
+// the room first if the store does not have it.
+func (s *Service) runJoins(ctx context.Context, l lane, reqs []joinReq) ([]Joined, error) {
+	concertID, room := l.concertID, reqs[0].room
 	users := make([]string, len(reqs))
 	for i, r := range reqs {
 		users[i] = r.userID

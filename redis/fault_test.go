@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,18 +61,23 @@ func TestFaults(t *testing.T) {
 			firstc <- err
 		}()
 		time.Sleep(50 * time.Millisecond)
-		// Gathered behind the join in flight: never sent.
+		// Gathered behind the join in flight (a user of its lane): never
+		// sent.
+		second := "fan-2"
+		for i := 10; queue.JoinLane(second) != queue.JoinLane("fan-1"); i++ {
+			second = fmt.Sprintf("fan-%d", i)
+		}
 		short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancelShort()
-		_, _, err := svc.Join(short, room, "fan-2")
+		_, _, err := svc.Join(short, room, second)
 		wantCode(t, err, boxoffice.CodeUnavailable)
 		wantCode(t, <-firstc, boxoffice.CodeOutcomeUnknown)
 		_, err = s.Status(tctx, ticket, time.Now())
 		wantCode(t, err, boxoffice.CodeUnavailable)
 		time.Sleep(1500 * time.Millisecond)
 		// The join gathered behind the one in flight was never sent.
-		if ok, err := c.HExists(ctx, s.roomKeys(room.ConcertID)[kUsers], "fan-2").Result(); err != nil || ok {
-			t.Errorf("fan-2 has a place (%v), want none: UNAVAILABLE did nothing", err)
+		if ok, err := c.HExists(ctx, s.roomKeys(room.ConcertID)[kUsers], second).Result(); err != nil || ok {
+			t.Errorf("%s has a place (%v), want none: UNAVAILABLE did nothing", second, err)
 		}
 	})
 
