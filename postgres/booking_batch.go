@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -12,8 +11,8 @@ import (
 	"github.com/boxoffice/boxoffice/booking"
 )
 
-// Gathered writes: a batch of holds, or of payments and cancels, is one
-// transaction and one round trip. It is one pgx batch, which PostgreSQL
+// Gathered writes: a batch of payments and cancels is one transaction and
+// one round trip (holds: see hold.go). It is one pgx batch, which PostgreSQL
 // runs as one implicit transaction committed once at its end: first
 // statements that take every lock the batch needs, in the order every
 // change takes them (reservations by id, wallets by user, seats by
@@ -25,17 +24,9 @@ import (
 // that fails rolls the whole batch back; its requests are then made again
 // one by one, so that one request's failure never fails another.
 
-// lockWallets locks the wallets of the users $1, in user order.
-const lockWallets = `SELECT 1 FROM wallets WHERE user_id = ANY ($1::text[]) ORDER BY user_id FOR UPDATE`
-
-// lockSeats locks the seats ($1, $2, $3)[i], in (concert, day, number)
-// order.
-const lockSeats = `
-SELECT 1 FROM seats s
-JOIN unnest($1::uuid[], $2::date[], $3::int2[]) AS k (concert_id, day, number)
-  ON s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number
-ORDER BY s.concert_id, s.day, s.number
-FOR UPDATE OF s`
+// lockWallets locks the wallets of the users $1, in user order, and
+// names the users who have one.
+const lockWallets = `SELECT user_id FROM wallets WHERE user_id = ANY ($1::text[]) ORDER BY user_id FOR UPDATE`
 
 // lockReservations locks the reservations $1, in id order.
 const lockReservations = `SELECT 1 FROM reservations WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`
@@ -49,77 +40,6 @@ JOIN reservations r ON s.concert_id = r.concert_id AND s.day = r.day AND s.numbe
 WHERE r.id = ANY ($1::uuid[]) AND r.status = 'HELD'
 ORDER BY s.concert_id, s.day, s.number
 FOR UPDATE OF s`
-
-// HoldBatch makes the holds of reqs in one transaction, in order.
-func (s *BookingStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest) []booking.HoldResult {
-	out := make([]booking.HoldResult, len(reqs))
-	var calls []*holdCall
-	var at []int // index in reqs of calls[i]
-	for i, req := range reqs {
-		c := newHoldCall(req)
-		if c.err != nil {
-			out[i].Err = c.err
-			continue
-		}
-		calls = append(calls, c)
-		at = append(at, i)
-	}
-	if len(calls) == 1 {
-		out[at[0]].Reservation, out[at[0]].Err = s.Hold(ctx, calls[0].req)
-		return out
-	}
-	if len(calls) == 0 {
-		return out
-	}
-	users := make([]string, 0, len(calls))
-	type seatKey struct {
-		concertID, day string
-		number         int16
-	}
-	var keys []seatKey
-	for _, c := range calls {
-		users = append(users, c.req.UserID)
-		for _, n := range c.numbers {
-			keys = append(keys, seatKey{c.req.ConcertID, c.req.Day, n})
-		}
-	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	slices.SortFunc(keys, func(a, b seatKey) int {
-		return cmp.Or(cmp.Compare(a.concertID, b.concertID), cmp.Compare(a.day, b.day), cmp.Compare(a.number, b.number))
-	})
-	keys = slices.Compact(keys)
-	concerts, days, numbers := make([]string, len(keys)), make([]string, len(keys)), make([]int16, len(keys))
-	for i, k := range keys {
-		concerts[i], days[i], numbers[i] = k.concertID, k.day, k.number
-	}
-	b := &pgx.Batch{}
-	b.Queue(lockWallets, users)
-	b.Queue(lockSeats, concerts, days, numbers)
-	scans := make([]func(pgx.Row) error, len(calls))
-	for i, c := range calls {
-		c.queue(b, s.db.dbClock)
-		scans[i] = c.scan
-	}
-	err := s.db.sendBatchRows(ctx, b, scans)
-	switch {
-	case rolledBack(err):
-		// Each alone, so that the request that failed fails alone.
-		for i, c := range calls {
-			out[at[i]].Reservation, out[at[i]].Err = s.Hold(ctx, c.req)
-		}
-	case err != nil:
-		err = s.db.wrapWrite("hold seats", err)
-		for i := range calls {
-			out[at[i]].Err = err
-		}
-	default:
-		for i, c := range calls {
-			out[at[i]].Reservation, out[at[i]].Err = s.answerHold(ctx, c)
-		}
-	}
-	return out
-}
 
 // settleCall is a payment or a cancel of a batch, at its place in the
 // batch.

@@ -23,6 +23,9 @@ func runBookingBatches(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Batch/PayThenCancel", func(t *testing.T) { testBatchPayThenCancel(t, newStores) })
 	t.Run("Batch/CancelThenPay", func(t *testing.T) { testBatchCancelThenPay(t, newStores) })
 	t.Run("Batch/KeyedHoldReplayed", func(t *testing.T) { testBatchKeyedHold(t, newStores) })
+	t.Run("Batch/KeysOfEarlierHolds", func(t *testing.T) { testBatchEarlierKeys(t, newStores) })
+	t.Run("Batch/CooldownWithinBatch", func(t *testing.T) { testBatchCooldown(t, newStores) })
+	t.Run("Batch/SessionCapped", func(t *testing.T) { testBatchSessionCapped(t, newStores) })
 	t.Run("Batch/KeyedPaymentReplayed", func(t *testing.T) { testBatchKeyedPay(t, newStores) })
 	t.Run("Batch/OtherConcert", func(t *testing.T) { testBatchOtherConcert(t, newStores) })
 	t.Run("Batch/OtherConcertAlone", func(t *testing.T) { testOtherConcertAlone(t, newStores) })
@@ -178,6 +181,95 @@ func testBatchKeyedHold(t *testing.T, newStores func(t *testing.T) Stores) {
 	e.wantSeats(Day1, batchNow, concert.Available, 10)
 	_, err := e.Bookings.Reservation(context.Background(), again.ReservationID)
 	wantErr(t, "Reservation of the replay's own id", err, boxoffice.ErrNotFound)
+}
+
+// testBatchEarlierKeys: keys kept by earlier holds answer in a batch as
+// alone, each user's keys their own.
+func testBatchEarlierKeys(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(0), e.user(0)
+	made := e.holdReq(a, Day1, batchNow, 12, 13)
+	made.IdempotencyKey = "k"
+	refused := e.holdReq(b, Day1, batchNow, 13)
+	refused.IdempotencyKey = "k"
+	first := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{made, refused})
+	noErr(t, "keyed hold", first[0].Err)
+	wantErr(t, "keyed refusal", first[1].Err, boxoffice.ErrSeatUnavailable)
+
+	again := func(req booking.HoldRequest) booking.HoldRequest {
+		req.ReservationID = boxoffice.NewID()
+		return req
+	}
+	other := again(made)
+	other.Seats = []int{14}
+	free := e.holdReq(b, Day1, batchNow, 15)
+	free.IdempotencyKey = "k2"
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{again(made), again(refused), other, free, again(free)})
+	noErr(t, "keyed hold replayed", res[0].Err)
+	if r := res[0].Reservation; r.ID != made.ReservationID || len(r.Seats) != 2 || r.Status != booking.Held {
+		t.Errorf("keyed hold replayed: got %+v, want reservation %s", r, made.ReservationID)
+	}
+	wantMessage(t, "keyed refusal replayed", res[1].Err, first[1].Err)
+	wantErr(t, "key used for another seat", res[2].Err, boxoffice.ErrIdempotencyKeyReused)
+	noErr(t, "second key's hold", res[3].Err)
+	noErr(t, "second key's hold replayed", res[4].Err)
+	if res[4].Reservation.ID != free.ReservationID {
+		t.Errorf("second key's hold replayed: got %s, want %s", res[4].Reservation.ID, free.ReservationID)
+	}
+	e.wantSeats(Day1, batchNow, concert.Held, 12, 13, 15)
+	e.wantSeats(Day1, batchNow, concert.Available, 14)
+}
+
+// testBatchCooldown: a hold that lapsed earlier in the batch starts its
+// holder's cooldown for the requests after it, and frees the seat for
+// others.
+func testBatchCooldown(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(0), e.user(0)
+	lapsed := batchNow.Add(e.c.Hold())
+	later := lapsed.Add(time.Second)
+	reqs := []booking.HoldRequest{
+		e.holdReq(a, Day1, batchNow, 16, 17),
+		e.holdReq(a, Day1, later, 17),
+		e.holdReq(b, Day1, later, 17),
+		e.holdReq(a, Day1, later, 18),
+	}
+	res := e.Bookings.HoldBatch(context.Background(), reqs)
+	noErr(t, "first hold", res[0].Err)
+	wantMessage(t, "hold again in the cooldown", res[1].Err, booking.CooldownError(17, Day1, lapsed, lapsed.Add(e.c.Hold())))
+	noErr(t, "another user's hold of the lapsed seat", res[2].Err)
+	noErr(t, "hold of another seat", res[3].Err)
+	if got := e.stored(reqs[2].ReservationID); got.UserID != b {
+		t.Errorf("hold of the lapsed seat: got user %s, want %s", got.UserID, b)
+	}
+	e.wantSeats(Day1, later, concert.Held, 17, 18) // seat 17 until the last hold's expiry
+	e.wantSeats(Day1, later, concert.Available, 16)
+}
+
+// testBatchSessionCapped: a hold lapses at its session's end when that is
+// earlier, and one whose session has ended changes nothing.
+func testBatchSessionCapped(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b, c := e.user(0), e.user(0), e.user(0)
+	end := batchNow.Add(time.Minute)
+	capped := e.holdReq(a, Day1, batchNow, 19)
+	capped.NotAfter = end
+	ended := e.holdReq(b, Day1, batchNow, 20)
+	ended.NotAfter = batchNow
+	uncapped := e.holdReq(c, Day1, batchNow, 20)
+	uncapped.NotAfter = batchNow.Add(24 * time.Hour)
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{capped, ended, uncapped})
+	noErr(t, "capped hold", res[0].Err)
+	if !res[0].Reservation.ExpiresAt.Equal(end) {
+		t.Errorf("capped hold: got expiry %v, want %v", res[0].Reservation.ExpiresAt, end)
+	}
+	wantErr(t, "hold after the session ended", res[1].Err, boxoffice.ErrQueueTokenExpired)
+	noErr(t, "hold of the seat the ended session left", res[2].Err)
+	if !res[2].Reservation.ExpiresAt.Equal(uncapped.ExpiresAt) {
+		t.Errorf("hold capped later: got expiry %v, want %v", res[2].Reservation.ExpiresAt, uncapped.ExpiresAt)
+	}
+	e.wantSeats(Day1, end, concert.Available, 19)
+	e.wantSeats(Day1, end, concert.Held, 20)
 }
 
 func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
