@@ -222,3 +222,179 @@ func (st *HoldState) mine(req HoldRequest) int {
 func SeatLimitError(limit int, day string) error {
 	return boxoffice.Errorf(boxoffice.CodeSeatLimitExceeded, "at most %d seats per user on %s", limit, day)
 }
+
+// Deciding a batch of payments and cancels in one go, the same way: the
+// store reads what the rules need with every row locked (SettleState),
+// decides here in order (DecideSettles) and writes the outcomes together.
+// The rules are Store.Pay's and Store.Cancel's.
+
+// WalletRow is a wallet as stored.
+type WalletRow struct {
+	Balance boxoffice.Money
+	Entries int64 // ledger entries so far: the last one's seq
+}
+
+// PayKey names a user's idempotency key of a payment.
+type PayKey struct{ UserID, Key string }
+
+// PayRefusal is a refusal kept under a payment's key.
+type PayRefusal struct {
+	ReservationID string
+	Err           error
+}
+
+// SettleState is what the rules of a batch of payments and cancels read,
+// as it stands once every row the batch changes is locked. DecideSettles
+// updates it with each change it decides.
+type SettleState struct {
+	// Reservations are the requested reservations that exist, with their
+	// stored status.
+	Reservations map[string]*Reservation
+	// Wallets are the requesting users' wallets.
+	Wallets map[string]*WalletRow
+	// Seats are the seats of the requested reservations that are held.
+	Seats map[SeatKey]*SeatRow
+	// Payments and Refusals are what is kept under the requests' keys.
+	Payments map[PayKey]Payment
+	Refusals map[PayKey]PayRefusal
+}
+
+// SettleDecision is the outcome of one request of a batch of payments and
+// cancels: its answer, and what it changes.
+type SettleDecision struct {
+	SettleResult
+	// Paid: Payment is new, to be written with the ledger entry Seq.
+	Paid bool
+	Seq  int64
+	// Cancelled: Reservation is cancelled now.
+	Cancelled bool
+	// Keep: Err is to be kept under the payment's key.
+	Keep bool
+}
+
+// DecideSettles decides reqs in order, each as Store.Pay or Store.Cancel
+// would alone right after the ones before it, against st, which it
+// updates. Each request's Pay.Now is the instant the store decides at
+// (its own clock's, to its precision), its ids are canonical, and
+// Pay.ConcertID is "" or the canonical id of the only concert allowed.
+func DecideSettles(st *SettleState, reqs []SettleRequest) []SettleDecision {
+	out := make([]SettleDecision, len(reqs))
+	for i, req := range reqs {
+		if req.Cancel {
+			out[i] = st.cancel(req.Pay)
+		} else {
+			out[i] = st.pay(req.Pay)
+		}
+	}
+	return out
+}
+
+// reservation returns the reservation req may settle, or the refusal.
+func (st *SettleState) reservation(req PayRequest) (*Reservation, error) {
+	r := st.Reservations[req.ReservationID]
+	switch {
+	case r == nil:
+		return nil, ReservationNotFound(req.ReservationID)
+	case r.UserID != req.UserID:
+		return nil, Forbidden(req.ReservationID)
+	case req.ConcertID != "" && r.ConcertID != req.ConcertID:
+		return nil, OtherConcert()
+	}
+	return r, nil
+}
+
+func (st *SettleState) pay(req PayRequest) SettleDecision {
+	refuse := func(err error) SettleDecision { return SettleDecision{SettleResult: SettleResult{Err: err}} }
+	r, err := st.reservation(req)
+	if err != nil {
+		return refuse(err)
+	}
+	key := PayKey{req.UserID, req.IdempotencyKey}
+	if req.IdempotencyKey != "" {
+		if p, ok := st.Payments[key]; ok {
+			if p.ReservationID != req.ReservationID {
+				return refuse(PayKeyReused())
+			}
+			return SettleDecision{SettleResult: SettleResult{Payment: p, Seats: len(r.Seats), Replay: true}}
+		}
+		if f, ok := st.Refusals[key]; ok {
+			if f.ReservationID != req.ReservationID {
+				return refuse(PayKeyReused())
+			}
+			return refuse(f.Err)
+		}
+	}
+	w := st.Wallets[req.UserID]
+	if w == nil {
+		return refuse(wallet.UserNotFound(req.UserID))
+	}
+	var refusal error
+	switch {
+	case r.Status == Paid:
+		refusal = AlreadyPaid(r.ID)
+	case r.Status != Held || !r.ExpiresAt.After(req.Now) || st.held(r, req.Now) < len(r.Seats):
+		refusal = HoldExpired(r.ID)
+	case w.Balance < r.Amount:
+		refusal = InsufficientBalance(w.Balance, r.Amount)
+	}
+	if refusal != nil {
+		d := refuse(refusal)
+		if req.IdempotencyKey != "" {
+			st.Refusals[key] = PayRefusal{ReservationID: r.ID, Err: refusal}
+			d.Keep = true
+		}
+		return d
+	}
+	w.Balance -= r.Amount
+	w.Entries++
+	for _, s := range r.Seats {
+		row := st.Seats[SeatKey{r.ConcertID, r.Day, s.Number}]
+		row.Status, row.HoldExpiresAt = concert.Sold, time.Time{}
+	}
+	r.Status, r.PaidAt = Paid, req.Now
+	p := Payment{ID: req.PaymentID, ReservationID: r.ID, UserID: req.UserID, ConcertID: r.ConcertID,
+		Amount: r.Amount, Balance: w.Balance, PaidAt: req.Now}
+	if req.IdempotencyKey != "" {
+		st.Payments[key] = p
+	}
+	return SettleDecision{SettleResult: SettleResult{Payment: p, Seats: len(r.Seats)}, Paid: true, Seq: w.Entries}
+}
+
+// held counts the seats of r it still holds, unexpired at now.
+func (st *SettleState) held(r *Reservation, now time.Time) int {
+	n := 0
+	for _, s := range r.Seats {
+		row := st.Seats[SeatKey{r.ConcertID, r.Day, s.Number}]
+		if row != nil && row.ReservationID == r.ID && row.Status == concert.Held && row.HoldExpiresAt.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (st *SettleState) cancel(req PayRequest) SettleDecision {
+	r, err := st.reservation(req)
+	if err != nil {
+		return SettleDecision{SettleResult: SettleResult{Err: err}}
+	}
+	var d SettleDecision
+	if r.Status == Held && r.ExpiresAt.After(req.Now) {
+		for _, s := range r.Seats {
+			row := st.Seats[SeatKey{r.ConcertID, r.Day, s.Number}]
+			if row != nil && row.ReservationID == r.ID && row.Status == concert.Held {
+				*row = SeatRow{Price: row.Price, Status: concert.Available}
+			}
+		}
+		r.Status = Cancelled
+		d.Cancelled = true
+	}
+	switch r.Status {
+	case Cancelled:
+		d.Reservation = *r
+	case Paid:
+		d.Err = AlreadyPaid(r.ID)
+	default: // EXPIRED, or HELD past its expiry
+		d.Err = HoldExpired(r.ID)
+	}
+	return d
+}

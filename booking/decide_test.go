@@ -123,3 +123,120 @@ func TestDecideHoldsReservation(t *testing.T) {
 		t.Errorf("seat 2 after the hold: got %+v", row)
 	}
 }
+
+// settleState has u1's wallet of 250 with 3 entries and u1's reservations:
+// r1 of seats 1-2 (200) and r2 of seat 3 (100), held until t0+1m; r3
+// paid; r4 held until t0 (lapsed at t0); u2's wallet of 0.
+func settleState() *booking.SettleState {
+	st := &booking.SettleState{
+		Reservations: map[string]*booking.Reservation{},
+		Wallets:      map[string]*booking.WalletRow{"u1": {Balance: 250, Entries: 3}, "u2": {}},
+		Seats:        map[booking.SeatKey]*booking.SeatRow{},
+		Payments:     map[booking.PayKey]booking.Payment{},
+		Refusals:     map[booking.PayKey]booking.PayRefusal{},
+	}
+	add := func(id string, status booking.Status, expires time.Time, seats ...int) {
+		r := &booking.Reservation{ID: id, UserID: "u1", ConcertID: concertA, Day: dayA, Status: status, ExpiresAt: expires}
+		for _, n := range seats {
+			r.Seats = append(r.Seats, booking.Seat{Number: n, Price: 100})
+			r.Amount += 100
+			if status == booking.Held {
+				st.Seats[booking.SeatKey{ConcertID: concertA, Day: dayA, Number: n}] = &booking.SeatRow{Price: 100,
+					Status: concert.Held, HoldExpiresAt: expires, UserID: "u1", ReservationID: id}
+			}
+		}
+		st.Reservations[id] = r
+	}
+	add("r1", booking.Held, t0.Add(time.Minute), 1, 2)
+	add("r2", booking.Held, t0.Add(time.Minute), 3)
+	add("r3", booking.Paid, t0.Add(time.Minute), 4)
+	add("r4", booking.Held, t0, 5)
+	return st
+}
+
+func TestDecideSettles(t *testing.T) {
+	pay := func(id, user, key string) booking.SettleRequest {
+		return booking.SettleRequest{Pay: booking.PayRequest{PaymentID: "p-" + id, ReservationID: id, UserID: user,
+			IdempotencyKey: key, Now: t0}}
+	}
+	cancel := func(id, user string) booking.SettleRequest {
+		return booking.SettleRequest{Pay: booking.PayRequest{ReservationID: id, UserID: user, Now: t0}, Cancel: true}
+	}
+	other := pay("r1", "u1", "")
+	other.Pay.ConcertID = "0190a0a0-0000-7000-8000-000000000002"
+	tests := []struct {
+		name string
+		reqs []booking.SettleRequest
+		want []error // nil: done
+		msg  string  // of the last error, if set
+	}{
+		{"OK", []booking.SettleRequest{pay("r1", "u1", "")}, []error{nil}, ""},
+		{"OKCancel", []booking.SettleRequest{cancel("r1", "u1")}, []error{nil}, ""},
+		{"ErrNotFound", []booking.SettleRequest{pay("r9", "u1", "")}, []error{boxoffice.ErrNotFound}, ""},
+		{"ErrForbidden", []booking.SettleRequest{pay("r1", "u2", "")}, []error{boxoffice.ErrForbidden}, ""},
+		{"ErrQueueTokenInvalid", []booking.SettleRequest{other}, []error{boxoffice.ErrQueueTokenInvalid}, ""},
+		{"ErrAlreadyPaid", []booking.SettleRequest{pay("r3", "u1", "")}, []error{boxoffice.ErrAlreadyPaid}, ""},
+		{"ErrHoldExpired", []booking.SettleRequest{pay("r4", "u1", "")}, []error{boxoffice.ErrHoldExpired}, ""},
+		{"ErrHoldExpiredCancel", []booking.SettleRequest{cancel("r4", "u1")}, []error{boxoffice.ErrHoldExpired}, ""},
+		{"ErrInsufficientBalanceAfterEarlierPayment", []booking.SettleRequest{pay("r1", "u1", ""), pay("r2", "u1", "")},
+			[]error{nil, boxoffice.ErrInsufficientBalance}, "balance 50 is less than the 100 due"},
+		{"ErrHoldExpiredAfterCancel", []booking.SettleRequest{cancel("r2", "u1"), pay("r2", "u1", "")},
+			[]error{nil, boxoffice.ErrHoldExpired}, ""},
+		{"ErrAlreadyPaidCancel", []booking.SettleRequest{pay("r2", "u1", ""), cancel("r2", "u1")},
+			[]error{nil, boxoffice.ErrAlreadyPaid}, ""},
+		{"KeyedReplay", []booking.SettleRequest{pay("r2", "u1", "k"), pay("r2", "u1", "k")}, []error{nil, nil}, ""},
+		{"ErrIdempotencyKeyReused", []booking.SettleRequest{pay("r2", "u1", "k"), pay("r1", "u1", "k")},
+			[]error{nil, boxoffice.ErrIdempotencyKeyReused}, ""},
+		{"KeyedRefusalReplayed", []booking.SettleRequest{pay("r1", "u1", ""), pay("r2", "u1", "k"), cancel("r1", "u1"), pay("r2", "u1", "k")},
+			[]error{nil, boxoffice.ErrInsufficientBalance, boxoffice.ErrAlreadyPaid, boxoffice.ErrInsufficientBalance}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := booking.DecideSettles(settleState(), tt.reqs)
+			for i, d := range got {
+				want := tt.want[i]
+				switch {
+				case want == nil && (d.Err != nil || !(d.Paid || d.Replay || d.Cancelled)):
+					t.Errorf("request %d: got %+v; want it done", i, d)
+				case want != nil && (!errors.Is(d.Err, want) || d.Paid || d.Cancelled):
+					t.Errorf("request %d: got %v, want %v", i, d.Err, want)
+				}
+			}
+			var last *boxoffice.Error
+			if tt.msg != "" && (!errors.As(got[len(got)-1].Err, &last) || last.Message != tt.msg) {
+				t.Errorf("got %v, want message %q", got[len(got)-1].Err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDecideSettlesChanges(t *testing.T) {
+	st := settleState()
+	got := booking.DecideSettles(st, []booking.SettleRequest{
+		{Pay: booking.PayRequest{PaymentID: "p1", ReservationID: "r1", UserID: "u1", IdempotencyKey: "k", Now: t0}},
+		{Pay: booking.PayRequest{PaymentID: "p2", ReservationID: "r1", UserID: "u1", IdempotencyKey: "k", Now: t0}},
+		{Pay: booking.PayRequest{ReservationID: "r2", UserID: "u1", Now: t0}, Cancel: true},
+	})
+	p := got[0].Payment
+	if !got[0].Paid || got[0].Seq != 4 || p.ID != "p1" || p.Amount != 200 || p.Balance != 50 || !p.PaidAt.Equal(t0) || got[0].Seats != 2 {
+		t.Errorf("payment: got %+v", got[0])
+	}
+	if got[1].Paid || !got[1].Replay || got[1].Payment != p || got[1].Seats != 2 {
+		t.Errorf("replay: got %+v, want the first payment again", got[1])
+	}
+	if !got[2].Cancelled || got[2].Reservation.Status != booking.Cancelled {
+		t.Errorf("cancel: got %+v", got[2])
+	}
+	seat := func(n int) booking.SeatRow {
+		return *st.Seats[booking.SeatKey{ConcertID: concertA, Day: dayA, Number: n}]
+	}
+	if s := seat(1); s.Status != concert.Sold || !s.HoldExpiresAt.IsZero() || s.UserID != "u1" {
+		t.Errorf("seat 1 after the payment: got %+v", s)
+	}
+	if s := seat(3); s.Status != concert.Available || s.UserID != "" || s.ReservationID != "" {
+		t.Errorf("seat 3 after the cancel: got %+v", s)
+	}
+	if w := st.Wallets["u1"]; w.Balance != 50 || w.Entries != 4 {
+		t.Errorf("wallet: got %+v, want 50 after 4 entries", w)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/booking"
@@ -21,12 +20,10 @@ import (
 // Every change locks the rows it changes in one order, reservations by
 // id, then wallets by user, then seats by (concert, day, number), so two
 // changes never wait on each other in a cycle, and decides once those locks
-// are held, so that what it reads of the locked rows is current. Holds are
-// one transaction of two round trips per batch, decided in Go (hold.go);
-// payments and cancels one round trip: a batch of statements, which
-// PostgreSQL runs as one implicit transaction, whose last statements check
-// every condition, write only when all hold, and return what the caller
-// needs to name the outcome; Sweep is one statement.
+// are held, so that what it reads of the locked rows is current. Holds,
+// payments and cancels are one transaction of two round trips per batch,
+// decided in Go (hold.go, booking_batch.go); Release and Sweep are one
+// statement each.
 type BookingStore struct{ db *DB }
 
 var _ booking.Store = (*BookingStore)(nil)
@@ -36,9 +33,6 @@ func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
 
 // lockWallet serializes one user's holds, payments and charges.
 const lockWallet = `SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE`
-
-// lockReservation comes before any other lock of the same change.
-const lockReservation = `SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE`
 
 // keptHold is a row of hold_keys; every field is nil when there is none.
 type keptHold struct {
@@ -139,86 +133,6 @@ func (s *BookingStore) Reservation(ctx context.Context, id string) (booking.Rese
 	return r, nil
 }
 
-// cancelSQL releases reservation $1 for user $2 when it is a live hold
-// (of concert $5, unless $5 is null), freeing the seats it still holds in
-// number order, and returns the reservation as it stands after. It decides
-// at $3 or, when $4 is true, at the database's clock read once the seats
-// are locked.
-const cancelSQL = `
-WITH r0 AS MATERIALIZED (
-	SELECT * FROM reservations WHERE id = $1
-),
-cand AS MATERIALIZED (
-	SELECT * FROM r0 WHERE user_id = $2 AND status = 'HELD' AND ($5::uuid IS NULL OR concert_id = $5)
-),
-locked AS MATERIALIZED (
-	SELECT s.number FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
-	WHERE s.number = ANY (cand.seat_numbers) AND s.reservation_id = cand.id AND s.status = 'HELD'
-	ORDER BY s.number
-	FOR UPDATE OF s
-),
-clock AS MATERIALIZED (
-	SELECT CASE WHEN $4::bool THEN clock_timestamp() ELSE $3::timestamptz END AS now
-	FROM (SELECT count(*) FROM locked) AS after_locks
-),
-live AS MATERIALIZED (
-	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
-),
-free AS (
-	UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, user_id = NULL, hold_expires_at = NULL
-	FROM live, locked
-	WHERE s.concert_id = live.concert_id AND s.day = live.day AND s.number = locked.number
-	  AND s.reservation_id = live.id AND s.status = 'HELD'
-),
-mark AS (
-	UPDATE reservations SET status = 'CANCELLED', ended_at = clock.now FROM live, clock WHERE reservations.id = live.id
-	RETURNING reservations.status
-),
-ev AS (` + holdReleasedEventSQL + ` FROM live, clock)
-SELECT r.id, r.user_id, r.concert_id, r.day, r.seat_numbers, r.seat_prices, r.amount,
-       coalesce((SELECT status FROM mark), r.status), r.expires_at, r.created_at, r.paid_at
-FROM (SELECT) AS one LEFT JOIN r0 AS r ON true`
-
-// Cancel releases a hold at once; the owner's wallet is locked too, so that
-// the owner's next hold reads the cancel. Errors: NOT_FOUND, FORBIDDEN,
-// HOLD_EXPIRED, ALREADY_PAID.
-func (s *BookingStore) Cancel(ctx context.Context, id, userID string, now time.Time) (booking.Reservation, error) {
-	return s.cancel(ctx, newCancelCall(id, userID, "", now))
-}
-
-// cancel makes c alone.
-func (s *BookingStore) cancel(ctx context.Context, c *cancelCall) (booking.Reservation, error) {
-	if c.err != nil {
-		return booking.Reservation{}, c.err
-	}
-	b := &pgx.Batch{}
-	b.Queue(lockReservation, c.id)
-	b.Queue(lockWallet, c.userID) // the user's next hold sees the cooldown this starts
-	c.queue(b, s.db.dbClock)
-	if err := s.db.sendBatch(ctx, b, c.scan); err != nil {
-		return booking.Reservation{}, s.db.wrapWrite("cancel reservation", err)
-	}
-	return c.answer()
-}
-
-// cancelCall is one cancel made ready for cancelSQL, and its answer.
-type cancelCall struct {
-	id, userID string
-	concertID  *string // the concert the cancel is allowed for; nil: any
-	now        time.Time
-	err        error // refused before any statement
-	r          booking.Reservation
-	ok         bool
-}
-
-func newCancelCall(id, userID, concertID string, now time.Time) *cancelCall {
-	canon, valid := boxoffice.CanonID(id)
-	if !valid {
-		return &cancelCall{err: booking.ReservationNotFound(id)}
-	}
-	return &cancelCall{id: canon, userID: userID, concertID: allowedConcert(concertID), now: now}
-}
-
 // noConcert is an id no concert has: the allowed concert of a request
 // that names one that cannot exist, so that it matches no reservation.
 const noConcert = "00000000-0000-0000-0000-000000000000"
@@ -234,33 +148,6 @@ func allowedConcert(concertID string) *string {
 		id = noConcert
 	}
 	return &id
-}
-
-func (c *cancelCall) queue(b *pgx.Batch, dbClock bool) {
-	b.Queue(cancelSQL, c.id, c.userID, c.now, dbClock, c.concertID)
-}
-
-func (c *cancelCall) scan(row pgx.Row) (err error) {
-	c.r, c.ok, err = scanReservation(row)
-	return err
-}
-
-// answer names the outcome of a cancel whose statement committed.
-func (c *cancelCall) answer() (booking.Reservation, error) {
-	switch {
-	case !c.ok:
-		return booking.Reservation{}, booking.ReservationNotFound(c.id)
-	case c.r.UserID != c.userID:
-		return booking.Reservation{}, booking.Forbidden(c.id)
-	case c.concertID != nil && c.r.ConcertID != *c.concertID:
-		return booking.Reservation{}, booking.OtherConcert()
-	case c.r.Status == booking.Cancelled:
-		return c.r, nil
-	case c.r.Status == booking.Paid:
-		return booking.Reservation{}, booking.AlreadyPaid(c.id)
-	default: // EXPIRED, or HELD past its expiry
-		return booking.Reservation{}, booking.HoldExpired(c.id)
-	}
 }
 
 // releaseSQL releases every hold of user $2 on concert $1 that is live at
@@ -399,224 +286,6 @@ func (s *BookingStore) Reservations(ctx context.Context, req booking.ListRequest
 		}
 	}
 	return list, nil
-}
-
-// paySQL pays reservation $1 by user $2 with key $3 as payment $5, at $4
-// or, when $6 is true, at the database's clock read once every lock is held;
-// unless $7 is null, only a reservation of concert $7 (one of another is
-// left alone, and no refusal is kept).
-// It runs with the reservation and the payer's wallet locked, so its
-// snapshot is current for both and for the user's payments. The seats are
-// locked in number order and must all still be held by the reservation,
-// unexpired; with them and enough balance, it debits, sells, marks paid and
-// writes the payment and its ledger entry. Otherwise it changes nothing,
-// except that a refusal the data decided (ALREADY_PAID, HOLD_EXPIRED,
-// INSUFFICIENT_BALANCE) is kept under the key, if any, so that a retry gets
-// it again.
-const paySQL = `
-WITH r AS MATERIALIZED (
-	SELECT id, user_id, concert_id, day, seat_numbers, amount, status, expires_at
-	FROM reservations WHERE id = $1
-),
-keyed AS MATERIALIZED (
-	SELECT reservation_id FROM payments WHERE user_id = $2 AND idempotency_key = $3
-),
-failed AS MATERIALIZED (
-	SELECT reservation_id, code, message FROM idempotency_failures
-	WHERE user_id = $2 AND kind = 'PAYMENT' AND idempotency_key = $3
-),
-w AS MATERIALIZED (
-	SELECT balance FROM wallets WHERE user_id = $2
-),
-mine AS MATERIALIZED (
-	SELECT * FROM r WHERE user_id = $2 AND ($7::uuid IS NULL OR concert_id = $7)
-),
-cand AS MATERIALIZED (
-	SELECT * FROM mine
-	WHERE status = 'HELD'
-	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
-),
-locked AS MATERIALIZED (
-	SELECT s.number, s.reservation_id, s.status, s.hold_expires_at
-	FROM seats s JOIN cand ON s.concert_id = cand.concert_id AND s.day = cand.day
-	WHERE s.number = ANY (cand.seat_numbers)
-	ORDER BY s.number
-	FOR UPDATE OF s
-),
-clock AS MATERIALIZED (
-	SELECT CASE WHEN $6::bool THEN clock_timestamp() ELSE $4::timestamptz END AS now
-	FROM (SELECT count(*) FROM locked) AS after_locks
-),
-live AS MATERIALIZED (
-	SELECT cand.* FROM cand, clock WHERE cand.expires_at > clock.now
-),
-held AS MATERIALIZED (
-	SELECT count(*) AS n FROM locked, clock
-	WHERE reservation_id = $1 AND status = 'HELD' AND hold_expires_at > clock.now
-),
-ok AS MATERIALIZED (
-	SELECT live.* FROM live, held, w
-	WHERE held.n = cardinality(live.seat_numbers) AND w.balance >= live.amount
-),
-refusal AS MATERIALIZED (
-	SELECT v.code, CASE v.code
-	         WHEN 'ALREADY_PAID' THEN format('reservation %s is already paid', r.id)
-	         WHEN 'HOLD_EXPIRED' THEN format('the hold of reservation %s has lapsed or was released', r.id)
-	         ELSE format('balance %s is less than the %s due', w.balance, r.amount)
-	       END AS message
-	FROM mine AS r, w, held, clock, LATERAL (SELECT CASE
-		WHEN r.status = 'PAID' THEN 'ALREADY_PAID'
-		WHEN r.status <> 'HELD' OR r.expires_at <= clock.now OR held.n < cardinality(r.seat_numbers) THEN 'HOLD_EXPIRED'
-		WHEN w.balance < r.amount THEN 'INSUFFICIENT_BALANCE'
-	END AS code) v
-	WHERE v.code IS NOT NULL
-	  AND NOT EXISTS (SELECT 1 FROM keyed) AND NOT EXISTS (SELECT 1 FROM failed)
-),
-remember AS (
-	INSERT INTO idempotency_failures (user_id, kind, idempotency_key, reservation_id, code, message, at)
-	SELECT $2, 'PAYMENT', $3, $1, code, message, clock.now FROM refusal, clock WHERE $3::text IS NOT NULL
-),
-debit AS (
-	UPDATE wallets SET balance = wallets.balance - ok.amount, entries = wallets.entries + 1 FROM ok
-	WHERE wallets.user_id = $2
-	RETURNING wallets.balance, wallets.entries
-),
-sell AS (
-	UPDATE seats s SET status = 'SOLD', hold_expires_at = NULL FROM ok
-	WHERE s.concert_id = ok.concert_id AND s.day = ok.day AND s.number = ANY (ok.seat_numbers)
-),
-mark AS (
-	UPDATE reservations SET status = 'PAID', paid_at = clock.now FROM ok, clock WHERE reservations.id = ok.id
-),
-pay AS (
-	INSERT INTO payments (id, reservation_id, user_id, concert_id, amount, balance_after, paid_at, idempotency_key)
-	SELECT $5::uuid, ok.id, $2, ok.concert_id, ok.amount, debit.balance, clock.now, $3 FROM ok, debit, clock
-),
-entry AS (
-	INSERT INTO ledger (id, user_id, seq, kind, amount, balance_after, at)
-	SELECT $5::uuid, $2, debit.entries, 'PAYMENT', ok.amount, debit.balance, clock.now FROM ok, debit, clock
-),
-ev AS (` + reservationPaidEventSQL + `)
-SELECT r.user_id, r.status, r.expires_at, r.amount, r.concert_id, cardinality(r.seat_numbers),
-       (SELECT reservation_id FROM keyed),
-       (SELECT balance FROM w),
-       (SELECT n FROM held),
-       (SELECT balance FROM debit),
-       f.reservation_id, f.code, f.message,
-       (SELECT code FROM refusal), (SELECT message FROM refusal),
-       (SELECT now FROM clock)
-FROM (SELECT) AS one LEFT JOIN r ON true LEFT JOIN failed f ON true`
-
-// Pay debits, sells, marks paid and records the payment in one
-// transaction. Errors: NOT_FOUND, FORBIDDEN, HOLD_EXPIRED, ALREADY_PAID,
-// INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED.
-func (s *BookingStore) Pay(ctx context.Context, req booking.PayRequest) (booking.Payment, error) {
-	r := s.pay(ctx, newPayCall(req))
-	return r.Payment, r.Err
-}
-
-// pay makes c alone.
-func (s *BookingStore) pay(ctx context.Context, c *payCall) booking.SettleResult {
-	if c.err != nil {
-		return booking.SettleResult{Err: c.err}
-	}
-	b := &pgx.Batch{}
-	b.Queue(lockReservation, c.req.ReservationID)
-	b.Queue(lockWallet, c.req.UserID)
-	c.queue(b, s.db.dbClock)
-	err := s.db.sendBatch(ctx, b, c.scan)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
-		// Only a payment that bypassed the locks could get here; the
-		// constraint that stopped it knows the answer.
-		p, err := s.afterConflict(ctx, c.req)
-		return booking.SettleResult{Payment: p, Replay: err == nil, Err: err}
-	}
-	if err != nil {
-		return booking.SettleResult{Err: s.db.wrapWrite("pay", err)}
-	}
-	return s.answerPay(ctx, c)
-}
-
-// payCall is one payment made ready for paySQL, and the row paySQL
-// answered.
-type payCall struct {
-	req     booking.PayRequest // with canonical ids
-	key     *string
-	allowed *string // the concert the payment is allowed for; nil: any
-	err     error   // refused before any statement
-
-	owner, status, concertID *string
-	expires                  *time.Time
-	amount                   *int64
-	seats                    *int
-	keyedRes                 *string
-	balance, debited         *int64
-	held                     *int
-	failedRes                *string
-	failedCode, failedMsg    *string
-	refusedCode, refusedMsg  *string
-	now                      time.Time
-}
-
-func newPayCall(req booking.PayRequest) *payCall {
-	id, ok := boxoffice.CanonID(req.ReservationID)
-	if !ok {
-		return &payCall{err: booking.ReservationNotFound(req.ReservationID)}
-	}
-	paymentID, ok := boxoffice.CanonID(req.PaymentID)
-	if !ok {
-		return &payCall{err: boxoffice.Errorf(boxoffice.CodeInvalidRequest, "malformed payment id")}
-	}
-	req.ReservationID, req.PaymentID = id, paymentID
-	c := &payCall{req: req, allowed: allowedConcert(req.ConcertID)}
-	if req.IdempotencyKey != "" {
-		c.key = &c.req.IdempotencyKey
-	}
-	return c
-}
-
-func (c *payCall) queue(b *pgx.Batch, dbClock bool) {
-	b.Queue(paySQL, c.req.ReservationID, c.req.UserID, c.key, c.req.Now, c.req.PaymentID, dbClock, c.allowed)
-}
-
-func (c *payCall) scan(row pgx.Row) error {
-	return row.Scan(&c.owner, &c.status, &c.expires, &c.amount, &c.concertID, &c.seats,
-		&c.keyedRes, &c.balance, &c.held, &c.debited, &c.failedRes, &c.failedCode, &c.failedMsg,
-		&c.refusedCode, &c.refusedMsg, &c.now)
-}
-
-// answerPay names the outcome of a payment whose statement committed.
-func (s *BookingStore) answerPay(ctx context.Context, c *payCall) booking.SettleResult {
-	id, req := c.req.ReservationID, c.req
-	refused := func(err error) booking.SettleResult { return booking.SettleResult{Err: err} }
-	switch {
-	case c.owner == nil:
-		return refused(booking.ReservationNotFound(id))
-	case *c.owner != req.UserID:
-		return refused(booking.Forbidden(id))
-	case c.allowed != nil && *c.allowed != *c.concertID:
-		return refused(booking.OtherConcert())
-	case c.keyedRes != nil && *c.keyedRes == id:
-		p, err := s.PaymentByKey(ctx, req.UserID, req.IdempotencyKey)
-		return booking.SettleResult{Payment: p, Seats: *c.seats, Replay: true, Err: err}
-	case c.keyedRes != nil:
-		return refused(booking.PayKeyReused())
-	case c.failedRes != nil && *c.failedRes == id:
-		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.failedCode), Message: *c.failedMsg})
-	case c.failedRes != nil:
-		return refused(booking.PayKeyReused())
-	case c.balance == nil:
-		return refused(wallet.UserNotFound(req.UserID))
-	case c.refusedCode != nil:
-		return refused(&boxoffice.Error{Code: boxoffice.Code(*c.refusedCode), Message: *c.refusedMsg})
-	case c.debited == nil:
-		return refused(fmt.Errorf("pay reservation %s: nothing was debited", id))
-	}
-	return booking.SettleResult{Payment: booking.Payment{
-		ID: req.PaymentID, ReservationID: id, UserID: req.UserID, ConcertID: *c.concertID,
-		Amount: boxoffice.Money(*c.amount), Balance: boxoffice.Money(*c.debited), PaidAt: c.now.UTC(),
-	}, Seats: *c.seats}
 }
 
 // afterConflict answers a payment stopped by a unique constraint from the

@@ -8,8 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/internal/testserver"
 	"github.com/boxoffice/boxoffice/postgres"
+	"github.com/boxoffice/boxoffice/storetest"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -261,4 +263,59 @@ func TestFaultsPoolExhausted(t *testing.T) {
 	if got := e.balance(t, other); got != 1000 {
 		t.Fatalf("got balance %d, want 1000", got)
 	}
+}
+
+// TestFaultsHold checks a hold lost before its commit was sent: its first
+// round trip only locks and reads, so the hold is UNAVAILABLE and changed
+// nothing, and its connection does not go back to the pool inside the
+// transaction.
+func TestFaultsHold(t *testing.T) {
+	e := newFaultEnv(t, "1")
+	ctx := context.Background()
+	c := storetest.NewConcert(t, storetest.ConcertSpec())
+	if err := postgres.NewConcertStore(e.db).CreateConcert(ctx, c); err != nil {
+		t.Fatalf("CreateConcert: %v", err)
+	}
+	bookings := postgres.NewBookingStore(e.db)
+	hold := func(ctx context.Context, userID string) (booking.Reservation, error) {
+		now := time.Now()
+		return bookings.Hold(ctx, booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: userID, ConcertID: c.ID,
+			Day: storetest.Day1, Seats: []int{1}, MaxSeatsPerUser: 4, Now: now, ExpiresAt: now.Add(time.Minute)})
+	}
+
+	t.Run("DeadlineCancelled", func(t *testing.T) {
+		u := e.user(t)
+		lock := e.lockWallet(t, u)
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := hold(tctx, u)
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		lock.Unlock()
+		// The pool's only connection is out of the transaction.
+		if _, err := hold(ctx, u); err != nil {
+			t.Fatalf("Hold after the cancelled one: %v", err)
+		}
+		if _, err := e.wallets.Balance(ctx, u); err != nil {
+			t.Fatalf("Balance: %v", err)
+		}
+	})
+
+	t.Run("LostBeforeCommit", func(t *testing.T) {
+		u := e.user(t)
+		e.lockWallet(t, u)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := hold(ctx, u)
+			errc <- err
+		}()
+		e.waitForLockWaiter(t)
+		e.pg.Kill()
+		err := <-errc
+		e.pg.Start()
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		list, err := bookings.Reservations(ctx, booking.ListRequest{UserID: u, Limit: 10, Now: time.Now()})
+		if err != nil || len(list) != 0 {
+			t.Fatalf("Reservations: got %d, %v; want none: UNAVAILABLE changed nothing", len(list), err)
+		}
+	})
 }

@@ -202,33 +202,6 @@ func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, scan func(pgx.Row) er
 	return err
 }
 
-// sendBatchRows sends b, one implicit transaction whose first statements
-// only take locks and whose last len(scans) statements each answer a row,
-// handed to scans in order. Errors as sendBatch.
-func (db *DB) sendBatchRows(ctx context.Context, b *pgx.Batch, scans []func(pgx.Row) error) error {
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return notSent{err}
-	}
-	defer conn.Release()
-	br := conn.SendBatch(ctx, b)
-	for range b.Len() - len(scans) {
-		if _, err = br.Exec(); err != nil {
-			break
-		}
-	}
-	for _, scan := range scans {
-		if err != nil {
-			break
-		}
-		err = scan(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // transact runs one transaction of two round trips on one connection. The
 // first sends BEGIN and the statements queue adds, whose results read
 // takes in order; the second sends the statements second adds, decided

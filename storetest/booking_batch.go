@@ -27,6 +27,7 @@ func runBookingBatches(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Batch/CooldownWithinBatch", func(t *testing.T) { testBatchCooldown(t, newStores) })
 	t.Run("Batch/SessionCapped", func(t *testing.T) { testBatchSessionCapped(t, newStores) })
 	t.Run("Batch/KeyedPaymentReplayed", func(t *testing.T) { testBatchKeyedPay(t, newStores) })
+	t.Run("Batch/OneWalletTwoPayments", func(t *testing.T) { testBatchOneWallet(t, newStores) })
 	t.Run("Batch/OtherConcert", func(t *testing.T) { testBatchOtherConcert(t, newStores) })
 	t.Run("Batch/OtherConcertAlone", func(t *testing.T) { testOtherConcertAlone(t, newStores) })
 	t.Run("Batch/FailureStaysItsOwn", func(t *testing.T) { testBatchFailureStaysItsOwn(t, newStores) })
@@ -298,6 +299,48 @@ func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
 	if ps := e.payments(a); len(ps) != 2 {
 		t.Errorf("payments: got %d ledger entries, want 2", len(ps))
 	}
+}
+
+// testBatchOneWallet: payments of one user in a batch debit one wallet in
+// turn, each ledger entry after the one before; a refusal kept under a key
+// answers again in the batch and in later ones; a lapsed hold is refused.
+func testBatchOneWallet(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a := e.user(200_000)
+	r1 := e.mustHold(a, Day1, batchNow, 33)
+	r2 := e.mustHold(a, Day1, batchNow, 34)
+	r3 := e.mustHold(a, Day1, batchNow, 35)
+	lapsed := e.mustHold(a, Day2, batchNow.Add(-e.c.Hold()), 36)
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		payReq(a, r1.ID, "", at),
+		payReq(a, r2.ID, "", at),
+		payReq(a, r3.ID, "p-3", at),
+		payReq(a, r3.ID, "p-3", at),
+		payReq(a, lapsed.ID, "", at),
+		cancelReq(a, lapsed.ID, at),
+	})
+	noErr(t, "first payment", res[0].Err)
+	noErr(t, "second payment", res[1].Err)
+	if res[0].Payment.Balance != 110_000 || res[1].Payment.Balance != 20_000 {
+		t.Errorf("balances after the payments: got %d and %d, want 110000 and 20000", res[0].Payment.Balance, res[1].Payment.Balance)
+	}
+	want := booking.InsufficientBalance(20_000, 90_000)
+	wantMessage(t, "third payment", res[2].Err, want)
+	wantMessage(t, "third payment replayed", res[3].Err, want)
+	wantErr(t, "payment of a lapsed hold", res[4].Err, boxoffice.ErrHoldExpired)
+	wantErr(t, "cancel of a lapsed hold", res[5].Err, boxoffice.ErrHoldExpired)
+	e.wantBalance(a, 20_000)
+	e.wantStatus(r3.ID, booking.Held)
+	e.wantSeats(Day1, at, concert.Sold, 33, 34)
+	e.wantSeats(Day1, at, concert.Held, 35)
+	ps := e.payments(a)
+	if len(ps) != 2 || ps[0].BalanceAfter != 20_000 || ps[1].BalanceAfter != 110_000 {
+		t.Fatalf("payments: got %+v, want two, newest first, with balances 20000 and 110000", ps)
+	}
+	res = e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{payReq(a, r3.ID, "p-3", at), payReq(a, r1.ID, "p-3", at)})
+	wantMessage(t, "third payment replayed later", res[0].Err, want)
+	wantErr(t, "key of the refusal used for another reservation", res[1].Err, boxoffice.ErrIdempotencyKeyReused)
 }
 
 // of makes req allowed for concertID only.
