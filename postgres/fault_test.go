@@ -265,11 +265,11 @@ func TestFaultsPoolExhausted(t *testing.T) {
 	}
 }
 
-// TestFaultsHold checks a hold lost before its commit was sent: its first
-// round trip only locks and reads, so the hold is UNAVAILABLE and changed
-// nothing, and its connection does not go back to the pool inside the
-// transaction.
-func TestFaultsHold(t *testing.T) {
+// TestFaultsBooking checks holds and payments lost before their commit was
+// sent: the first round trip only locks and reads, so they are UNAVAILABLE
+// and changed nothing, and the connection does not go back to the pool
+// inside the transaction.
+func TestFaultsBooking(t *testing.T) {
 	e := newFaultEnv(t, "1")
 	ctx := context.Background()
 	c := storetest.NewConcert(t, storetest.ConcertSpec())
@@ -277,10 +277,12 @@ func TestFaultsHold(t *testing.T) {
 		t.Fatalf("CreateConcert: %v", err)
 	}
 	bookings := postgres.NewBookingStore(e.db)
+	seat := 0
 	hold := func(ctx context.Context, userID string) (booking.Reservation, error) {
 		now := time.Now()
+		seat++
 		return bookings.Hold(ctx, booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: userID, ConcertID: c.ID,
-			Day: storetest.Day1, Seats: []int{1}, MaxSeatsPerUser: 4, Now: now, ExpiresAt: now.Add(time.Minute)})
+			Day: storetest.Day1, Seats: []int{seat}, MaxSeatsPerUser: 4, Now: now, ExpiresAt: now.Add(time.Minute)})
 	}
 
 	t.Run("DeadlineCancelled", func(t *testing.T) {
@@ -297,6 +299,26 @@ func TestFaultsHold(t *testing.T) {
 		}
 		if _, err := e.wallets.Balance(ctx, u); err != nil {
 			t.Fatalf("Balance: %v", err)
+		}
+	})
+
+	t.Run("PayDeadlineCancelled", func(t *testing.T) {
+		u := e.user(t)
+		r, err := hold(ctx, u)
+		if err != nil {
+			t.Fatalf("Hold: %v", err)
+		}
+		lock := e.lockWallet(t, u)
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err = bookings.Pay(tctx, booking.PayRequest{PaymentID: boxoffice.NewID(), ReservationID: r.ID, UserID: u, Now: time.Now()})
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		lock.Unlock()
+		if got, err := bookings.Reservation(ctx, r.ID); err != nil || got.Status != booking.Held {
+			t.Fatalf("Reservation: got %+v, %v; want it still held: UNAVAILABLE changed nothing", got, err)
+		}
+		if got := e.balance(t, u); got != 1000 {
+			t.Fatalf("got balance %d, want 1000", got)
 		}
 	})
 
