@@ -25,7 +25,8 @@ import (
 // Go, in order (booking.DecideHolds); the second writes every outcome with
 // one set-based statement and commits. Everything the rules read of a
 // user (their seats, holds and keys) is changed only under the user's
-// wallet lock, so it is current once the locks are held.
+// wallet lock, so it is current once the locks are held; the sweeper's
+// tidying of lapsed holds, which takes no wallet lock, changes no answer.
 
 // lockSeats locks the seats ($1, $2, $3)[i], in (concert, day, number)
 // order, and reads them.
@@ -172,9 +173,8 @@ func (s *BookingStore) holdAlone(ctx context.Context, c *holdCall) booking.HoldR
 
 // holdCall is one hold request, checked and made ready for the batch.
 type holdCall struct {
-	req     booking.HoldRequest // with canonical ids and sorted seats
-	numbers []int16
-	err     error // the request is refused before anything is read
+	req booking.HoldRequest // with canonical ids and sorted seats
+	err error               // the request is refused before anything is read
 }
 
 // newHoldCall checks req; a request no batch could serve has err set.
@@ -193,10 +193,6 @@ func newHoldCall(req booking.HoldRequest) *holdCall {
 	}
 	req.ConcertID, req.ReservationID, req.Seats = concertID, id, seats
 	c.req = req
-	c.numbers = make([]int16, len(seats))
-	for i, n := range seats {
-		c.numbers[i] = int16(n)
-	}
 	return c
 }
 
