@@ -56,3 +56,9 @@ func NoPaymentWithKey() error {
 func PayKeyReused() error {
 	return boxoffice.Errorf(boxoffice.CodeIdempotencyKeyReused, "Idempotency-Key was used to pay another reservation")
 }
+
+// InsufficientBalance is the INSUFFICIENT_BALANCE of a payment of due
+// from a wallet holding balance.
+func InsufficientBalance(balance, due boxoffice.Money) error {
+	return boxoffice.Errorf(boxoffice.CodeInsufficientBalance, "balance %d is less than the %d due", balance, due)
+}

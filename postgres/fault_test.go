@@ -8,8 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/internal/testserver"
 	"github.com/boxoffice/boxoffice/postgres"
+	"github.com/boxoffice/boxoffice/storetest"
 	"github.com/boxoffice/boxoffice/wallet"
 )
 
@@ -261,4 +263,81 @@ func TestFaultsPoolExhausted(t *testing.T) {
 	if got := e.balance(t, other); got != 1000 {
 		t.Fatalf("got balance %d, want 1000", got)
 	}
+}
+
+// TestFaultsBooking checks holds and payments lost before their commit was
+// sent: the first round trip only locks and reads, so they are UNAVAILABLE
+// and changed nothing, and the connection does not go back to the pool
+// inside the transaction.
+func TestFaultsBooking(t *testing.T) {
+	e := newFaultEnv(t, "1")
+	ctx := context.Background()
+	c := storetest.NewConcert(t, storetest.ConcertSpec())
+	if err := postgres.NewConcertStore(e.db).CreateConcert(ctx, c); err != nil {
+		t.Fatalf("CreateConcert: %v", err)
+	}
+	bookings := postgres.NewBookingStore(e.db)
+	seat := 0
+	hold := func(ctx context.Context, userID string) (booking.Reservation, error) {
+		now := time.Now()
+		seat++
+		return bookings.Hold(ctx, booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: userID, ConcertID: c.ID,
+			Day: storetest.Day1, Seats: []int{seat}, MaxSeatsPerUser: 4, Now: now, ExpiresAt: now.Add(time.Minute)})
+	}
+
+	t.Run("DeadlineCancelled", func(t *testing.T) {
+		u := e.user(t)
+		lock := e.lockWallet(t, u)
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := hold(tctx, u)
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		lock.Unlock()
+		// The pool's only connection is out of the transaction.
+		if _, err := hold(ctx, u); err != nil {
+			t.Fatalf("Hold after the cancelled one: %v", err)
+		}
+		if _, err := e.wallets.Balance(ctx, u); err != nil {
+			t.Fatalf("Balance: %v", err)
+		}
+	})
+
+	t.Run("PayDeadlineCancelled", func(t *testing.T) {
+		u := e.user(t)
+		r, err := hold(ctx, u)
+		if err != nil {
+			t.Fatalf("Hold: %v", err)
+		}
+		lock := e.lockWallet(t, u)
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err = bookings.Pay(tctx, booking.PayRequest{PaymentID: boxoffice.NewID(), ReservationID: r.ID, UserID: u, Now: time.Now()})
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		lock.Unlock()
+		if got, err := bookings.Reservation(ctx, r.ID); err != nil || got.Status != booking.Held {
+			t.Fatalf("Reservation: got %+v, %v; want it still held: UNAVAILABLE changed nothing", got, err)
+		}
+		if got := e.balance(t, u); got != 1000 {
+			t.Fatalf("got balance %d, want 1000", got)
+		}
+	})
+
+	t.Run("LostBeforeCommit", func(t *testing.T) {
+		u := e.user(t)
+		e.lockWallet(t, u)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := hold(ctx, u)
+			errc <- err
+		}()
+		e.waitForLockWaiter(t)
+		e.pg.Kill()
+		err := <-errc
+		e.pg.Start()
+		wantCode(t, err, boxoffice.CodeUnavailable)
+		list, err := bookings.Reservations(ctx, booking.ListRequest{UserID: u, Limit: 10, Now: time.Now()})
+		if err != nil || len(list) != 0 {
+			t.Fatalf("Reservations: got %d, %v; want none: UNAVAILABLE changed nothing", len(list), err)
+		}
+	})
 }

@@ -202,32 +202,79 @@ func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, scan func(pgx.Row) er
 	return err
 }
 
-// sendBatchRows sends b, one implicit transaction whose first statements
-// only take locks and whose last len(scans) statements each answer a row,
-// handed to scans in order. Errors as sendBatch.
-func (db *DB) sendBatchRows(ctx context.Context, b *pgx.Batch, scans []func(pgx.Row) error) error {
+// transact runs one transaction of two round trips on one connection. The
+// first sends BEGIN and the statements queue adds, whose results read
+// takes in order; the second sends the statements second adds, decided
+// from what was read without I/O, and COMMIT.
+//
+// A failure of the first trip committed nothing: it is returned as it is
+// when the server refused a statement, otherwise marked as having changed
+// nothing (see uncommitted). A failure of the second trip is returned as
+// it is: a statement the server refused committed nothing; a lost answer
+// may have come after the commit. On any failure the transaction is
+// rolled back, or its connection dropped: no connection goes back to the
+// pool inside a transaction.
+func (db *DB) transact(ctx context.Context, queue func(*pgx.Batch), read func(pgx.BatchResults) error, second func(*pgx.Batch)) (err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return notSent{err}
 	}
 	defer conn.Release()
+	defer func() {
+		if err != nil {
+			rollback(ctx, conn.Conn())
+		}
+	}()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	queue(b)
 	br := conn.SendBatch(ctx, b)
-	for range b.Len() - len(scans) {
+	if _, err = br.Exec(); err == nil {
+		err = read(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if failureOf(err) == lost {
+			return uncommitted{err}
+		}
+		return err
+	}
+	b = &pgx.Batch{}
+	second(b)
+	b.Queue("COMMIT")
+	br = conn.SendBatch(ctx, b)
+	for range b.Len() {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
-	}
-	for _, scan := range scans {
-		if err != nil {
-			break
-		}
-		err = scan(br.QueryRow())
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// rollback ends c's transaction, if it is still in one, even once ctx has
+// ended; a connection that cannot is dropped when it is released.
+func rollback(ctx context.Context, c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+	defer cancel()
+	// A connection left in a transaction is dropped when released.
+	_, _ = c.Exec(ctx, "ROLLBACK")
+}
+
+// uncommitted marks a failure of a transaction whose COMMIT was never
+// sent: whatever reached the server, nothing changed.
+type uncommitted struct{ err error }
+
+func (e uncommitted) Error() string     { return e.err.Error() }
+func (e uncommitted) Unwrap() error     { return e.err }
+func (e uncommitted) SafeToRetry() bool { return true }
 
 // notSent marks a failure that happened before anything was sent to the
 // server (getting a connection from the pool), in pgconn's own terms.

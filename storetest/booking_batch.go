@@ -23,7 +23,11 @@ func runBookingBatches(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Batch/PayThenCancel", func(t *testing.T) { testBatchPayThenCancel(t, newStores) })
 	t.Run("Batch/CancelThenPay", func(t *testing.T) { testBatchCancelThenPay(t, newStores) })
 	t.Run("Batch/KeyedHoldReplayed", func(t *testing.T) { testBatchKeyedHold(t, newStores) })
+	t.Run("Batch/KeysOfEarlierHolds", func(t *testing.T) { testBatchEarlierKeys(t, newStores) })
+	t.Run("Batch/CooldownWithinBatch", func(t *testing.T) { testBatchCooldown(t, newStores) })
+	t.Run("Batch/SessionCapped", func(t *testing.T) { testBatchSessionCapped(t, newStores) })
 	t.Run("Batch/KeyedPaymentReplayed", func(t *testing.T) { testBatchKeyedPay(t, newStores) })
+	t.Run("Batch/OneWalletTwoPayments", func(t *testing.T) { testBatchOneWallet(t, newStores) })
 	t.Run("Batch/OtherConcert", func(t *testing.T) { testBatchOtherConcert(t, newStores) })
 	t.Run("Batch/OtherConcertAlone", func(t *testing.T) { testOtherConcertAlone(t, newStores) })
 	t.Run("Batch/FailureStaysItsOwn", func(t *testing.T) { testBatchFailureStaysItsOwn(t, newStores) })
@@ -180,6 +184,95 @@ func testBatchKeyedHold(t *testing.T, newStores func(t *testing.T) Stores) {
 	wantErr(t, "Reservation of the replay's own id", err, boxoffice.ErrNotFound)
 }
 
+// testBatchEarlierKeys: keys kept by earlier holds answer in a batch as
+// alone, each user's keys their own.
+func testBatchEarlierKeys(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(0), e.user(0)
+	made := e.holdReq(a, Day1, batchNow, 12, 13)
+	made.IdempotencyKey = "k"
+	refused := e.holdReq(b, Day1, batchNow, 13)
+	refused.IdempotencyKey = "k"
+	first := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{made, refused})
+	noErr(t, "keyed hold", first[0].Err)
+	wantErr(t, "keyed refusal", first[1].Err, boxoffice.ErrSeatUnavailable)
+
+	again := func(req booking.HoldRequest) booking.HoldRequest {
+		req.ReservationID = boxoffice.NewID()
+		return req
+	}
+	other := again(made)
+	other.Seats = []int{14}
+	free := e.holdReq(b, Day1, batchNow, 15)
+	free.IdempotencyKey = "k2"
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{again(made), again(refused), other, free, again(free)})
+	noErr(t, "keyed hold replayed", res[0].Err)
+	if r := res[0].Reservation; r.ID != made.ReservationID || len(r.Seats) != 2 || r.Status != booking.Held {
+		t.Errorf("keyed hold replayed: got %+v, want reservation %s", r, made.ReservationID)
+	}
+	wantMessage(t, "keyed refusal replayed", res[1].Err, first[1].Err)
+	wantErr(t, "key used for another seat", res[2].Err, boxoffice.ErrIdempotencyKeyReused)
+	noErr(t, "second key's hold", res[3].Err)
+	noErr(t, "second key's hold replayed", res[4].Err)
+	if res[4].Reservation.ID != free.ReservationID {
+		t.Errorf("second key's hold replayed: got %s, want %s", res[4].Reservation.ID, free.ReservationID)
+	}
+	e.wantSeats(Day1, batchNow, concert.Held, 12, 13, 15)
+	e.wantSeats(Day1, batchNow, concert.Available, 14)
+}
+
+// testBatchCooldown: a hold that lapsed earlier in the batch starts its
+// holder's cooldown for the requests after it, and frees the seat for
+// others.
+func testBatchCooldown(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b := e.user(0), e.user(0)
+	lapsed := batchNow.Add(e.c.Hold())
+	later := lapsed.Add(time.Second)
+	reqs := []booking.HoldRequest{
+		e.holdReq(a, Day1, batchNow, 16, 17),
+		e.holdReq(a, Day1, later, 17),
+		e.holdReq(b, Day1, later, 17),
+		e.holdReq(a, Day1, later, 18),
+	}
+	res := e.Bookings.HoldBatch(context.Background(), reqs)
+	noErr(t, "first hold", res[0].Err)
+	wantMessage(t, "hold again in the cooldown", res[1].Err, booking.CooldownError(17, Day1, lapsed, lapsed.Add(e.c.Hold())))
+	noErr(t, "another user's hold of the lapsed seat", res[2].Err)
+	noErr(t, "hold of another seat", res[3].Err)
+	if got := e.stored(reqs[2].ReservationID); got.UserID != b {
+		t.Errorf("hold of the lapsed seat: got user %s, want %s", got.UserID, b)
+	}
+	e.wantSeats(Day1, later, concert.Held, 17, 18) // seat 17 until the last hold's expiry
+	e.wantSeats(Day1, later, concert.Available, 16)
+}
+
+// testBatchSessionCapped: a hold lapses at its session's end when that is
+// earlier, and one whose session has ended changes nothing.
+func testBatchSessionCapped(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a, b, c := e.user(0), e.user(0), e.user(0)
+	end := batchNow.Add(time.Minute)
+	capped := e.holdReq(a, Day1, batchNow, 19)
+	capped.NotAfter = end
+	ended := e.holdReq(b, Day1, batchNow, 20)
+	ended.NotAfter = batchNow
+	uncapped := e.holdReq(c, Day1, batchNow, 20)
+	uncapped.NotAfter = batchNow.Add(24 * time.Hour)
+	res := e.Bookings.HoldBatch(context.Background(), []booking.HoldRequest{capped, ended, uncapped})
+	noErr(t, "capped hold", res[0].Err)
+	if !res[0].Reservation.ExpiresAt.Equal(end) {
+		t.Errorf("capped hold: got expiry %v, want %v", res[0].Reservation.ExpiresAt, end)
+	}
+	wantErr(t, "hold after the session ended", res[1].Err, boxoffice.ErrQueueTokenExpired)
+	noErr(t, "hold of the seat the ended session left", res[2].Err)
+	if !res[2].Reservation.ExpiresAt.Equal(uncapped.ExpiresAt) {
+		t.Errorf("hold capped later: got expiry %v, want %v", res[2].Reservation.ExpiresAt, uncapped.ExpiresAt)
+	}
+	e.wantSeats(Day1, end, concert.Available, 19)
+	e.wantSeats(Day1, end, concert.Held, 20)
+}
+
 func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
 	e := newBookingEnv(t, newStores, ConcertSpec())
 	a := e.user(1_000_000)
@@ -206,6 +299,48 @@ func testBatchKeyedPay(t *testing.T, newStores func(t *testing.T) Stores) {
 	if ps := e.payments(a); len(ps) != 2 {
 		t.Errorf("payments: got %d ledger entries, want 2", len(ps))
 	}
+}
+
+// testBatchOneWallet: payments of one user in a batch debit one wallet in
+// turn, each ledger entry after the one before; a refusal kept under a key
+// answers again in the batch and in later ones; a lapsed hold is refused.
+func testBatchOneWallet(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, ConcertSpec())
+	a := e.user(200_000)
+	r1 := e.mustHold(a, Day1, batchNow, 33)
+	r2 := e.mustHold(a, Day1, batchNow, 34)
+	r3 := e.mustHold(a, Day1, batchNow, 35)
+	lapsed := e.mustHold(a, Day2, batchNow.Add(-e.c.Hold()), 36)
+	at := batchNow.Add(time.Second)
+	res := e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{
+		payReq(a, r1.ID, "", at),
+		payReq(a, r2.ID, "", at),
+		payReq(a, r3.ID, "p-3", at),
+		payReq(a, r3.ID, "p-3", at),
+		payReq(a, lapsed.ID, "", at),
+		cancelReq(a, lapsed.ID, at),
+	})
+	noErr(t, "first payment", res[0].Err)
+	noErr(t, "second payment", res[1].Err)
+	if res[0].Payment.Balance != 110_000 || res[1].Payment.Balance != 20_000 {
+		t.Errorf("balances after the payments: got %d and %d, want 110000 and 20000", res[0].Payment.Balance, res[1].Payment.Balance)
+	}
+	want := booking.InsufficientBalance(20_000, 90_000)
+	wantMessage(t, "third payment", res[2].Err, want)
+	wantMessage(t, "third payment replayed", res[3].Err, want)
+	wantErr(t, "payment of a lapsed hold", res[4].Err, boxoffice.ErrHoldExpired)
+	wantErr(t, "cancel of a lapsed hold", res[5].Err, boxoffice.ErrHoldExpired)
+	e.wantBalance(a, 20_000)
+	e.wantStatus(r3.ID, booking.Held)
+	e.wantSeats(Day1, at, concert.Sold, 33, 34)
+	e.wantSeats(Day1, at, concert.Held, 35)
+	ps := e.payments(a)
+	if len(ps) != 2 || ps[0].BalanceAfter != 20_000 || ps[1].BalanceAfter != 110_000 {
+		t.Fatalf("payments: got %+v, want two, newest first, with balances 20000 and 110000", ps)
+	}
+	res = e.Bookings.SettleBatch(context.Background(), []booking.SettleRequest{payReq(a, r3.ID, "p-3", at), payReq(a, r1.ID, "p-3", at)})
+	wantMessage(t, "third payment replayed later", res[0].Err, want)
+	wantErr(t, "key of the refusal used for another reservation", res[1].Err, boxoffice.ErrIdempotencyKeyReused)
 }
 
 // of makes req allowed for concertID only.

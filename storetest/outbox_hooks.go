@@ -22,6 +22,7 @@ import (
 func runEventHooks(t *testing.T, newStores func(t testing.TB) EventStores) {
 	t.Run("EveryChangeWritesItsEvent", func(t *testing.T) { testEveryChange(t, newStores(t)) })
 	t.Run("RefusedChangesWriteNothing", func(t *testing.T) { testRefusedChanges(t, newStores(t)) })
+	t.Run("BatchesWriteEventsInOrder", func(t *testing.T) { testBatchEvents(t, newStores(t)) })
 	t.Run("SoldOutAfterTheLastSale", func(t *testing.T) { testSoldOut(t, newStores(t), 100) })
 	t.Run("SoldOutAfterTheLastSaleInSmallBatches", func(t *testing.T) { testSoldOut(t, newStores(t), 1) })
 }
@@ -157,6 +158,53 @@ func testEveryChange(t *testing.T, s EventStores) {
 		want[1].At = got[1].At
 	}
 	checkEvents(t, got, want)
+}
+
+// testBatchEvents: the changes of a batch write their events in the
+// order of the requests, and a refused request none.
+func testBatchEvents(t *testing.T, s EventStores) {
+	ctx := context.Background()
+	c := NewConcert(t, ConcertSpec())
+	noErr(t, "CreateConcert", s.Concerts.CreateConcert(ctx, c))
+	want := []event.Event{event.OfConcertCreated(c)}
+	user := func() string {
+		u, err := wallet.NewUser(newUserID(), "Kim", BaseTime)
+		noErr(t, "wallet.NewUser", err)
+		noErr(t, "CreateUser", s.Wallets.CreateUser(ctx, u))
+		rc, err := s.Wallets.Charge(ctx, wallet.ChargeRequest{ChargeID: boxoffice.NewID(), UserID: u.ID, Amount: 1_000_000,
+			MaxBalance: wallet.DefaultLimits().MaxBalance, Now: BaseTime})
+		noErr(t, "Charge", err)
+		want = append(want, event.OfBalanceCharged(rc))
+		return u.ID
+	}
+	a, b := user(), user()
+	req := func(userID string, seat int) booking.HoldRequest {
+		return booking.HoldRequest{ReservationID: boxoffice.NewID(), UserID: userID, ConcertID: c.ID, Day: Day1,
+			Seats: []int{seat}, MaxSeatsPerUser: 4, Now: BaseTime, ExpiresAt: BaseTime.Add(time.Minute)}
+	}
+	res := s.Bookings.HoldBatch(ctx, []booking.HoldRequest{req(a, 3), req(b, 3), req(b, 1), req(a, 2)})
+	wantErr(t, "hold of a seat held earlier in the batch", res[1].Err, boxoffice.ErrSeatUnavailable)
+	for _, i := range []int{0, 2, 3} {
+		noErr(t, "hold", res[i].Err)
+		want = append(want, event.OfSeatsHeld(res[i].Reservation))
+	}
+	at := BaseTime.Add(time.Second)
+	sres := s.Bookings.SettleBatch(ctx, []booking.SettleRequest{
+		payReq(b, res[2].Reservation.ID, "", at),
+		cancelReq(a, res[0].Reservation.ID, at),
+		payReq(a, res[0].Reservation.ID, "", at),
+		payReq(a, res[3].Reservation.ID, "", at),
+	})
+	wantErr(t, "payment of a hold cancelled earlier in the batch", sres[2].Err, boxoffice.ErrHoldExpired)
+	for _, i := range []int{0, 1, 3} {
+		noErr(t, "payment or cancel", sres[i].Err)
+	}
+	want = append(want, event.OfReservationPaid(res[2].Reservation, sres[0].Payment),
+		event.OfHoldReleased(res[0].Reservation, event.Cancelled, at),
+		event.OfReservationPaid(res[3].Reservation, sres[3].Payment))
+
+	numberAll(t, claim(t, s.Events))
+	checkEvents(t, feed(t, s.Events, event.Query{}), want)
 }
 
 func testRefusedChanges(t *testing.T, s EventStores) {
