@@ -42,18 +42,25 @@ WHERE r.id = ANY ($1::uuid[]) AND r.status = 'HELD'
 ORDER BY s.concert_id, s.day, s.number
 FOR UPDATE OF s`
 
-// keptPaymentsSQL reads the payments made under the keys ($1, $2)[i].
+// keptPaymentsSQL reads the payments made under the keys ($1, $2)[i],
+// each key in its own index lookup (see pastHoldsSQL).
 const keptPaymentsSQL = `
 SELECT p.user_id, p.idempotency_key, p.id, p.reservation_id, p.concert_id, p.amount, p.balance_after, p.paid_at
 FROM unnest($1::text[], $2::text[]) AS k (user_id, idempotency_key)
-JOIN payments p ON p.user_id = k.user_id AND p.idempotency_key = k.idempotency_key`
+CROSS JOIN LATERAL (
+	SELECT * FROM payments p WHERE p.user_id = k.user_id AND p.idempotency_key = k.idempotency_key OFFSET 0
+) AS p`
 
 // keptRefusalsSQL reads the refusals kept under the payment keys ($1,
 // $2)[i].
 const keptRefusalsSQL = `
 SELECT f.user_id, f.idempotency_key, f.reservation_id, f.code, f.message
 FROM unnest($1::text[], $2::text[]) AS k (user_id, idempotency_key)
-JOIN idempotency_failures f ON f.user_id = k.user_id AND f.kind = 'PAYMENT' AND f.idempotency_key = k.idempotency_key`
+CROSS JOIN LATERAL (
+	SELECT * FROM idempotency_failures f
+	WHERE f.user_id = k.user_id AND f.kind = 'PAYMENT' AND f.idempotency_key = k.idempotency_key
+	OFFSET 0
+) AS f`
 
 // settleWriteSQL writes the outcomes of a batch of payments and cancels:
 // the wallets debited ($1…$3: the sum and number of each user's

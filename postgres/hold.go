@@ -75,13 +75,16 @@ WHERE r.status <> 'PAID'
   AND coalesce(r.ended_at, r.expires_at) > coalesce(k.since, clock_timestamp() - k.cooldown * interval '1 microsecond')`
 
 // keptHoldsSQL reads what is kept under the keys ($1, $2)[i], with the
-// reservation made, if any.
+// reservation made, if any, each in its own index lookup (see
+// pastHoldsSQL).
 const keptHoldsSQL = `
 SELECT ` + reservationColumns + `, h.user_id, h.idempotency_key, h.concert_id::text, to_char(h.day, 'YYYY-MM-DD'),
        h.seat_numbers, h.reservation_id::text, h.code, h.message
 FROM unnest($1::text[], $2::text[]) AS k (user_id, idempotency_key)
-JOIN hold_keys h ON h.user_id = k.user_id AND h.idempotency_key = k.idempotency_key
-LEFT JOIN reservations r ON r.id = h.reservation_id`
+CROSS JOIN LATERAL (
+	SELECT * FROM hold_keys h WHERE h.user_id = k.user_id AND h.idempotency_key = k.idempotency_key OFFSET 0
+) AS h
+LEFT JOIN LATERAL (SELECT * FROM reservations r WHERE r.id = h.reservation_id OFFSET 0) AS r ON true`
 
 // holdWriteSQL writes the holds made (reservations $1…$9: seat numbers
 // and prices as array literals), the seats they take ($10…$15) and the
