@@ -140,31 +140,40 @@ func (s *BookingStore) SettleBatch(ctx context.Context, reqs []booking.SettleReq
 		calls = append(calls, req)
 		at = append(at, i)
 	}
+	runBatch(ctx, s.db, "pay or cancel", calls, at, out, s.settle, s.settleAlone, func(r *booking.SettleResult, err error) { r.Err = err })
+	return out
+}
+
+// runBatch makes calls, the well-formed requests of a batch (calls[i]
+// answers out[at[i]]): a lone call alone; more together, and each alone
+// again when one of them made the batch roll back, so that it fails alone
+// and its neighbours get their own answers. An error of the batch that
+// changed nothing, or may have, is every call's (fail sets it).
+func runBatch[C, R any](ctx context.Context, db *DB, what string, calls []C, at []int, out []R,
+	together func(context.Context, []C) ([]R, error), alone func(context.Context, C) R, fail func(*R, error)) {
 	switch len(calls) {
 	case 0:
-		return out
+		return
 	case 1:
-		out[at[0]] = s.settleAlone(ctx, calls[0])
-		return out
+		out[at[0]] = alone(ctx, calls[0])
+		return
 	}
-	res, err := s.settle(ctx, calls)
+	res, err := together(ctx, calls)
 	switch {
 	case err == nil:
 		for i := range calls {
 			out[at[i]] = res[i]
 		}
 	case rolledBack(err):
-		// Each alone, so that the request that failed fails alone.
 		for i, c := range calls {
-			out[at[i]] = s.settleAlone(ctx, c)
+			out[at[i]] = alone(ctx, c)
 		}
 	default:
-		err = s.db.wrapWrite("pay or cancel", err)
+		err = db.wrapWrite(what, err)
 		for i := range calls {
-			out[at[i]].Err = err
+			fail(&out[at[i]], err)
 		}
 	}
-	return out
 }
 
 // settleAlone makes req, checked, in a batch of its own.

@@ -147,30 +147,7 @@ func (s *BookingStore) HoldBatch(ctx context.Context, reqs []booking.HoldRequest
 		calls = append(calls, c)
 		at = append(at, i)
 	}
-	switch len(calls) {
-	case 0:
-		return out
-	case 1:
-		out[at[0]] = s.holdAlone(ctx, calls[0])
-		return out
-	}
-	res, err := s.hold(ctx, calls)
-	switch {
-	case err == nil:
-		for i := range calls {
-			out[at[i]] = res[i]
-		}
-	case rolledBack(err):
-		// Each alone, so that the request that failed fails alone.
-		for i, c := range calls {
-			out[at[i]] = s.holdAlone(ctx, c)
-		}
-	default:
-		err = s.db.wrapWrite("hold seats", err)
-		for i := range calls {
-			out[at[i]].Err = err
-		}
-	}
+	runBatch(ctx, s.db, "hold seats", calls, at, out, s.hold, s.holdAlone, func(r *booking.HoldResult, err error) { r.Err = err })
 	return out
 }
 
