@@ -53,6 +53,15 @@ func TestEventsEndToEnd(t *testing.T) {
 
 			fan1 := newEventFan(t, c1, "Kim")
 			fan1.admit(t, a.ConcertID) // joins before the opening: in the draw
+			// The step that admits writes its draw, and the draw's event, to
+			// the journal right after its Redis script: a fan can be admitted
+			// a moment before. Change the room once the event is there, so
+			// that the order wanted below is the order of the commits.
+			waitFeedFor(t, c1, adminKey, func(all []boxhttp.Event) bool {
+				return slices.ContainsFunc(all, func(e boxhttp.Event) bool {
+					return e.Type == "LotteryPublished" && e.ConcertID != nil && *e.ConcertID == a.ConcertID
+				})
+			})
 			if _, err := c1.SetWaitingRoom(ctx, adminKey, a.ConcertID, boxhttp.WaitingRoom{Strategy: "RATE", AdmitPerSecond: 200, SessionSeconds: 600, IdleSeconds: 60}); err != nil {
 				t.Fatalf("set waiting room: %v", err)
 			}
@@ -155,6 +164,13 @@ func seatRange(from, to int) []int {
 // most half a minute.
 func waitFeed(t *testing.T, c *boxhttp.Client, adminKey string, n int) []boxhttp.Event {
 	t.Helper()
+	return waitFeedFor(t, c, adminKey, func(all []boxhttp.Event) bool { return len(all) >= n })
+}
+
+// waitFeedFor reads the whole feed until done says it is, for 30 s at
+// most, and returns the last read.
+func waitFeedFor(t *testing.T, c *boxhttp.Client, adminKey string, done func([]boxhttp.Event) bool) []boxhttp.Event {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var all []boxhttp.Event
@@ -170,7 +186,7 @@ func waitFeed(t *testing.T, c *boxhttp.Client, adminKey string, n int) []boxhttp
 			}
 			cursor = page.NextCursor
 		}
-		if len(all) >= n || time.Now().After(deadline) {
+		if done(all) || time.Now().After(deadline) {
 			return all
 		}
 		time.Sleep(50 * time.Millisecond)
