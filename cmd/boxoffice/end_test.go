@@ -233,6 +233,25 @@ func adminBodies(t *testing.T, base, adminKey, concertID string) map[string]stri
 }
 
 // roomsEnded reads boxoffice_rooms_ended_total from base's /metrics.
+// waitEndedSame waits until one room has ended, failing after giveUp, and
+// checks that the admin endpoints then answer as they did before (before,
+// from adminBodies).
+func waitEndedSame(t *testing.T, base, adminKey, concertID string, before map[string]string, giveUp time.Time) {
+	t.Helper()
+	for roomsEnded(t, base) != "1" {
+		if time.Now().After(giveUp) {
+			t.Fatal("the room has not ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := adminBodies(t, base, adminKey, concertID)
+	for path, b := range before {
+		if after[path] != b {
+			t.Errorf("GET %s after the end:\n got %s\nwant %s", path, after[path], b)
+		}
+	}
+}
+
 func roomsEnded(t *testing.T, base string) string {
 	t.Helper()
 	res, err := nethttp.Get(base + "/metrics")
@@ -337,18 +356,7 @@ func TestRoomEndAnswersTheSame(t *testing.T) {
 				!strings.Contains(before["/v1/admin/concerts/"+con.ConcertID+"/stats"], `"admitted":3`) {
 				t.Fatalf("before the end: got %v, want a draw and 3 admissions", before)
 			}
-			for roomsEnded(t, m.URL()) != "1" {
-				if time.Now().After(deadline.Add(20 * time.Second)) {
-					t.Fatal("the room has not ended")
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			after := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
-			for path, b := range before {
-				if after[path] != b {
-					t.Errorf("GET %s after the end:\n got %s\nwant %s", path, after[path], b)
-				}
-			}
+			waitEndedSame(t, m.URL(), cfg.AdminKey, con.ConcertID, before, deadline.Add(20*time.Second))
 			if cfg.RedisURL != "" {
 				client, err := redis.Open(ctx, cfg.RedisURL)
 				if err != nil {
@@ -429,18 +437,7 @@ func TestRoomEndsAfterItsLastDate(t *testing.T) {
 	}
 	before := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
 	clock.Set(starts.Add(time.Hour))
-	for roomsEnded(t, m.URL()) != "1" {
-		if time.Now().After(deadline.Add(20 * time.Second)) {
-			t.Fatal("the room has not ended")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	after := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
-	for path, b := range before {
-		if after[path] != b {
-			t.Errorf("GET %s after the end:\n got %s\nwant %s", path, after[path], b)
-		}
-	}
+	waitEndedSame(t, m.URL(), cfg.AdminKey, con.ConcertID, before, deadline.Add(20*time.Second))
 	u, err := c.CreateUser(ctx, "late")
 	if err != nil {
 		t.Fatal(err)
