@@ -1,6 +1,9 @@
 package event
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // NoConcert is the concert key under which events about no concert are
 // numbered.
@@ -161,4 +164,51 @@ func (b *Batch) Heads() []Head {
 		}
 	}
 	return hs
+}
+
+// Outbox is a store's outbox inside one transaction of the store's: the
+// steps NumberOutbox takes.
+type Outbox interface {
+	// Read reads up to limit events of the outbox, in commit order.
+	Read(ctx context.Context, limit int) ([]Event, error)
+	// ReadHeads reads into b the heads of its Keys and those to Check.
+	ReadHeads(ctx context.Context, b *Batch) error
+	// CheckSoldOut calls b.SoldOut with those of b.SoldOutCandidates that
+	// have sold their last seat.
+	CheckSoldOut(ctx context.Context, b *Batch) error
+	// Numbered is the last position given.
+	Numbered(ctx context.Context) (int64, error)
+	// Write writes out, the numbered events, and heads, makes last the
+	// last position given, and removes from the outbox what Read read.
+	Write(ctx context.Context, out []Event, heads []Head, last int64) error
+}
+
+// NumberOutbox numbers up to limit events of o and returns how many it
+// wrote, SoldOut events included.
+func NumberOutbox(ctx context.Context, o Outbox, limit int) (int, error) {
+	evs, err := o.Read(ctx, limit)
+	if err != nil {
+		return 0, err
+	}
+	// An empty batch still settles the concerts left to check for a sale
+	// of the last seat.
+	b := NewBatch(evs, len(evs) == limit)
+	if err := o.ReadHeads(ctx, b); err != nil {
+		return 0, err
+	}
+	if err := o.CheckSoldOut(ctx, b); err != nil {
+		return 0, err
+	}
+	if len(evs) == 0 && len(b.Heads()) == 0 {
+		return 0, nil
+	}
+	numbered, err := o.Numbered(ctx)
+	if err != nil {
+		return 0, err
+	}
+	out := b.Number(numbered)
+	if err := o.Write(ctx, out, b.Heads(), numbered+int64(len(out))); err != nil {
+		return 0, err
+	}
+	return len(out), nil
 }

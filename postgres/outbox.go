@@ -215,7 +215,7 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 	var n int
 	err := pgx.BeginTxFunc(ctx, c.conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var err error
-		n, err = c.number(ctx, tx, limit)
+		n, err = event.NumberOutbox(ctx, &outbox{tx: tx}, limit)
 		return err
 	})
 	if err != nil {
@@ -224,41 +224,42 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-func (c *eventClaim) number(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
-	evs, ns, err := outboxEvents(ctx, tx, limit)
-	if err != nil {
-		return 0, err
-	}
-	// An empty batch still settles the concerts left to check for a
-	// sale of the last seat.
-	b := event.NewBatch(evs, len(evs) == limit)
-	if err := readHeads(ctx, tx, b); err != nil {
-		return 0, err
-	}
-	if err := checkSoldOut(ctx, tx, b); err != nil {
-		return 0, err
-	}
-	if len(evs) == 0 && len(b.Heads()) == 0 {
-		return 0, nil
-	}
+// outbox is the outbox in the numbering's transaction tx; ns are the
+// outbox numbers of the events read.
+type outbox struct {
+	tx pgx.Tx
+	ns []int64
+}
+
+func (o *outbox) Read(ctx context.Context, limit int) (evs []event.Event, err error) {
+	evs, o.ns, err = outboxEvents(ctx, o.tx, limit)
+	return evs, err
+}
+
+func (o *outbox) ReadHeads(ctx context.Context, b *event.Batch) error { return readHeads(ctx, o.tx, b) }
+
+func (o *outbox) CheckSoldOut(ctx context.Context, b *event.Batch) error {
+	return checkSoldOut(ctx, o.tx, b)
+}
+
+func (o *outbox) Numbered(ctx context.Context) (int64, error) {
 	var numbered int64
-	if err := tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
-		return 0, err
+	err := o.tx.QueryRow(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered)
+	return numbered, err
+}
+
+func (o *outbox) Write(ctx context.Context, out []event.Event, heads []event.Head, last int64) error {
+	if err := insertEvents(ctx, o.tx, out); err != nil {
+		return err
 	}
-	out := b.Number(numbered)
-	if err := insertEvents(ctx, tx, out); err != nil {
-		return 0, err
+	if err := writeHeads(ctx, o.tx, heads); err != nil {
+		return err
 	}
-	if err := writeHeads(ctx, tx, b.Heads()); err != nil {
-		return 0, err
+	if _, err := o.tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, last); err != nil {
+		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, numbered+int64(len(out))); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, ns); err != nil {
-		return 0, err
-	}
-	return len(out), nil
+	_, err := o.tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, o.ns)
+	return err
 }
 
 // outboxEvents reads up to limit events of the outbox, in order, with

@@ -199,44 +199,45 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 	var n int
 	err = c.s.db.update(ctx, "number events", func(tx *sql.Tx) error {
 		var err error
-		n, err = number(ctx, tx, limit)
+		n, err = event.NumberOutbox(ctx, &outbox{tx: tx}, limit)
 		return err
 	})
 	return n, err
 }
 
-func number(ctx context.Context, tx *sql.Tx, limit int) (int, error) {
-	evs, last, err := outboxEvents(ctx, tx, limit)
-	if err != nil {
-		return 0, err
-	}
-	// An empty batch still settles the concerts left to check for a
-	// sale of the last seat.
-	b := event.NewBatch(evs, len(evs) == limit)
-	if err := readHeads(ctx, tx, b); err != nil {
-		return 0, err
-	}
-	if err := checkSoldOut(ctx, tx, b); err != nil {
-		return 0, err
-	}
-	if len(evs) == 0 && len(b.Heads()) == 0 {
-		return 0, nil
-	}
+// outbox is the outbox in the numbering's transaction tx; last is the
+// outbox number of the last event read.
+type outbox struct {
+	tx   *sql.Tx
+	last int64
+}
+
+func (o *outbox) Read(ctx context.Context, limit int) (evs []event.Event, err error) {
+	evs, o.last, err = outboxEvents(ctx, o.tx, limit)
+	return evs, err
+}
+
+func (o *outbox) ReadHeads(ctx context.Context, b *event.Batch) error { return readHeads(ctx, o.tx, b) }
+
+func (o *outbox) CheckSoldOut(ctx context.Context, b *event.Batch) error {
+	return checkSoldOut(ctx, o.tx, b)
+}
+
+func (o *outbox) Numbered(ctx context.Context) (int64, error) {
 	var numbered int64
-	if err := tx.QueryRowContext(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered); err != nil {
-		return 0, err
+	err := o.tx.QueryRowContext(ctx, `SELECT numbered FROM event_relay WHERE part = 0`).Scan(&numbered)
+	return numbered, err
+}
+
+func (o *outbox) Write(ctx context.Context, out []event.Event, heads []event.Head, last int64) error {
+	if err := insertNumbered(ctx, o.tx, out, heads); err != nil {
+		return err
 	}
-	out := b.Number(numbered)
-	if err := insertNumbered(ctx, tx, out, b.Heads()); err != nil {
-		return 0, err
+	if _, err := o.tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, last); err != nil {
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE event_relay SET numbered = ? WHERE part = 0`, numbered+int64(len(out))); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, last); err != nil {
-		return 0, err
-	}
-	return len(out), nil
+	_, err := o.tx.ExecContext(ctx, `DELETE FROM outbox WHERE n <= ?`, o.last)
+	return err
 }
 
 // outboxEvents reads up to limit events of the outbox, in order, and the
