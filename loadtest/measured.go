@@ -305,18 +305,31 @@ func (e *engine) holdScenario(ctx context.Context, round *Round) ([]Check, error
 		return nil, err
 	}
 	ds := days(c)
+	// The seats are dealt into w slots (seat k to slot k mod w). In its
+	// c-th pass a fan holds, one after another, the seats of slot
+	// (its own + c mod holdTurns) mod w: in every pass each slot is one
+	// fan's, and a fan comes back to a seat only every holdTurns passes.
+	// A fan that held the same seats every pass would, once holds come
+	// faster than 2·holdSeconds per pass, be refused its own seat by the
+	// re-hold cooldown (a user may not hold a seat again within
+	// holdSeconds of their own hold of it lapsing), and the phase would
+	// measure that rule instead of holds; other fans may take the seat.
 	loops := make([]*holdLoop, w)
 	for i, f := range fans {
 		h := credentials(f.access, f.queueToken)
 		l := &holdLoop{}
-		for k := i; k < total; k += w {
-			body := fmt.Appendf(nil, `{"concertId":%q,"date":%q,"seatNumbers":[%d]}`, c.ConcertID, ds[k/seatsPerDate], k%seatsPerDate+1)
-			r, err := newRawRequest("POST", e.opts.Targets[f.target], "/v1/reservations", body, h)
-			if err != nil {
-				return nil, err
+		for _, seats := range holdPasses(i, w, total) {
+			var pass holdPass
+			for _, k := range seats {
+				body := fmt.Appendf(nil, `{"concertId":%q,"date":%q,"seatNumbers":[%d]}`, c.ConcertID, ds[k/seatsPerDate], k%seatsPerDate+1)
+				r, err := newRawRequest("POST", e.opts.Targets[f.target], "/v1/reservations", body, h)
+				if err != nil {
+					return nil, err
+				}
+				pass.reqs = append(pass.reqs, r)
+				pass.seats = append(pass.seats, int32(k))
 			}
-			l.reqs = append(l.reqs, r)
-			l.seats = append(l.seats, int32(k))
+			l.passes = append(l.passes, pass)
 		}
 		loops[i] = l
 	}
@@ -365,7 +378,7 @@ func (e *engine) hotSeatPhase(ctx context.Context, round *Round) (Check, error) 
 	loops := make([]*holdLoop, w)
 	for i, f := range fans {
 		h := credentials(f.access, f.queueToken)
-		l := &holdLoop{}
+		var pass holdPass
 		for k := range hot {
 			seat := (i+k)%hot + 1
 			body := fmt.Appendf(nil, `{"concertId":%q,"date":%q,"seatNumbers":[%d]}`, c.ConcertID, day, seat)
@@ -373,10 +386,10 @@ func (e *engine) hotSeatPhase(ctx context.Context, round *Round) (Check, error) 
 			if err != nil {
 				return Check{}, err
 			}
-			l.reqs = append(l.reqs, r)
-			l.seats = append(l.seats, int32(seat-1))
+			pass.reqs = append(pass.reqs, r)
+			pass.seats = append(pass.seats, int32(seat-1))
 		}
-		loops[i] = l
+		loops[i] = &holdLoop{passes: []holdPass{pass}}
 	}
 	if err := e.phase(ctx, round, "hot-seat", func(i int) loop { return loops[i] }); err != nil {
 		return Check{}, err
@@ -418,21 +431,45 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// holdLoop holds its seats in turn.
+// holdTurns is how many passes of the hold phase a fan makes before it
+// holds the same seats again.
+const holdTurns = 4
+
+// holdPasses returns the seats (0 … total-1) fan i of w holds in each of
+// its holdTurns passes.
+func holdPasses(i, w, total int) [][]int {
+	passes := make([][]int, holdTurns)
+	for turn := range passes {
+		for k := (i + turn) % w; k < total; k += w {
+			passes[turn] = append(passes[turn], k)
+		}
+	}
+	return passes
+}
+
+// holdLoop holds the seats of its passes in turn.
 type holdLoop struct {
-	reqs    []*rawRequest
-	seats   []int32
-	i       int
+	passes  []holdPass
+	p, i    int // the pass, and the request in it
 	granted []holdRecord
 }
 
-func (l *holdLoop) next() (route, *rawRequest) { return routeHold, l.reqs[l.i] }
+// holdPass is one pass of a fan over one slot's seats.
+type holdPass struct {
+	reqs  []*rawRequest
+	seats []int32
+}
+
+func (l *holdLoop) next() (route, *rawRequest) { return routeHold, l.passes[l.p].reqs[l.i] }
 
 func (l *holdLoop) done(status int, body []byte, _ error) {
+	pass := &l.passes[l.p]
 	if status == 201 {
-		l.granted = append(l.granted, holdRecord{seat: l.seats[l.i], expires: string(jsonValue(body, "expiresAt"))})
+		l.granted = append(l.granted, holdRecord{seat: pass.seats[l.i], expires: string(jsonValue(body, "expiresAt"))})
 	}
-	l.i = (l.i + 1) % len(l.reqs)
+	if l.i++; l.i == len(pass.reqs) {
+		l.i, l.p = 0, (l.p+1)%len(l.passes)
+	}
 }
 
 // doubleHolds counts the holds granted on a seat while an earlier hold of

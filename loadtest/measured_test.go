@@ -52,3 +52,41 @@ func TestOneWinnerEach(t *testing.T) {
 		})
 	}
 }
+
+// In each pass of the hold phase every seat is one fan's, and a fan holds
+// a seat again only holdTurns passes later.
+func TestHoldPasses(t *testing.T) {
+	const w, total = 7, 40
+	passes := make([][][]int, w)
+	for i := range w {
+		passes[i] = holdPasses(i, w, total)
+		if len(passes[i]) != holdTurns {
+			t.Fatalf("fan %d: %d passes, want %d", i, len(passes[i]), holdTurns)
+		}
+	}
+	for turn := range holdTurns {
+		owner := map[int]int{}
+		for i := range w {
+			for _, k := range passes[i][turn] {
+				if j, ok := owner[k]; ok {
+					t.Fatalf("pass %d: seat %d is fan %d's and fan %d's", turn, k, j, i)
+				}
+				owner[k] = i
+			}
+		}
+		if len(owner) != total {
+			t.Fatalf("pass %d covers %d seats, want %d", turn, len(owner), total)
+		}
+	}
+	for i := range w {
+		seen := map[int]bool{}
+		for _, pass := range passes[i] {
+			for _, k := range pass {
+				if seen[k] {
+					t.Fatalf("fan %d holds seat %d in two of its %d passes", i, k, holdTurns)
+				}
+				seen[k] = true
+			}
+		}
+	}
+}
