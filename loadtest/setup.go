@@ -184,39 +184,60 @@ func (e *engine) admitted(ctx context.Context, concertID string, n int, charge i
 		if err := e.newUser(ctx, f, fmt.Sprintf("fan %d", i), charge); err != nil {
 			return err
 		}
-		var st boxhttp.QueueStatus
-		err := e.setup(ctx, f.target, routeJoin, func(c *boxhttp.Client) error {
+		return e.admit(ctx, f, concertID)
+	})
+	return fans, err
+}
+
+// admitAll has fans join concertID's waiting room, which must admit
+// quickly, and returns their queue tokens once each is admitted.
+func (e *engine) admitAll(ctx context.Context, concertID string, fans []fan) ([]string, error) {
+	tokens := make([]string, len(fans))
+	err := e.parallel(ctx, "admitted fans", len(fans), func(ctx context.Context, i int) error {
+		f := fans[i]
+		if err := e.admit(ctx, &f, concertID); err != nil {
+			return err
+		}
+		tokens[i] = f.queueToken
+		return nil
+	})
+	return tokens, err
+}
+
+// admit has f join concertID's waiting room and waits until it is
+// admitted; f.queueToken is its pass.
+func (e *engine) admit(ctx context.Context, f *fan, concertID string) error {
+	var st boxhttp.QueueStatus
+	err := e.setup(ctx, f.target, routeJoin, func(c *boxhttp.Client) error {
+		var err error
+		st, _, err = c.Join(ctx, f.access, concertID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	f.queueToken = st.Token
+	deadline := time.Now().Add(time.Minute)
+	for st.Status != "ADMITTED" {
+		if st.Status != "WAITING" && st.Status != "PREQUEUE" {
+			return fmt.Errorf("waiting to be admitted: status %s", st.Status)
+		}
+		if time.Now().After(deadline) {
+			return errors.New("not admitted within a minute; is the server's admission loop running?")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		err := e.setup(ctx, f.target, routeQueueStatus, func(c *boxhttp.Client) error {
 			var err error
-			st, _, err = c.Join(ctx, f.access, concertID)
+			st, err = c.QueueStatus(ctx, f.access, f.queueToken)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("join: %w", err)
+			return fmt.Errorf("queue status: %w", err)
 		}
-		f.queueToken = st.Token
-		deadline := time.Now().Add(time.Minute)
-		for st.Status != "ADMITTED" {
-			if st.Status != "WAITING" && st.Status != "PREQUEUE" {
-				return fmt.Errorf("waiting to be admitted: status %s", st.Status)
-			}
-			if time.Now().After(deadline) {
-				return errors.New("not admitted within a minute; is the server's admission loop running?")
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-			err := e.setup(ctx, f.target, routeQueueStatus, func(c *boxhttp.Client) error {
-				var err error
-				st, err = c.QueueStatus(ctx, f.access, f.queueToken)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("queue status: %w", err)
-			}
-		}
-		return nil
-	})
-	return fans, err
+	}
+	return nil
 }
