@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -263,13 +264,14 @@ func (o *outbox) Write(ctx context.Context, out []event.Event, heads []event.Hea
 }
 
 // outboxEvents reads up to limit events of the outbox, in order, with
-// their outbox numbers.
+// their outbox numbers. The data of an event written with a ref is made
+// here, in Go, from the row it names (outboxRefSQL).
 func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event, ns []int64, err error) {
-	rows, err := tx.Query(ctx, `SELECT o.n, o.id, o.type, o.concert_id, o.at, `+outboxDataSQL+`
-		FROM outbox o ORDER BY o.n LIMIT $1`, limit)
+	rows, err := tx.Query(ctx, outboxRefSQL, limit)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var (
 			n         int64
@@ -277,18 +279,109 @@ func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event,
 			typ       string
 			concertID *string
 			data      []byte
+			ref       outboxRef
 		)
-		if err := rows.Scan(&n, &e.ID, &typ, &concertID, &e.At, &data); err != nil {
-			rows.Close()
+		if err := rows.Scan(&n, &e.ID, &typ, &concertID, &e.At, &data, &ref.reason,
+			&ref.resID, &ref.resUser, &ref.day, &ref.numbers, &ref.prices, &ref.amount, &ref.expiresAt,
+			&ref.payID, &ref.payUser, &ref.payAmount,
+			&ref.ledgerID, &ref.ledgerUser, &ref.ledgerAmount, &ref.balance); err != nil {
 			return nil, nil, err
 		}
-		e.Type, e.Data = event.Type(typ), data
+		e.Type = event.Type(typ)
 		if concertID != nil {
 			e.ConcertID = *concertID
+		}
+		if e.Data = data; data == nil {
+			if e.Data, err = ref.data(e.Type); err != nil {
+				return nil, nil, err
+			}
 		}
 		ns, evs = append(ns, n), append(evs, e)
 	}
 	return evs, ns, rows.Err()
+}
+
+// outboxRefSQL reads up to $1 events of the outbox in order, each with the
+// row its ref names, looked up on its own (see pastHoldsSQL): the
+// reservation of a SeatsHeld or HoldReleased, the payment and its
+// reservation of a ReservationPaid, the ledger entry of a BalanceCharged.
+const outboxRefSQL = `
+SELECT o.n, o.id, o.type, o.concert_id, o.at, o.data, o.reason,
+       r.id::text, r.user_id, to_char(r.day, 'YYYY-MM-DD'), r.seat_numbers, r.seat_prices, r.amount, r.expires_at,
+       p.id::text, p.user_id, p.amount,
+       l.id::text, l.user_id, l.amount, l.balance_after
+FROM (SELECT * FROM outbox ORDER BY n LIMIT $1) AS o
+LEFT JOIN LATERAL (
+	SELECT * FROM payments p WHERE o.type = 'ReservationPaid' AND p.id = o.ref OFFSET 0
+) AS p ON true
+LEFT JOIN LATERAL (
+	SELECT * FROM reservations r
+	WHERE r.id = CASE WHEN o.type = 'ReservationPaid' THEN p.reservation_id
+	                  WHEN o.type IN ('SeatsHeld', 'HoldReleased') THEN o.ref END
+	OFFSET 0
+) AS r ON true
+LEFT JOIN LATERAL (
+	SELECT * FROM ledger l WHERE o.type = 'BalanceCharged' AND l.id = o.ref OFFSET 0
+) AS l ON true
+ORDER BY o.n`
+
+// outboxRef is the row an outbox event's ref names, as outboxRefSQL reads
+// it; the columns of the rows it does not name are NULL.
+type outboxRef struct {
+	reason                *string
+	resID, resUser, day   *string
+	numbers               []int32
+	prices                []int64
+	amount                *int64
+	expiresAt             *time.Time
+	payID, payUser        *string
+	payAmount             *int64
+	ledgerID, ledgerUser  *string
+	ledgerAmount, balance *int64
+}
+
+// data makes the data of an event of type t from its ref's row: {"v": 1}
+// for a type written with a ref that names no row it knows.
+func (r *outboxRef) data(t event.Type) (json.RawMessage, error) {
+	var d any
+	switch {
+	case t == event.SeatsHeld && r.resID != nil:
+		seats := make([]event.Seat, len(r.numbers))
+		for i, n := range r.numbers {
+			seats[i] = event.Seat{Number: int(n), Price: r.prices[i]}
+		}
+		slices.SortFunc(seats, func(a, b event.Seat) int { return a.Number - b.Number })
+		d = event.SeatsHeldData{V: event.Version, ReservationID: *r.resID, UserID: *r.resUser, Date: *r.day,
+			Seats: seats, Amount: *r.amount, ExpiresAt: r.expiresAt.UTC()}
+	case t == event.HoldReleased && r.resID != nil:
+		d = event.HoldReleasedData{V: event.Version, ReservationID: *r.resID, UserID: *r.resUser, Date: *r.day,
+			Seats: r.seats(), Reason: deref(r.reason)}
+	case t == event.ReservationPaid && r.payID != nil && r.resID != nil:
+		d = event.ReservationPaidData{V: event.Version, ReservationID: *r.resID, PaymentID: *r.payID,
+			UserID: *r.payUser, Date: *r.day, Seats: r.seats(), Amount: *r.payAmount}
+	case t == event.BalanceCharged && r.ledgerID != nil:
+		d = event.BalanceChargedData{V: event.Version, UserID: *r.ledgerUser, ChargeID: *r.ledgerID,
+			Amount: *r.ledgerAmount, Balance: *r.balance}
+	default:
+		return json.RawMessage(`{"v":1}`), nil
+	}
+	return json.Marshal(d)
+}
+
+// seats are the reservation's seat numbers, as stored.
+func (r *outboxRef) seats() []int {
+	out := make([]int, len(r.numbers))
+	for i, n := range r.numbers {
+		out[i] = int(n)
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // readHeads reads into b the heads of its concerts and of those left to
@@ -441,7 +534,7 @@ const (
 		52, 1), 53, 1), 'hex')::uuid`
 
 	// insertOutboxRef writes an event whose data the relay makes while
-	// numbering (outboxDataSQL), from the row ref and reason.
+	// numbering (outboxEvents), from the row ref and reason.
 	insertOutboxRef = `INSERT INTO outbox (id, type, concert_id, at, ref, reason)`
 
 	// seatsHeldEventSQL: holdSQL's, from ok and clock.
@@ -472,30 +565,6 @@ const (
 	// balanceChargedEventSQL: chargeSQL's, from credit.
 	balanceChargedEventSQL = insertOutboxRef + `
 	SELECT ` + eventIDSQL + `, 'BalanceCharged', NULL, $6::timestamptz, $5::uuid, NULL FROM credit`
-
-	// outboxDataSQL makes the data of an outbox row o written with a ref:
-	// the same JSON the event package makes (event.OfSeatsHeld…), read in
-	// the numbering's snapshot, where the row o refers to is committed
-	// with it and has not changed since (those columns never change).
-	outboxDataSQL = `coalesce(o.data, CASE o.type
-	WHEN 'SeatsHeld' THEN (
-		SELECT json_build_object('v', 1, 'reservationId', r.id, 'userId', r.user_id, 'date', to_char(r.day, 'YYYY-MM-DD'),
-			'seats', (SELECT json_agg(json_build_object('number', n, 'price', p) ORDER BY n)
-			          FROM unnest(r.seat_numbers, r.seat_prices) AS s (n, p)),
-			'amount', r.amount, 'expiresAt', event_time(r.expires_at))
-		FROM reservations r WHERE r.id = o.ref)
-	WHEN 'HoldReleased' THEN (
-		SELECT json_build_object('v', 1, 'reservationId', r.id, 'userId', r.user_id, 'date', to_char(r.day, 'YYYY-MM-DD'),
-			'seats', to_json(r.seat_numbers), 'reason', o.reason)
-		FROM reservations r WHERE r.id = o.ref)
-	WHEN 'ReservationPaid' THEN (
-		SELECT json_build_object('v', 1, 'reservationId', r.id, 'paymentId', p.id, 'userId', p.user_id,
-			'date', to_char(r.day, 'YYYY-MM-DD'), 'seats', to_json(r.seat_numbers), 'amount', p.amount)
-		FROM payments p JOIN reservations r ON r.id = p.reservation_id WHERE p.id = o.ref)
-	WHEN 'BalanceCharged' THEN (
-		SELECT json_build_object('v', 1, 'userId', l.user_id, 'chargeId', l.id, 'amount', l.amount, 'balance', l.balance_after)
-		FROM ledger l WHERE l.id = o.ref)
-	END, '{"v": 1}')`
 
 	// waitingRoomChangedEventSQL: SetWaitingRoom's, from the updated
 	// concert as up.
