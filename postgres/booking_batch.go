@@ -66,8 +66,8 @@ CROSS JOIN LATERAL (
 // the wallets debited ($1…$3: the sum and number of each user's
 // payments), the payments and their ledger entries ($4…$12), the
 // reservations paid or cancelled ($13…$16), the seats sold or freed
-// ($17…$20), the events in the order of the requests ($21…$25) and the
-// refusals kept under keys ($26…$31).
+// ($17…$20), the events in the order of the requests ($21…$25, their ids
+// $32) and the refusals kept under keys ($26…$31).
 const settleWriteSQL = `
 WITH debit AS (
 	UPDATE wallets w SET balance = w.balance - d.amount, entries = w.entries + d.n
@@ -97,8 +97,9 @@ seat AS (
 ),
 ev AS (
 	` + insertOutboxRef + `
-	SELECT ` + eventIDSQL + `, e.type, e.concert_id, e.at, e.ref, e.reason
-	FROM unnest($21::text[], $22::uuid[], $23::timestamptz[], $24::uuid[], $25::text[]) WITH ORDINALITY AS e (type, concert_id, at, ref, reason, ord)
+	SELECT e.id, e.type, e.concert_id, e.at, e.ref, e.reason
+	FROM unnest($21::text[], $22::uuid[], $23::timestamptz[], $24::uuid[], $25::text[], $32::uuid[])
+	     WITH ORDINALITY AS e (type, concert_id, at, ref, reason, id, ord)
 	ORDER BY e.ord
 ),
 remember AS (
@@ -404,7 +405,7 @@ func (h *settling) decide(b *pgx.Batch) {
 		w.markIDs, w.markStatus, w.markPaid, w.markEnded,
 		w.seatConcerts, w.seatDays, w.seatNumbers, w.seatStatus,
 		w.evTypes, w.evConcerts, w.evAt, w.evRefs, w.evReasons,
-		w.refUsers, w.refKeys, w.refRes, w.refCodes, w.refMessages, w.refAt)
+		w.refUsers, w.refKeys, w.refRes, w.refCodes, w.refMessages, w.refAt, w.evIDs)
 }
 
 // settleWrite is settleWriteSQL's arguments.
@@ -423,9 +424,9 @@ type settleWrite struct {
 	seatDays, seatStatus []string
 	seatNumbers          []int16
 
-	evTypes, evConcerts, evRefs []string
-	evAt                        []time.Time
-	evReasons                   []*string
+	evTypes, evConcerts, evRefs, evIDs []string
+	evAt                               []time.Time
+	evReasons                          []*string
 
 	refUsers, refKeys, refRes, refCodes, refMessages []string
 	refAt                                            []time.Time
@@ -438,6 +439,7 @@ func (w *settleWrite) marked(id string, status booking.Status, paid, ended *time
 
 func (w *settleWrite) event(typ, concertID string, at time.Time, ref string, reason *string) {
 	w.evTypes, w.evConcerts, w.evAt, w.evRefs, w.evReasons = append(w.evTypes, typ), append(w.evConcerts, concertID), append(w.evAt, at), append(w.evRefs, ref), append(w.evReasons, reason)
+	w.evIDs = append(w.evIDs, newEventID())
 }
 
 // rolledBack reports whether err is a statement of a batch that the server

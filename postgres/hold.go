@@ -88,13 +88,13 @@ LEFT JOIN LATERAL (SELECT * FROM reservations r WHERE r.id = h.reservation_id OF
 
 // holdWriteSQL writes the holds made (reservations $1…$9: seat numbers
 // and prices as array literals), the seats they take ($10…$15) and the
-// answers kept under keys ($16…$24), and the SeatsHeld event of each hold,
-// in the order of the holds.
+// answers kept under keys ($16…$24), and the SeatsHeld event of each hold
+// (its id: $25), in the order of the holds.
 const holdWriteSQL = `
 WITH r AS MATERIALIZED (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::date[], $5::text[], $6::text[], $7::int8[],
-	                     $8::timestamptz[], $9::timestamptz[])
-	         WITH ORDINALITY AS r (id, user_id, concert_id, day, numbers, prices, amount, expires_at, created_at, ord)
+	                     $8::timestamptz[], $9::timestamptz[], $25::uuid[])
+	         WITH ORDINALITY AS r (id, user_id, concert_id, day, numbers, prices, amount, expires_at, created_at, event_id, ord)
 ),
 take AS (
 	UPDATE seats s SET status = 'HELD', reservation_id = t.reservation_id, user_id = t.user_id, hold_expires_at = t.expires_at
@@ -110,7 +110,7 @@ ins AS (
 ),
 ev AS (
 	` + insertOutboxRef + `
-	SELECT ` + eventIDSQL + `, 'SeatsHeld', r.concert_id, r.created_at, r.id, NULL FROM r ORDER BY r.ord
+	SELECT r.event_id, 'SeatsHeld', r.concert_id, r.created_at, r.id, NULL FROM r ORDER BY r.ord
 ),
 remember AS (
 	INSERT INTO hold_keys (user_id, idempotency_key, concert_id, day, seat_numbers, reservation_id, code, message, at)
@@ -412,7 +412,8 @@ func (h *holding) decide(b *pgx.Batch) {
 	}
 	b.Queue(holdWriteSQL, w.ids, w.users, w.concerts, w.days, w.numbers, w.prices, w.amounts, w.expires, w.created,
 		w.seatConcerts, w.seatDays, w.seatNumbers, w.seatRes, w.seatUsers, w.seatExpires,
-		w.keyUsers, w.keys, w.keyConcerts, w.keyDays, w.keySeats, w.keyRes, w.keyCodes, w.keyMessages, w.keyAt)
+		w.keyUsers, w.keys, w.keyConcerts, w.keyDays, w.keySeats, w.keyRes, w.keyCodes, w.keyMessages, w.keyAt,
+		w.events)
 }
 
 // instants returns req with the instants and cooldown it is decided
@@ -437,6 +438,7 @@ type holdWrite struct {
 	ids, users, concerts, days, numbers, prices []string
 	amounts                                     []int64
 	expires, created                            []time.Time
+	events                                      []string // the ids of their SeatsHeld events
 
 	seatConcerts, seatDays, seatRes, seatUsers []string
 	seatNumbers                                []int16
@@ -456,6 +458,7 @@ func (w *holdWrite) made(r booking.Reservation) {
 	w.ids, w.users, w.concerts, w.days = append(w.ids, r.ID), append(w.users, r.UserID), append(w.concerts, r.ConcertID), append(w.days, r.Day)
 	w.numbers, w.prices, w.amounts = append(w.numbers, arrayLiteral(numbers)), append(w.prices, arrayLiteral(prices)), append(w.amounts, int64(r.Amount))
 	w.expires, w.created = append(w.expires, r.ExpiresAt), append(w.created, r.CreatedAt)
+	w.events = append(w.events, newEventID())
 }
 
 // keep adds the answer kept under req's key.
