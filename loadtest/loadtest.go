@@ -41,6 +41,11 @@ type Options struct {
 	// Duration is the length of each measured phase, after Warmup.
 	Duration time.Duration
 	Warmup   time.Duration
+	// Pause is waited before each measured phase (and its bare handler),
+	// after the set-up: time for the server's work in the background on
+	// what the set-up did (the outbox's relay numbering its events) to
+	// end before anything is measured.
+	Pause time.Duration
 	// Runs repeats a measured scenario; targets are judged on the median.
 	Runs int
 	// NoCeiling skips measuring the bare handler; no ratios are then given.

@@ -45,6 +45,13 @@ func (e *engine) measured(ctx context.Context, round *Round, res *Result) error 
 // phase measures the phase name, and the bare handler alongside unless
 // NoCeiling, giving the phase's endpoints their ratio to it.
 func (e *engine) phase(ctx context.Context, round *Round, name string, newLoop func(w int) loop) error {
+	if e.opts.Pause > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(e.opts.Pause):
+		}
+	}
 	phases, err := e.measure(ctx, name, !e.opts.NoCeiling, newLoop)
 	if err != nil {
 		return err

@@ -101,6 +101,7 @@ func newLoadtestFlags(o *loadtest.Options, stderr io.Writer) *loadtestFlags {
 	fs.IntVar(&o.Connections, "connections", o.Connections, "concurrent connections over all targets (closed-loop workers of the measured phases)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each measured phase")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unrecorded warmup before each measured phase")
+	fs.DurationVar(&o.Pause, "pause", 0, "wait after the set-up before each measured phase, for the server's background work on the set-up (its events) to end")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "rounds of a measured scenario; targets are judged on the median")
 	fs.BoolVar(&o.NoCeiling, "no-ceiling", false, "do not measure the bare handler")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound of each request")
