@@ -584,7 +584,7 @@ func (e *engine) payScenario(ctx context.Context, round *Round) ([]Check, error)
 	for j, c := range concerts {
 		ids[j] = c.ConcertID
 	}
-	return e.payChecks(ctx, ids, fans, tokens, held, statuses)
+	return e.payChecks(ctx, ids, fans, held, statuses)
 }
 
 // payLoop pays the next unpaid hold.
@@ -608,31 +608,11 @@ func (l *payLoop) done(status int, _ []byte, _ error) { l.statuses[l.cur] = stat
 
 // payChecks reads every payer's reservations and balance back: each
 // balance must be its charge less what the payer paid, each payment once.
-// held[j*len(fans)+i] is fan i's hold in concerts[j], tokens[j][i] its
-// pass there, and statuses the answers to their payments.
-func (e *engine) payChecks(ctx context.Context, concerts []string, fans []fan, tokens [][]string, held []boxhttp.Reservation, statuses []int) ([]Check, error) {
-	paid := make([]bool, len(held))
+// held[j*len(fans)+i] is fan i's hold in concerts[j], and statuses the
+// answers to their payments.
+func (e *engine) payChecks(ctx context.Context, concerts []string, fans []fan, held []boxhttp.Reservation, statuses []int) ([]Check, error) {
 	n := len(fans)
-	err := e.parallel(ctx, "reading back", len(held), func(ctx context.Context, x int) error {
-		f := fans[x%n]
-		switch {
-		case statuses[x] == 201:
-			paid[x] = true
-		case statuses[x] == 0 || statuses[x] >= 500:
-			// The outcome is unknown: the reservation tells.
-			var r boxhttp.Reservation
-			err := e.setup(ctx, f.target, routeReservation, func(c *boxhttp.Client) error {
-				var err error
-				r, err = c.Reservation(ctx, f.access, held[x].ReservationID)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("read reservation: %w", err)
-			}
-			paid[x] = r.Status == "PAID"
-		}
-		return nil
-	})
+	paid, err := e.paidBack(ctx, fans, held, statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -691,4 +671,32 @@ func (e *engine) payChecks(ctx context.Context, concerts []string, fans []fan, t
 			Detail: "charged " + won(charged) + " = balances " + won(balance) + " + paid " + won(revenue) + " (reservations paid: " + won(due) + ")",
 		},
 	}, nil
+}
+
+// paidBack tells which of held were paid: those answered 201, and those
+// whose answer was lost (none, or 5xx) that the reservation read back
+// says are PAID. held[x] is fans[x mod len(fans)]'s.
+func (e *engine) paidBack(ctx context.Context, fans []fan, held []boxhttp.Reservation, statuses []int) ([]bool, error) {
+	paid := make([]bool, len(held))
+	err := e.parallel(ctx, "reading back", len(held), func(ctx context.Context, x int) error {
+		f := fans[x%len(fans)]
+		switch {
+		case statuses[x] == 201:
+			paid[x] = true
+		case statuses[x] == 0 || statuses[x] >= 500:
+			// The outcome is unknown: the reservation tells.
+			var r boxhttp.Reservation
+			err := e.setup(ctx, f.target, routeReservation, func(c *boxhttp.Client) error {
+				var err error
+				r, err = c.Reservation(ctx, f.access, held[x].ReservationID)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("read reservation: %w", err)
+			}
+			paid[x] = r.Status == "PAID"
+		}
+		return nil
+	})
+	return paid, err
 }
