@@ -515,6 +515,14 @@ func doubleHolds(holds []holdRecord, hold time.Duration) (int, error) {
 // costs, 6·150,000 won, within the default largest charge.
 const payConcerts = 6
 
+// paySpread spreads p payments over k concerts of total seats each, as
+// few as hold them, paid by n fans, each once in each concert: k·n ≥ p,
+// n ≤ total.
+func paySpread(p, total int) (k, n int) {
+	k = (p + total - 1) / total
+	return k, (p + k - 1) / k
+}
+
 // payScenario: admitted fans, each holding a seat of their own in each of
 // the scenario's concerts, pay. One concert has at most 18,300 seats, fewer
 // payments than a fast server makes over a phase; so the payments are
@@ -526,8 +534,7 @@ func (e *engine) payScenario(ctx context.Context, round *Round) ([]Check, error)
 	if err != nil {
 		return nil, err
 	}
-	k := (p + total - 1) / total // concerts
-	n := (p + k - 1) / k         // fans, each paying once in each concert
+	k, n := paySpread(p, total)
 	nDates := (n + seatsPerDate - 1) / seatsPerDate
 	concerts := make([]boxhttp.Concert, k)
 	for j := range concerts {

@@ -90,3 +90,18 @@ func TestHoldPasses(t *testing.T) {
 		}
 	}
 }
+
+func TestPaySpread(t *testing.T) {
+	for _, c := range []struct{ p, total, k, n int }{
+		{500, 18300, 1, 500},
+		{18300, 18300, 1, 18300},
+		{18301, 18300, 2, 9151},
+		{109800, 18300, 6, 18300},
+		{100000, 18300, 6, 16667},
+	} {
+		k, n := paySpread(c.p, c.total)
+		if k != c.k || n != c.n || k*n < c.p || n > c.total {
+			t.Errorf("paySpread(%d, %d) = %d concerts × %d fans, want %d × %d", c.p, c.total, k, n, c.k, c.n)
+		}
+	}
+}

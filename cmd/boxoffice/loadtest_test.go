@@ -212,3 +212,42 @@ func TestLoadtestJoinRoomSize(t *testing.T) {
 		t.Errorf("room bytes: got %d, %.1f per fan; want positive, bytes/waiting", r.Bytes, r.BytesPerFan)
 	}
 }
+
+// TestLoadtestHoldAndPay runs the hold scenario (with its hot-seat phase)
+// and the pay scenario, small, against an embedded server: every check of
+// each must hold.
+func TestLoadtestHoldAndPay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m := NewMain(embedded.config(t), io.Discard)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		t.Fatalf("run: %v", err)
+	}
+	defer m.Close()
+	for _, sc := range []string{"hold", "pay"} {
+		o := loadtest.DefaultOptions()
+		o.Scenario = sc
+		o.Targets = []string{m.URL()}
+		o.AdminKey = m.AdminKey()
+		o.Connections = 20
+		o.Fans = 200
+		o.HotSeats = 5
+		o.Duration, o.Warmup = time.Second, 0
+		o.NoCeiling = true
+		res, err := loadtest.Run(ctx, o)
+		if err != nil {
+			t.Fatalf("%s: %v", sc, err)
+		}
+		var names []string
+		for _, c := range res.Checks {
+			names = append(names, c.Name)
+			if !c.OK {
+				t.Errorf("%s: check %q failed: %s", sc, c.Name, c.Detail)
+			}
+		}
+		if len(names) < 2 || !res.Passed {
+			t.Errorf("%s: checks %v, passed %v; want at least two, all passed", sc, names, res.Passed)
+		}
+	}
+}
