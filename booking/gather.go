@@ -28,7 +28,7 @@ import (
 
 // Lanes is the number of lanes of holds, and of payments and cancels:
 // how many batches of each may be in the store at once.
-const Lanes = 8
+const Lanes = 4
 
 // MaxBatch bounds the requests of one batch.
 const MaxBatch = 64
