@@ -558,10 +558,14 @@ func (e *engine) payScenario(ctx context.Context, round *Round) ([]Check, error)
 	}
 	// held[j*n+i] is fan i's hold in concert j: the order they are paid in.
 	held := make([]boxhttp.Reservation, k*n)
+	ds := make([][]string, k)
+	for j, c := range concerts {
+		ds[j] = days(c)
+	}
 	err = e.parallel(ctx, "holds", k*n, func(ctx context.Context, x int) error {
 		j, i := x/n, x%n
-		f, c := fans[i], concerts[j]
-		req := boxhttp.HoldRequest{ConcertID: c.ConcertID, Date: days(c)[i/seatsPerDate], SeatNumbers: []int{i%seatsPerDate + 1}}
+		f := fans[i]
+		req := boxhttp.HoldRequest{ConcertID: concerts[j].ConcertID, Date: ds[j][i/seatsPerDate], SeatNumbers: []int{i%seatsPerDate + 1}}
 		return e.setup(ctx, f.target, routeHold, func(cl *boxhttp.Client) error {
 			var err error
 			held[x], err = cl.Hold(ctx, f.access, tokens[j][i], req)

@@ -22,8 +22,8 @@ import (
 // registerTypes replaces m's uuid and date types, and their arrays, with
 // ones that also encode canonical strings in binary.
 func registerTypes(m *pgtype.Map) {
-	uuidType := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
-	dateType := &pgtype.Type{Name: "date", OID: pgtype.DateOID, Codec: dateCodec{}}
+	uuidType := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: stringCodec{pgtype.UUIDCodec{}, encodeUUID}}
+	dateType := &pgtype.Type{Name: "date", OID: pgtype.DateOID, Codec: stringCodec{pgtype.DateCodec{}, encodeDate}}
 	m.RegisterType(uuidType)
 	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: uuidType}})
 	m.RegisterType(dateType)
@@ -34,21 +34,28 @@ func registerTypes(m *pgtype.Map) {
 // format.
 var errNotCanonical = errors.New("not in canonical form")
 
-// uuidCodec is pgx's, and encodes a string of the canonical 36-character
-// form in binary.
-type uuidCodec struct{ pgtype.UUIDCodec }
-
-func (c uuidCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
-	if _, ok := value.(string); ok && format == pgtype.BinaryFormatCode {
-		return uuidString{}
-	}
-	return c.UUIDCodec.PlanEncode(m, oid, format, value)
+// stringCodec is one of pgx's codecs that also encodes a string in binary
+// with encode, which returns errNotCanonical for a string not in the
+// canonical form.
+type stringCodec struct {
+	pgtype.Codec
+	encode stringPlan
 }
 
-type uuidString struct{}
+func (c stringCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
+	if _, ok := value.(string); ok && format == pgtype.BinaryFormatCode {
+		return c.encode
+	}
+	return c.Codec.PlanEncode(m, oid, format, value)
+}
 
-func (uuidString) Encode(value any, buf []byte) ([]byte, error) {
-	s := value.(string)
+// stringPlan encodes a string in binary.
+type stringPlan func(s string, buf []byte) ([]byte, error)
+
+func (p stringPlan) Encode(value any, buf []byte) ([]byte, error) { return p(value.(string), buf) }
+
+// encodeUUID encodes a uuid of the canonical 36-character form.
+func encodeUUID(s string, buf []byte) ([]byte, error) {
 	if len(s) != 36 {
 		return nil, errNotCanonical
 	}
@@ -59,24 +66,11 @@ func (uuidString) Encode(value any, buf []byte) ([]byte, error) {
 	return append(buf, id[:]...), nil
 }
 
-// dateCodec is pgx's, and encodes a string YYYY-MM-DD in binary: days
-// since 2000-01-01.
-type dateCodec struct{ pgtype.DateCodec }
-
-func (c dateCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
-	if _, ok := value.(string); ok && format == pgtype.BinaryFormatCode {
-		return dateString{}
-	}
-	return c.DateCodec.PlanEncode(m, oid, format, value)
-}
-
-type dateString struct{}
-
 // epoch is PostgreSQL's day 0 of dates.
 var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (dateString) Encode(value any, buf []byte) ([]byte, error) {
-	s := value.(string)
+// encodeDate encodes a date YYYY-MM-DD: days since 2000-01-01.
+func encodeDate(s string, buf []byte) ([]byte, error) {
 	if len(s) != len(time.DateOnly) {
 		return nil, errNotCanonical
 	}
