@@ -223,12 +223,7 @@ func TestLoadtestHoldAndPay(t *testing.T) {
 	// The hold scenario's concert has 366 dates: under the race detector,
 	// beside the rest of the suite, creating it takes seconds.
 	cfg.RequestTimeout = time.Minute
-	m := NewMain(cfg, io.Discard)
-	if err := m.Run(ctx); err != nil {
-		m.Close()
-		t.Fatalf("run: %v", err)
-	}
-	defer m.Close()
+	m := startMain(t, cfg, nil)
 	for _, sc := range []string{"hold", "pay"} {
 		o := loadtest.DefaultOptions()
 		o.Scenario = sc
