@@ -53,40 +53,27 @@ func TestOneWinnerEach(t *testing.T) {
 	}
 }
 
-// In each pass of the hold phase every seat is one fan's, and a fan holds
-// a seat again only holdTurns passes later.
-func TestHoldPasses(t *testing.T) {
-	const w, total = 7, 40
-	passes := make([][][]int, w)
+// The fans of the hold phase hold disjoint seats that cover them all, and
+// at 600 fans each has enough seats to come back to one only after 2 s at
+// 27,000 holds a second.
+func TestFanSeats(t *testing.T) {
+	const w, n = 7, 40
+	owner := map[int]int{}
 	for i := range w {
-		passes[i] = holdPasses(i, w, total)
-		if len(passes[i]) != holdTurns {
-			t.Fatalf("fan %d: %d passes, want %d", i, len(passes[i]), holdTurns)
+		for _, k := range fanSeats(i, w, n) {
+			if j, ok := owner[k]; ok {
+				t.Fatalf("seat %d is fan %d's and fan %d's", k, j, i)
+			}
+			owner[k] = i
 		}
 	}
-	for turn := range holdTurns {
-		owner := map[int]int{}
-		for i := range w {
-			for _, k := range passes[i][turn] {
-				if j, ok := owner[k]; ok {
-					t.Fatalf("pass %d: seat %d is fan %d's and fan %d's", turn, k, j, i)
-				}
-				owner[k] = i
-			}
-		}
-		if len(owner) != total {
-			t.Fatalf("pass %d covers %d seats, want %d", turn, len(owner), total)
-		}
+	if len(owner) != n {
+		t.Fatalf("the fans have %d seats, want %d", len(owner), n)
 	}
-	for i := range w {
-		seen := map[int]bool{}
-		for _, pass := range passes[i] {
-			for _, k := range pass {
-				if seen[k] {
-					t.Fatalf("fan %d holds seat %d in two of its %d passes", i, k, holdTurns)
-				}
-				seen[k] = true
-			}
+	const fans, rate, back = 600, 27000, 2.0
+	for i := range fans {
+		if got := len(fanSeats(i, fans, holdConcerts*maxDates*seatsPerDate)); float64(got) < back*rate/fans {
+			t.Fatalf("fan %d has %d seats; at %d holds/s it would come back to one within %v s", i, got, rate, back)
 		}
 	}
 }

@@ -189,6 +189,26 @@ func (e *engine) admitted(ctx context.Context, concertID string, n int, charge i
 	return fans, err
 }
 
+// admittedTo creates n users charged charge won and has each admitted to
+// every one of concerts, whose waiting rooms must admit quickly;
+// tokens[j][i] is fan i's queue token for concerts[j].
+func (e *engine) admittedTo(ctx context.Context, concerts []boxhttp.Concert, n int, charge int64) (fans []fan, tokens [][]string, err error) {
+	if fans, err = e.admitted(ctx, concerts[0].ConcertID, n, charge); err != nil {
+		return nil, nil, err
+	}
+	tokens = make([][]string, len(concerts))
+	tokens[0] = make([]string, n)
+	for i, f := range fans {
+		tokens[0][i] = f.queueToken
+	}
+	for j := 1; j < len(concerts); j++ {
+		if tokens[j], err = e.admitAll(ctx, concerts[j].ConcertID, fans); err != nil {
+			return nil, nil, err
+		}
+	}
+	return fans, tokens, nil
+}
+
 // admitAll has fans join concertID's waiting room, which must admit
 // quickly, and returns their queue tokens once each is admitted.
 func (e *engine) admitAll(ctx context.Context, concertID string, fans []fan) ([]string, error) {
