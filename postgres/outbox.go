@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/boxoffice/boxoffice"
 	"github.com/boxoffice/boxoffice/event"
@@ -150,6 +151,17 @@ func (s *EventStore) Claim(ctx context.Context) (event.Claim, error) {
 	if conn == nil || conn.IsClosed() {
 		cfg := s.db.pool.Config().ConnConfig.Copy()
 		cfg.RuntimeParams["application_name"] = RelayApplicationName
+		// The outbox is a queue: empty when the relay keeps up, hundreds
+		// of thousands of rows moments later when it does not, and its
+		// statistics describe neither. A plan cached while it was small
+		// scanned all of it, for every row the relay deleted, so every
+		// batch took longer than the one before and the relay fell ever
+		// further behind. Every statement of the relay has an index or a
+		// ctid to go by; a sequential scan is never the plan wanted. Nor
+		// is JIT compiling, which the cost of a disabled scan would set off
+		// (50–90 ms, for statements of a millisecond).
+		cfg.RuntimeParams["enable_seqscan"] = "off"
+		cfg.RuntimeParams["jit"] = "off"
 		var err error
 		if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return nil, s.db.wrap("claim events", err)
@@ -226,15 +238,17 @@ func (c *eventClaim) Number(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// outbox is the outbox in the numbering's transaction tx; ns are the
-// outbox numbers of the events read.
+// outbox is the outbox in the numbering's transaction tx; rows are the
+// rows of the events read, by ctid: outbox rows are never updated, and
+// only the claim's holder deletes them, so a row read keeps its ctid
+// until the transaction deletes it (see Write).
 type outbox struct {
-	tx pgx.Tx
-	ns []int64
+	tx   pgx.Tx
+	rows []pgtype.TID
 }
 
 func (o *outbox) Read(ctx context.Context, limit int) (evs []event.Event, err error) {
-	evs, o.ns, err = outboxEvents(ctx, o.tx, limit)
+	evs, o.rows, err = outboxEvents(ctx, o.tx, limit)
 	return evs, err
 }
 
@@ -260,14 +274,18 @@ func (o *outbox) Write(ctx context.Context, out []event.Event, heads []event.Hea
 	if _, err := o.tx.Exec(ctx, `UPDATE event_relay SET numbered = $1 WHERE part = 0`, last); err != nil {
 		return err
 	}
-	_, err := o.tx.Exec(ctx, `DELETE FROM outbox WHERE n = ANY ($1::int8[])`, o.ns)
+	// By ctid, a TID scan whatever the table's size or statistics: while
+	// the relay runs behind, the outbox holds many rows and more dead
+	// ones, and a delete by n planned for a small table (a scan of all of
+	// it) took longer with every batch, so the relay fell further behind.
+	_, err := o.tx.Exec(ctx, deleteOutboxSQL, o.rows)
 	return err
 }
 
 // outboxEvents reads up to limit events of the outbox, in order, with
-// their outbox numbers. The data of an event written with a ref is made
+// their rows' ctids. The data of an event written with a ref is made
 // here, in Go, from the row it names (outboxRefSQL).
-func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event, ns []int64, err error) {
+func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event, tids []pgtype.TID, err error) {
 	rows, err := tx.Query(ctx, outboxRefSQL, limit)
 	if err != nil {
 		return nil, nil, err
@@ -275,14 +293,14 @@ func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event,
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			n         int64
+			tid       pgtype.TID
 			e         event.Event
 			typ       string
 			concertID *string
 			data      []byte
 			ref       outboxRef
 		)
-		if err := rows.Scan(&n, &e.ID, &typ, &concertID, &e.At, &data, &ref.reason,
+		if err := rows.Scan(&tid, &e.ID, &typ, &concertID, &e.At, &data, &ref.reason,
 			&ref.resID, &ref.resUser, &ref.day, &ref.numbers, &ref.prices, &ref.amount, &ref.expiresAt,
 			&ref.payID, &ref.payUser, &ref.payAmount,
 			&ref.ledgerID, &ref.ledgerUser, &ref.ledgerAmount, &ref.balance); err != nil {
@@ -297,9 +315,9 @@ func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event,
 				return nil, nil, err
 			}
 		}
-		ns, evs = append(ns, n), append(evs, e)
+		tids, evs = append(tids, tid), append(evs, e)
 	}
-	return evs, ns, rows.Err()
+	return evs, tids, rows.Err()
 }
 
 // outboxRefSQL reads up to $1 events of the outbox in order, each with the
@@ -307,11 +325,11 @@ func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event,
 // reservation of a SeatsHeld or HoldReleased, the payment and its
 // reservation of a ReservationPaid, the ledger entry of a BalanceCharged.
 const outboxRefSQL = `
-SELECT o.n, o.id, o.type, o.concert_id, o.at, o.data, o.reason,
+SELECT o.ctid, o.id, o.type, o.concert_id, o.at, o.data, o.reason,
        r.id::text, r.user_id, to_char(r.day, 'YYYY-MM-DD'), r.seat_numbers, r.seat_prices, r.amount, r.expires_at,
        p.id::text, p.user_id, p.amount,
        l.id::text, l.user_id, l.amount, l.balance_after
-FROM (SELECT * FROM outbox ORDER BY n LIMIT $1) AS o
+FROM (SELECT ctid, * FROM outbox ORDER BY n LIMIT $1) AS o
 LEFT JOIN LATERAL (
 	SELECT * FROM payments p WHERE o.type = 'ReservationPaid' AND p.id = o.ref OFFSET 0
 ) AS p ON true
@@ -325,6 +343,9 @@ LEFT JOIN LATERAL (
 	SELECT * FROM ledger l WHERE o.type = 'BalanceCharged' AND l.id = o.ref OFFSET 0
 ) AS l ON true
 ORDER BY o.n`
+
+// deleteOutboxSQL deletes the outbox rows numbered, by ctid.
+const deleteOutboxSQL = `DELETE FROM outbox WHERE ctid = ANY ($1::tid[])`
 
 // outboxRef is the row an outbox event's ref names, as outboxRefSQL reads
 // it; the columns of the rows it does not name are NULL.

@@ -151,7 +151,7 @@ func TestRelayDiesBetweenPublishAndMark(t *testing.T) {
 
 	dying, die := context.WithCancel(ctx)
 	published := 0
-	a := &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 25,
+	a := &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 25, PublishBatch: 25,
 		Publish: func(ctx context.Context, evs []event.Event) (int, error) {
 			n, err := stream.Publish(ctx, evs)
 			published += n
@@ -166,7 +166,7 @@ func TestRelayDiesBetweenPublishAndMark(t *testing.T) {
 		t.Fatalf("backlog after the death: got %+v, %v; want 25 numbered and unrelayed, 15 unnumbered", b, err)
 	}
 
-	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 25, Publish: stream.Publish})
+	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 25, PublishBatch: 25, Publish: stream.Publish})
 	drained(t, store, true)
 	stop()
 	checkStream(t, stream, feedOf(t, store))
@@ -180,7 +180,7 @@ func TestRelayAcrossNATSRestart(t *testing.T) {
 	srv := testserver.StartNATS(t)
 	stream := testserver.OpenStream(t, srv.URL(), testserver.StreamName())
 	ctx := context.Background()
-	relay := &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, Publish: stream.Publish}
+	relay := &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, PublishBatch: 20, Publish: stream.Publish}
 	stop := runRelay(relay)
 	defer stop()
 
@@ -210,7 +210,7 @@ func TestRelayAcrossPostgresRestart(t *testing.T) {
 	store := pgEvents(t, pg.URL())
 	stream := testserver.OpenStream(t, testserver.SharedNATS(t), testserver.StreamName())
 	ctx := context.Background()
-	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, Publish: stream.Publish})
+	stop := runRelay(&event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 20, PublishBatch: 20, Publish: stream.Publish})
 	defer stop()
 
 	appendEvents(t, ctx, store, 50)
@@ -232,7 +232,7 @@ func TestRelaysTakeTurns(t *testing.T) {
 	relays := make([]*event.Relay, 3)
 	stops := make([]func(), 3)
 	for i := range relays {
-		relays[i] = &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 10, Publish: stream.Publish}
+		relays[i] = &event.Relay{Store: store, Every: 10 * time.Millisecond, Batch: 10, PublishBatch: 10, Publish: stream.Publish}
 		stops[i] = runRelay(relays[i])
 	}
 	defer func() {
