@@ -449,32 +449,22 @@ func checkSoldOut(ctx context.Context, tx pgx.Tx, b *event.Batch) error {
 	return nil
 }
 
-// insertEvents writes the numbered events out.
+// insertEvents writes the numbered events out, with COPY: thousands of
+// rows at a time, which PostgreSQL takes in fewer, larger WAL records
+// than an INSERT of the same rows, and pgx sends without building arrays.
 func insertEvents(ctx context.Context, tx pgx.Tx, out []event.Event) error {
-	var (
-		positions, seqs []int64
-		ids, types      []string
-		concerts        []*string
-		ats             []time.Time
-		datas           [][]byte
-	)
-	for _, e := range out {
-		var concertID *string
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCopyColumns, pgx.CopyFromSlice(len(out), func(i int) ([]any, error) {
+		e := &out[i]
+		var concertID any
 		if e.ConcertID != "" {
-			concertID = &e.ConcertID
+			concertID = e.ConcertID
 		}
-		positions, seqs = append(positions, e.Position), append(seqs, e.Seq)
-		ids, types = append(ids, e.ID), append(types, string(e.Type))
-		concerts, ats, datas = append(concerts, concertID), append(ats, e.At), append(datas, e.Data)
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO events (position, id, type, concert_id, seq, at, data)
-		SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[], $6::timestamptz[], $7::json[])`,
-		positions, ids, types, concerts, seqs, ats, datas); err != nil {
-		return err
-	}
-	return nil
+		return []any{e.Position, e.ID, string(e.Type), concertID, e.Seq, e.At, []byte(e.Data)}, nil
+	}))
+	return err
 }
+
+var eventCopyColumns = []string{"position", "id", "type", "concert_id", "seq", "at", "data"}
 
 // writeHeads writes the concerts' heads, as Number moved them on.
 func writeHeads(ctx context.Context, tx pgx.Tx, heads []event.Head) error {
