@@ -54,60 +54,21 @@ func (s *EventStore) Append(ctx context.Context, evs ...event.Event) error {
 	return s.db.wrapWrite("append events", s.db.pool.SendBatch(ctx, b).Close())
 }
 
-const eventColumns = `position, id, type, concert_id, seq, at, data`
-
-func scanEvents(rows pgx.Rows) ([]event.Event, error) {
-	defer rows.Close()
-	var evs []event.Event
-	for rows.Next() {
-		var (
-			e         event.Event
-			typ       string
-			concertID *string
-			data      []byte
-		)
-		if err := rows.Scan(&e.Position, &e.ID, &typ, &concertID, &e.Seq, &e.At, &data); err != nil {
-			return nil, err
-		}
-		e.Type, e.At, e.Data = event.Type(typ), e.At.UTC(), json.RawMessage(data)
-		if concertID != nil {
-			e.ConcertID = *concertID
-		}
-		evs = append(evs, e)
-	}
-	return evs, rows.Err()
-}
-
 // Events returns a page of numbered events. Errors: INVALID_REQUEST,
 // UNAVAILABLE.
 func (s *EventStore) Events(ctx context.Context, q event.Query) ([]event.Event, error) {
 	if q.Limit < 1 || q.Limit > event.MaxLimit {
 		return nil, boxoffice.Errorf(boxoffice.CodeInvalidRequest, "limit must be 1..%d", event.MaxLimit)
 	}
-	var typ *string
-	if q.Type != "" {
-		t := string(q.Type)
-		typ = &t
-	}
-	var rows pgx.Rows
-	var err error
-	if q.ConcertID == "" {
-		rows, err = s.db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
-			WHERE position > $1 AND ($2::text IS NULL OR type = $2)
-			ORDER BY position LIMIT $3`, q.After, typ, q.Limit)
-	} else {
+	pq := pageQuery{after: q.After, limit: q.Limit, typ: string(q.Type)}
+	if q.ConcertID != "" {
 		key, ok := boxoffice.CanonID(q.ConcertID)
 		if !ok {
 			return nil, nil // no event is about it
 		}
-		rows, err = s.db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
-			WHERE concert_key = $1 AND position > $2 AND ($3::text IS NULL OR type = $3)
-			ORDER BY position LIMIT $4`, key, q.After, typ, q.Limit)
+		pq.concert = key
 	}
-	if err != nil {
-		return nil, s.db.wrap("read events", err)
-	}
-	evs, err := scanEvents(rows)
+	evs, err := readPages(ctx, s.db.pool, pq)
 	if err != nil {
 		return nil, s.db.wrap("read events", err)
 	}
@@ -121,8 +82,12 @@ func (s *EventStore) Backlog(ctx context.Context) (event.Backlog, error) {
 	err := s.db.pool.QueryRow(ctx, `
 		WITH o AS (SELECT count(*) AS n, min(at) AS oldest FROM outbox)
 		SELECT o.n, r.numbered - r.relayed,
-		       coalesce(r.numbered - (SELECT min(position) FROM events) + 1, 0),
-		       o.oldest, least(o.oldest, (SELECT at FROM events WHERE position = r.relayed + 1))
+		       coalesce(r.numbered - (SELECT min(first_position) FROM event_pages) + 1, 0),
+		       o.oldest, least(o.oldest, (
+		           SELECT (e->>'at')::timestamptz
+		           FROM (SELECT events FROM event_pages WHERE last_position > r.relayed ORDER BY last_position LIMIT 1) AS p,
+		                json_array_elements(p.events) AS e
+		           WHERE (e->>'position')::int8 = r.relayed + 1))
 		FROM event_relay r, o WHERE part = 0`).Scan(&b.Unnumbered, &b.Unrelayed, &b.Kept, &unnumbered, &unrelayed)
 	if err != nil {
 		return event.Backlog{}, s.db.wrap("measure outbox", err)
@@ -265,7 +230,7 @@ func (o *outbox) Numbered(ctx context.Context) (int64, error) {
 }
 
 func (o *outbox) Write(ctx context.Context, out []event.Event, heads []event.Head, last int64) error {
-	if err := insertEvents(ctx, o.tx, out); err != nil {
+	if err := writePage(ctx, o.tx, out); err != nil {
 		return err
 	}
 	if err := writeHeads(ctx, o.tx, heads); err != nil {
@@ -449,23 +414,6 @@ func checkSoldOut(ctx context.Context, tx pgx.Tx, b *event.Batch) error {
 	return nil
 }
 
-// insertEvents writes the numbered events out, with COPY: thousands of
-// rows at a time, which PostgreSQL takes in fewer, larger WAL records
-// than an INSERT of the same rows, and pgx sends without building arrays.
-func insertEvents(ctx context.Context, tx pgx.Tx, out []event.Event) error {
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCopyColumns, pgx.CopyFromSlice(len(out), func(i int) ([]any, error) {
-		e := &out[i]
-		var concertID any
-		if e.ConcertID != "" {
-			concertID = e.ConcertID
-		}
-		return []any{e.Position, e.ID, string(e.Type), concertID, e.Seq, e.At, []byte(e.Data)}, nil
-	}))
-	return err
-}
-
-var eventCopyColumns = []string{"position", "id", "type", "concert_id", "seq", "at", "data"}
-
 // writeHeads writes the concerts' heads, as Number moved them on.
 func writeHeads(ctx context.Context, tx pgx.Tx, heads []event.Head) error {
 	var (
@@ -490,13 +438,11 @@ func writeHeads(ctx context.Context, tx pgx.Tx, heads []event.Head) error {
 
 // Unrelayed returns numbered events past the relayed mark.
 func (c *eventClaim) Unrelayed(ctx context.Context, limit int) ([]event.Event, error) {
-	rows, err := c.conn.Query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE position > (SELECT relayed FROM event_relay WHERE part = 0)
-		ORDER BY position LIMIT $1`, limit)
-	if err != nil {
+	var relayed int64
+	if err := c.conn.QueryRow(ctx, `SELECT relayed FROM event_relay WHERE part = 0`).Scan(&relayed); err != nil {
 		return nil, c.db.wrap("read unrelayed events", err)
 	}
-	evs, err := scanEvents(rows)
+	evs, err := readPages(ctx, c.conn, pageQuery{after: relayed, limit: limit})
 	if err != nil {
 		return nil, c.db.wrap("read unrelayed events", err)
 	}
@@ -509,26 +455,89 @@ func (c *eventClaim) Relayed(ctx context.Context, position int64) error {
 	return c.db.wrap("mark events relayed", err)
 }
 
-// trimBatch bounds the rows one statement of Trim deletes.
-const trimBatch = 5000
+// trimBatch bounds the pages one statement of Trim deletes or rewrites.
+const trimBatch = 100
 
-// Trim deletes old events, a batch at a time.
+// Trim deletes the events older than before (and, when relayed, relayed):
+// the pages all of whose events go, then what goes of the pages that hold
+// some, whose other events are written back.
 func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (int, error) {
 	total := 0
 	for {
-		tag, err := c.conn.Exec(ctx, `
-			DELETE FROM events WHERE position IN (
-				SELECT position FROM events
-				WHERE at < $1 AND (NOT $2 OR position <= (SELECT relayed FROM event_relay WHERE part = 0))
-				ORDER BY position LIMIT $3)`, utc(before), relayed, trimBatch)
+		var pages, n int
+		err := c.conn.QueryRow(ctx, `
+			WITH gone AS (
+				DELETE FROM event_pages WHERE first_position IN (
+					SELECT first_position FROM event_pages
+					WHERE max_at < $1 AND (NOT $2 OR last_position <= (SELECT relayed FROM event_relay WHERE part = 0))
+					ORDER BY first_position LIMIT $3)
+				RETURNING n)
+			SELECT count(*), coalesce(sum(n), 0) FROM gone`,
+			utc(before), relayed, trimBatch).Scan(&pages, &n)
 		if err != nil {
 			return total, c.db.wrap("trim events", err)
 		}
-		total += int(tag.RowsAffected())
-		if tag.RowsAffected() < trimBatch {
-			return total, nil
+		total += n
+		if pages < trimBatch {
+			break
 		}
 	}
+	n, err := c.trimPartly(ctx, before, relayed)
+	if err != nil {
+		return total, c.db.wrap("trim events", err)
+	}
+	return total + n, nil
+}
+
+// trimPartly trims the pages that hold events to keep and to delete.
+func (c *eventClaim) trimPartly(ctx context.Context, before time.Time, relayed bool) (int, error) {
+	total := 0
+	err := pgx.BeginTxFunc(ctx, c.conn, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var mark int64
+		if err := tx.QueryRow(ctx, `SELECT relayed FROM event_relay WHERE part = 0`).Scan(&mark); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT first_position, events FROM event_pages
+			WHERE min_at < $1 AND (NOT $2 OR first_position <= $3)
+			ORDER BY first_position LIMIT $4`, utc(before), relayed, mark, trimBatch)
+		if err != nil {
+			return err
+		}
+		type page struct {
+			first int64
+			evs   []pageEvent
+		}
+		var pages []page
+		var p page
+		var body []byte
+		if _, err := pgx.ForEachRow(rows, []any{&p.first, &body}, func() error {
+			p.evs = nil
+			pages = append(pages, p)
+			return json.Unmarshal(body, &pages[len(pages)-1].evs)
+		}); err != nil {
+			return err
+		}
+		for _, p := range pages {
+			keep := slices.DeleteFunc(slices.Clone(p.evs), func(e pageEvent) bool {
+				return e.At.Before(before) && (!relayed || e.Position <= mark)
+			})
+			switch {
+			case len(keep) == len(p.evs):
+				continue
+			case len(keep) == 0:
+				_, err = tx.Exec(ctx, `DELETE FROM event_pages WHERE first_position = $1`, p.first)
+			default:
+				err = putPage(ctx, tx, p.first, keep)
+			}
+			if err != nil {
+				return err
+			}
+			total += len(p.evs) - len(keep)
+		}
+		return nil
+	})
+	return total, err
 }
 
 // newEventID is the id of an event a batch writes: a UUIDv7 made here,
