@@ -26,8 +26,9 @@ type Relay struct {
 	// Every is how often the holder looks for new events, and how often
 	// the others try to claim; default DefaultEvery.
 	Every time.Duration
-	// Batch bounds the events numbered at a time, and PublishBatch those
-	// published at a time; defaults DefaultBatch and DefaultPublishBatch.
+	// Batch bounds the events numbered at a time, and those published
+	// after each numbering, PublishBatch at a time; defaults DefaultBatch
+	// and DefaultPublishBatch.
 	Batch, PublishBatch int
 	Log                 *slog.Logger
 
@@ -116,29 +117,20 @@ func (r *Relay) hold(ctx context.Context, c Claim) error {
 		r.numbered.Add(int64(n))
 		busy := n == r.Batch
 		if r.Publish != nil && !time.Now().Before(publishAfter) {
-			evs, err := c.Unrelayed(ctx, r.PublishBatch)
+			more, perr, err := r.publish(ctx, c)
 			if err != nil {
 				return err
 			}
-			if len(evs) > 0 {
-				k, perr := r.Publish(ctx, evs)
-				if k > 0 {
-					if err := c.Relayed(ctx, evs[k-1].Position); err != nil {
-						return err
-					}
-					r.relayed.Add(int64(k))
-				}
-				switch {
-				case perr != nil && ctx.Err() == nil:
-					// The stream is down or refused: keep numbering, and
-					// offer the events again later.
-					backoff = min(max(2*backoff, r.Every), maxBackoff)
-					publishAfter = time.Now().Add(backoff)
-					r.Log.Warn("publish events", "published", k, "of", len(evs), "retry_in", backoff, "err", perr)
-				case perr == nil:
-					backoff = 0
-					busy = busy || len(evs) == r.PublishBatch
-				}
+			switch {
+			case perr != nil && ctx.Err() == nil:
+				// The stream is down or refused: keep numbering, and
+				// offer the events again later.
+				backoff = min(max(2*backoff, r.Every), maxBackoff)
+				publishAfter = time.Now().Add(backoff)
+				r.Log.Warn("publish events", "retry_in", backoff, "err", perr)
+			case perr == nil:
+				backoff = 0
+				busy = busy || more
 			}
 		}
 		if time.Since(lastTrim) >= trimEvery {
@@ -152,6 +144,33 @@ func (r *Relay) hold(ctx context.Context, c Claim) error {
 		}
 	}
 	return nil
+}
+
+// publish publishes up to Batch unrelayed events, PublishBatch at a time,
+// and moves the relayed mark past each run the stream acknowledged: as
+// many as a numbering numbers, read at once. more says Batch were read and
+// all published; perr is the stream's failure, err the store's.
+func (r *Relay) publish(ctx context.Context, c Claim) (more bool, perr, err error) {
+	evs, err := c.Unrelayed(ctx, r.Batch)
+	if err != nil {
+		return false, nil, err
+	}
+	read := len(evs)
+	for len(evs) > 0 {
+		run := evs[:min(len(evs), r.PublishBatch)]
+		k, perr := r.Publish(ctx, run)
+		if k > 0 {
+			if err := c.Relayed(ctx, run[k-1].Position); err != nil {
+				return false, nil, err
+			}
+			r.relayed.Add(int64(k))
+		}
+		if perr != nil {
+			return false, perr, nil
+		}
+		evs = evs[len(run):]
+	}
+	return read == r.Batch, nil, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
