@@ -24,6 +24,7 @@ type EventStores struct {
 func RunEventStore(t *testing.T, newStores func(t testing.TB) EventStores) {
 	t.Run("NumberedPerConcert", func(t *testing.T) { testNumbered(t, newStores(t)) })
 	t.Run("FeedPages", func(t *testing.T) { testFeedPages(t, newStores(t)) })
+	t.Run("FeedFiltersAcrossNumberings", func(t *testing.T) { testFeedFilters(t, newStores(t)) })
 	t.Run("ErrInvalidRequest", func(t *testing.T) { testFeedInvalid(t, newStores(t)) })
 	t.Run("OneClaimAtATime", func(t *testing.T) { testClaim(t, newStores(t)) })
 	t.Run("RelayedAndTrimmed", func(t *testing.T) { testRelayedTrimmed(t, newStores(t)) })
@@ -211,6 +212,59 @@ func testFeedPages(t *testing.T, s EventStores) {
 	page, err := s.Events.Events(ctx, event.Query{After: after + 1000, Limit: 10})
 	if err != nil || len(page) != 0 {
 		t.Fatalf("past the end: got %d events (err %v), want none", len(page), err)
+	}
+}
+
+// testFeedFilters numbers the events of two concerts and of none, mixed,
+// three at a time, and reads the feed by concert, by type and by both, two
+// events at a time: each read is the unfiltered feed's matching events, in
+// its order, each once. Every numbering holds concert a and the type
+// HoldReleased, but only the 56th event is a's HoldReleased.
+func testFeedFilters(t *testing.T, s EventStores) {
+	ctx := context.Background()
+	a, b := boxoffice.NewID(), boxoffice.NewID()
+	for i := range 60 {
+		switch {
+		case i == 55:
+			appendEvent(t, s.Events, event.HoldReleased, a, i)
+		case i%3 == 0:
+			appendEvent(t, s.Events, event.SeatsHeld, a, i)
+		case i%3 == 1:
+			appendEvent(t, s.Events, event.HoldReleased, b, i)
+		default:
+			appendEvent(t, s.Events, event.BalanceCharged, "", i)
+		}
+	}
+	c := claim(t, s.Events)
+	for {
+		n, err := c.Number(ctx, 3)
+		noErr(t, "Number", err)
+		if n == 0 {
+			break
+		}
+	}
+	all := feed(t, s.Events, event.Query{Limit: 2})
+	if len(all) != 60 {
+		t.Fatalf("feed: got %d events, want 60", len(all))
+	}
+	for _, q := range []event.Query{
+		{ConcertID: a}, {ConcertID: b}, {Type: event.BalanceCharged}, {Type: event.HoldReleased},
+		{ConcertID: a, Type: event.HoldReleased}, {ConcertID: b, Type: event.SeatsHeld},
+	} {
+		var want []string
+		for _, e := range all {
+			if (q.ConcertID == "" || e.ConcertID == q.ConcertID) && (q.Type == "" || e.Type == q.Type) {
+				want = append(want, e.ID)
+			}
+		}
+		q.Limit = 2
+		var got []string
+		for _, e := range feed(t, s.Events, q) {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("feed of %+v: got %d events %v, want %d %v", q, len(got), got, len(want), want)
+		}
 	}
 }
 
