@@ -469,7 +469,8 @@ func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (
 			WITH gone AS (
 				DELETE FROM event_pages WHERE first_position IN (
 					SELECT first_position FROM event_pages
-					WHERE max_at < $1 AND (NOT $2 OR last_position <= (SELECT relayed FROM event_relay WHERE part = 0))
+					WHERE min_at < $1 AND max_at < $1
+					  AND (NOT $2 OR last_position <= (SELECT relayed FROM event_relay WHERE part = 0))
 					ORDER BY first_position LIMIT $3)
 				RETURNING n)
 			SELECT count(*), coalesce(sum(n), 0) FROM gone`,

@@ -18,6 +18,8 @@ CREATE TABLE event_pages (
     max_at         timestamptz NOT NULL,
     events         json NOT NULL
 );
+-- Trimming looks for the pages with events older than its cutoff.
+CREATE INDEX event_pages_min_at ON event_pages (min_at);
 
 -- lz4 where the server was built with it (a page is a few hundred KB of
 -- JSON); pglz, the default, elsewhere.
