@@ -17,7 +17,7 @@ import (
 // JSON array, with the types and concerts found in it so that a filtered
 // read of the feed skips pages without decoding them. A row per event cost
 // the relay a heap row and three index entries per event, on the same
-// cores as the sale; a page costs one row and two index entries per
+// cores as the sale; a page costs one row and three index entries per
 // numbering of up to 5,000 events.
 
 // pageEvent is an event as a page holds it: the feed's JSON with its
