@@ -28,10 +28,12 @@ type hoarding struct {
 	// fan was admitted meanwhile, or a stream was refused).
 	replaced, notReplaced, streamsUnchecked atomic.Int64
 	// Re-holds of a fan's own seats right after its hold of them ended:
-	// refused (of which with the cooldown's words), granted (a breach),
-	// or answered otherwise (the session ended, say).
-	refused, cooldown, reheld, reholdOther atomic.Int64
-	lapsed, cancelled                      atomic.Int64
+	// refused (of which with the cooldown's words), granted while the
+	// cooldown still ran (a breach), granted only once it could have
+	// ended (a slow answer, not a breach), or answered otherwise (the
+	// session ended, say).
+	refused, cooldown, reheld, reheldLate, reholdOther atomic.Int64
+	lapsed, cancelled                                  atomic.Int64
 }
 
 // streamReplaceWait is how long a hoarder gives the server to end its
@@ -53,6 +55,7 @@ type Hoarding struct {
 	RefusedAgain    int64 `json:"refusedAgain"`
 	RefusedCooldown int64 `json:"refusedWithCooldown"`
 	HeldAgain       int64 `json:"heldAgain"`
+	HeldAgainLate   int64 `json:"heldAgainLate"`
 	OtherAgain      int64 `json:"otherAgain"`
 }
 
@@ -61,19 +64,19 @@ func (h *hoarding) report() *Hoarding {
 		Hoarders:        h.hoarders.Load(),
 		StreamsReplaced: h.replaced.Load(), StreamsNotReplaced: h.notReplaced.Load(), StreamsUnchecked: h.streamsUnchecked.Load(),
 		Lapsed: h.lapsed.Load(), Cancelled: h.cancelled.Load(),
-		RefusedAgain: h.refused.Load(), RefusedCooldown: h.cooldown.Load(), HeldAgain: h.reheld.Load(), OtherAgain: h.reholdOther.Load(),
+		RefusedAgain: h.refused.Load(), RefusedCooldown: h.cooldown.Load(), HeldAgain: h.reheld.Load(), HeldAgainLate: h.reheldLate.Load(), OtherAgain: h.reholdOther.Load(),
 	}
 }
 
 // checks are the audit's checks of the hoarders' tries.
 func (r *Hoarding) checks() []Check {
-	tried := r.RefusedAgain + r.HeldAgain + r.OtherAgain
+	tried := r.RefusedAgain + r.HeldAgain + r.HeldAgainLate + r.OtherAgain
 	return []Check{
 		{
 			Name: "hoarders were refused their own seats again",
 			OK:   r.HeldAgain == 0 && r.RefusedAgain > 0,
-			Detail: fmt.Sprintf("%d hoarders; %d holds let go (%d lapsed, %d cancelled) and tried again at once: %d refused (%d with the cooldown's words, the rest taken by others), %d held again, %d answered otherwise",
-				r.Hoarders, tried, r.Lapsed, r.Cancelled, r.RefusedAgain, r.RefusedCooldown, r.HeldAgain, r.OtherAgain),
+			Detail: fmt.Sprintf("%d hoarders; %d holds let go (%d lapsed, %d cancelled) and tried again at once: %d refused (%d with the cooldown's words, the rest taken by others), %d held again within the cooldown, %d held again answered only after it could have ended, %d answered otherwise",
+				r.Hoarders, tried, r.Lapsed, r.Cancelled, r.RefusedAgain, r.RefusedCooldown, r.HeldAgain, r.HeldAgainLate, r.OtherAgain),
 		},
 		{
 			Name: "a second event stream ended the first",
@@ -107,6 +110,9 @@ func (e *engine) hoard(ctx context.Context, s *sale, f *saleFan) {
 	if !ok {
 		return
 	}
+	// The cooldown runs for the hold's length from the release: the
+	// lapse, or the cancel (no earlier than it was asked for).
+	released := r.ExpiresAt
 	if f.rng.IntN(2) == 0 {
 		s.hoard.lapsed.Add(1)
 		if !sleep(ctx, time.Until(r.ExpiresAt)+50*time.Millisecond) {
@@ -114,6 +120,7 @@ func (e *engine) hoard(ctx context.Context, s *sale, f *saleFan) {
 			return
 		}
 	} else {
+		released = time.Now()
 		err := e.fanDo(ctx, s, f, routeCancel, func(c *boxhttp.Client) error {
 			return c.Cancel(ctx, f.access, f.queueToken, r.ReservationID)
 		})
@@ -136,8 +143,11 @@ func (e *engine) hoard(ctx context.Context, s *sale, f *saleFan) {
 	})
 	var be *boxoffice.Error
 	switch {
-	case err == nil:
+	case err == nil && time.Now().Before(released.Add(time.Duration(s.concert.HoldSeconds)*time.Second)):
 		s.hoard.reheld.Add(1)
+		f.holds = append(f.holds, saleHold{Reservation: again})
+	case err == nil:
+		s.hoard.reheldLate.Add(1)
 		f.holds = append(f.holds, saleHold{Reservation: again})
 	case boxoffice.ErrorCode(err) == boxoffice.CodeSeatUnavailable:
 		s.hoard.refused.Add(1)
