@@ -102,8 +102,8 @@ type JSON struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// MarshalJSON encodes e as JSON describes.
-func (e Event) MarshalJSON() ([]byte, error) {
+// ToJSON is e as JSON describes it.
+func (e Event) ToJSON() JSON {
 	j := JSON{ID: e.ID, Type: e.Type, At: e.At.UTC(), Seq: e.Seq, Data: e.Data}
 	if e.ConcertID != "" {
 		j.ConcertID = &e.ConcertID
@@ -111,8 +111,20 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if j.Data == nil {
 		j.Data = json.RawMessage("{}")
 	}
-	return json.Marshal(j)
+	return j
 }
+
+// Event is the event j describes, without its Position.
+func (j JSON) Event() Event {
+	e := Event{ID: j.ID, Type: j.Type, At: j.At, Seq: j.Seq, Data: j.Data}
+	if j.ConcertID != nil {
+		e.ConcertID = *j.ConcertID
+	}
+	return e
+}
+
+// MarshalJSON encodes e as JSON describes.
+func (e Event) MarshalJSON() ([]byte, error) { return json.Marshal(e.ToJSON()) }
 
 // UnmarshalJSON decodes what MarshalJSON encodes. Position is not part of
 // it.
@@ -121,10 +133,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*e = Event{ID: j.ID, Type: j.Type, At: j.At, Seq: j.Seq, Data: j.Data}
-	if j.ConcertID != nil {
-		e.ConcertID = *j.ConcertID
-	}
+	*e = j.Event()
 	return nil
 }
 

@@ -469,7 +469,7 @@ func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (
 			WITH gone AS (
 				DELETE FROM event_pages WHERE first_position IN (
 					SELECT first_position FROM event_pages
-					WHERE min_at < $1 AND max_at < $1
+					WHERE min_at < $1 AND max_at < $1 -- min_at: for its index
 					  AND (NOT $2 OR last_position <= (SELECT relayed FROM event_relay WHERE part = 0))
 					ORDER BY first_position LIMIT $3)
 				RETURNING n)
@@ -499,24 +499,14 @@ func (c *eventClaim) trimPartly(ctx context.Context, before time.Time, relayed b
 			return err
 		}
 		rows, err := tx.Query(ctx, `
-			SELECT first_position, events FROM event_pages
+			SELECT first_position, last_position, events FROM event_pages
 			WHERE min_at < $1 AND (NOT $2 OR first_position <= $3)
 			ORDER BY first_position LIMIT $4`, utc(before), relayed, mark, trimBatch)
 		if err != nil {
 			return err
 		}
-		type page struct {
-			first int64
-			evs   []pageEvent
-		}
-		var pages []page
-		var p page
-		var body []byte
-		if _, err := pgx.ForEachRow(rows, []any{&p.first, &body}, func() error {
-			p.evs = nil
-			pages = append(pages, p)
-			return json.Unmarshal(body, &pages[len(pages)-1].evs)
-		}); err != nil {
+		pages, err := collectPages(rows)
+		if err != nil {
 			return err
 		}
 		for _, p := range pages {

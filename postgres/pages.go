@@ -23,25 +23,36 @@ import (
 // pageEvent is an event as a page holds it: the feed's JSON with its
 // position.
 type pageEvent struct {
-	Position  int64           `json:"position"`
-	ID        string          `json:"id"`
-	Type      event.Type      `json:"type"`
-	At        time.Time       `json:"at"`
-	ConcertID *string         `json:"concertId"`
-	Seq       int64           `json:"seq"`
-	Data      json.RawMessage `json:"data"`
+	Position int64 `json:"position"`
+	event.JSON
 }
 
 func (p pageEvent) event() event.Event {
-	e := event.Event{Position: p.Position, ID: p.ID, Type: p.Type, At: p.At.UTC(), Seq: p.Seq, Data: p.Data}
-	if p.ConcertID != nil {
-		e.ConcertID = *p.ConcertID
-	}
+	e := p.JSON.Event()
+	e.Position, e.At = p.Position, e.At.UTC()
 	return e
 }
 
-// nilConcertKey is the concert key of the events of no concert.
-const nilConcertKey = "00000000-0000-0000-0000-000000000000"
+// key is the event's concert key.
+func (p pageEvent) key() string { return event.Key(deref(p.ConcertID)) }
+
+// page is a page read: its positions and its events.
+type page struct {
+	first, last int64
+	evs         []pageEvent
+}
+
+// collectPages reads rows of first_position, last_position and events.
+func collectPages(rows pgx.Rows) ([]page, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (page, error) {
+		var p page
+		var body []byte
+		if err := row.Scan(&p.first, &p.last, &body); err != nil {
+			return p, err
+		}
+		return p, json.Unmarshal(body, &p.evs)
+	})
+}
 
 // writePage writes out, the events of one numbering in position order, as
 // one page.
@@ -51,10 +62,7 @@ func writePage(ctx context.Context, tx pgx.Tx, out []event.Event) error {
 	}
 	evs := make([]pageEvent, len(out))
 	for i, e := range out {
-		evs[i] = pageEvent{Position: e.Position, ID: e.ID, Type: e.Type, At: e.At.UTC(), Seq: e.Seq, Data: e.Data}
-		if e.ConcertID != "" {
-			evs[i].ConcertID = &out[i].ConcertID
-		}
+		evs[i] = pageEvent{Position: e.Position, JSON: e.ToJSON()}
 	}
 	return putPage(ctx, tx, 0, evs)
 }
@@ -65,14 +73,10 @@ func putPage(ctx context.Context, tx pgx.Tx, was int64, evs []pageEvent) error {
 	var types, concerts []string
 	minAt, maxAt := evs[0].At, evs[0].At
 	for _, e := range evs {
-		key := nilConcertKey
-		if e.ConcertID != nil {
-			key = *e.ConcertID
-		}
 		if !slices.Contains(types, string(e.Type)) {
 			types = append(types, string(e.Type))
 		}
-		if !slices.Contains(concerts, key) {
+		if key := e.key(); !slices.Contains(concerts, key) {
 			concerts = append(concerts, key)
 		}
 		if e.At.Before(minAt) {
@@ -175,34 +179,26 @@ func readPages(ctx context.Context, conn querier, pq pageQuery) ([]event.Event, 
 	after := pq.after
 	for len(out) < pq.limit {
 		rows, err := conn.Query(ctx, `
-			SELECT last_position, events FROM event_pages
+			SELECT first_position, last_position, events FROM event_pages
 			WHERE last_position > $1 AND ($2::uuid IS NULL OR $2::uuid = ANY (concerts))
 			  AND ($3::text IS NULL OR $3::text = ANY (types))
 			ORDER BY last_position LIMIT $4`, after, concert, typ, pagesAtOnce)
 		if err != nil {
 			return nil, err
 		}
-		pages := 0
-		var last int64
-		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&last, &body}, func() error {
-			pages++
-			var evs []pageEvent
-			if err := json.Unmarshal(body, &evs); err != nil {
-				return err
-			}
-			for _, p := range evs {
-				if len(out) < pq.limit && p.Position > pq.after && pq.matches(p) {
-					out = append(out, p.event())
-				}
-			}
-			after = last
-			return nil
-		})
+		pages, err := collectPages(rows)
 		if err != nil {
 			return nil, err
 		}
-		if pages < pagesAtOnce {
+		for _, p := range pages {
+			for _, e := range p.evs {
+				if len(out) < pq.limit && e.Position > pq.after && pq.matches(e) {
+					out = append(out, e.event())
+				}
+			}
+			after = p.last
+		}
+		if len(pages) < pagesAtOnce {
 			break
 		}
 	}
@@ -213,12 +209,5 @@ func (pq pageQuery) matches(p pageEvent) bool {
 	if pq.typ != "" && string(p.Type) != pq.typ {
 		return false
 	}
-	if pq.concert != "" {
-		key := nilConcertKey
-		if p.ConcertID != nil {
-			key = *p.ConcertID
-		}
-		return key == pq.concert
-	}
-	return true
+	return pq.concert == "" || p.key() == pq.concert
 }

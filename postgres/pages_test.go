@@ -14,13 +14,13 @@ func TestAppendPage(t *testing.T) {
 	concert := "01a2500a-0000-7000-8000-000000000001"
 	odd := "a \"quoted\" <b>&\\ é\n"
 	evs := []pageEvent{
-		{Position: 1, ID: "01a2500a-0000-7000-8000-0000000000aa", Type: event.SeatsHeld,
+		{Position: 1, JSON: event.JSON{ID: "01a2500a-0000-7000-8000-0000000000aa", Type: event.SeatsHeld,
 			At: time.Date(2026, 12, 7, 10, 0, 0, 123456789, time.UTC), ConcertID: &concert, Seq: 1,
-			Data: json.RawMessage(`{"v": 1, "seats": [1, 2]}`)},
-		{Position: 2, ID: odd, Type: event.Type(odd), At: time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC),
-			ConcertID: &odd, Seq: 9, Data: json.RawMessage(`{"v":1,"s":"\u00e9"}`)},
-		{Position: 3, ID: "x", Type: event.BalanceCharged, At: time.Date(2026, 12, 7, 10, 0, 2, 500, time.UTC),
-			Seq: 1, Data: json.RawMessage(`{"v":1}`)},
+			Data: json.RawMessage(`{"v": 1, "seats": [1, 2]}`)}},
+		{Position: 2, JSON: event.JSON{ID: odd, Type: event.Type(odd), At: time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC),
+			ConcertID: &odd, Seq: 9, Data: json.RawMessage(`{"v":1,"s":"\u00e9"}`)}},
+		{Position: 3, JSON: event.JSON{ID: "x", Type: event.BalanceCharged, At: time.Date(2026, 12, 7, 10, 0, 2, 500, time.UTC),
+			Seq: 1, Data: json.RawMessage(`{"v":1}`)}},
 	}
 	got := appendPage(nil, evs)
 	want, err := json.Marshal(evs)
