@@ -27,11 +27,15 @@ import (
 // store's lock order keeps them from deadlocking.
 
 // Lanes is the number of lanes of holds, and of payments and cancels:
-// how many batches of each may be in the store at once.
-const Lanes = 4
+// how many batches of each may be in the store at once. Two lanes of
+// batches of up to MaxBatch measured faster than four of 64, one of 512
+// and two of 1,024 (docs/benchmarks.md, "Lanes"): fewer, larger batches
+// share each batch's fixed work among more requests, and two lanes of each
+// still keep both of a small machine's cores busy.
+const Lanes = 2
 
 // MaxBatch bounds the requests of one batch.
-const MaxBatch = 64
+const MaxBatch = 256
 
 // batchTimeout bounds one batch in the store (each request's own deadline
 // bounds it too, see batch.Group).
