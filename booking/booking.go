@@ -133,6 +133,16 @@ type Inventory struct {
 // SoldOut reports whether no seat is left to sell.
 func (inv Inventory) SoldOut() bool { return inv.Total > 0 && inv.Sold == inv.Total }
 
+// Supply says what a concert has left to sell at an instant, without
+// counting: whether any seat is available and whether any is held by an
+// unexpired hold (it may come back). It is what the concert's waiting room
+// reads every step, so it costs a few index reads while the concert has
+// seats of either kind, however many it has.
+type Supply struct {
+	Available bool
+	Held      bool
+}
+
 // Store keeps reservations and payments, and the seat states they change.
 // Every method is one atomic change, correct with any number of callers on
 // any number of instances.
@@ -203,6 +213,12 @@ type Store interface {
 	// Inventory counts a concert's seats at now and sums its payments.
 	// Errors: NOT_FOUND for an unknown concert.
 	Inventory(ctx context.Context, concertID string, now time.Time) (Inventory, error)
+
+	// Supply tells whether a concert has a seat available at now and
+	// whether it has one held by an unexpired hold, as Inventory would
+	// count them, stopping at the first of each. Errors: NOT_FOUND for an
+	// unknown concert.
+	Supply(ctx context.Context, concertID string, now time.Time) (Supply, error)
 
 	// Sweep marks up to limit holds that lapsed at or before now as expired and
 	// frees their seats, returning how many it tidied. Correctness never
@@ -555,6 +571,12 @@ func (s *Service) Replay(ctx context.Context, reservationID, userID, idempotency
 func (s *Service) Inventory(ctx context.Context, concertID string) (Inventory, error) {
 	concertID, _ = boxoffice.CanonID(concertID)
 	return s.store.Inventory(ctx, concertID, s.clock.Now())
+}
+
+// Supply tells what a concert has left to sell now. Errors: NOT_FOUND.
+func (s *Service) Supply(ctx context.Context, concertID string) (Supply, error) {
+	concertID, _ = boxoffice.CanonID(concertID)
+	return s.store.Supply(ctx, concertID, s.clock.Now())
 }
 
 // RunSweeper tidies lapsed holds every interval until ctx ends. Any number

@@ -180,8 +180,8 @@ func withQueueStore(s queue.Store) envOption {
 // wiring does.
 func supplyOf(b *booking.Service) func(ctx context.Context, concertID string) (queue.Supply, error) {
 	return func(ctx context.Context, concertID string) (queue.Supply, error) {
-		inv, err := b.Inventory(ctx, concertID)
-		return queue.Supply{Available: inv.Available, Held: inv.Held}, err
+		sup, err := b.Supply(ctx, concertID)
+		return queue.Supply{Available: sup.Available, Held: sup.Held}, err
 	}
 }
 

@@ -625,9 +625,9 @@ func (r *room) waitingAt(t int64) int64 {
 	return int64(r.waiting.Len() - r.seen.CountUpTo(t-int64(r.settings.IdleSeconds)*1000))
 }
 
-func (r *room) paused() bool { return r.supplied && r.supply.Available <= 0 }
+func (r *room) paused() bool { return r.supplied && !r.supply.Available }
 
-func (r *room) soldOut() bool { return r.paused() && r.supply.Held <= 0 }
+func (r *room) soldOut() bool { return r.paused() && !r.supply.Held }
 
 func (r *room) info() queue.Room {
 	return queue.Room{ConcertID: r.id, OpensAt: timeOf(r.opensAt), Settings: r.settings, Version: r.version}

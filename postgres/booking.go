@@ -368,6 +368,35 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 	return inv, nil
 }
 
+// supplySQL tells whether the concert $1 exists, has a seat available at
+// $2 (with $3, at the database's clock) and has a seat held by an
+// unexpired hold: each EXISTS stops at its first seat.
+const supplySQL = `
+WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
+SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
+       EXISTS (SELECT 1 FROM seats WHERE concert_id = $1
+               AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock)))),
+       EXISTS (SELECT 1 FROM seats WHERE concert_id = $1 AND status = 'HELD' AND hold_expires_at > (SELECT now FROM clock))`
+
+// Supply tells whether a concert has a seat available at now and one held
+// by an unexpired hold. Errors: NOT_FOUND.
+func (s *BookingStore) Supply(ctx context.Context, concertID string, now time.Time) (booking.Supply, error) {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
+		return booking.Supply{}, concert.NotFound(concertID)
+	}
+	var sup booking.Supply
+	var exists bool
+	err := s.db.pool.QueryRow(ctx, supplySQL, concertID, now, s.db.dbClock).Scan(&exists, &sup.Available, &sup.Held)
+	if err != nil {
+		return booking.Supply{}, s.db.wrap("read supply", err)
+	}
+	if !exists {
+		return booking.Supply{}, concert.NotFound(concertID)
+	}
+	return sup, nil
+}
+
 // sweepSQL expires up to $2 holds lapsed at $1 (with $3, at the database's
 // clock: a lapse read before the locks stays a lapse after), skipping reservations that
 // another transaction has locked (a payer, a canceller or another

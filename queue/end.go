@@ -182,7 +182,7 @@ func (s *Service) observe(ctx context.Context, concertID string) error {
 		if err != nil {
 			return err
 		}
-		if sup.Available <= 0 && sup.Held <= 0 {
+		if !sup.Available && !sup.Held {
 			st, err := s.store.Stats(ctx, concertID, now)
 			if err != nil {
 				return err

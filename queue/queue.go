@@ -239,10 +239,11 @@ type Stats struct {
 	Drawn bool
 }
 
-// Supply is what a concert has left to sell: seats available now and seats
-// held by unexpired holds, which come back if the holds lapse.
+// Supply is what a concert has left to sell: whether any seat is available
+// now, and whether any is held by an unexpired hold, which comes back if
+// the hold lapses.
 type Supply struct {
-	Available, Held int
+	Available, Held bool
 }
 
 // AdmissionRecord is one entry of a room's admission log.

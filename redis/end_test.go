@@ -54,7 +54,7 @@ func TestEndLeavesNoKey(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.SetSupply(ctx, id, queue.Supply{Available: 3}, t0); err != nil {
+		if err := s.SetSupply(ctx, id, queue.Supply{Available: true}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}

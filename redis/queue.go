@@ -611,9 +611,17 @@ func parseSeqs(v string) (seqs []int64, bad bool) {
 	return seqs, false
 }
 
+// flag is a bool as a script's argument: 1 or 0.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // SetSupply records what the concert has left to sell. Errors: NOT_FOUND.
 func (s *QueueStore) SetSupply(ctx context.Context, concertID string, sup queue.Supply, now time.Time) error {
-	res, err := supplyScript.Run(ctx, s.client, s.roomKeys(concertID)[:kMeta+1], sup.Available, sup.Held, s.instant(now)).Text()
+	res, err := supplyScript.Run(ctx, s.client, s.roomKeys(concertID)[:kMeta+1], flag(sup.Available), flag(sup.Held), s.instant(now)).Text()
 	if err != nil {
 		return fail("set supply", err)
 	}

@@ -173,7 +173,7 @@ func TestRoomKeysShareOneSlot(t *testing.T) {
 	must(err)
 	_, _, err = joinOne(ctx, s, room, "c", now)
 	must(err)
-	must(s.SetSupply(ctx, cid, queue.Supply{Available: 5}, now))
+	must(s.SetSupply(ctx, cid, queue.Supply{Available: true}, now))
 	_, err = s.Admit(ctx, cid, "owner", time.Second, now.Add(time.Second)) // draw, admission, log, waits
 	must(err)
 	_, _, err = joinOne(ctx, s, room, "d", now.Add(time.Second)) // keeps waiting and seen

@@ -885,6 +885,31 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 	return inv, nil
 }
 
+// Supply tells whether a concert has a seat available at now and one held
+// by an unexpired hold, each EXISTS stopping at its first seat. Errors:
+// NOT_FOUND.
+func (s *BookingStore) Supply(ctx context.Context, concertID string, now time.Time) (booking.Supply, error) {
+	key, ok := canonID(concertID)
+	if !ok {
+		return booking.Supply{}, concert.NotFound(concertID)
+	}
+	var sup booking.Supply
+	var exists bool
+	err := s.db.read.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = ?1),
+		       EXISTS (SELECT 1 FROM seats WHERE concert_id = ?1
+		               AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?2))),
+		       EXISTS (SELECT 1 FROM seats WHERE concert_id = ?1 AND status = 'HELD' AND hold_expires_at > ?2)`,
+		key, micros(now)).Scan(&exists, &sup.Available, &sup.Held)
+	if err != nil {
+		return booking.Supply{}, s.db.wrap(ctx, "read supply", err)
+	}
+	if !exists {
+		return booking.Supply{}, concert.NotFound(concertID)
+	}
+	return sup, nil
+}
+
 // Sweep expires up to limit holds that lapsed at or before now and frees
 // the seats they still hold, in one write transaction.
 func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {

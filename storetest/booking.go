@@ -129,11 +129,23 @@ func (e *bookingEnv) payments(userID string) []wallet.Entry {
 	return ps
 }
 
+// inventory counts the concert's seats at now, and checks that Supply
+// agrees with the count.
 func (e *bookingEnv) inventory(now time.Time) booking.Inventory {
 	e.t.Helper()
 	inv, err := e.Bookings.Inventory(context.Background(), e.c.ID, now)
 	noErr(e.t, "Inventory", err)
+	if want, got := (booking.Supply{Available: inv.Available > 0, Held: inv.Held > 0}), e.supply(now); got != want {
+		e.t.Errorf("Supply at %v: got %+v, want %+v (from the inventory %+v)", now, got, want, inv)
+	}
 	return inv
+}
+
+func (e *bookingEnv) supply(now time.Time) booking.Supply {
+	e.t.Helper()
+	sup, err := e.Bookings.Supply(context.Background(), e.c.ID, now)
+	noErr(e.t, "Supply", err)
+	return sup
 }
 
 // cheapSpec is one price for every seat and no per-user limit to speak of.
@@ -206,6 +218,7 @@ func RunBookingStore(t *testing.T, newStores func(t *testing.T) Stores) {
 	run("PaymentByKey/ErrNotFound", testPaymentByKeyErrNotFound)
 	run("Inventory/OK", testInventoryOK)
 	run("Inventory/ErrNotFound", testInventoryErrNotFound)
+	run("Supply/OK", testSupplyOK)
 	run("Dates/AvailableAtNow", testDatesAvailableAtNow)
 	run("SoldOut", testBookingSoldOut)
 	run("Sweep/OK", testSweepOK)
@@ -774,6 +787,42 @@ func testInventoryErrNotFound(t *testing.T, newStores func(t *testing.T) Stores)
 	for _, id := range []string{boxoffice.NewID(), "not-a-uuid"} {
 		_, err := e.Bookings.Inventory(ctx, id, bookingNow)
 		wantErr(t, "Inventory("+id+")", err, boxoffice.ErrNotFound)
+		_, err = e.Bookings.Supply(ctx, id, bookingNow)
+		wantErr(t, "Supply("+id+")", err, boxoffice.ErrNotFound)
+	}
+}
+
+// testSupplyOK walks a concert through every answer of Supply: seats
+// available, every seat held (and, at the holds' expiry, available again),
+// every seat sold.
+func testSupplyOK(t *testing.T, newStores func(t *testing.T) Stores) {
+	e := newBookingEnv(t, newStores, cheapSpec())
+	a := e.user(1_000_000)
+	upper := strings.ToUpper(e.c.ID)
+	if sup, err := e.Bookings.Supply(context.Background(), upper, bookingNow); err != nil || sup != (booking.Supply{Available: true}) {
+		t.Errorf("Supply of a new concert (upper-case id): got %+v, %v, want available only", sup, err)
+	}
+	r1 := e.mustHold(a, Day1, bookingNow, allSeats()...)
+	r2 := e.mustHold(a, Day2, bookingNow.Add(time.Second), allSeats()...)
+	for _, tc := range []struct {
+		at   time.Time
+		want booking.Supply
+	}{
+		{bookingNow.Add(time.Second), booking.Supply{Held: true}},
+		{bookingExpiry, booking.Supply{Available: true, Held: true}},
+		{bookingExpiry.Add(time.Second), booking.Supply{Available: true}},
+	} {
+		if got := e.supply(tc.at); got != tc.want {
+			t.Errorf("Supply at %v with every seat held from %v and %v: got %+v, want %+v", tc.at, bookingNow, bookingNow.Add(time.Second), got, tc.want)
+		}
+	}
+	e.mustPay(a, r1.ID, "", bookingNow.Add(time.Second))
+	if got, want := e.supply(bookingNow.Add(time.Second)), (booking.Supply{Held: true}); got != want {
+		t.Errorf("Supply with one date sold, the other held: got %+v, want %+v", got, want)
+	}
+	e.mustPay(a, r2.ID, "", bookingNow.Add(time.Second))
+	if got := e.supply(bookingNow.Add(time.Second)); got != (booking.Supply{}) {
+		t.Errorf("Supply when sold out: got %+v, want nothing", got)
 	}
 }
 

@@ -71,7 +71,7 @@ func testEndRemoves(t *testing.T, q *queueStore) {
 	wantQueueCode(t, "Draw", err, boxoffice.CodeNotFound)
 	_, err = q.s.Admissions(ctx, qRoomID, 1, 100)
 	wantQueueCode(t, "Admissions", err, boxoffice.CodeNotFound)
-	err = q.s.SetSupply(ctx, qRoomID, queue.Supply{Available: 1}, at)
+	err = q.s.SetSupply(ctx, qRoomID, queue.Supply{Available: true}, at)
 	wantQueueCode(t, "SetSupply", err, boxoffice.CodeNotFound)
 	_, _, err = joinOne(ctx, q.s, room, "newcomer", at)
 	wantQueueCode(t, "Join", err, boxoffice.CodeNotFound)

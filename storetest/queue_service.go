@@ -111,7 +111,7 @@ func testServiceSupply(t *testing.T, q *queueStore) {
 	for i, s := range steps {
 		clock.Set(qAt(s.at))
 		if i == 3 {
-			src.set(queue.Supply{Available: 5})
+			src.set(queue.Supply{Available: true})
 		}
 		a.Step(t.Context())
 		b.Step(t.Context())
@@ -156,7 +156,7 @@ func testRaceServices(t *testing.T, stores []queue.Store) {
 	q := &queueStore{t: t, s: stores[0]}
 	ts := q.joinAll(openRoom(s), fans, qT0)
 	clock := &tickingClock{}
-	src := &supplySource{s: queue.Supply{Available: 100}}
+	src := &supplySource{s: queue.Supply{Available: true}}
 	ctx := t.Context()
 
 	var stop atomic.Bool

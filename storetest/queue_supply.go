@@ -24,7 +24,7 @@ func testSupplyPaused(t *testing.T, q *queueStore) {
 	q.stepBoth(m, qAt(500*time.Millisecond))
 	rate := q.stats(qAt(500 * time.Millisecond)).Rate
 
-	q.supply(qRoomID, queue.Supply{Available: 0, Held: 3}, qAt(500*time.Millisecond))
+	q.supply(qRoomID, queue.Supply{Held: true}, qAt(500*time.Millisecond))
 	for i := 1; i <= 20; i++ {
 		now := qAt(500*time.Millisecond + time.Duration(i)*100*time.Millisecond)
 		wantAdmission(t, fmt.Sprintf("paused step %d", i), q.admit(now), queue.Admission{Leader: true})
@@ -37,7 +37,7 @@ func testSupplyPaused(t *testing.T, q *queueStore) {
 
 	// Seats come back: the credit grew to its cap of one second's worth,
 	// no more, and admission resumes where the model says.
-	q.supply(qRoomID, queue.Supply{Available: 1, Held: 2}, qAt(2500*time.Millisecond))
+	q.supply(qRoomID, queue.Supply{Available: true, Held: true}, qAt(2500*time.Millisecond))
 	m.bucket.Credit, m.bucket.Last = 10, qAt(2500*time.Millisecond)
 	m.last = qAt(2500 * time.Millisecond)
 	if n := q.stepBoth(m, qAt(2500*time.Millisecond)); n != 10 {
@@ -96,7 +96,7 @@ func testSupplyReturns(t *testing.T, q *queueStore) {
 	q.supply(qRoomID, queue.Supply{}, qT0)
 	wantAdmission(t, "step while sold out", q.admit(qT0), queue.Admission{Leader: true})
 	// Holds lapse elsewhere and seats come back.
-	q.supply(qRoomID, queue.Supply{Available: 2}, qAt(time.Second))
+	q.supply(qRoomID, queue.Supply{Available: true}, qAt(time.Second))
 	wantState(t, "waiting again", q.status(ts[1], qAt(time.Second)), queue.Waiting, 2)
 	if st := q.stats(qAt(time.Second)); st.SoldOut || st.Paused {
 		t.Errorf("stats: got sold out %v, paused %v, want neither", st.SoldOut, st.Paused)
@@ -115,13 +115,13 @@ func testSupplyOlder(t *testing.T, q *queueStore) {
 	room := openRoom(rateSettings(10))
 	ts := q.joinAll(room, 2, qT0)
 	q.supply(qRoomID, queue.Supply{}, qAt(2*time.Second))
-	q.supply(qRoomID, queue.Supply{Available: 5}, qAt(time.Second)) // read earlier, arrived later
+	q.supply(qRoomID, queue.Supply{Available: true}, qAt(time.Second)) // read earlier, arrived later
 	wantState(t, "after an older report", q.status(ts[0], qAt(3*time.Second)), queue.SoldOut, 0)
-	q.supply(qRoomID, queue.Supply{Available: 5}, qAt(2*time.Second))
+	q.supply(qRoomID, queue.Supply{Available: true}, qAt(2*time.Second))
 	wantState(t, "after a report as recent", q.status(ts[0], qAt(3*time.Second)), queue.Waiting, 1)
 }
 
 func testSupplyNotFound(t *testing.T, q *queueStore) {
-	err := q.s.SetSupply(t.Context(), qOther, queue.Supply{Available: 1}, qT0)
+	err := q.s.SetSupply(t.Context(), qOther, queue.Supply{Available: true}, qT0)
 	wantQueueCode(t, "SetSupply of unknown room", err, boxoffice.CodeNotFound)
 }

@@ -313,8 +313,8 @@ func (m *Main) newServices(signer *token.Signer) services {
 	bookings := booking.NewService(db.bookings, cache, clock)
 	queues := queue.NewService(m.room.store, clock, instanceName(), m.Config.AdmitTick, m.log, signer.LotterySeed,
 		func(ctx context.Context, concertID string) (queue.Supply, error) {
-			inv, err := bookings.Inventory(ctx, concertID)
-			return queue.Supply{Available: inv.Available, Held: inv.Held}, err
+			sup, err := bookings.Supply(ctx, concertID)
+			return queue.Supply{Available: sup.Available, Held: sup.Held}, err
 		})
 	if db.journal != nil {
 		queues.Journal = db.journal

@@ -1,4 +1,4 @@
--- Supply: KEYS meta; ARGV available, held, nowMs. Reply: F for an unknown
+-- Supply: KEYS meta; ARGV available, held (1 or 0: any seat of each), nowMs. Reply: F for an unknown
 -- room, 0 for a report older than the room's latest, else 1.
 local m = redis.call('HMGET', KEYS[1], 'st', 'sat')
 if not m[1] then
