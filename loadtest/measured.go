@@ -497,10 +497,11 @@ func doubleHolds(holds []holdRecord, hold time.Duration) (int, error) {
 }
 
 // payConcerts bounds the concerts of the pay scenario, and so its
-// payments: 6·18,300 last a phase of 2 s of warmup and 10 s at 9,000
-// payments a second. A fan is charged the most one seat of each concert
-// costs, 6·150,000 won, within the default largest charge.
-const payConcerts = 6
+// payments: 10·18,300 last a phase of 2 s of warmup and 10 s at 15,000
+// payments a second (6, the bound before, ran out at 9,600 a second). A
+// fan is charged the most one seat of each concert costs, 10·150,000 won,
+// within the default largest charge.
+const payConcerts = 10
 
 // paySpread spreads p payments over k concerts of total seats each, as
 // few as hold them, paid by n fans, each once in each concert: k·n ≥ p,
