@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/boxoffice/boxoffice"
 	boxhttp "github.com/boxoffice/boxoffice/http"
+	"github.com/boxoffice/boxoffice/wallet"
 )
 
 // Limits of the concerts the scenarios create.
@@ -159,18 +161,22 @@ func (e *engine) newUser(ctx context.Context, f *fan, name string, charge int64)
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	if charge <= 0 {
-		return nil
+	// A charge above the contract's largest charge is made in parts.
+	for part := 0; f.charged < charge; part++ {
+		amount := min(charge-f.charged, int64(wallet.DefaultLimits().MaxCharge))
+		key := "loadtest-charge-" + f.userID
+		if part > 0 {
+			key += "-" + strconv.Itoa(part)
+		}
+		err = e.setup(ctx, f.target, routeCharge, func(c *boxhttp.Client) error {
+			_, err := c.Charge(ctx, f.access, f.userID, amount, key)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("charge: %w", err)
+		}
+		f.charged += amount
 	}
-	key := "loadtest-charge-" + f.userID
-	err = e.setup(ctx, f.target, routeCharge, func(c *boxhttp.Client) error {
-		_, err := c.Charge(ctx, f.access, f.userID, charge, key)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("charge: %w", err)
-	}
-	f.charged = charge
 	return nil
 }
 

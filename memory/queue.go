@@ -366,6 +366,7 @@ func (s *QueueStore) Admit(_ context.Context, concertID, owner string, lease tim
 	r.sweep(&a, t, cutoff, s.sweepBatch)
 	idleLeft := r.seen.CountUpTo(cutoff)
 	waiting := int64(r.waiting.Len() - idleLeft)
+	a.Waiting = waiting
 	r.measureAbandonment(t, waiting)
 	if t < r.opensAt || !r.drawn && idleLeft > 0 {
 		return a, nil

@@ -207,6 +207,7 @@ type Admission struct {
 	Admitted int64 // places turned into sessions
 	Dropped  int64 // waiting places dropped for idleness
 	Ended    int64 // sessions ended for lack of use
+	Waiting  int64 // places waiting at the step (not idle), before it admitted any
 
 	// At is the step's instant. Seqs are the admitted tickets in order of
 	// admission, the first numbered First in the admission log; Gone are

@@ -14,8 +14,17 @@ import (
 )
 
 // SupplyEvery is how often at most a Service reports a room's supply to
-// the store, for each room it leads.
-const SupplyEvery = 250 * time.Millisecond
+// the store, for each room it leads where fans waited at its last step;
+// SupplyIdleEvery for one where nobody did. A room nobody waits in admits
+// nobody, so its supply matters only to its stats and to a fan who joins
+// it: a newcomer is admitted by at most one step on a report up to
+// SupplyIdleEvery old (the server checks joins against the inventory
+// itself), and the rooms of an on-sale whose fans are all admitted stop
+// reading their concert's seats four times a second.
+const (
+	SupplyEvery     = 250 * time.Millisecond
+	SupplyIdleEvery = 2 * time.Second
+)
 
 // Service runs the waiting rooms on a Store: it answers fans and, in Run,
 // drives admission. Any number of instances may run it on one shared Store;
@@ -69,6 +78,7 @@ type Service struct {
 // led is what a Service remembers of a room between steps.
 type led struct {
 	leader   bool
+	waiting  bool      // fans waited at the last step this instance led
 	reported time.Time // when supply was last reported
 	// unsaved is the journal records of steps that could not be written;
 	// the room admits nobody until they are.
@@ -501,7 +511,8 @@ func (s *Service) Step(ctx context.Context) {
 			continue
 		}
 		s.mu.Lock()
-		s.room(id).leader = a.Leader
+		r := s.room(id)
+		r.leader, r.waiting = a.Leader, a.Waiting > 0
 		s.mu.Unlock()
 		if !a.Leader {
 			continue
@@ -632,7 +643,8 @@ func (s *Service) forget(listed []string) {
 // refresh reports the room's supply and hands the room its current
 // definition (RoomOf's: a change that reached the database but not the
 // store gets there this way), if this instance led the room at its
-// previous step and SupplyEvery has passed since the last refresh.
+// previous step and SupplyEvery has passed since the last refresh
+// (SupplyIdleEvery if nobody waited at that step).
 func (s *Service) refresh(ctx context.Context, id string) {
 	if s.supply == nil && s.RoomOf == nil {
 		return
@@ -640,7 +652,11 @@ func (s *Service) refresh(ctx context.Context, id string) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	r := s.room(id)
-	due := r.leader && (r.reported.IsZero() || !now.Before(r.reported.Add(SupplyEvery)))
+	every := SupplyEvery
+	if !r.waiting {
+		every = SupplyIdleEvery
+	}
+	due := r.leader && (r.reported.IsZero() || !now.Before(r.reported.Add(every)))
 	if due {
 		r.reported = now
 	}

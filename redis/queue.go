@@ -586,6 +586,7 @@ func (s *QueueStore) Admit(ctx context.Context, concertID, owner string, lease t
 	a.At = time.UnixMilli(f.int()).UTC()
 	a.First = f.int()
 	a.Drew = f.next() == "1"
+	a.Waiting = f.int()
 	var bad bool
 	a.Seqs, bad = parseSeqs(res[1])
 	gone, bad2 := parseSeqs(res[2])

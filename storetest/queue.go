@@ -202,6 +202,7 @@ func runQueueFigures(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		run := subRunner(t, newStore)
 		run("JoinKeysDrawWithSeed", testServiceSeed)
 		run("ReportsSupplyOfLedRooms", testServiceSupply)
+		run("ReportsSupplySeldomWhereNobodyWaits", testServiceSupplyIdle)
 		run("RefreshesSettingsOfLedRooms", testServiceSettings)
 	})
 }
@@ -311,11 +312,17 @@ func (q *queueStore) leave(tk queue.Ticket, now time.Time) {
 	}
 }
 
+// admitAs runs an admission step as owner, and checks that a step it leads
+// counts the places Stats counted as waiting right before it.
 func (q *queueStore) admitAs(owner string, now time.Time) queue.Admission {
 	q.t.Helper()
+	before, statsErr := q.s.Stats(q.t.Context(), qRoomID, now)
 	a, err := q.s.Admit(q.t.Context(), qRoomID, owner, qLease, now)
 	if err != nil {
 		q.t.Fatalf("Admit(%s) at %v: %v", owner, now, err)
+	}
+	if statsErr == nil && a.Leader && a.Waiting != before.Waiting {
+		q.t.Errorf("Admit(%s) at %v: got %d waiting at the step, want the %d Stats counted", owner, now, a.Waiting, before.Waiting)
 	}
 	return a
 }

@@ -133,6 +133,45 @@ func testServiceSupply(t *testing.T, q *queueStore) {
 	}
 }
 
+// testServiceSupplyIdle: a room's supply is reported every SupplyEvery
+// while fans wait in it at its steps, every SupplyIdleEvery once nobody
+// does, and every SupplyEvery again from the step after a fan joins.
+func testServiceSupplyIdle(t *testing.T, q *queueStore) {
+	clock := boxoffice.NewManualClock(qT0)
+	src := &supplySource{s: queue.Supply{Available: true}}
+	a := queue.NewService(q.s, clock, "a", 100*time.Millisecond, nil, nil, src.get)
+	room := openRoom(maxActiveSettings(100))
+	q.joinAll(room, 3, qT0)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	idle := queue.SupplyIdleEvery
+	steps := []struct {
+		at    time.Duration
+		join  bool
+		calls int
+	}{
+		{0, false, 0},                                  // nobody led the room before; admits the 3
+		{ms(100), false, 1},                            // fans waited at the last step: reports
+		{ms(400), false, 1},                            // nobody has waited since
+		{ms(100) + idle - ms(1), false, 1},             // within SupplyIdleEvery
+		{ms(100) + idle, false, 2},                     // SupplyIdleEvery later
+		{ms(200) + idle, true, 2},                      // a fan joins: admitted, on the report of a step ago
+		{ms(100) + idle + queue.SupplyEvery, false, 3}, // a fan waited at the last step
+	}
+	for _, s := range steps {
+		clock.Set(qAt(s.at))
+		if s.join {
+			q.join(room, "newcomer", qAt(s.at))
+		}
+		a.Step(t.Context())
+		if got := src.count(); got != s.calls {
+			t.Errorf("after the step at +%v: got %d reports, want %d", s.at, got, s.calls)
+		}
+	}
+	if st := q.stats(qAt(ms(100) + idle + queue.SupplyEvery)); st.AdmittedTotal != 4 {
+		t.Errorf("admitted: got %d, want 4", st.AdmittedTotal)
+	}
+}
+
 // RunQueueStoreShared checks queue.Store where several instances share one
 // room: newStores returns n stores on the same data (for Redis, n clients
 // with one key prefix), empty and cleaned up with t.Cleanup.

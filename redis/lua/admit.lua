@@ -3,8 +3,9 @@
 -- 8 lease, 9 log: one room, one slot.
 -- ARGV: owner, leaseMs, nowMs, batch, rateHalfLifeSeconds, admitLimit, logLen.
 -- Reply: {F} for an unknown room; {0} when another owner holds the lease;
--- else {1|admitted|dropped|ended|atMs|first|drew, admitted seqs, gone seqs},
--- the seqs comma-separated in order.
+-- else {1|admitted|dropped|ended|atMs|first|drew|waiting, admitted seqs,
+-- gone seqs}, the seqs comma-separated in order; waiting is the places
+-- waiting, not idle, before the step admitted any.
 local meta, waiting, seen, active, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local draw, waits, lease, log = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local owner, now, batch, halfLife = ARGV[1], instant(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -116,7 +117,7 @@ end
 
 local open = tonumber(m[6])
 local function reply(admittedSeqs, first, drew)
-  return {table.concat({'1', admitted, dropped, ended, now, first, drew}, '|'), table.concat(admittedSeqs, ','),
+  return {table.concat({'1', admitted, dropped, ended, now, first, drew, w}, '|'), table.concat(admittedSeqs, ','),
     table.concat(gone, ',')}
 end
 if now < open or (not drawn and idleLeft > 0) then
