@@ -67,7 +67,16 @@ type HoldState struct {
 	Past []PastHold
 	// Kept are the answers kept under the requests' keys.
 	Kept map[HoldKey]KeptHold
+
+	// rows and past index Seats (by the user holding or owning each when
+	// indexed, or given it since) and Past by user and date, so that a
+	// request reads its own user's only: DecideHolds makes them.
+	rows map[userDate][]*SeatRow
+	past map[userDate][]int
 }
+
+// userDate names a user's seats of one date.
+type userDate struct{ UserID, ConcertID, Day string }
 
 // HoldDecision is the outcome of one request of a batch of holds.
 type HoldDecision struct {
@@ -86,6 +95,18 @@ type HoldDecision struct {
 // ExpiresAt and Cooldown are the instants and length the store decides
 // with (its own clock's, to its precision).
 func DecideHolds(st *HoldState, reqs []HoldRequest) []HoldDecision {
+	st.rows = make(map[userDate][]*SeatRow)
+	for k, row := range st.Seats {
+		if row.UserID != "" {
+			ud := userDate{row.UserID, k.ConcertID, k.Day}
+			st.rows[ud] = append(st.rows[ud], row)
+		}
+	}
+	st.past = make(map[userDate][]int)
+	for i, p := range st.Past {
+		ud := userDate{p.UserID, p.ConcertID, p.Day}
+		st.past[ud] = append(st.past[ud], i)
+	}
 	out := make([]HoldDecision, len(reqs))
 	for i, req := range reqs {
 		out[i] = st.decide(req)
@@ -174,9 +195,14 @@ func (st *HoldState) decideNew(req HoldRequest) (d HoldDecision, keep bool) {
 		r.Amount += row.Price
 		r.Seats[i] = Seat{Number: req.Seats[i], Price: row.Price}
 	}
+	ud := userDate{req.UserID, req.ConcertID, req.Day}
 	for _, row := range rows {
+		if !slices.Contains(st.rows[ud], row) {
+			st.rows[ud] = append(st.rows[ud], row)
+		}
 		row.Status, row.HoldExpiresAt, row.UserID, row.ReservationID = concert.Held, expires, req.UserID, req.ReservationID
 	}
+	st.past[ud] = append(st.past[ud], len(st.Past))
 	st.Past = append(st.Past, PastHold{UserID: req.UserID, ConcertID: req.ConcertID, Day: req.Day,
 		Seats: req.Seats, ExpiresAt: expires, Ended: expires})
 	return HoldDecision{Reservation: r, Made: true}, true
@@ -187,9 +213,9 @@ func (st *HoldState) decideNew(req HoldRequest) (d HoldDecision, keep bool) {
 // when it ended.
 func (st *HoldState) cooldown(req HoldRequest) (seat int, ended time.Time, ok bool) {
 	since := req.Now.Add(-max(req.Cooldown, 0))
-	for _, p := range st.Past {
-		if p.UserID != req.UserID || p.ConcertID != req.ConcertID || p.Day != req.Day ||
-			!p.ExpiresAt.After(since) || !p.Ended.After(since) || p.Ended.After(req.Now) {
+	for _, i := range st.past[userDate{req.UserID, req.ConcertID, req.Day}] {
+		p := st.Past[i]
+		if !p.ExpiresAt.After(since) || !p.Ended.After(since) || p.Ended.After(req.Now) {
 			continue
 		}
 		for _, n := range p.Seats {
@@ -208,8 +234,10 @@ func (st *HoldState) cooldown(req HoldRequest) (seat int, ended time.Time, ok bo
 // req.Now) or owns.
 func (st *HoldState) mine(req HoldRequest) int {
 	n := 0
-	for k, row := range st.Seats {
-		if k.ConcertID == req.ConcertID && k.Day == req.Day && row.UserID == req.UserID &&
+	for _, row := range st.rows[userDate{req.UserID, req.ConcertID, req.Day}] {
+		// A row indexed under the user that another hold took since is
+		// not theirs any more.
+		if row.UserID == req.UserID &&
 			(row.Status == concert.Sold || (row.Status == concert.Held && row.HoldExpiresAt.After(req.Now))) {
 			n++
 		}

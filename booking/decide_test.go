@@ -2,6 +2,7 @@ package booking_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ func TestDecideHolds(t *testing.T) {
 	capped.NotAfter = t0.Add(time.Minute)
 	ended := holdAt("r1", "u2", t0, 1)
 	ended.NotAfter = t0
+	t1m := t0.Add(time.Minute) // u2's hold of seat 5 has lapsed
 	tests := []struct {
 		name string
 		reqs []booking.HoldRequest
@@ -72,6 +74,12 @@ func TestDecideHolds(t *testing.T) {
 			"at most 3 seats per user on 2026-12-24"},
 		{"ErrSeatLimitExceededByEarlierHold", []booking.HoldRequest{holdAt("r1", "u2", t0, 1), holdAt("r2", "u2", t0, 2, 3)},
 			[]error{nil, boxoffice.ErrSeatLimitExceeded}, ""},
+		{"OKLapsedHoldNotItsFormerHolders", []booking.HoldRequest{holdAt("r1", "u1", t1m, 5), holdAt("r2", "u2", t1m, 1, 2, 3)},
+			[]error{nil, nil}, ""},
+		{"ErrSeatLimitExceededByTakenLapsedHold", []booking.HoldRequest{holdAt("r1", "u1", t1m, 5), holdAt("r2", "u1", t1m, 1, 2)},
+			[]error{nil, boxoffice.ErrSeatLimitExceeded}, ""},
+		{"OKOwnLapsedHoldCountedOnce", []booking.HoldRequest{holdAt("r1", "u2", t1m, 5), holdAt("r2", "u2", t1m, 1, 2)},
+			[]error{nil, nil}, ""},
 		{"ErrSeatUnavailableTakenEarlier", []booking.HoldRequest{holdAt("r1", "u2", t0, 1), holdAt("r2", "u1", t0, 1)},
 			[]error{nil, boxoffice.ErrSeatUnavailable}, "seat 1 on 2026-12-24 is taken: held by someone else or sold"},
 		{"ErrIdempotencyKeyReused", []booking.HoldRequest{keyed(holdAt("r1", "u1", t0, 1), "k"), keyed(holdAt("r2", "u1", t0, 2), "k")},
@@ -238,5 +246,44 @@ func TestDecideSettlesChanges(t *testing.T) {
 	}
 	if w := st.Wallets["u1"]; w.Balance != 50 || w.Entries != 4 {
 		t.Errorf("wallet: got %+v, want 50 after 4 entries", w)
+	}
+}
+
+// BenchmarkDecideHolds decides a full batch (MaxBatch requests of as many
+// users, one free seat each) against a state holding, as the store reads
+// it, each user's two seats of the date and one past hold each.
+func BenchmarkDecideHolds(b *testing.B) {
+	n := booking.MaxBatch
+	st := func() *booking.HoldState {
+		st := &booking.HoldState{Users: map[string]bool{}, Seats: map[booking.SeatKey]*booking.SeatRow{},
+			Kept: map[booking.HoldKey]booking.KeptHold{}}
+		for i := range n {
+			u := fmt.Sprintf("user-%d", i)
+			st.Users[u] = true
+			for j := range 3 {
+				row := &booking.SeatRow{Price: 100, Status: concert.Available}
+				if j > 0 {
+					row.Status, row.UserID, row.HoldExpiresAt = concert.Held, u, t0.Add(time.Minute)
+				}
+				st.Seats[booking.SeatKey{ConcertID: concertA, Day: dayA, Number: 3*i + j + 1}] = row
+			}
+			st.Past = append(st.Past, booking.PastHold{UserID: u, ConcertID: concertA, Day: dayA, Seats: []int{3*i + 2},
+				ExpiresAt: t0.Add(time.Minute), Ended: t0.Add(time.Minute)})
+		}
+		return st
+	}
+	reqs := make([]booking.HoldRequest, n)
+	for i := range reqs {
+		reqs[i] = holdAt(fmt.Sprintf("r%d", i), fmt.Sprintf("user-%d", i), t0, 3*i+1)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		s := st()
+		b.StartTimer()
+		for _, d := range booking.DecideHolds(s, reqs) {
+			if !d.Made {
+				b.Fatal(d.Err)
+			}
+		}
 	}
 }
