@@ -370,13 +370,19 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 
 // supplySQL tells whether the concert $1 exists, has a seat available at
 // $2 (with $3, at the database's clock) and has a seat held by an
-// unexpired hold: each EXISTS stops at its first seat.
+// unexpired hold, each read stopping at its first seat. They are first
+// rows in key order, not EXISTS: the planner drops an EXISTS's order and
+// limit, and its generic plan then scanned every concert's seats, all of
+// them when none matched (a paused room's case: 49 ms a report for ten
+// concerts of 18,300 seats); in key order the scan stays in the concert.
 const supplySQL = `
 WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
-       EXISTS (SELECT 1 FROM seats WHERE concert_id = $1
-               AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock)))),
-       EXISTS (SELECT 1 FROM seats WHERE concert_id = $1 AND status = 'HELD' AND hold_expires_at > (SELECT now FROM clock))`
+       (SELECT true FROM seats WHERE concert_id = $1
+        AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= (SELECT now FROM clock)))
+        ORDER BY day, number LIMIT 1) IS NOT NULL,
+       (SELECT true FROM seats WHERE concert_id = $1 AND status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)
+        ORDER BY day, number LIMIT 1) IS NOT NULL`
 
 // Supply tells whether a concert has a seat available at now and one held
 // by an unexpired hold. Errors: NOT_FOUND.
