@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/boxoffice/boxoffice/event"
@@ -41,4 +42,31 @@ func RelayPlans(ctx context.Context, c event.Claim) (read, del string, err error
 	}
 	del, err = plan("relay_delete", "(tid[])", deleteOutboxSQL, "('{}')")
 	return read, del, err
+}
+
+// SupplyPlan analyzes the seats, then returns the generic plan, as EXPLAIN
+// prints it, of the supply report of concertID.
+func SupplyPlan(ctx context.Context, db *DB, concertID string) (string, error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Release()
+	for _, q := range []string{`ANALYZE seats`, `SET plan_cache_mode = force_generic_plan`,
+		`PREPARE supply_plan (uuid, timestamptz, bool) AS ` + supplySQL} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", err
+		}
+	}
+	defer conn.Exec(ctx, `DEALLOCATE supply_plan; RESET plan_cache_mode`)
+	id, err := uuid.Parse(concertID) // EXPLAIN takes no parameters: the id is written in
+	if err != nil {
+		return "", err
+	}
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE supply_plan ('`+id.String()+`', now(), false)`)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
 }

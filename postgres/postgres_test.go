@@ -301,3 +301,27 @@ func TestRoomArchive(t *testing.T) {
 		return storetest.RoomArchiveEnv{Archive: postgres.NewRoomArchive(db), Journal: postgres.NewQueueJournal(db)}
 	})
 }
+
+// TestSupplyPlan: the supply report reads one concert's seats through the
+// primary key, never every concert's, even in the generic plan made for a
+// table of many concerts (see supplySQL).
+func TestSupplyPlan(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	concerts := postgres.NewConcertStore(db)
+	var id string
+	for range 10 {
+		c := storetest.NewConcert(t, storetest.ConcertSpec())
+		if err := concerts.CreateConcert(ctx, c); err != nil {
+			t.Fatalf("CreateConcert: %v", err)
+		}
+		id = c.ID
+	}
+	plan, err := postgres.SupplyPlan(ctx, db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Seq Scan on seats") || !strings.Contains(plan, "Index Scan using seats_pkey") {
+		t.Errorf("the supply report reads the seats with\n%s", plan)
+	}
+}
