@@ -500,7 +500,7 @@ func doubleHolds(holds []holdRecord, hold time.Duration) (int, error) {
 // payments: 10·18,300 last a phase of 2 s of warmup and 10 s at 15,000
 // payments a second (6, the bound before, ran out at 9,600 a second). A
 // fan is charged the most one seat of each concert costs, 10·150,000 won,
-// within the default largest charge.
+// in parts of at most the contract's largest charge (newUser).
 const payConcerts = 10
 
 // paySpread spreads p payments over k concerts of total seats each, as

@@ -438,8 +438,8 @@ func writeHeads(ctx context.Context, tx pgx.Tx, heads []event.Head) error {
 
 // Unrelayed returns numbered events past the relayed mark.
 func (c *eventClaim) Unrelayed(ctx context.Context, limit int) ([]event.Event, error) {
-	var relayed int64
-	if err := c.conn.QueryRow(ctx, `SELECT relayed FROM event_relay WHERE part = 0`).Scan(&relayed); err != nil {
+	relayed, err := relayedMark(ctx, c.conn)
+	if err != nil {
 		return nil, c.db.wrap("read unrelayed events", err)
 	}
 	evs, err := readPages(ctx, c.conn, pageQuery{after: relayed, limit: limit})
@@ -453,6 +453,15 @@ func (c *eventClaim) Unrelayed(ctx context.Context, limit int) ([]event.Event, e
 func (c *eventClaim) Relayed(ctx context.Context, position int64) error {
 	_, err := c.conn.Exec(ctx, `UPDATE event_relay SET relayed = greatest(relayed, $1) WHERE part = 0`, position)
 	return c.db.wrap("mark events relayed", err)
+}
+
+// relayedMark reads the position of the last event published.
+func relayedMark(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (int64, error) {
+	var mark int64
+	err := q.QueryRow(ctx, `SELECT relayed FROM event_relay WHERE part = 0`).Scan(&mark)
+	return mark, err
 }
 
 // trimBatch bounds the pages one statement of Trim deletes or rewrites.
@@ -494,8 +503,8 @@ func (c *eventClaim) Trim(ctx context.Context, before time.Time, relayed bool) (
 func (c *eventClaim) trimPartly(ctx context.Context, before time.Time, relayed bool) (int, error) {
 	total := 0
 	err := pgx.BeginTxFunc(ctx, c.conn, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var mark int64
-		if err := tx.QueryRow(ctx, `SELECT relayed FROM event_relay WHERE part = 0`).Scan(&mark); err != nil {
+		mark, err := relayedMark(ctx, tx)
+		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `

@@ -18,8 +18,8 @@ import (
 // SupplyIdleEvery for one where nobody did. A room nobody waits in admits
 // nobody, so its supply matters only to its stats and to a fan who joins
 // it: a newcomer is admitted by at most one step on a report up to
-// SupplyIdleEvery old (the server checks joins against the inventory
-// itself), and the rooms of an on-sale whose fans are all admitted stop
+// SupplyIdleEvery old (the server refuses joins of a sold-out concert
+// itself, from the concert's record), and the rooms of an on-sale whose fans are all admitted stop
 // reading their concert's seats four times a second.
 const (
 	SupplyEvery     = 250 * time.Millisecond
