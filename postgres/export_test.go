@@ -21,49 +21,66 @@ func RelayPlans(ctx context.Context, c event.Claim) (read, del string, err error
 	if _, err := conn.Exec(ctx, `ANALYZE outbox`); err != nil {
 		return "", "", err
 	}
-	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+	if read, err = genericPlan(ctx, conn, "relay_read", "(int)", outboxRefSQL, "(500)"); err != nil {
 		return "", "", err
 	}
-	defer conn.Exec(ctx, `RESET plan_cache_mode`)
-	plan := func(name, params, query, args string) (string, error) {
-		if _, err := conn.Exec(ctx, `PREPARE `+name+params+` AS `+query); err != nil {
-			return "", err
-		}
-		defer conn.Exec(ctx, `DEALLOCATE `+name)
-		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+args)
-		if err != nil {
-			return "", err
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		return strings.Join(lines, "\n"), err
-	}
-	if read, err = plan("relay_read", "(int)", outboxRefSQL, "(500)"); err != nil {
-		return "", "", err
-	}
-	del, err = plan("relay_delete", "(tid[])", deleteOutboxSQL, "('{}')")
+	del, err = genericPlan(ctx, conn, "relay_delete", "(tid[])", deleteOutboxSQL, "('{}')")
 	return read, del, err
 }
 
 // SupplyPlan analyzes the seats, then returns the generic plan, as EXPLAIN
 // prints it, of the supply report of concertID.
 func SupplyPlan(ctx context.Context, db *DB, concertID string) (string, error) {
+	id, err := uuid.Parse(concertID) // EXPLAIN takes no parameters: the id is written in
+	if err != nil {
+		return "", err
+	}
+	return poolPlan(ctx, db, `ANALYZE seats`, "supply_plan", "(uuid, timestamptz, bool)", supplySQL,
+		"('"+id.String()+"', now(), false)")
+}
+
+// UserSeatsPlan makes a reservation of each of the first 3,000 seats, a
+// third each paid, held and expired, analyzes the reservations and the seats, then returns
+// the generic plan, as EXPLAIN prints it, of a hold's read of its user's
+// seats.
+func UserSeatsPlan(ctx context.Context, db *DB) (string, error) {
+	const setup = `
+		INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
+		SELECT gen_random_uuid(), 'user ' || (i % 100), concert_id, day, ARRAY[number], ARRAY[price], price,
+		       (ARRAY['PAID', 'HELD', 'EXPIRED'])[i % 3 + 1],
+		       now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END, now()
+		FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s;
+		ANALYZE reservations, seats`
+	return poolPlan(ctx, db, setup, "user_seats_plan", "(text[], uuid[], date[], timestamptz[], int8[])",
+		userSeatsSQL, "('{u}', '{"+uuid.Nil.String()+"}', '{2026-07-01}', '{NULL}', '{1000000}')")
+}
+
+// poolPlan runs setup, then returns the generic plan of query on a
+// connection of db's pool.
+func poolPlan(ctx context.Context, db *DB, setup, name, params, query, args string) (string, error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Release()
-	for _, q := range []string{`ANALYZE seats`, `SET plan_cache_mode = force_generic_plan`,
-		`PREPARE supply_plan (uuid, timestamptz, bool) AS ` + supplySQL} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			return "", err
-		}
-	}
-	defer conn.Exec(ctx, `DEALLOCATE supply_plan; RESET plan_cache_mode`)
-	id, err := uuid.Parse(concertID) // EXPLAIN takes no parameters: the id is written in
-	if err != nil {
+	if _, err := conn.Exec(ctx, setup); err != nil {
 		return "", err
 	}
-	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE supply_plan ('`+id.String()+`', now(), false)`)
+	return genericPlan(ctx, conn.Conn(), name, params, query, args)
+}
+
+// genericPlan prepares query as name with the parameter types params and
+// returns its generic plan for the arguments args, as EXPLAIN prints it.
+func genericPlan(ctx context.Context, conn *pgx.Conn, name, params, query, args string) (string, error) {
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		return "", err
+	}
+	defer conn.Exec(ctx, `RESET plan_cache_mode`)
+	if _, err := conn.Exec(ctx, `PREPARE `+name+params+` AS `+query); err != nil {
+		return "", err
+	}
+	defer conn.Exec(ctx, `DEALLOCATE `+name)
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+args)
 	if err != nil {
 		return "", err
 	}

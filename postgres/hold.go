@@ -41,14 +41,37 @@ const seatRowColumns = `s.concert_id::text, to_char(s.day, 'YYYY-MM-DD'), s.numb
 	s.hold_expires_at, s.user_id, s.reservation_id::text`
 
 // userSeatsSQL reads the seats the users $1 hold or own on the dates
-// ($2, $3), each date's in its own scan of the date's seats (see
-// pastHoldsSQL for why the subquery is lateral and kept apart).
+// ($2, $3): the seats of their paid reservations, and those still held by
+// their held reservations that did not expire before $4 (NULL: the
+// database's clock less $5 microseconds), each seat looked up by its key.
+// Scanning the date's 50 seats for the user's instead read every version
+// of their rows that the holds and lapses of the date left, for each
+// request: more than the rest of a hold's reads (docs/benchmarks.md, "A
+// seventh sitting"). The paid reservations are found in reservations_paid,
+// the held ones in reservations_user from the lower bound on expires_at
+// (the same scan as pastHoldsSQL's; the held ones are kept apart from
+// the others only once read, or the plan could scan reservations_lapsing,
+// every live hold of every user, instead). See pastHoldsSQL for why the
+// subqueries are lateral and kept apart from the join.
 const userSeatsSQL = `
-SELECT ` + seatRowColumns + ` FROM unnest($1::text[], $2::uuid[], $3::date[]) AS k (user_id, concert_id, day)
+SELECT ` + seatRowColumns + ` FROM unnest($1::text[], $2::uuid[], $3::date[], $4::timestamptz[], $5::int8[])
+                             AS k (user_id, concert_id, day, since, cooldown)
 CROSS JOIN LATERAL (
-	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.user_id = k.user_id
-	OFFSET 0
-) AS s`
+	(SELECT r.status, r.seat_numbers FROM reservations r
+	 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day AND r.status = 'PAID'
+	 OFFSET 0)
+	UNION ALL
+	(SELECT r.status, r.seat_numbers FROM reservations r
+	 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day
+	   AND r.expires_at > coalesce(k.since, (SELECT clock_timestamp()) - k.cooldown * interval '1 microsecond')
+	   AND r.status <> 'PAID'
+	 OFFSET 0)
+) AS r
+CROSS JOIN LATERAL unnest(r.seat_numbers) AS n (number)
+CROSS JOIN LATERAL (
+	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = n.number OFFSET 0
+) AS s
+WHERE r.status IN ('PAID', 'HELD') AND s.user_id = k.user_id`
 
 // pastHoldsSQL reads the reservations of the users $1 on the dates ($2,
 // $3) that are not paid and did not end before $4 (NULL: the database's
@@ -288,7 +311,7 @@ func (h *holding) queue(b *pgx.Batch) {
 	for i, d := range h.dates {
 		users[i], concerts[i], days[i] = d.userID, d.concertID, d.day
 	}
-	b.Queue(userSeatsSQL, users, concerts, days)
+	b.Queue(userSeatsSQL, users, concerts, days, h.since, h.cools)
 	b.Queue(pastHoldsSQL, users, concerts, days, h.since, h.cools)
 	if len(h.keys) > 0 {
 		users, keys := make([]string, len(h.keys)), make([]string, len(h.keys))

@@ -325,3 +325,29 @@ func TestSupplyPlan(t *testing.T) {
 		t.Errorf("the supply report reads the seats with\n%s", plan)
 	}
 }
+
+// A hold reads its user's seats of the date through their reservations,
+// each seat by its key, whatever the statistics say: with the tables empty
+// (a new on-sale), and never by scanning a table.
+func TestUserSeatsPlan(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	concerts := postgres.NewConcertStore(db)
+	for range 10 {
+		if err := concerts.CreateConcert(ctx, storetest.NewConcert(t, storetest.ConcertSpec())); err != nil {
+			t.Fatalf("CreateConcert: %v", err)
+		}
+	}
+	plan, err := postgres.UserSeatsPlan(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"using reservations_paid", "using reservations_user", "using seats_pkey"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan does not read %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "Seq Scan") {
+		t.Errorf("the plan scans a table:\n%s", plan)
+	}
+}
