@@ -181,7 +181,7 @@ func withQueueStore(s queue.Store) envOption {
 func supplyOf(b *booking.Service) func(ctx context.Context, concertID string) (queue.Supply, error) {
 	return func(ctx context.Context, concertID string) (queue.Supply, error) {
 		sup, err := b.Supply(ctx, concertID)
-		return queue.Supply{Available: sup.Available, Held: sup.Held}, err
+		return queue.Supply(sup), err
 	}
 }
 

@@ -343,13 +343,8 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 // Inventory counts a concert's seats at now and sums its payments.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
-	concertID, ok := boxoffice.CanonID(concertID)
-	if !ok {
-		return booking.Inventory{}, concert.NotFound(concertID)
-	}
 	var inv booking.Inventory
-	var exists bool
-	err := s.db.pool.QueryRow(ctx, `
+	err := s.readConcert(ctx, "count inventory", concertID, now, `
 		WITH clock AS MATERIALIZED (SELECT CASE WHEN $3::bool THEN clock_timestamp() ELSE $2::timestamptz END AS now)
 		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
 		       count(*),
@@ -357,15 +352,29 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 		       count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > (SELECT now FROM clock)),
 		       count(*) FILTER (WHERE status = 'SOLD'),
 		       (SELECT coalesce(sum(amount), 0)::int8 FROM payments WHERE concert_id = $1)
-		FROM seats WHERE concert_id = $1`, concertID, now, s.db.dbClock).
-		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
+		FROM seats WHERE concert_id = $1`, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
 	if err != nil {
-		return booking.Inventory{}, s.db.wrap("count inventory", err)
-	}
-	if !exists {
-		return booking.Inventory{}, concert.NotFound(concertID)
+		return booking.Inventory{}, err
 	}
 	return inv, nil
+}
+
+// readConcert runs query, a read of one row about the concert $1 (its
+// canonical id) at $2 (with $3, at the database's clock) whose first
+// column tells whether the concert exists, into dst. Errors: NOT_FOUND.
+func (s *BookingStore) readConcert(ctx context.Context, what, concertID string, now time.Time, query string, dst ...any) error {
+	concertID, ok := boxoffice.CanonID(concertID)
+	if !ok {
+		return concert.NotFound(concertID)
+	}
+	var exists bool
+	if err := s.db.pool.QueryRow(ctx, query, concertID, now, s.db.dbClock).Scan(append([]any{&exists}, dst...)...); err != nil {
+		return s.db.wrap(what, err)
+	}
+	if !exists {
+		return concert.NotFound(concertID)
+	}
+	return nil
 }
 
 // supplySQL tells whether the concert $1 exists, has a seat available at
@@ -387,18 +396,9 @@ SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),
 // Supply tells whether a concert has a seat available at now and one held
 // by an unexpired hold. Errors: NOT_FOUND.
 func (s *BookingStore) Supply(ctx context.Context, concertID string, now time.Time) (booking.Supply, error) {
-	concertID, ok := boxoffice.CanonID(concertID)
-	if !ok {
-		return booking.Supply{}, concert.NotFound(concertID)
-	}
 	var sup booking.Supply
-	var exists bool
-	err := s.db.pool.QueryRow(ctx, supplySQL, concertID, now, s.db.dbClock).Scan(&exists, &sup.Available, &sup.Held)
-	if err != nil {
-		return booking.Supply{}, s.db.wrap("read supply", err)
-	}
-	if !exists {
-		return booking.Supply{}, concert.NotFound(concertID)
+	if err := s.readConcert(ctx, "read supply", concertID, now, supplySQL, &sup.Available, &sup.Held); err != nil {
+		return booking.Supply{}, err
 	}
 	return sup, nil
 }

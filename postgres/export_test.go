@@ -40,9 +40,9 @@ func SupplyPlan(ctx context.Context, db *DB, concertID string) (string, error) {
 }
 
 // UserSeatsPlan makes a reservation of each of the first 3,000 seats, a
-// third each paid, held and expired, analyzes the reservations and the seats, then returns
-// the generic plan, as EXPLAIN prints it, of a hold's read of its user's
-// seats.
+// third each paid, held and expired, analyzes the reservations and the
+// seats, then returns the generic plan, as EXPLAIN prints it, of a hold's
+// read of its user's seats.
 func UserSeatsPlan(ctx context.Context, db *DB) (string, error) {
 	const setup = `
 		INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)

@@ -308,15 +308,7 @@ func TestRoomArchive(t *testing.T) {
 func TestSupplyPlan(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
-	concerts := postgres.NewConcertStore(db)
-	var id string
-	for range 10 {
-		c := storetest.NewConcert(t, storetest.ConcertSpec())
-		if err := concerts.CreateConcert(ctx, c); err != nil {
-			t.Fatalf("CreateConcert: %v", err)
-		}
-		id = c.ID
-	}
+	id := createConcerts(t, db, 10)
 	plan, err := postgres.SupplyPlan(ctx, db, id)
 	if err != nil {
 		t.Fatal(err)
@@ -326,19 +318,13 @@ func TestSupplyPlan(t *testing.T) {
 	}
 }
 
-// A hold reads its user's seats of the date through their reservations,
-// each seat by its key, whatever the statistics say: with the tables empty
-// (a new on-sale), and never by scanning a table.
+// TestUserSeatsPlan: a hold reads its user's seats of the date through
+// their reservations, each seat by its key, in the generic plan made for
+// ten concerts and 3,000 reservations, and never by scanning a table.
 func TestUserSeatsPlan(t *testing.T) {
-	ctx := context.Background()
 	db := newDB(t)
-	concerts := postgres.NewConcertStore(db)
-	for range 10 {
-		if err := concerts.CreateConcert(ctx, storetest.NewConcert(t, storetest.ConcertSpec())); err != nil {
-			t.Fatalf("CreateConcert: %v", err)
-		}
-	}
-	plan, err := postgres.UserSeatsPlan(ctx, db)
+	createConcerts(t, db, 10)
+	plan, err := postgres.UserSeatsPlan(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,4 +336,20 @@ func TestUserSeatsPlan(t *testing.T) {
 	if strings.Contains(plan, "Seq Scan") {
 		t.Errorf("the plan scans a table:\n%s", plan)
 	}
+}
+
+// createConcerts creates n concerts of storetest.ConcertSpec and returns
+// the last one's id.
+func createConcerts(t *testing.T, db *postgres.DB, n int) string {
+	t.Helper()
+	concerts := postgres.NewConcertStore(db)
+	var id string
+	for range n {
+		c := storetest.NewConcert(t, storetest.ConcertSpec())
+		if err := concerts.CreateConcert(context.Background(), c); err != nil {
+			t.Fatalf("CreateConcert: %v", err)
+		}
+		id = c.ID
+	}
+	return id
 }

@@ -19,8 +19,9 @@ import (
 // nobody, so its supply matters only to its stats and to a fan who joins
 // it: a newcomer is admitted by at most one step on a report up to
 // SupplyIdleEvery old (the server refuses joins of a sold-out concert
-// itself, from the concert's record), and the rooms of an on-sale whose fans are all admitted stop
-// reading their concert's seats four times a second.
+// itself, from the concert's record), and the rooms of an on-sale whose
+// fans are all admitted stop reading their concert's seats four times a
+// second.
 const (
 	SupplyEvery     = 250 * time.Millisecond
 	SupplyIdleEvery = 2 * time.Second

@@ -861,26 +861,17 @@ func (s *BookingStore) PaymentByKey(ctx context.Context, userID, idempotencyKey 
 // Inventory counts a concert's seats at now and sums its payments.
 // Errors: NOT_FOUND.
 func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time.Time) (booking.Inventory, error) {
-	key, ok := canonID(concertID)
-	if !ok {
-		return booking.Inventory{}, concert.NotFound(concertID)
-	}
 	var inv booking.Inventory
-	var exists bool
-	err := s.db.read.QueryRowContext(ctx, `
+	err := s.readConcert(ctx, "count inventory", concertID, now, `
 		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = ?1),
 		       count(*),
 		       coalesce(sum(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?2)), 0),
 		       coalesce(sum(status = 'HELD' AND hold_expires_at > ?2), 0),
 		       coalesce(sum(status = 'SOLD'), 0),
 		       (SELECT coalesce(sum(amount), 0) FROM payments WHERE concert_id = ?1)
-		FROM seats WHERE concert_id = ?1`, key, micros(now)).
-		Scan(&exists, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
+		FROM seats WHERE concert_id = ?1`, &inv.Total, &inv.Available, &inv.Held, &inv.Sold, &inv.Revenue)
 	if err != nil {
-		return booking.Inventory{}, s.db.wrap(ctx, "count inventory", err)
-	}
-	if !exists {
-		return booking.Inventory{}, concert.NotFound(concertID)
+		return booking.Inventory{}, err
 	}
 	return inv, nil
 }
@@ -889,25 +880,35 @@ func (s *BookingStore) Inventory(ctx context.Context, concertID string, now time
 // by an unexpired hold, each EXISTS stopping at its first seat. Errors:
 // NOT_FOUND.
 func (s *BookingStore) Supply(ctx context.Context, concertID string, now time.Time) (booking.Supply, error) {
-	key, ok := canonID(concertID)
-	if !ok {
-		return booking.Supply{}, concert.NotFound(concertID)
-	}
 	var sup booking.Supply
-	var exists bool
-	err := s.db.read.QueryRowContext(ctx, `
+	err := s.readConcert(ctx, "read supply", concertID, now, `
 		SELECT EXISTS (SELECT 1 FROM concerts WHERE id = ?1),
 		       EXISTS (SELECT 1 FROM seats WHERE concert_id = ?1
 		               AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= ?2))),
 		       EXISTS (SELECT 1 FROM seats WHERE concert_id = ?1 AND status = 'HELD' AND hold_expires_at > ?2)`,
-		key, micros(now)).Scan(&exists, &sup.Available, &sup.Held)
+		&sup.Available, &sup.Held)
 	if err != nil {
-		return booking.Supply{}, s.db.wrap(ctx, "read supply", err)
-	}
-	if !exists {
-		return booking.Supply{}, concert.NotFound(concertID)
+		return booking.Supply{}, err
 	}
 	return sup, nil
+}
+
+// readConcert runs query, a read of one row about the concert ?1 (its key)
+// at ?2 whose first column tells whether the concert exists, into dst.
+// Errors: NOT_FOUND.
+func (s *BookingStore) readConcert(ctx context.Context, what, concertID string, now time.Time, query string, dst ...any) error {
+	key, ok := canonID(concertID)
+	if !ok {
+		return concert.NotFound(concertID)
+	}
+	var exists bool
+	if err := s.db.read.QueryRowContext(ctx, query, key, micros(now)).Scan(append([]any{&exists}, dst...)...); err != nil {
+		return s.db.wrap(ctx, what, err)
+	}
+	if !exists {
+		return concert.NotFound(concertID)
+	}
+	return nil
 }
 
 // Sweep expires up to limit holds that lapsed at or before now and frees

@@ -314,7 +314,7 @@ func (m *Main) newServices(signer *token.Signer) services {
 	queues := queue.NewService(m.room.store, clock, instanceName(), m.Config.AdmitTick, m.log, signer.LotterySeed,
 		func(ctx context.Context, concertID string) (queue.Supply, error) {
 			sup, err := bookings.Supply(ctx, concertID)
-			return queue.Supply{Available: sup.Available, Held: sup.Held}, err
+			return queue.Supply(sup), err
 		})
 	if db.journal != nil {
 		queues.Journal = db.journal

@@ -1,5 +1,6 @@
--- Supply: KEYS meta; ARGV available, held (1 or 0: any seat of each), nowMs. Reply: F for an unknown
--- room, 0 for a report older than the room's latest, else 1.
+-- Supply: KEYS meta; ARGV available, held (1 or 0: any seat of each),
+-- nowMs. Reply: F for an unknown room, 0 for a report older than the
+-- room's latest, else 1.
 local m = redis.call('HMGET', KEYS[1], 'st', 'sat')
 if not m[1] then
   return 'F'
