@@ -24,6 +24,7 @@ type Group[K comparable, Req, Resp any] struct {
 	timeout time.Duration
 
 	waiters sync.Pool // of *waiter[Req, Resp]
+	observe func(Call)
 
 	mu      sync.Mutex
 	pending map[K]*round[Req, Resp]
@@ -43,6 +44,7 @@ type waiter[Req, Resp any] struct {
 	resp     Resp
 	err      error
 	deadline time.Time // the request's, zero if none
+	queued   time.Time // when it was queued, if the group is observed
 	state    state     // guarded by Group.mu
 	done     chan struct{}
 }
@@ -74,6 +76,15 @@ func (e *AbandonedError) Error() string {
 
 func (e *AbandonedError) Unwrap() error { return e.Err }
 
+// Call is what one call of a Group did, as its observer is told.
+type Call struct {
+	Requests int           // the requests it was given
+	Took     time.Duration // from its start to its return
+	// Waited is how long each request waited for the call to start, in
+	// the order of the requests. It is reused once the observer returns.
+	Waited []time.Duration
+}
+
 // New returns a Group whose calls take at most max requests each and run
 // with a context that ends after timeout, when the last deadline of its
 // requests passes, or when every request of the call has given up,
@@ -88,6 +99,13 @@ func New[K comparable, Req, Resp any](max int, timeout time.Duration, call func(
 	return g
 }
 
+// Observe has f told of every call of g, from the goroutine that made it,
+// once it has returned and before its requests are answered. It must be
+// set before g's first Do.
+func (g *Group[K, Req, Resp]) Observe(f func(Call)) {
+	g.observe = f
+}
+
 // Do runs req for key in the next call, and returns its answer. If ctx ends
 // first Do returns an *AbandonedError: a request not yet passed to a call
 // is dropped, one in a call may still be carried out.
@@ -95,6 +113,9 @@ func (g *Group[K, Req, Resp]) Do(ctx context.Context, key K, req Req) (Resp, err
 	w := g.waiters.Get().(*waiter[Req, Resp])
 	w.req = req
 	w.deadline, _ = ctx.Deadline()
+	if g.observe != nil {
+		w.queued = time.Now()
+	}
 	g.mu.Lock()
 	r := g.pending[key]
 	if r == nil {
@@ -149,6 +170,7 @@ func (g *Group[K, Req, Resp]) recycle(w *waiter[Req, Resp]) {
 // loop makes calls for key until no request is waiting.
 func (g *Group[K, Req, Resp]) loop(key K, r *round[Req, Resp]) {
 	reqs := make([]Req, 0, g.max)
+	var waited []time.Duration
 	for {
 		g.mu.Lock()
 		if len(r.waiting) == 0 {
@@ -179,10 +201,21 @@ func (g *Group[K, Req, Resp]) loop(key K, r *round[Req, Resp]) {
 		for _, w := range batch {
 			reqs = append(reqs, w.req)
 		}
+		var start time.Time
+		if g.observe != nil {
+			start = time.Now()
+			waited = waited[:0]
+			for _, w := range batch {
+				waited = append(waited, start.Sub(w.queued))
+			}
+		}
 		resps, err := g.call(ctx, key, reqs)
 		cancel()
 		if err == nil && len(resps) != len(reqs) {
 			err = errCount
+		}
+		if g.observe != nil {
+			g.observe(Call{Requests: len(reqs), Took: time.Since(start), Waited: waited})
 		}
 		g.mu.Lock()
 		for i, w := range batch {

@@ -268,3 +268,56 @@ func BenchmarkDo(b *testing.B) {
 		}
 	})
 }
+
+// TestObserve holds the first call open while three requests queue: the
+// observer is told of both calls, with the second's requests' waits
+// bounded by when they were made and by when the first call ended.
+func TestObserve(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	g := batch.New(10, time.Second, func(_ context.Context, key string, reqs []int) ([]int, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return reqs, nil
+	})
+	var mu sync.Mutex
+	var seen []batch.Call
+	g.Observe(func(c batch.Call) {
+		mu.Lock()
+		defer mu.Unlock()
+		c.Waited = append([]time.Duration(nil), c.Waited...)
+		seen = append(seen, c)
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Do(context.Background(), "k", 0) })
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	before := time.Now()
+	for i := 1; i <= 3; i++ {
+		wg.Go(func() { g.Do(context.Background(), "k", i) })
+	}
+	time.Sleep(20 * time.Millisecond) // let them enqueue
+	const held = 30 * time.Millisecond
+	time.Sleep(held)
+	close(release)
+	wg.Wait()
+	bound := time.Since(before)
+
+	if len(seen) != 2 {
+		t.Fatalf("observed %d calls, want 2", len(seen))
+	}
+	if first := seen[0]; first.Requests != 1 || len(first.Waited) != 1 || first.Took < held {
+		t.Errorf("first call: got %d requests, %d waits, took %v; want 1, 1, at least %v", first.Requests, len(first.Waited), first.Took, held)
+	}
+	second := seen[1]
+	if second.Requests != 3 || len(second.Waited) != 3 {
+		t.Fatalf("second call: got %d requests, %d waits; want 3, 3", second.Requests, len(second.Waited))
+	}
+	for i, w := range second.Waited {
+		if w < held || w > bound {
+			t.Errorf("second call, request %d: waited %v, want between %v and %v", i, w, held, bound)
+		}
+	}
+}

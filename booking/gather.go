@@ -61,6 +61,14 @@ func SettleLane(reservationID string) uint32 {
 	return uint32(maphash.String(laneSeed, reservationID) % Lanes)
 }
 
+// ObserveBatches has f told of every batch of holds ("hold") and of
+// payments and cancels ("settle") once the store has made it. It must be
+// called before the first hold, payment or cancel.
+func (s *Service) ObserveBatches(f func(kind string, c batch.Call)) {
+	s.holds.Observe(func(c batch.Call) { f("hold", c) })
+	s.settles.Observe(func(c batch.Call) { f("settle", c) })
+}
+
 // hold makes req in the next batch of its lane.
 func (s *Service) hold(ctx context.Context, req HoldRequest) (Reservation, error) {
 	res, err := s.holds.Do(ctx, HoldLane(req.ConcertID, req.Day, req.Seats), req)

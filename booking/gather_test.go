@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
 )
@@ -234,5 +235,31 @@ func TestGatherGivingUp(t *testing.T) {
 	}
 	if !errors.Is(queued, boxoffice.ErrUnavailable) {
 		t.Errorf("request waiting for its batch: got %v, want UNAVAILABLE", queued)
+	}
+}
+
+// TestGatherObserved: the observer is told of each batch of holds and of
+// payments and cancels, by kind, with its requests.
+func TestGatherObserved(t *testing.T) {
+	store := &batchStore{}
+	svc, c := newGatherService(t, store)
+	var mu sync.Mutex
+	var got []string
+	svc.ObserveBatches(func(kind string, b batch.Call) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%s:%d:%d", kind, b.Requests, len(b.Waited)))
+	})
+	if _, err := svc.Hold(context.Background(), "fan", c.ID, "2027-01-01", []int{1}, time.Time{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Pay(context.Background(), boxoffice.NewID(), "fan", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Cancel(context.Background(), boxoffice.NewID(), "fan", ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"hold:1:1", "settle:1:1", "settle:1:1"}; !slices.Equal(got, want) {
+		t.Errorf("observed %v, want %v", got, want)
 	}
 }

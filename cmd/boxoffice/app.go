@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/boxoffice/boxoffice"
+	"github.com/boxoffice/boxoffice/batch"
 	"github.com/boxoffice/boxoffice/booking"
 	"github.com/boxoffice/boxoffice/concert"
 	"github.com/boxoffice/boxoffice/event"
@@ -243,6 +244,7 @@ func (m *Main) Run(ctx context.Context) error {
 	srv := m.newServer(svc, signer, provider, registry)
 	svc.queues.OnStep = m.onStep(srv.ObserveAdmission, svc.queues)
 	m.endRooms(svc.queues, svc.concerts, registry)
+	observeBatches(svc.bookings, registry)
 	m.api = srv
 	if m.Config.RedisURL == "" && !m.Config.Embedded() {
 		m.log.Warn("the waiting room is in process: run a single instance, or set BOXOFFICE_REDIS_URL so that instances share it")
@@ -555,6 +557,37 @@ func instanceName() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// observeBatches counts the batches of gathered writes on registry: their
+// sizes, how long each ran in the store and how long each request waited
+// for its batch, by kind ("hold" or "settle").
+func observeBatches(bookings *booking.Service, registry *prometheus.Registry) {
+	kind := []string{"kind"}
+	requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "boxoffice_write_batch_requests",
+		Help:    "Requests per batch of gathered writes, by kind: hold, or settle (payments and cancels).",
+		Buckets: prometheus.ExponentialBucketsRange(1, booking.MaxBatch, 9),
+	}, kind)
+	took := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "boxoffice_write_batch_seconds",
+		Help:    "Time a batch of gathered writes took in the store, by kind.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, kind)
+	waited := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "boxoffice_write_batch_wait_seconds",
+		Help:    "Time a hold, payment or cancel waited for its batch to start (the batch of its lane in the store before it), by kind.",
+		Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, kind)
+	registry.MustRegister(requests, took, waited)
+	bookings.ObserveBatches(func(kind string, c batch.Call) {
+		requests.WithLabelValues(kind).Observe(float64(c.Requests))
+		took.WithLabelValues(kind).Observe(c.Took.Seconds())
+		w := waited.WithLabelValues(kind)
+		for _, d := range c.Waited {
+			w.Observe(d.Seconds())
+		}
+	})
 }
 
 // endRooms has queues end the rooms of concerts that can no longer sell,

@@ -250,4 +250,17 @@ func TestLoadtestHoldAndPay(t *testing.T) {
 			t.Errorf("%s: checks %v, passed %v; want at least two, all passed", sc, names, res.Passed)
 		}
 	}
+	// Every hold, payment and cancel went in a batch, and waited for it
+	// once.
+	metrics := scrape(t, m.URL()+"/metrics")
+	for _, kind := range []string{"hold", "settle"} {
+		label := `{kind="` + kind + `"}`
+		batches, requests := metrics["boxoffice_write_batch_requests_count"+label], metrics["boxoffice_write_batch_requests_sum"+label]
+		waits := metrics["boxoffice_write_batch_wait_seconds_count"+label]
+		took := metrics["boxoffice_write_batch_seconds_count"+label]
+		if batches < 1 || requests < batches || waits != requests || took != batches {
+			t.Errorf("%s batches: got %v batches, %v requests, %v waits, %v timed; want at least one batch, a wait per request, a time per batch",
+				kind, batches, requests, waits, took)
+		}
+	}
 }

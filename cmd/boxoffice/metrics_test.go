@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	nethttp "net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,35 @@ func TestMetricsAddr(t *testing.T) {
 	if status, body := get(m.URL() + "/metrics"); status != 404 || !strings.Contains(body, `"NOT_FOUND"`) {
 		t.Errorf("API address: got %d %s, want 404 NOT_FOUND", status, body)
 	}
+}
+
+// scrape reads the samples of the metrics at url, by name and labels as
+// written (name{label="value"}).
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := nethttp.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: got %d %.200s", url, resp.StatusCode, b)
+	}
+	out := make(map[string]float64)
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
