@@ -43,7 +43,7 @@ ORDER BY s.concert_id, s.day, s.number
 FOR UPDATE OF s`
 
 // keptPaymentsSQL reads the payments made under the keys ($1, $2)[i],
-// each key in its own index lookup (see pastHoldsSQL).
+// each key in its own index lookup (see userDatesSQL).
 const keptPaymentsSQL = `
 SELECT p.user_id, p.idempotency_key, p.id, p.reservation_id, p.concert_id, p.amount, p.balance_after, p.paid_at
 FROM unnest($1::text[], $2::text[]) AS k (user_id, idempotency_key)

@@ -39,11 +39,11 @@ func SupplyPlan(ctx context.Context, db *DB, concertID string) (string, error) {
 		"('"+id.String()+"', now(), false)")
 }
 
-// UserSeatsPlan makes a reservation of each of the first 3,000 seats, a
+// UserDatesPlan makes a reservation of each of the first 3,000 seats, a
 // third each paid, held and expired, analyzes the reservations and the
 // seats, then returns the generic plan, as EXPLAIN prints it, of a hold's
-// read of its user's seats.
-func UserSeatsPlan(ctx context.Context, db *DB) (string, error) {
+// read of its user's seats and past holds.
+func UserDatesPlan(ctx context.Context, db *DB) (string, error) {
 	const setup = `
 		INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
 		SELECT gen_random_uuid(), 'user ' || (i % 100), concert_id, day, ARRAY[number], ARRAY[price], price,
@@ -51,8 +51,8 @@ func UserSeatsPlan(ctx context.Context, db *DB) (string, error) {
 		       now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END, now()
 		FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s;
 		ANALYZE reservations, seats`
-	return poolPlan(ctx, db, setup, "user_seats_plan", "(text[], uuid[], date[], timestamptz[], int8[])",
-		userSeatsSQL, "('{u}', '{"+uuid.Nil.String()+"}', '{2026-07-01}', '{NULL}', '{1000000}')")
+	return poolPlan(ctx, db, setup, "user_dates_plan", "(text[], uuid[], date[], timestamptz[], int8[])",
+		userDatesSQL, "('{u}', '{"+uuid.Nil.String()+"}', '{2026-07-01}', '{NULL}', '{1000000}')")
 }
 
 // poolPlan runs setup, then returns the generic plan of query on a

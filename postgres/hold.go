@@ -40,67 +40,68 @@ FOR UPDATE OF s`
 const seatRowColumns = `s.concert_id::text, to_char(s.day, 'YYYY-MM-DD'), s.number, s.price, s.status,
 	s.hold_expires_at, s.user_id, s.reservation_id::text`
 
-// userSeatsSQL reads the seats the users $1 hold or own on the dates
-// ($2, $3): the seats of their paid reservations, and those still held by
-// their held reservations that did not expire before $4 (NULL: the
-// database's clock less $5 microseconds), each seat looked up by its key,
-// as its row stands (a lapsed seat another hold took is not the user's).
-// It scanned the date's 50 seats for the user's, for each request, each
-// row with the versions its holds and lapses left: a build without the
-// read made 12 % more holds a second (docs/benchmarks.md, "A seventh
-// sitting"). The paid reservations are found in reservations_paid,
-// the held ones in reservations_user from the lower bound on expires_at
-// (the same scan as pastHoldsSQL's; the held ones are kept apart from
-// the others only once read, or the plan could scan reservations_lapsing,
-// every live hold of every user, instead). See pastHoldsSQL for why the
-// subqueries are lateral and kept apart from the join.
-const userSeatsSQL = `
-SELECT ` + seatRowColumns + ` FROM unnest($1::text[], $2::uuid[], $3::date[], $4::timestamptz[], $5::int8[])
-                             AS k (user_id, concert_id, day, since, cooldown)
-CROSS JOIN LATERAL (
-	(SELECT r.status, r.seat_numbers FROM reservations r
-	 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day AND r.status = 'PAID'
-	 OFFSET 0)
-	UNION ALL
-	(SELECT r.status, r.seat_numbers FROM reservations r
-	 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day
-	   AND r.expires_at > coalesce(k.since, (SELECT clock_timestamp()) - k.cooldown * interval '1 microsecond')
-	   AND r.status <> 'PAID'
-	 OFFSET 0)
-) AS r
-CROSS JOIN LATERAL unnest(r.seat_numbers) AS n (number)
-CROSS JOIN LATERAL (
-	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = n.number OFFSET 0
-) AS s
-WHERE r.status IN ('PAID', 'HELD') AND s.user_id = k.user_id`
-
-// pastHoldsSQL reads the reservations of the users $1 on the dates ($2,
-// $3) that are not paid and did not end before $4 (NULL: the database's
-// clock less $5 microseconds): the holds that may start a cooldown.
+// userDatesSQL reads what the rules need of the users $1 on the dates
+// ($2, $3), from one scan of their reservations there: rows of two kinds,
+// told apart by the last column.
 //
-// Each (user, date) is looked up in the index reservations_user: the
-// lateral subquery is kept apart from the join by OFFSET 0, and its lower
-// bound on expires_at is a parameter of the scan (the clock in a
-// subquery, evaluated once). As a plain join, a plan made while the table
-// was small (a new on-sale, before the table is analyzed) hashed the
+// The seats they hold or own (the last two columns NULL): the seats of
+// their paid reservations, and those still held by their held
+// reservations that did not expire before $4 (NULL: the database's clock
+// less $5 microseconds), each seat looked up by its key, as its row
+// stands (a lapsed seat another hold took is not the user's). It scanned
+// the date's 50 seats for the user's, for each request, each row with the
+// versions its holds and lapses left: a build without the read made 12 %
+// more holds a second (docs/benchmarks.md, "A seventh sitting").
+//
+// Their past holds (the concert, day, expiry and user columns, then the
+// seat numbers and when the hold ended): their reservations that are not
+// paid and did not end before the same instant, the holds that may start
+// a cooldown.
+//
+// The paid reservations are found in reservations_paid, the others in
+// reservations_user from the lower bound on expires_at; the kinds are told
+// apart only once read, or the plan could scan reservations_lapsing, every
+// live hold of every user, instead. Each (user, date) is looked up in the
+// indexes on its own: the lateral subqueries are kept apart from the joins
+// by OFFSET 0, and the lower bound is a parameter of the scan (the clock
+// in a subquery, evaluated once). As a plain join, a plan made while the
+// table was small (a new on-sale, before the table is analyzed) hashed the
 // batch and scanned every reservation, for as long as that plan was
 // cached: 30 ms a batch once tens of thousands of holds were made.
-const pastHoldsSQL = `
-SELECT r.user_id, r.concert_id::text, to_char(r.day, 'YYYY-MM-DD'), r.seat_numbers, r.expires_at,
-       coalesce(r.ended_at, r.expires_at)
-FROM unnest($1::text[], $2::uuid[], $3::date[], $4::timestamptz[], $5::int8[]) AS k (user_id, concert_id, day, since, cooldown)
+const userDatesSQL = `
+WITH r AS (
+	SELECT k.user_id, k.concert_id, k.day, k.since, r.status, r.seat_numbers, r.expires_at, r.ended_at
+	FROM (SELECT k.user_id, k.concert_id, k.day,
+	             coalesce(k.since, (SELECT clock_timestamp()) - k.cooldown * interval '1 microsecond') AS since
+	      FROM unnest($1::text[], $2::uuid[], $3::date[], $4::timestamptz[], $5::int8[])
+	           AS k (user_id, concert_id, day, since, cooldown)) AS k
+	CROSS JOIN LATERAL (
+		(SELECT r.status, r.seat_numbers, r.expires_at, r.ended_at FROM reservations r
+		 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day AND r.status = 'PAID'
+		 OFFSET 0)
+		UNION ALL
+		(SELECT r.status, r.seat_numbers, r.expires_at, r.ended_at FROM reservations r
+		 WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day
+		   AND r.expires_at > k.since AND r.status <> 'PAID'
+		 OFFSET 0)
+	) AS r
+)
+SELECT ` + seatRowColumns + `, NULL::int2[], NULL::timestamptz
+FROM r
+CROSS JOIN LATERAL unnest(r.seat_numbers) AS n (number)
 CROSS JOIN LATERAL (
-	SELECT * FROM reservations r
-	WHERE r.user_id = k.user_id AND r.concert_id = k.concert_id AND r.day = k.day
-	  AND r.expires_at > coalesce(k.since, (SELECT clock_timestamp()) - k.cooldown * interval '1 microsecond')
-	OFFSET 0
-) AS r
-WHERE r.status <> 'PAID'
-  AND coalesce(r.ended_at, r.expires_at) > coalesce(k.since, clock_timestamp() - k.cooldown * interval '1 microsecond')`
+	SELECT * FROM seats s WHERE s.concert_id = r.concert_id AND s.day = r.day AND s.number = n.number OFFSET 0
+) AS s
+WHERE r.status IN ('PAID', 'HELD') AND s.user_id = r.user_id
+UNION ALL
+SELECT r.concert_id::text, to_char(r.day, 'YYYY-MM-DD'), 0::int2, 0::int8, '', r.expires_at, r.user_id, NULL,
+       r.seat_numbers, coalesce(r.ended_at, r.expires_at)
+FROM r
+WHERE r.status <> 'PAID' AND coalesce(r.ended_at, r.expires_at) > r.since`
 
 // keptHoldsSQL reads what is kept under the keys ($1, $2)[i], with the
 // reservation made, if any, each in its own index lookup (see
-// pastHoldsSQL).
+// userDatesSQL).
 const keptHoldsSQL = `
 SELECT ` + reservationColumns + `, h.user_id, h.idempotency_key, h.concert_id::text, to_char(h.day, 'YYYY-MM-DD'),
        h.seat_numbers, h.reservation_id::text, h.code, h.message
@@ -312,8 +313,7 @@ func (h *holding) queue(b *pgx.Batch) {
 	for i, d := range h.dates {
 		users[i], concerts[i], days[i] = d.userID, d.concertID, d.day
 	}
-	b.Queue(userSeatsSQL, users, concerts, days, h.since, h.cools)
-	b.Queue(pastHoldsSQL, users, concerts, days, h.since, h.cools)
+	b.Queue(userDatesSQL, users, concerts, days, h.since, h.cools)
 	if len(h.keys) > 0 {
 		users, keys := make([]string, len(h.keys)), make([]string, len(h.keys))
 		for i, k := range h.keys {
@@ -342,14 +342,15 @@ func (h *holding) read(br pgx.BatchResults) error {
 	if err := eachRow(br, seat.dst(), add); err != nil {
 		return err
 	}
-	if err := eachRow(br, seat.dst(), add); err != nil {
-		return err
-	}
-	var p booking.PastHold
 	var numbers []int16
-	err := eachRow(br, []any{&p.UserID, &p.ConcertID, &p.Day, &numbers, &p.ExpiresAt, &p.Ended}, func() {
-		p.Seats = ints(numbers)
-		h.st.Past = append(h.st.Past, p)
+	var ended *time.Time
+	err := eachRow(br, append(seat.dst(), &numbers, &ended), func() {
+		if ended == nil {
+			add()
+			return
+		}
+		h.st.Past = append(h.st.Past, booking.PastHold{UserID: *seat.userID, ConcertID: seat.concertID, Day: seat.day,
+			Seats: ints(numbers), ExpiresAt: *seat.expires, Ended: *ended})
 	})
 	if err != nil {
 		return err

@@ -286,7 +286,7 @@ func outboxEvents(ctx context.Context, tx pgx.Tx, limit int) (evs []event.Event,
 }
 
 // outboxRefSQL reads up to $1 events of the outbox in order, each with the
-// row its ref names, looked up on its own (see pastHoldsSQL): the
+// row its ref names, looked up on its own (see userDatesSQL): the
 // reservation of a SeatsHeld or HoldReleased, the payment and its
 // reservation of a ReservationPaid, the ledger entry of a BalanceCharged.
 const outboxRefSQL = `
