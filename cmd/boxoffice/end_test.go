@@ -232,13 +232,12 @@ func adminBodies(t *testing.T, base, adminKey, concertID string) map[string]stri
 	return out
 }
 
-// roomsEnded reads boxoffice_rooms_ended_total from base's /metrics.
 // waitEndedSame waits until one room has ended, failing after giveUp, and
 // checks that the admin endpoints then answer as they did before (before,
 // from adminBodies).
 func waitEndedSame(t *testing.T, base, adminKey, concertID string, before map[string]string, giveUp time.Time) {
 	t.Helper()
-	for roomsEnded(t, base) != "1" {
+	for roomsEnded(t, base) != 1 {
 		if time.Now().After(giveUp) {
 			t.Fatal("the room has not ended")
 		}
@@ -252,20 +251,14 @@ func waitEndedSame(t *testing.T, base, adminKey, concertID string, before map[st
 	}
 }
 
-func roomsEnded(t *testing.T, base string) string {
+// roomsEnded reads boxoffice_rooms_ended_total from base's /metrics.
+func roomsEnded(t *testing.T, base string) float64 {
 	t.Helper()
-	res, err := nethttp.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := scrape(t, base+"/metrics")["boxoffice_rooms_ended_total"]
+	if !ok {
+		t.Fatal("no boxoffice_rooms_ended_total in /metrics")
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "boxoffice_rooms_ended_total "); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return v
 }
 
 // TestRoomEndAnswersTheSame sells a concert out through the API in each
@@ -348,8 +341,8 @@ func TestRoomEndAnswersTheSame(t *testing.T) {
 			// look. Let the concert cache and the room's supply catch up
 			// with the sell-out first.
 			time.Sleep(1500 * time.Millisecond)
-			if got := roomsEnded(t, m.URL()); got != "0" {
-				t.Fatalf("rooms ended before the grace: got %q, want 0", got)
+			if got := roomsEnded(t, m.URL()); got != 0 {
+				t.Fatalf("rooms ended before the grace: got %v, want 0", got)
 			}
 			before := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
 			if !strings.Contains(before["/v1/concerts/"+con.ConcertID+"/lottery"], `"entries":[{`) ||
@@ -432,8 +425,8 @@ func TestRoomEndsAfterItsLastDate(t *testing.T) {
 	// The date has started; the grace (1 h) has not passed.
 	clock.Set(starts.Add(time.Hour - time.Second))
 	time.Sleep(500 * time.Millisecond) // steps tidy the ended sessions; looks find the room endable
-	if got := roomsEnded(t, m.URL()); got != "0" {
-		t.Fatalf("rooms ended within the grace: got %q, want 0", got)
+	if got := roomsEnded(t, m.URL()); got != 0 {
+		t.Fatalf("rooms ended within the grace: got %v, want 0", got)
 	}
 	before := adminBodies(t, m.URL(), cfg.AdminKey, con.ConcertID)
 	clock.Set(starts.Add(time.Hour))

@@ -14,39 +14,39 @@ func TestMetricsAddr(t *testing.T) {
 	cfg := embedded.config(t)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	m := startMain(t, cfg, nil)
-	get := func(url string) (int, string) {
-		t.Helper()
-		resp, err := nethttp.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if status, body := get("http://" + m.MetricsAddr() + "/metrics"); status != 200 || !strings.Contains(body, "go_goroutines") {
+	if status, body := getBody(t, "http://"+m.MetricsAddr()+"/metrics"); status != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics address: got %d %.200s, want 200 with metrics", status, body)
 	}
-	if status, body := get(m.URL() + "/metrics"); status != 404 || !strings.Contains(body, `"NOT_FOUND"`) {
+	if status, body := getBody(t, m.URL()+"/metrics"); status != 404 || !strings.Contains(body, `"NOT_FOUND"`) {
 		t.Errorf("API address: got %d %s, want 404 NOT_FOUND", status, body)
 	}
 }
 
-// scrape reads the samples of the metrics at url, by name and labels as
-// written (name{label="value"}).
-func scrape(t *testing.T, url string) map[string]float64 {
+// getBody reads url's status and body.
+func getBody(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := nethttp.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: got %d %.200s", url, resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// scrape reads the samples of the metrics at url, by name and labels as
+// written (name{label="value"}).
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	status, body := getBody(t, url)
+	if status != 200 {
+		t.Fatalf("GET %s: got %d %.200s", url, status, body)
 	}
 	out := make(map[string]float64)
-	for line := range strings.Lines(string(b)) {
+	for line := range strings.Lines(body) {
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
