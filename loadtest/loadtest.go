@@ -50,6 +50,10 @@ type Options struct {
 	Runs int
 	// NoCeiling skips measuring the bare handler; no ratios are then given.
 	NoCeiling bool
+	// MetricsURLs are the servers' /metrics, read before and after each
+	// measured phase to report their batches of gathered writes (nil:
+	// each target's /metrics).
+	MetricsURLs []string
 	// RequestTimeout bounds each request.
 	RequestTimeout time.Duration
 
@@ -258,6 +262,9 @@ type Phase struct {
 	CeilingRPS float64 `json:"ceilingRps,omitempty"`
 	// Note explains a phase that ended early.
 	Note string `json:"note,omitempty"`
+	// Batches are the servers' batches of gathered writes while the phase
+	// ran, when their metrics could be read.
+	Batches []ServerBatches `json:"serverBatches,omitempty"`
 }
 
 // Check is one pass/fail check.
@@ -351,6 +358,8 @@ type engine struct {
 	// recorders of every phase, for the 5xx and 429 checks.
 	mu        sync.Mutex
 	recorders []*Recorder
+	// noBatches says why the servers' batches were not read, once.
+	noBatches string
 	// series counts the on-sale's answers by status per second.
 	series *statusSeries
 }
@@ -527,6 +536,10 @@ func (e *engine) warnings() []string {
 	}
 	if unanswered > 0 {
 		out = append(out, fmt.Sprintf("%s requests got no answer (connection failed or timed out); see NETWORK and TIMEOUT in the table.", count(unanswered)))
+	}
+	if e.noBatches != "" {
+		out = append(out, "the servers' batches of gathered writes are not reported: "+e.noBatches+
+			" (with BOXOFFICE_METRICS_ADDR set, give --metrics the servers' /metrics)")
 	}
 	return out
 }

@@ -52,9 +52,23 @@ func (e *engine) phase(ctx context.Context, round *Round, name string, newLoop f
 		case <-time.After(e.opts.Pause):
 		}
 	}
+	before, berr := e.batchCounters(ctx)
 	phases, err := e.measure(ctx, name, !e.opts.NoCeiling, newLoop)
 	if err != nil {
 		return err
+	}
+	if berr == nil {
+		var after map[string]float64
+		if after, berr = e.batchCounters(ctx); berr == nil {
+			phases[len(phases)-1].Batches = batchesBetween(before, after)
+		}
+	}
+	if berr != nil && ctx.Err() == nil {
+		e.mu.Lock()
+		if e.noBatches == "" {
+			e.noBatches = berr.Error()
+		}
+		e.mu.Unlock()
 	}
 	if len(phases) == 2 && phases[0].RPS > 0 {
 		c := phases[0].RPS

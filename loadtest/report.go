@@ -295,6 +295,12 @@ func writeRound(b *strings.Builder, r Round) {
 			fmt.Fprintf(b, "  %-8s %-48s %s\n", p.Name, ep.Route, errorList(ep.Errors))
 		}
 	}
+	for _, p := range phases {
+		for _, sb := range p.Batches {
+			fmt.Fprintf(b, "  %-8s server batches of %s: %s, %.1f requests each; a request waited %.1f ms for its batch, a batch took %.1f ms in the store (means, warmup included)\n",
+				p.Name, sb.Kind, count(sb.Batches), float64(sb.Requests)/float64(sb.Batches), sb.WaitMeanMS, sb.StoreMeanMS)
+		}
+	}
 	for _, n := range notes {
 		fmt.Fprintf(b, "  note: %s\n", n)
 	}

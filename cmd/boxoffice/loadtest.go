@@ -104,6 +104,15 @@ func newLoadtestFlags(o *loadtest.Options, stderr io.Writer) *loadtestFlags {
 	fs.DurationVar(&o.Pause, "pause", 0, "wait after the set-up before each measured phase, for the server's background work on the set-up (its events) to end")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "rounds of a measured scenario; targets are judged on the median")
 	fs.BoolVar(&o.NoCeiling, "no-ceiling", false, "do not measure the bare handler")
+	fs.Func("metrics", "the servers' /metrics URLs, comma-separated, read around each measured phase to report their batches of "+
+		"gathered writes (default: each target's /metrics)", func(v string) error {
+		for u := range strings.SplitSeq(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				o.MetricsURLs = append(o.MetricsURLs, u)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "bound of each request")
 	fs.IntVar(&o.Fans, "fans", 0, fmt.Sprintf("fans of the onsale (default %d); fans prepared for join and pay (default: sized from a short probe)", loadtest.OnsaleFans))
 	fs.IntVar(&o.Dates, "dates", o.Dates, "dates of the browse and onsale concerts, 50 seats each")

@@ -249,6 +249,19 @@ func TestLoadtestHoldAndPay(t *testing.T) {
 		if len(names) < 2 || !res.Passed {
 			t.Errorf("%s: checks %v, passed %v; want at least two, all passed", sc, names, res.Passed)
 		}
+		// The phase reports the server's batches of its kind.
+		kind := map[string]string{"hold": "hold", "pay": "settle"}[sc]
+		var found bool
+		for _, p := range res.Rounds[0].Phases {
+			for _, b := range p.Batches {
+				if p.Name == sc && b.Kind == kind && b.Batches > 0 && b.Requests >= b.Batches && b.StoreMeanMS > 0 {
+					found = true
+				}
+			}
+		}
+		if !found || len(res.Warnings) > 0 {
+			t.Errorf("%s: phases %+v, warnings %q; want the %s phase to report the server's %s batches", sc, res.Rounds[0].Phases, res.Warnings, sc, kind)
+		}
 	}
 	// Every hold, payment and cancel went in a batch, and waited for it
 	// once.
