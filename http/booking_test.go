@@ -468,6 +468,8 @@ func TestBookingMetrics(t *testing.T) {
 				got[mf.GetName()] += m.GetCounter().GetValue()
 			case m.GetGauge() != nil:
 				got[mf.GetName()] += m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				got[mf.GetName()+"_count"] += float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}
@@ -483,6 +485,11 @@ func TestBookingMetrics(t *testing.T) {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
 		}
+	}
+	// Every step this instance led was timed: at least the one that
+	// admitted Kim.
+	if n := got["boxoffice_admission_step_seconds_count"]; n < 1 {
+		t.Errorf("boxoffice_admission_step_seconds counted %v steps, want at least 1", n)
 	}
 	// Served in the Prometheus text format.
 	a := e.do(t, "GET", "/metrics", "")

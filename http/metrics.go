@@ -16,6 +16,7 @@ import (
 type metrics struct {
 	duration   *prometheus.HistogramVec
 	admissions *prometheus.CounterVec
+	steps      prometheus.Histogram
 	holds      prometheus.Counter
 	sales      prometheus.Counter
 	payments   prometheus.Counter
@@ -38,6 +39,11 @@ func newMetrics(reg prometheus.Registerer, s *Server, log *slog.Logger) *metrics
 			Name: "boxoffice_admissions_total",
 			Help: "Fans admitted from waiting rooms by this instance's admission steps.",
 		}, []string{"concert"}),
+		steps: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "boxoffice_admission_step_seconds",
+			Help:    "Time one admission step of a waiting room took in the waiting room's store, on the instance that led it.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
 		holds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "boxoffice_holds_total",
 			Help: "Reservations held.",
@@ -53,6 +59,7 @@ func newMetrics(reg prometheus.Registerer, s *Server, log *slog.Logger) *metrics
 	}
 	m.duration = register(reg, log, m.duration)
 	m.admissions = register(reg, log, m.admissions)
+	m.steps = register(reg, log, m.steps)
 	m.holds = register(reg, log, m.holds)
 	m.sales = register(reg, log, m.sales)
 	m.payments = register(reg, log, m.payments)
@@ -164,9 +171,12 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// ObserveAdmission counts the fans an admission step admitted. Set it as
-// queue.Service.OnStep.
+// ObserveAdmission counts the fans an admission step admitted and times
+// the step. Set it as queue.Service.OnStep.
 func (s *Server) ObserveAdmission(concertID string, a queue.Admission) {
+	if a.Took > 0 {
+		s.metrics.steps.Observe(a.Took.Seconds())
+	}
 	if a.Admitted > 0 {
 		s.metrics.admissions.WithLabelValues(concertID).Add(float64(a.Admitted))
 	}

@@ -208,6 +208,9 @@ type Admission struct {
 	Dropped  int64 // waiting places dropped for idleness
 	Ended    int64 // sessions ended for lack of use
 	Waiting  int64 // places waiting at the step (not idle), before it admitted any
+	// Took is how long the step took in the store, as Service.Step timed
+	// it: the store leaves it zero.
+	Took time.Duration
 
 	// At is the step's instant. Seqs are the admitted tickets in order of
 	// admission, the first numbered First in the admission log; Gone are

@@ -501,7 +501,9 @@ func (s *Service) Step(ctx context.Context) {
 			continue
 		}
 		s.refresh(ctx, id)
+		start := time.Now()
 		a, err := s.store.Admit(ctx, id, s.owner, s.Lease, s.clock.Now())
+		a.Took = time.Since(start)
 		if missing(err) {
 			err = s.rebuild(ctx, id, nil)
 		}
