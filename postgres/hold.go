@@ -48,10 +48,11 @@ const seatRowColumns = `s.concert_id::text, to_char(s.day, 'YYYY-MM-DD'), s.numb
 // their paid reservations, and those still held by their held
 // reservations that did not expire before $4 (NULL: the database's clock
 // less $5 microseconds), each seat looked up by its key, as its row
-// stands (a lapsed seat another hold took is not the user's). It scanned
-// the date's 50 seats for the user's, for each request, each row with the
-// versions its holds and lapses left: a build without the read made 12 %
-// more holds a second (docs/benchmarks.md, "A seventh sitting").
+// stands (a lapsed seat another hold took is not the user's). The seat
+// limit used to scan the date's 50 seats for the user's, for each
+// request, each row with the versions its holds and lapses left: a build
+// without that read made 12 % more holds a second (docs/benchmarks.md,
+// "A seventh sitting").
 //
 // Their past holds (the concert, day, expiry and user columns, then the
 // seat numbers and when the hold ended): their reservations that are not
