@@ -87,3 +87,23 @@ func genericPlan(ctx context.Context, conn *pgx.Conn, name, params, query, args 
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(lines, "\n"), err
 }
+
+// SetVacuumAfter sets how many outbox rows s numbers between two vacuums
+// of the outbox.
+func SetVacuumAfter(s *EventStore, n int64) { s.vacuumAfter = n }
+
+// OutboxVacuums returns how many times the outbox of db was vacuumed other
+// than by autovacuum, as the statistics read on a fresh snapshot say.
+func OutboxVacuums(ctx context.Context, db *DB) (int64, error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+		return 0, err
+	}
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'outbox'::regclass`).Scan(&n)
+	return n, err
+}
