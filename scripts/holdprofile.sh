@@ -13,7 +13,8 @@
 #
 # Environment: OUT (results directory, default ./holdprofile-results),
 # SECONDS_PROFILED (default 20), PHASE (the measured phase's name, default
-# the scenario's).
+# the scenario's), PROFILE_AFTER (seconds of the phase to let pass before
+# the profile starts, default 0: what a long sale's later minutes cost).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -30,6 +31,7 @@ case "$SCENARIO" in
 esac
 PHASE=${PHASE:-$SCENARIO}
 PROFILED=${SECONDS_PROFILED:-20}
+AFTER=${PROFILE_AFTER:-0}
 OUT=${OUT:-$PWD/holdprofile-results}
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)")
 WORK=$(mktemp -d)
@@ -103,7 +105,7 @@ curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null || { cat "$WORK/server.
 # alongside, so the phase runs without a break.
 log "loadtest $SCENARIO"
 BOXOFFICE_ADMIN_KEY=$ADMIN_KEY "$BIN" loadtest "$SCENARIO" --target "http://127.0.0.1:$API_PORT" \
-  --no-ceiling --runs 1 --duration "$((PROFILED + 10))s" --out "$OUT/loadtest-$SCENARIO.json" "$@" \
+  --no-ceiling --runs 1 --duration "$((AFTER + PROFILED + 10))s" --out "$OUT/loadtest-$SCENARIO.json" "$@" \
   >"$OUT/loadtest-$SCENARIO.txt" 2>"$WORK/progress.log" &
 LOADTEST=$!
 PIDS+=($LOADTEST)
@@ -113,9 +115,10 @@ until grep -q "^$PHASE " "$WORK/progress.log" 2>/dev/null; do
   if ! kill -0 "$LOADTEST" 2>/dev/null; then cat "$WORK/progress.log" >&2; log "the loadtest ended before its $PHASE phase"; exit 1; fi
   sleep 0.5
 done
+sleep "$AFTER"
 "${PSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
 START=$("${PSQL[@]}" -At -c "SELECT clock_timestamp()")
-log "profiling $PROFILED s of the $PHASE phase"
+log "profiling $PROFILED s of the $PHASE phase, from $AFTER s into it"
 curl -fsS -o "$OUT/cpu-$SCENARIO.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PROFILED"
 END=$("${PSQL[@]}" -At -c "SELECT clock_timestamp()")
 # What PostgreSQL did in the window, kept before the loadtest goes on.
