@@ -190,7 +190,9 @@ type Claim interface {
 	// Number gives up to limit events of the outbox, committed, their
 	// per-concert Seq and their Position, in commit order per concert, and
 	// returns how many it numbered. A concert whose last seat was sold in
-	// an event it numbers gets its SoldOut event, numbered after it.
+	// an event it numbers gets its SoldOut event, numbered after it. With
+	// an error that came after the numbering committed (the PostgreSQL
+	// store's vacuum of its outbox), the count is still what it numbered.
 	Number(ctx context.Context, limit int) (int, error)
 
 	// Unrelayed returns up to limit numbered events not yet marked relayed,

@@ -111,10 +111,10 @@ func (r *Relay) hold(ctx context.Context, c Claim) error {
 	var publishAfter time.Time
 	for ctx.Err() == nil {
 		n, err := c.Number(ctx, r.Batch)
+		r.numbered.Add(int64(n))
 		if err != nil {
 			return err
 		}
-		r.numbered.Add(int64(n))
 		busy := n == r.Batch
 		if r.Publish != nil && !time.Now().Before(publishAfter) {
 			more, perr, err := r.publish(ctx, c)
