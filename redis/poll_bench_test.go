@@ -41,16 +41,16 @@ return {w, sum}
 // and a count of the line's bits inside its block, and the heartbeat as
 // the move of the fan to the list's tail. A slot is 25 bytes: state, last
 // heartbeat (6 bytes, ms), joined (6), hash of the user (4), previous and
-// next seq (4 each). It is the commands' cost, not a room: no idle check
-// of neighbours, no watermark, no error paths.
-// KEYS: fans, line, fenwick, meta. ARGV: now, then seqs.
+// next seq (4 each). It is the commands' cost, not a room: the fan's own
+// idle check, as today's, but no watermark and no error paths.
+// KEYS: fans, line, fenwick, meta. ARGV: now, idle ms, then seqs.
 var pollList = goredis.NewScript(`
 local fans, line, fen, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local now = tonumber(ARGV[1])
+local now, cutoff = tonumber(ARGV[1]), tonumber(ARGV[1]) - tonumber(ARGV[2])
 local tail = tonumber(redis.call('HGET', meta, 'tail'))
 local function at(seq) return (seq - 1) * 25 end
 local sum = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local seq = tonumber(ARGV[i])
   local s = redis.call('GETRANGE', fans, at(seq), at(seq) + 24)
   local state, beat, joined, h, prev, nxt = struct.unpack('>BI6I6I4I4I4', s)
@@ -73,7 +73,7 @@ for i = 2, #ARGV do
   end
   sum = sum + pos
   -- Heartbeat: unlink, link at the tail.
-  if seq ~= tail then
+  if beat > cutoff and now > beat and seq ~= tail then
     if prev > 0 then redis.call('SETRANGE', fans, at(prev) + 21, struct.pack('>I4', nxt)) end
     if nxt > 0 then redis.call('SETRANGE', fans, at(nxt) + 17, struct.pack('>I4', prev)) end
     redis.call('SETRANGE', fans, at(tail) + 21, struct.pack('>I4', seq))
@@ -155,7 +155,7 @@ func BenchmarkPollSketch(b *testing.B) {
 			if err != nil || got[1] != int64(seq) {
 				b.Fatalf("today's poll of seq %d: position %v, %v", seq, got, err)
 			}
-			pos, err := pollList.Run(ctx, c, listKeys, now, seq).Int64()
+			pos, err := pollList.Run(ctx, c, listKeys, now, 60000, seq).Int64()
 			if err != nil || pos != int64(seq) {
 				b.Fatalf("the list's poll of seq %d: position %d, %v", seq, pos, err)
 			}
@@ -175,11 +175,11 @@ func BenchmarkPollSketch(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*batch), "µs/poll")
 		})
 		b.Run(fmt.Sprintf("fans=%d/list", n), func(b *testing.B) {
-			args := make([]any, 1+batch)
+			args := make([]any, 2+batch)
 			for b.Loop() {
-				args[0] = time.Now().UnixMilli()
+				args[0], args[1] = time.Now().UnixMilli(), 60000
 				for i := range batch {
-					args[1+i] = 1 + rng.IntN(n)
+					args[2+i] = 1 + rng.IntN(n)
 				}
 				if err := pollList.Run(ctx, c, listKeys, args...).Err(); err != nil {
 					b.Fatal(err)
