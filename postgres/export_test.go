@@ -55,6 +55,32 @@ func UserDatesPlan(ctx context.Context, db *DB) (string, error) {
 		userDatesSQL, "('{u}', '{"+uuid.Nil.String()+"}', '{2026-07-01}', '{NULL}', '{1000000}')")
 }
 
+// SweepPlan holds the first 3,000 seats in reservations that have all
+// lapsed, analyzes the reservations and the seats, then returns the generic
+// plan, as EXPLAIN prints it, of a sweep of store's, made in the
+// transaction that sweeps.
+func SweepPlan(ctx context.Context, db *DB, store *BookingStore) (plan string, err error) {
+	const setup = `
+		WITH r AS (
+			INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
+			SELECT gen_random_uuid(), 'user ' || i, concert_id, day, ARRAY[number], ARRAY[price], price, 'HELD',
+			       now() - interval '1 minute', now() - interval '2 minutes'
+			FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s
+			RETURNING *
+		)
+		UPDATE seats s SET status = 'HELD', reservation_id = r.id, user_id = r.user_id, hold_expires_at = r.expires_at
+		FROM r WHERE s.concert_id = r.concert_id AND s.day = r.day AND s.number = r.seat_numbers[1];
+		ANALYZE reservations, seats`
+	if _, err := db.pool.Exec(ctx, setup); err != nil {
+		return "", err
+	}
+	err = store.sweepTx(ctx, func(tx pgx.Tx) error {
+		plan, err = genericPlan(ctx, tx.Conn(), "sweep_plan", "(timestamptz, int, bool)", sweepSQL, "(now(), 500, false)")
+		return err
+	})
+	return plan, err
+}
+
 // poolPlan runs setup, then returns the generic plan of query on a
 // connection of db's pool.
 func poolPlan(ctx context.Context, db *DB, setup, name, params, query, args string) (string, error) {

@@ -340,6 +340,30 @@ func TestUserDatesPlan(t *testing.T) {
 	}
 }
 
+// TestSweepPlan: a sweep reads the oldest lapsed holds in the order of
+// reservations_lapsing, and each one's seats and reservation by key, never
+// scanning a table, hashing a join or sorting every lapsed hold (see
+// sweepPlanSQL), in the generic plan made for ten concerts and 3,000
+// lapsed holds.
+func TestSweepPlan(t *testing.T) {
+	db := newDB(t)
+	createConcerts(t, db, 10)
+	plan, err := postgres.SweepPlan(context.Background(), db, postgres.NewBookingStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Index Scan using reservations_lapsing", "Index Scan using seats_pkey", "Index Scan using reservations_pkey"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan has no %q:\n%s", want, plan)
+		}
+	}
+	for _, bad := range []string{"Seq Scan", "Bitmap", "Hash Join", "Merge Join", "Sort Key: reservations.expires_at"} {
+		if strings.Contains(plan, bad) {
+			t.Errorf("the plan has a %q:\n%s", bad, plan)
+		}
+	}
+}
+
 // createConcerts creates n concerts of storetest.ConcertSpec and returns
 // the last one's id.
 func createConcerts(t *testing.T, db *postgres.DB, n int) string {
