@@ -34,13 +34,28 @@ const lockReservations = `SELECT ` + reservationColumns + ` FROM reservations r 
 
 // lockHeldSeats locks the seats of the reservations $1 that are still
 // held, in (concert, day, number) order, and reads them; it runs once the
-// reservations are locked, so their seats cannot change.
+// reservations are locked, so their seats cannot change. Every read is by
+// key: each reservation's, apart from its status (OFFSET 0), then the
+// seats' keys sorted, then each seat, locked in a lateral subquery, so in
+// the keys' order. As a plain join of seats and reservations, the plan
+// made on tables not analyzed since a sale grew them found the
+// reservations by ANDing reservations_pkey with reservations_lapsing, a
+// scan of every held reservation of every concert (252,558 of them for
+// 110 payments: 23 ms), and a plain join to the seats could hash every
+// seat.
 const lockHeldSeats = `
-SELECT ` + seatRowColumns + ` FROM seats s
-JOIN reservations r ON s.concert_id = r.concert_id AND s.day = r.day AND s.number = ANY (r.seat_numbers)
-WHERE r.id = ANY ($1::uuid[]) AND r.status = 'HELD'
-ORDER BY s.concert_id, s.day, s.number
-FOR UPDATE OF s`
+SELECT ` + seatRowColumns + ` FROM (
+	SELECT r.concert_id, r.day, unnest(r.seat_numbers) AS number
+	FROM unnest($1::uuid[]) AS k (id)
+	CROSS JOIN LATERAL (SELECT r.concert_id, r.day, r.seat_numbers, r.status FROM reservations r WHERE r.id = k.id OFFSET 0) AS r
+	WHERE r.status = 'HELD'
+	ORDER BY 1, 2, 3
+	OFFSET 0
+) AS k
+CROSS JOIN LATERAL (
+	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number FOR UPDATE
+) AS s
+ORDER BY s.concert_id, s.day, s.number`
 
 // keptPaymentsSQL reads the payments made under the keys ($1, $2)[i],
 // each key in its own index lookup (see userDatesSQL).

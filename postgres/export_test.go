@@ -81,6 +81,33 @@ func SweepPlan(ctx context.Context, db *DB, store *BookingStore) (plan string, e
 	return plan, err
 }
 
+// HeldSeatsPlan makes a reservation of each of the first 3,000 seats, a
+// third each paid, held and expired, holds the held ones' seats, then
+// returns the generic plan, as EXPLAIN prints it, of a payment batch's
+// lock of the held seats of 100 reservations, on tables not analyzed.
+func HeldSeatsPlan(ctx context.Context, db *DB) (string, error) {
+	const setup = `
+		WITH r AS (
+			INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
+			SELECT gen_random_uuid(), 'user ' || (i % 100), concert_id, day, ARRAY[number], ARRAY[price], price,
+			       (ARRAY['PAID', 'HELD', 'EXPIRED'])[i % 3 + 1],
+			       now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END, now()
+			FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s
+			RETURNING *
+		)
+		UPDATE seats s SET status = 'HELD', reservation_id = r.id, user_id = r.user_id, hold_expires_at = r.expires_at
+		FROM r WHERE r.status = 'HELD' AND s.concert_id = r.concert_id AND s.day = r.day AND s.number = r.seat_numbers[1]`
+	if _, err := db.pool.Exec(ctx, setup); err != nil {
+		return "", err
+	}
+	var ids string
+	err := db.pool.QueryRow(ctx, `SELECT array_agg(id)::text FROM (SELECT id FROM reservations WHERE status = 'HELD' LIMIT 100) AS r`).Scan(&ids)
+	if err != nil {
+		return "", err
+	}
+	return poolPlan(ctx, db, `SELECT 1`, "held_seats_plan", "(uuid[])", lockHeldSeats, "('"+ids+"')")
+}
+
 // poolPlan runs setup, then returns the generic plan of query on a
 // connection of db's pool.
 func poolPlan(ctx context.Context, db *DB, setup, name, params, query, args string) (string, error) {

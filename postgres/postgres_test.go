@@ -364,6 +364,35 @@ func TestSweepPlan(t *testing.T) {
 	}
 }
 
+// TestHeldSeatsPlan: a payment batch reads its reservations by key, sorts
+// their seats' keys, then locks each seat by its key in that order, never
+// reading reservations_lapsing (every held reservation) or a date's every
+// seat, in the generic plan made for ten concerts and 3,000 reservations
+// on tables not analyzed (see lockHeldSeats).
+func TestHeldSeatsPlan(t *testing.T) {
+	db := newDB(t)
+	createConcerts(t, db, 10)
+	plan, err := postgres.HeldSeatsPlan(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys = "Sort Key: r.concert_id, r.day, (unnest(r.seat_numbers))"
+	for _, want := range []string{"Index Cond: (id = k.id)", keys, "LockRows",
+		"Index Cond: ((concert_id = r.concert_id) AND (day = r.day) AND (number = (unnest(r.seat_numbers))))"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan has no %q:\n%s", want, plan)
+		}
+	}
+	if strings.Index(plan, "LockRows") < strings.Index(plan, keys) {
+		t.Errorf("the plan locks the seats before it sorts their keys:\n%s", plan)
+	}
+	for _, bad := range []string{"reservations_lapsing", "Seq Scan", "Bitmap", "Hash Join", "Merge Join"} {
+		if strings.Contains(plan, bad) {
+			t.Errorf("the plan has a %q:\n%s", bad, plan)
+		}
+	}
+}
+
 // createConcerts creates n concerts of storetest.ConcertSpec and returns
 // the last one's id.
 func createConcerts(t *testing.T, db *postgres.DB, n int) string {

@@ -14,7 +14,9 @@
 # Environment: OUT (results directory, default ./holdprofile-results),
 # SECONDS_PROFILED (default 20), PHASE (the measured phase's name, default
 # the scenario's), PROFILE_AFTER (seconds of the phase to let pass before
-# the profile starts, default 0: what a long sale's later minutes cost).
+# the profile starts, default 0: what a long sale's later minutes cost),
+# PG_OPTS (more PostgreSQL settings, e.g. "-c autovacuum=off" to profile a
+# database whose tables are never analyzed).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -74,7 +76,7 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; fi
 log "PostgreSQL on 127.0.0.1:$PG_PORT"
 as_postgres "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust -E UTF8 --locale=C >/dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start -o \
-  "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c pg_stat_statements.track_planning=on -c track_io_timing=on" >/dev/null
+  "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c pg_stat_statements.track_planning=on -c track_io_timing=on ${PG_OPTS:-}" >/dev/null
 PG_STARTED=1
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
 "${PSQL[@]}" -c "CREATE EXTENSION pg_stat_statements"
