@@ -108,6 +108,17 @@ func HeldSeatsPlan(ctx context.Context, db *DB) (string, error) {
 	return poolPlan(ctx, db, `SELECT 1`, "held_seats_plan", "(uuid[])", lockHeldSeats, "('"+ids+"')")
 }
 
+// SeatsPlan returns the generic plan, as EXPLAIN prints it, of a hold
+// batch's lock of three seats, on tables not analyzed.
+func SeatsPlan(ctx context.Context, db *DB) (string, error) {
+	var concert, day string
+	if err := db.pool.QueryRow(ctx, `SELECT concert_id::text, day::text FROM seats LIMIT 1`).Scan(&concert, &day); err != nil {
+		return "", err
+	}
+	return poolPlan(ctx, db, `SELECT 1`, "seats_plan", "(uuid[], date[], int2[])", lockSeats,
+		"('{"+concert+","+concert+","+concert+"}', '{"+day+","+day+","+day+"}', '{3,1,2}')")
+}
+
 // poolPlan runs setup, then returns the generic plan of query on a
 // connection of db's pool.
 func poolPlan(ctx context.Context, db *DB, setup, name, params, query, args string) (string, error) {

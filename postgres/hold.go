@@ -29,13 +29,19 @@ import (
 // tidying of lapsed holds, which takes no wallet lock, changes no answer.
 
 // lockSeats locks the seats ($1, $2, $3)[i], in (concert, day, number)
-// order, and reads them.
+// order, and reads them: the keys sorted, then each seat locked by its key
+// in a lateral subquery, so in the keys' order, whatever the statistics
+// (a plain join may hash every seat; see lockHeldSeats).
 const lockSeats = `
-SELECT ` + seatRowColumns + ` FROM seats s
-JOIN unnest($1::uuid[], $2::date[], $3::int2[]) AS k (concert_id, day, number)
-  ON s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number
-ORDER BY s.concert_id, s.day, s.number
-FOR UPDATE OF s`
+SELECT ` + seatRowColumns + ` FROM (
+	SELECT * FROM unnest($1::uuid[], $2::date[], $3::int2[]) AS k (concert_id, day, number)
+	ORDER BY 1, 2, 3
+	OFFSET 0
+) AS k
+CROSS JOIN LATERAL (
+	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number FOR UPDATE
+) AS s
+ORDER BY s.concert_id, s.day, s.number`
 
 const seatRowColumns = `s.concert_id::text, to_char(s.day, 'YYYY-MM-DD'), s.number, s.price, s.status,
 	s.hold_expires_at, s.user_id, s.reservation_id::text`

@@ -393,6 +393,33 @@ func TestHeldSeatsPlan(t *testing.T) {
 	}
 }
 
+// TestSeatsPlan: a hold batch sorts its seats' keys, then locks each seat
+// by its key in that order, never scanning or hashing the seats, in the
+// generic plan made for ten concerts on tables not analyzed (see
+// lockSeats).
+func TestSeatsPlan(t *testing.T) {
+	db := newDB(t)
+	createConcerts(t, db, 10)
+	plan, err := postgres.SeatsPlan(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys = "Sort Key: k.concert_id, k.day, k.number"
+	for _, want := range []string{keys, "LockRows", "Index Cond: ((concert_id = k.concert_id) AND (day = k.day) AND (number = k.number))"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan has no %q:\n%s", want, plan)
+		}
+	}
+	if strings.Index(plan, "LockRows") < strings.Index(plan, keys) {
+		t.Errorf("the plan locks the seats before it sorts their keys:\n%s", plan)
+	}
+	for _, bad := range []string{"Seq Scan", "Bitmap", "Hash Join", "Merge Join"} {
+		if strings.Contains(plan, bad) {
+			t.Errorf("the plan has a %q:\n%s", bad, plan)
+		}
+	}
+}
+
 // createConcerts creates n concerts of storetest.ConcertSpec and returns
 // the last one's id.
 func createConcerts(t *testing.T, db *postgres.DB, n int) string {
