@@ -41,8 +41,8 @@ const lockReservations = `SELECT ` + reservationColumns + ` FROM reservations r 
 // made on tables not analyzed since a sale grew them found the
 // reservations by ANDing reservations_pkey with reservations_lapsing, a
 // scan of every held reservation of every concert (252,558 of them for
-// 110 payments: 23 ms), and a plain join to the seats could hash every
-// seat.
+// 110 payments: 16–22 ms, against 1.4 ms by key), and a plain join to the
+// seats could hash every seat.
 const lockHeldSeats = `
 SELECT ` + seatRowColumns + ` FROM (
 	SELECT r.concert_id, r.day, unnest(r.seat_numbers) AS number

@@ -74,7 +74,9 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			n.stop(syscall.SIGKILL)
-			n.client.Close()
+			if n.client != nil {
+				n.client.Close()
+			}
 		}
 		if t.Failed() {
 			c.logTails()
@@ -86,15 +88,8 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 		if err := os.Mkdir(n.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if n.port, err = freePort(); err != nil {
-			t.Fatal(err)
-		}
-		if n.busPort, err = freePort(); err != nil {
-			t.Fatal(err)
-		}
-		n.client = goredis.NewClient(&goredis.Options{Addr: n.addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
 		c.nodes = append(c.nodes, n)
-		c.startNode(n)
+		c.firstStart(n)
 	}
 	args := []string{"--cluster", "create"}
 	for _, n := range c.nodes {
@@ -127,10 +122,49 @@ func clusterSupport(bin string) error {
 	return nil
 }
 
+// firstStart gives n two free ports, its own and its cluster bus's, and
+// starts it. A port another process took between freePort and the node's
+// listen makes the node exit: it is started again on new ports, up to
+// five times.
+func (c *RedisCluster) firstStart(n *clusterNode) {
+	c.t.Helper()
+	for attempt := 1; ; attempt++ {
+		var err error
+		if n.port, err = freePort(); err != nil {
+			c.t.Fatal(err)
+		}
+		if n.busPort, err = freePort(); err != nil {
+			c.t.Fatal(err)
+		}
+		if n.client != nil {
+			n.client.Close()
+		}
+		n.client = goredis.NewClient(&goredis.Options{Addr: n.addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+		err = c.runNode(n)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errExited) || attempt == 5 {
+			c.t.Fatalf("testserver: %v", err)
+		}
+		c.t.Logf("testserver: cluster node on ports %d and %d exited at start (attempt %d), trying new ports", n.port, n.busPort, attempt)
+		if err := os.Remove(filepath.Join(n.dir, "nodes.conf")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			c.t.Fatal(err)
+		}
+	}
+}
+
 // startNode starts n, empty, and returns once it answers PING.
 func (c *RedisCluster) startNode(n *clusterNode) {
 	c.t.Helper()
-	n.start(c.t, "redis-server", n.dir, []string{c.bin,
+	if err := c.runNode(n); err != nil {
+		c.t.Fatalf("testserver: %v", err)
+	}
+}
+
+// runNode is startNode, returning its failure.
+func (c *RedisCluster) runNode(n *clusterNode) error {
+	return n.run("redis-server", n.dir, []string{c.bin,
 		"--port", strconv.Itoa(n.port), "--bind", "127.0.0.1",
 		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(n.busPort),
 		"--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),

@@ -8,6 +8,7 @@
 package testserver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -47,8 +48,8 @@ func waitFor(what string, ready func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := ready()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errExited) {
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %v: %w", what, startTimeout, err)
@@ -71,21 +72,33 @@ type process struct {
 // running.
 func (p *process) start(t testing.TB, name, dir string, args []string, ping func() error) {
 	t.Helper()
+	if err := p.run(name, dir, args, ping); err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+}
+
+// errExited: the server exited before it answered, as one does whose port
+// was taken between freePort and its listen.
+var errExited = errors.New("exited")
+
+// run is start, returning its failure: errExited when the server exited
+// before it answered.
+func (p *process) run(name, dir string, args []string, ping func() error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd != nil {
-		return
+		return nil
 	}
 	logPath := filepath.Join(dir, "server.log")
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer log.Close()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("testserver: start %s: %v", name, err)
+		return fmt.Errorf("start %s: %w", name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -93,17 +106,20 @@ func (p *process) start(t testing.TB, name, dir string, args []string, ping func
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
+	exited := false
 	err = waitFor(name, func() error {
 		select {
 		case <-done:
-			return fmt.Errorf("%s exited; see %s", name, logPath)
+			exited = true
+			return fmt.Errorf("%s %w; see %s", name, errExited, logPath)
 		default:
 		}
 		return ping()
 	})
-	if err != nil {
-		t.Fatalf("testserver: %v", err)
+	if exited {
+		p.cmd = nil
 	}
+	return err
 }
 
 // stop sends sig to the process and waits until it has exited, killing it
