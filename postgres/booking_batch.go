@@ -51,11 +51,7 @@ SELECT ` + seatRowColumns + ` FROM (
 	WHERE r.status = 'HELD'
 	ORDER BY 1, 2, 3
 	OFFSET 0
-) AS k
-CROSS JOIN LATERAL (
-	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number FOR UPDATE
-) AS s
-ORDER BY s.concert_id, s.day, s.number`
+) AS k` + seatsLockedByKey
 
 // keptPaymentsSQL reads the payments made under the keys ($1, $2)[i],
 // each key in its own index lookup (see userDatesSQL).

@@ -37,7 +37,12 @@ SELECT ` + seatRowColumns + ` FROM (
 	SELECT * FROM unnest($1::uuid[], $2::date[], $3::int2[]) AS k (concert_id, day, number)
 	ORDER BY 1, 2, 3
 	OFFSET 0
-) AS k
+) AS k` + seatsLockedByKey
+
+// seatsLockedByKey ends a statement that locks and reads the seats whose
+// keys k (concert_id, day, number) it has sorted: each seat locked by its
+// key in a lateral subquery, so in the keys' order.
+const seatsLockedByKey = `
 CROSS JOIN LATERAL (
 	SELECT * FROM seats s WHERE s.concert_id = k.concert_id AND s.day = k.day AND s.number = k.number FOR UPDATE
 ) AS s
