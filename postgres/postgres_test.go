@@ -324,12 +324,7 @@ func TestSupplyPlan(t *testing.T) {
 // made for ten concerts and 3,000 reservations, and never by scanning a
 // table.
 func TestUserDatesPlan(t *testing.T) {
-	db := newDB(t)
-	createConcerts(t, db, 10)
-	plan, err := postgres.UserDatesPlan(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := planOnTenConcerts(t, postgres.UserDatesPlan)
 	for _, want := range []string{"using reservations_paid", "using reservations_user", "using seats_pkey"} {
 		if n := strings.Count(plan, want); n != 1 {
 			t.Errorf("the plan reads %q %d times, want once:\n%s", want, n, plan)
@@ -346,12 +341,9 @@ func TestUserDatesPlan(t *testing.T) {
 // sweepPlanSQL), in the generic plan made for ten concerts and 3,000
 // lapsed holds.
 func TestSweepPlan(t *testing.T) {
-	db := newDB(t)
-	createConcerts(t, db, 10)
-	plan, err := postgres.SweepPlan(context.Background(), db, postgres.NewBookingStore(db))
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := planOnTenConcerts(t, func(ctx context.Context, db *postgres.DB) (string, error) {
+		return postgres.SweepPlan(ctx, db, postgres.NewBookingStore(db))
+	})
 	for _, want := range []string{"Index Scan using reservations_lapsing", "Index Scan using seats_pkey", "Index Scan using reservations_pkey"} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("the plan has no %q:\n%s", want, plan)
@@ -370,12 +362,7 @@ func TestSweepPlan(t *testing.T) {
 // seat, in the generic plan made for ten concerts and 3,000 reservations
 // on tables not analyzed (see lockHeldSeats).
 func TestHeldSeatsPlan(t *testing.T) {
-	db := newDB(t)
-	createConcerts(t, db, 10)
-	plan, err := postgres.HeldSeatsPlan(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := planOnTenConcerts(t, postgres.HeldSeatsPlan)
 	checkLockPlan(t, plan, "Sort Key: r.concert_id, r.day, (unnest(r.seat_numbers))", "Index Cond: (id = k.id)",
 		"Index Cond: ((concert_id = r.concert_id) AND (day = r.day) AND (number = (unnest(r.seat_numbers))))")
 	if strings.Contains(plan, "reservations_lapsing") {
@@ -388,14 +375,22 @@ func TestHeldSeatsPlan(t *testing.T) {
 // generic plan made for ten concerts on tables not analyzed (see
 // lockSeats).
 func TestSeatsPlan(t *testing.T) {
+	plan := planOnTenConcerts(t, postgres.SeatsPlan)
+	checkLockPlan(t, plan, "Sort Key: k.concert_id, k.day, k.number",
+		"Index Cond: ((concert_id = k.concert_id) AND (day = k.day) AND (number = k.number))")
+}
+
+// planOnTenConcerts returns the plan that plan returns on a new database
+// of ten concerts.
+func planOnTenConcerts(t *testing.T, plan func(context.Context, *postgres.DB) (string, error)) string {
+	t.Helper()
 	db := newDB(t)
 	createConcerts(t, db, 10)
-	plan, err := postgres.SeatsPlan(context.Background(), db)
+	p, err := plan(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkLockPlan(t, plan, "Sort Key: k.concert_id, k.day, k.number",
-		"Index Cond: ((concert_id = k.concert_id) AND (day = k.day) AND (number = k.number))")
+	return p
 }
 
 // checkLockPlan checks that plan sorts the seats' keys (keys, its sort
