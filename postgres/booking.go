@@ -438,18 +438,15 @@ mark AS (
 ev AS (` + lapsedEventSQL + `)
 SELECT count(*) FROM lapsed`
 
-// sweepPlanSQL pins sweepSQL's plan to keyed reads, for its transaction
-// only: the oldest lapsed holds in reservations_lapsing's order, then each
-// one's seats and reservation by primary key. Left to the statistics,
-// the planner chose otherwise on tables not analyzed since they grew
-// (autovacuum off, or a sale faster than its analyzes): a bitmap scan of
-// every lapsed hold and an on-disk sort of them all to take the oldest
-// 500, and a hash join over every held seat of every concert, 259 ms a
-// sweep behind 252,558 lapsed holds where the keyed plan takes 23 ms, so
-// a sweep's cost grew with its backlog. No other plan of this statement
-// is worth having: each of its reads is bounded by the limit.
-const sweepPlanSQL = `SELECT set_config('enable_bitmapscan', 'off', true),
-	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+// The sweep's plan is pinned (keyedPlansSQL) to keyed reads: the oldest
+// lapsed holds in reservations_lapsing's order, then each one's seats and
+// reservation by primary key. Left to the statistics, the planner chose
+// otherwise on tables not analyzed since they grew (autovacuum off, or a
+// sale faster than its analyzes): a bitmap scan of every lapsed hold and
+// an on-disk sort of them all to take the oldest 500, and a hash join over
+// every held seat of every concert, 259 ms a sweep behind 252,558 lapsed
+// holds where the keyed plan takes 23 ms, so a sweep's cost grew with its
+// backlog.
 
 // Sweep expires up to limit holds that lapsed at or before now and frees
 // their seats. Several sweepers never wait on each other or on payers.
@@ -467,10 +464,10 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 	return n, nil
 }
 
-// sweepTx runs f in a transaction whose plans are pinned by sweepPlanSQL.
+// sweepTx runs f in a transaction whose plans keyedPlansSQL pins.
 func (s *BookingStore) sweepTx(ctx context.Context, f func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sweepPlanSQL); err != nil {
+		if _, err := tx.Exec(ctx, keyedPlansSQL); err != nil {
 			return err
 		}
 		return f(tx)

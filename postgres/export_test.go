@@ -119,6 +119,29 @@ func SeatsPlan(ctx context.Context, db *DB) (string, error) {
 		"('{"+concert+","+concert+","+concert+"}', '{"+day+","+day+","+day+"}', '{3,1,2}')")
 }
 
+// WritePlans returns the generic plans, as EXPLAIN prints them, of a hold
+// batch's write and a payment batch's write, made in a transaction begun
+// as the batches begin theirs.
+func WritePlans(ctx context.Context, db *DB) (hold, settle string, err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	beginKeyed(b)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return "", "", err
+	}
+	defer conn.Exec(ctx, `ROLLBACK`)
+	empty := func(n int) string { return "(" + strings.Repeat("'{}', ", n-1) + "'{}')" }
+	if hold, err = genericPlan(ctx, conn.Conn(), "hold_write", "", holdWriteSQL, empty(25)); err != nil {
+		return "", "", err
+	}
+	settle, err = genericPlan(ctx, conn.Conn(), "settle_write", "", settleWriteSQL, empty(32))
+	return hold, settle, err
+}
+
 // poolPlan runs setup, then returns the generic plan of query on a
 // connection of db's pool.
 func poolPlan(ctx context.Context, db *DB, setup, name, params, query, args string) (string, error) {

@@ -230,10 +230,15 @@ func (db *DB) transact(ctx context.Context, queue func(*pgx.Batch), read func(pg
 		}
 	}()
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
+	beginKeyed(b)
 	queue(b)
 	br := conn.SendBatch(ctx, b)
-	if _, err = br.Exec(); err == nil {
+	for range 2 { // BEGIN, keyedPlansSQL
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err == nil {
 		err = read(br)
 	}
 	if cerr := br.Close(); err == nil {
@@ -258,6 +263,24 @@ func (db *DB) transact(ctx context.Context, queue func(*pgx.Batch), read func(pg
 		err = cerr
 	}
 	return err
+}
+
+// keyedPlansSQL turns off, for the rest of its transaction, the plans that
+// a statement reading or writing rows by a few hundred keys never wants:
+// hash and merge joins (which read a whole table to join a few keys) and
+// bitmap scans (which read a whole index range before the first row). A
+// generic plan made while a table was small, or not analyzed since a sale
+// grew it, chose them: the batches' writes joined their keys to a
+// sequential scan of every seat, wallet and reservation on a new
+// database, and the sweep sorted its whole backlog.
+const keyedPlansSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+	set_config('enable_bitmapscan', 'off', true)`
+
+// beginKeyed queues, first in b, the start of a transaction whose plans
+// keyedPlansSQL pins.
+func beginKeyed(b *pgx.Batch) {
+	b.Queue("BEGIN")
+	b.Queue(keyedPlansSQL)
 }
 
 // rollback ends c's transaction, if it is still in one, even once ctx has

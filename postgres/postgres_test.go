@@ -338,7 +338,7 @@ func TestUserDatesPlan(t *testing.T) {
 // TestSweepPlan: a sweep reads the oldest lapsed holds in the order of
 // reservations_lapsing, and each one's seats and reservation by key, never
 // scanning a table, hashing a join or sorting every lapsed hold (see
-// sweepPlanSQL), in the generic plan made for ten concerts and 3,000
+// keyedPlansSQL), in the generic plan made for ten concerts and 3,000
 // lapsed holds.
 func TestSweepPlan(t *testing.T) {
 	plan := planOnTenConcerts(t, func(ctx context.Context, db *postgres.DB) (string, error) {
@@ -378,6 +378,34 @@ func TestSeatsPlan(t *testing.T) {
 	plan := planOnTenConcerts(t, postgres.SeatsPlan)
 	checkLockPlan(t, plan, "Sort Key: k.concert_id, k.day, k.number",
 		"Index Cond: ((concert_id = k.concert_id) AND (day = k.day) AND (number = k.number))")
+}
+
+// TestWritePlans: a hold batch's write and a payment batch's write find
+// every seat, wallet and reservation they change by its key, never by a
+// scan or a hashed or merged join, in the generic plans made in a batch's
+// transaction on a database of ten concerts (see keyedPlansSQL).
+func TestWritePlans(t *testing.T) {
+	db := newDB(t)
+	createConcerts(t, db, 10)
+	hold, settle, err := postgres.WritePlans(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, plan := range map[string]string{"hold": hold, "payment": settle} {
+		for _, bad := range []string{"Seq Scan", "Hash Join", "Merge Join", "Bitmap"} {
+			if strings.Contains(plan, bad) {
+				t.Errorf("the %s batch's write has a %q:\n%s", what, bad, plan)
+			}
+		}
+	}
+	if n := strings.Count(hold, "Index Scan using seats_pkey"); n != 1 {
+		t.Errorf("the hold batch's write reads seats_pkey %d times, want once:\n%s", n, hold)
+	}
+	for _, want := range []string{"wallets_pkey", "reservations_pkey", "seats_pkey"} {
+		if !strings.Contains(settle, "Index Scan using "+want) {
+			t.Errorf("the payment batch's write does not read %s:\n%s", want, settle)
+		}
+	}
 }
 
 // planOnTenConcerts returns the plan that plan returns on a new database
