@@ -438,16 +438,6 @@ mark AS (
 ev AS (` + lapsedEventSQL + `)
 SELECT count(*) FROM lapsed`
 
-// The sweep's plan is pinned (keyedPlansSQL) to keyed reads: the oldest
-// lapsed holds in reservations_lapsing's order, then each one's seats and
-// reservation by primary key. Left to the statistics, the planner chose
-// otherwise on tables not analyzed since they grew (autovacuum off, or a
-// sale faster than its analyzes): a bitmap scan of every lapsed hold and
-// an on-disk sort of them all to take the oldest 500, and a hash join over
-// every held seat of every concert, 259 ms a sweep behind 252,558 lapsed
-// holds where the keyed plan takes 23 ms, so a sweep's cost grew with its
-// backlog.
-
 // Sweep expires up to limit holds that lapsed at or before now and frees
 // their seats. Several sweepers never wait on each other or on payers.
 func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
@@ -464,7 +454,14 @@ func (s *BookingStore) Sweep(ctx context.Context, now time.Time, limit int) (int
 	return n, nil
 }
 
-// sweepTx runs f in a transaction whose plans keyedPlansSQL pins.
+// sweepTx runs f in a transaction whose plans keyedPlansSQL pins: the
+// oldest lapsed holds in reservations_lapsing's order, then each one's
+// seats and reservation by primary key. Left to the statistics, the
+// planner chose otherwise on tables not analyzed since they grew
+// (autovacuum off, or a sale faster than its analyzes): a bitmap scan of
+// every lapsed hold and an on-disk sort of them all to take the oldest
+// 500, and a hash join over every held seat of every concert, 259 ms a
+// sweep behind 252,558 lapsed holds where the keyed plan takes 23 ms.
 func (s *BookingStore) sweepTx(ctx context.Context, f func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, keyedPlansSQL); err != nil {

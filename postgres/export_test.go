@@ -39,18 +39,40 @@ func SupplyPlan(ctx context.Context, db *DB, concertID string) (string, error) {
 		"('"+id.String()+"', now(), false)")
 }
 
+// reservationsSQL makes a reservation of each of the first 3,000 seats,
+// numbered i from 1, its user, status and expiry the SQL expressions of i
+// given.
+func reservationsSQL(user, status, expiresAt string) string {
+	return `
+		INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
+		SELECT gen_random_uuid(), ` + user + `, concert_id, day, ARRAY[number], ARRAY[price], price, ` + status + `,
+		       ` + expiresAt + `, now() - interval '2 minutes'
+		FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s`
+}
+
+// The reservations of UserDatesPlan and HeldSeatsPlan: a third each paid,
+// held and expired, among 100 users.
+const (
+	thirdsUser   = `'user ' || (i % 100)`
+	thirdsStatus = `(ARRAY['PAID', 'HELD', 'EXPIRED'])[i % 3 + 1]`
+	thirdsExpiry = `now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END`
+)
+
+// holdingSQL makes the reservations of reservationsSQL(user, status,
+// expiresAt) and holds the seats of those held.
+func holdingSQL(user, status, expiresAt string) string {
+	return `
+		WITH r AS (` + reservationsSQL(user, status, expiresAt) + ` RETURNING *)
+		UPDATE seats s SET status = 'HELD', reservation_id = r.id, user_id = r.user_id, hold_expires_at = r.expires_at
+		FROM r WHERE r.status = 'HELD' AND s.concert_id = r.concert_id AND s.day = r.day AND s.number = r.seat_numbers[1]`
+}
+
 // UserDatesPlan makes a reservation of each of the first 3,000 seats, a
 // third each paid, held and expired, analyzes the reservations and the
 // seats, then returns the generic plan, as EXPLAIN prints it, of a hold's
 // read of its user's seats and past holds.
 func UserDatesPlan(ctx context.Context, db *DB) (string, error) {
-	const setup = `
-		INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
-		SELECT gen_random_uuid(), 'user ' || (i % 100), concert_id, day, ARRAY[number], ARRAY[price], price,
-		       (ARRAY['PAID', 'HELD', 'EXPIRED'])[i % 3 + 1],
-		       now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END, now()
-		FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s;
-		ANALYZE reservations, seats`
+	setup := reservationsSQL(thirdsUser, thirdsStatus, thirdsExpiry) + `; ANALYZE reservations, seats`
 	return poolPlan(ctx, db, setup, "user_dates_plan", "(text[], uuid[], date[], timestamptz[], int8[])",
 		userDatesSQL, "('{u}', '{"+uuid.Nil.String()+"}', '{2026-07-01}', '{NULL}', '{1000000}')")
 }
@@ -60,17 +82,7 @@ func UserDatesPlan(ctx context.Context, db *DB) (string, error) {
 // plan, as EXPLAIN prints it, of a sweep of store's, made in the
 // transaction that sweeps.
 func SweepPlan(ctx context.Context, db *DB, store *BookingStore) (plan string, err error) {
-	const setup = `
-		WITH r AS (
-			INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
-			SELECT gen_random_uuid(), 'user ' || i, concert_id, day, ARRAY[number], ARRAY[price], price, 'HELD',
-			       now() - interval '1 minute', now() - interval '2 minutes'
-			FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s
-			RETURNING *
-		)
-		UPDATE seats s SET status = 'HELD', reservation_id = r.id, user_id = r.user_id, hold_expires_at = r.expires_at
-		FROM r WHERE s.concert_id = r.concert_id AND s.day = r.day AND s.number = r.seat_numbers[1];
-		ANALYZE reservations, seats`
+	setup := holdingSQL(`'user ' || i`, `'HELD'`, `now() - interval '1 minute'`) + `; ANALYZE reservations, seats`
 	if _, err := db.pool.Exec(ctx, setup); err != nil {
 		return "", err
 	}
@@ -86,17 +98,7 @@ func SweepPlan(ctx context.Context, db *DB, store *BookingStore) (plan string, e
 // returns the generic plan, as EXPLAIN prints it, of a payment batch's
 // lock of the held seats of 100 reservations, on tables not analyzed.
 func HeldSeatsPlan(ctx context.Context, db *DB) (string, error) {
-	const setup = `
-		WITH r AS (
-			INSERT INTO reservations (id, user_id, concert_id, day, seat_numbers, seat_prices, amount, status, expires_at, created_at)
-			SELECT gen_random_uuid(), 'user ' || (i % 100), concert_id, day, ARRAY[number], ARRAY[price], price,
-			       (ARRAY['PAID', 'HELD', 'EXPIRED'])[i % 3 + 1],
-			       now() + CASE i % 3 WHEN 1 THEN interval '1 minute' ELSE interval '-1 minute' END, now()
-			FROM (SELECT row_number() OVER () AS i, * FROM seats LIMIT 3000) AS s
-			RETURNING *
-		)
-		UPDATE seats s SET status = 'HELD', reservation_id = r.id, user_id = r.user_id, hold_expires_at = r.expires_at
-		FROM r WHERE r.status = 'HELD' AND s.concert_id = r.concert_id AND s.day = r.day AND s.number = r.seat_numbers[1]`
+	setup := holdingSQL(thirdsUser, thirdsStatus, thirdsExpiry)
 	if _, err := db.pool.Exec(ctx, setup); err != nil {
 		return "", err
 	}

@@ -230,10 +230,10 @@ func (db *DB) transact(ctx context.Context, queue func(*pgx.Batch), read func(pg
 		}
 	}()
 	b := &pgx.Batch{}
-	beginKeyed(b)
+	begun := beginKeyed(b)
 	queue(b)
 	br := conn.SendBatch(ctx, b)
-	for range 2 { // BEGIN, keyedPlansSQL
+	for range begun {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
@@ -277,10 +277,11 @@ const keyedPlansSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_co
 	set_config('enable_bitmapscan', 'off', true)`
 
 // beginKeyed queues, first in b, the start of a transaction whose plans
-// keyedPlansSQL pins.
-func beginKeyed(b *pgx.Batch) {
+// keyedPlansSQL pins, and returns how many statements it queued.
+func beginKeyed(b *pgx.Batch) int {
 	b.Queue("BEGIN")
 	b.Queue(keyedPlansSQL)
+	return 2
 }
 
 // rollback ends c's transaction, if it is still in one, even once ctx has

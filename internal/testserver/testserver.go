@@ -106,17 +106,15 @@ func (p *process) run(name, dir string, args []string, ping func() error) error 
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
-	exited := false
 	err = waitFor(name, func() error {
 		select {
 		case <-done:
-			exited = true
 			return fmt.Errorf("%s %w; see %s", name, errExited, logPath)
 		default:
 		}
 		return ping()
 	})
-	if exited {
+	if errors.Is(err, errExited) {
 		p.cmd = nil
 	}
 	return err
